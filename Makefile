@@ -1,0 +1,102 @@
+# libreuse — see README.md. `make demo` and `make check` install what they
+# need (make deps, through apt) on a fresh Debian 12.
+
+PREFIX     ?= /usr/local
+prefix     ?= $(PREFIX)
+exec_prefix ?= $(prefix)
+bindir     ?= $(exec_prefix)/bin
+libdir     ?= $(exec_prefix)/lib
+sysconfdir ?= $(prefix)/etc
+datarootdir ?= $(prefix)/share
+mandir     ?= $(datarootdir)/man
+DESTDIR    ?=
+
+VERSION    := 0.1.0
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+INSTALL    ?= install
+
+# Appended to whatever the caller gave: these are not optional.
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC \
+	-fvisibility=hidden -fno-strict-aliasing \
+	-fstack-protector-strong -Wformat -Werror=format-security \
+	-DLR_SYSCONFDIR='"$(sysconfdir)"' -DLR_VERSION='"$(VERSION)"'
+override LDFLAGS += -Wl,-z,relro -Wl,-z,now
+
+# make check SANITIZE=address,undefined (or thread): the whole suite, with
+# the sanitizer runtime preloaded before libreuse for integration tests.
+SANITIZE ?=
+ifneq ($(SANITIZE),)
+override CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1
+override LDFLAGS += -fsanitize=$(SANITIZE)
+else
+override CFLAGS += -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
+endif
+
+B := build
+LIB := $(B)/libreuse.so
+
+# The pure parts (no hooks, no process state): unit-tested directly.
+CORE_SRC := shim/addr.c shim/fmt.c shim/errname.c shim/rules.c shim/config.c \
+	    shim/policy.c shim/log.c
+SHIM_SRC := $(CORE_SRC) shim/fdstate.c shim/real.c shim/state.c shim/apply.c shim/hooks.c
+CORE_OBJ := $(CORE_SRC:shim/%.c=$(B)/obj/%.o)
+SHIM_OBJ := $(SHIM_SRC:shim/%.c=$(B)/obj/%.o)
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+HELPER_SRC := $(wildcard tests/helpers/*.c)
+HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%)
+
+# Everything the build and the tests use, from Debian.
+DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light \
+	iproute2 util-linux
+
+.PHONY: all deps check unit integration demo install uninstall clean
+
+all: $(LIB)
+
+deps:
+	@missing=$$(for p in $(DEPS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing" $$missing; \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(B)/obj/%.o: shim/%.c $(wildcard shim/*.h) | $(B)/obj
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(SHIM_OBJ) shim/libreuse.map
+	$(CC) $(CFLAGS) -shared -Wl,--version-script=shim/libreuse.map $(LDFLAGS) \
+		-o $@ $(SHIM_OBJ) -lconfig
+
+$(B)/tests/%: tests/unit/%.c $(CORE_OBJ) $(wildcard tests/unit/*.h) | $(B)/tests
+	$(CC) $(CFLAGS) -Ishim $< $(CORE_OBJ) $(LDFLAGS) -o $@ -lcmocka -lconfig
+
+$(B)/helpers/%: tests/helpers/%.c | $(B)/helpers
+	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
+
+$(B)/obj $(B)/tests $(B)/helpers:
+	mkdir -p $@
+
+unit: $(UNIT_BIN)
+integration: $(LIB) $(HELPER_BIN)
+
+check: deps
+	$(MAKE) all unit integration
+	SANITIZE='$(SANITIZE)' tests/run.sh $(UNIT_BIN)
+
+demo: deps
+	$(MAKE) all
+	demo/run-all.sh
+
+install: $(LIB)
+	$(INSTALL) -d $(DESTDIR)$(libdir) $(DESTDIR)$(sysconfdir)
+	$(INSTALL) -m 0644 $(LIB) $(DESTDIR)$(libdir)/libreuse.so
+
+uninstall:
+	rm -f $(DESTDIR)$(libdir)/libreuse.so
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,277 @@
+#include "apply.h"
+
+#include "errname.h"
+#include "fdstate.h"
+#include "real.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+/* Longest single wait between bind retries: short enough to take a port
+ * within a quarter second of its holder letting go. */
+#define LR_RETRY_MAX_STEP_MS 250
+
+static bool is_conflict(int e)
+{
+	return e == EADDRINUSE || e == EADDRNOTAVAIL || e == EACCES;
+}
+
+static void emit(struct lr_loaded *l, int level, enum lr_level at, const struct lr_event *ev)
+{
+	if ((int)at <= level)
+		lr_log_event(&l->sink, ev);
+}
+
+static void event_base(struct lr_event *ev, const char *op, const struct lr_call *c,
+		       const struct lr_decision *d, const struct lr_sockinfo *si)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->program = lr_state_program();
+	ev->op = op;
+	ev->proto = c->proto;
+	ev->has_addr = true;
+	ev->addr = c->addr;
+	ev->port = c->port;
+	ev->rule = d->rule ? d->rule->index + 1 : 0;
+	ev->dry_run = d->dry_run;
+	ev->set_by_program = si->prog_on;
+	ev->injected = si->injected;
+}
+
+static void log_action(struct lr_loaded *l, const struct lr_decision *d, struct lr_event ev,
+		       const char *action, const char *message)
+{
+	ev.kind = LR_EV_ACTION;
+	ev.action = action;
+	ev.message = message;
+	emit(l, d->level, LR_LOG_ACTIONS, &ev);
+}
+
+static const char *option_names(unsigned bits)
+{
+	static const char *const names[] = { "", "SO_REUSEADDR", "SO_REUSEPORT",
+					      "SO_REUSEADDR SO_REUSEPORT" };
+	return names[bits & 3];
+}
+
+/* Sets the options; returns the ones the kernel accepted. */
+static unsigned inject(int fd, unsigned bits, bool force)
+{
+	static const int names[] = { SO_REUSEADDR, SO_REUSEPORT };
+	unsigned done = 0;
+	int saved = errno, one = 1;
+	for (unsigned i = 0; i < 2; i++)
+		if ((bits & (1u << i)) &&
+		    lr_real.setsockopt(fd, SOL_SOCKET, names[i], &one, sizeof(one)) == 0)
+			done |= 1u << i;
+	lr_fd_or(fd, (uint16_t)(done << LR_FD_INJECTED_SHIFT | (force && done ? LR_FD_FORCED : 0)));
+	errno = saved;
+	return done;
+}
+
+static long long elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)(now.tv_sec - since->tv_sec) * 1000 +
+	       (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* bind, and while it meets EADDRINUSE, again with exponential backoff until
+ * retry_ms have passed; then fails exactly as it would have. */
+static int bind_retrying(struct lr_loaded *l, const struct lr_decision *d, struct lr_event ev,
+			 int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int ret = lr_real.bind(fd, sa, len);
+	if (ret == 0 || errno != EADDRINUSE || d->retry_ms == 0)
+		return ret;
+	log_action(l, d, ev, "retry", d->dry_run ? "the bind that met EADDRINUSE" :
+					      "the bind that met EADDRINUSE, with backoff");
+	if (d->dry_run)
+		return ret;
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	long long step = 1;
+	for (;;) {
+		long long left = (long long)d->retry_ms - elapsed_ms(&start);
+		if (left <= 0)
+			break;
+		long long wait = step < left ? step : left;
+		struct timespec ts = { .tv_sec = wait / 1000, .tv_nsec = (wait % 1000) * 1000000 };
+		nanosleep(&ts, NULL);
+		ret = lr_real.bind(fd, sa, len);
+		if (ret == 0 || errno != EADDRINUSE)
+			break;
+		step = step * 2 < LR_RETRY_MAX_STEP_MS ? step * 2 : LR_RETRY_MAX_STEP_MS;
+	}
+	int e = errno;
+	log_action(l, d, ev, "retry", ret == 0 ? "succeeded: the port was let go" :
+						 "gave up: the port is still held");
+	errno = e;
+	return ret;
+}
+
+/* Logs the outcome of the call the program made: a conflict line when the
+ * kernel refused the address, a plain line at level "all" otherwise. */
+static void log_outcome(struct lr_loaded *l, const struct lr_decision *d, struct lr_event *ev,
+			int ret, int e)
+{
+	ev->result = ret;
+	ev->err = e;
+	if (ret < 0 && is_conflict(e)) {
+		ev->kind = LR_EV_CONFLICT;
+		emit(l, d->level, LR_LOG_CONFLICTS, ev);
+	} else {
+		ev->kind = LR_EV_CALL;
+		emit(l, d->level, LR_LOG_ALL, ev);
+	}
+}
+
+/* The shared first steps of bind and connect: a problem to report, a deny,
+ * a rewrite. Returns 1 when the call is settled (denied) with *ret set. */
+static int prepare(struct lr_loaded *l, const struct lr_decision *d, struct lr_event *ev,
+		   int family, const struct sockaddr *addr, socklen_t len,
+		   struct sockaddr_storage *ss, const struct sockaddr **use, socklen_t *use_len,
+		   int *ret)
+{
+	*use = addr;
+	*use_len = len;
+	if (d->problem) {
+		struct lr_event p = *ev;
+		p.kind = LR_EV_ACTION;
+		p.action = "skip";
+		p.message = d->problem;
+		emit(l, d->level, LR_LOG_ERRORS, &p);
+	}
+	if (d->deny) {
+		log_action(l, d, *ev, "deny", lr_errno_name(d->deny));
+		if (!d->dry_run) {
+			*ret = -1;
+			return 1;
+		}
+	}
+	if (d->rewrite) {
+		struct lr_event r = *ev;
+		r.has_effective = true;
+		r.eff_addr = d->addr;
+		r.eff_port = d->port;
+		log_action(l, d, r, "rewrite", NULL);
+		if (!d->dry_run) {
+			socklen_t n = lr_sockaddr_build(ss, family, addr, len, &d->addr, d->port);
+			if (n) {
+				*use = (const struct sockaddr *)ss;
+				*use_len = n;
+				*ev = r;
+			}
+		}
+	}
+	return 0;
+}
+
+int lr_apply_bind(struct lr_loaded *l, int fd, const struct sockaddr *addr, socklen_t len,
+		  const struct lr_call *c, const struct lr_sockinfo *si)
+{
+	struct lr_decision d;
+	struct lr_event ev;
+	struct sockaddr_storage ss;
+	const struct sockaddr *use;
+	socklen_t use_len;
+	int ret;
+	lr_decide(l->table, c, si, &d);
+	event_base(&ev, "bind", c, &d, si);
+	if (prepare(l, &d, &ev, si->family, addr, len, &ss, &use, &use_len, &ret)) {
+		errno = d.deny;
+		return ret;
+	}
+	if (d.inject) {
+		log_action(l, &d, ev, "inject", option_names(d.inject));
+		if (!d.dry_run)
+			ev.injected = inject(fd, d.inject, d.force);
+	}
+	ret = bind_retrying(l, &d, ev, fd, use, use_len);
+	int e = errno;
+	if (ret == 0)
+		lr_fd_or(fd, LR_FD_BOUND);
+	log_outcome(l, &d, &ev, ret, e);
+	errno = e;
+	return ret;
+}
+
+int lr_apply_connect(struct lr_loaded *l, int fd, const struct sockaddr *addr, socklen_t len,
+		     const struct lr_call *c, const struct lr_sockinfo *si)
+{
+	struct lr_decision d;
+	struct lr_event ev;
+	struct sockaddr_storage ss;
+	const struct sockaddr *use;
+	socklen_t use_len;
+	int ret;
+	lr_decide(l->table, c, si, &d);
+	event_base(&ev, "connect", c, &d, si);
+	if (prepare(l, &d, &ev, si->family, addr, len, &ss, &use, &use_len, &ret)) {
+		errno = d.deny;
+		return ret;
+	}
+	if (d.source) {
+		struct sockaddr_storage src;
+		socklen_t src_len = lr_sockaddr_build(&src, si->family, NULL, 0, &d.src_addr, d.src_port);
+		struct lr_event sev = ev;
+		sev.op = "bind";
+		sev.has_addr = true;
+		sev.addr = d.src_addr;
+		sev.port = d.src_port;
+		sev.has_effective = false;
+		log_action(l, &d, sev, "source", "before connect");
+		if (!d.dry_run) {
+			if (d.inject)
+				sev.injected = inject(fd, d.inject, d.force);
+			ret = bind_retrying(l, &d, sev, fd, (const struct sockaddr *)&src, src_len);
+			if (ret < 0) {
+				/* The connect does not happen: the rule said where it must
+				 * come from, and that address is not to be had. */
+				int e = errno;
+				sev.message = "source bind before connect";
+				log_outcome(l, &d, &sev, ret, e);
+				errno = e;
+				return ret;
+			}
+			lr_fd_or(fd, LR_FD_BOUND);
+			ev.injected = sev.injected;
+		}
+	}
+	ret = lr_real.connect(fd, use, use_len);
+	int e = errno;
+	log_outcome(l, &d, &ev, ret, e);
+	errno = e;
+	return ret;
+}
+
+void lr_apply_log_call(struct lr_loaded *l, const char *op, int fd, uint8_t proto, int result, int err,
+		       const struct lr_sockinfo *si, const char *message)
+{
+	if (l->table->log.level < LR_LOG_ALL)
+		return;
+	struct lr_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = LR_EV_CALL;
+	ev.program = lr_state_program();
+	ev.op = op;
+	ev.result = result;
+	ev.err = err;
+	ev.proto = proto;
+	ev.set_by_program = si->prog_on;
+	ev.injected = si->injected;
+	ev.message = message;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	uint16_t port;
+	int saved = errno;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    lr_sockaddr_read((struct sockaddr *)&ss, len, &ev.addr, &port) == 0) {
+		ev.has_addr = true;
+		ev.port = port;
+	}
+	errno = saved;
+	lr_log_event(&l->sink, &ev);
+}

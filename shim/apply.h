@@ -1,0 +1,22 @@
+/* Carrying out the policy's decision on a real socket — inject options,
+ * rewrite, deny, bind a source, retry — and the log lines that tell of it.
+ * The result and errno returned are exactly the real call's (or the deny
+ * errno). */
+#ifndef LIBREUSE_APPLY_H
+#define LIBREUSE_APPLY_H
+
+#include "policy.h"
+#include "state.h"
+
+#include <sys/socket.h>
+
+int lr_apply_bind(struct lr_loaded *l, int fd, const struct sockaddr *addr, socklen_t len,
+		  const struct lr_call *c, const struct lr_sockinfo *si);
+int lr_apply_connect(struct lr_loaded *l, int fd, const struct sockaddr *addr, socklen_t len,
+		     const struct lr_call *c, const struct lr_sockinfo *si);
+
+/* Logs a call that no rule acts on (listen, setsockopt) at level "all". */
+void lr_apply_log_call(struct lr_loaded *l, const char *op, int fd, uint8_t proto, int result, int err,
+		       const struct lr_sockinfo *si, const char *message);
+
+#endif

@@ -1,0 +1,57 @@
+/* What libreuse's own hooks learnt about each socket: its kind, the reuse
+ * options the program set and the ones libreuse injected. Read and written
+ * only with relaxed atomics on the call path: one array slot per fd, no
+ * lock, no allocation, no system call. */
+#ifndef LIBREUSE_FDSTATE_H
+#define LIBREUSE_FDSTATE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+enum {
+	LR_FD_KNOWN = 1 << 0, /* created through our socket() hook */
+	LR_FD_V6 = 1 << 1,
+	LR_FD_TCP = 1 << 2,
+	LR_FD_UDP = 1 << 3,
+	LR_FD_BOUND = 1 << 4,
+	/* two bits per option (LR_OPT_* shifted): set by the program on, off, injected */
+	LR_FD_PROG_ON_SHIFT = 5,
+	LR_FD_PROG_OFF_SHIFT = 7,
+	LR_FD_INJECTED_SHIFT = 9,
+	LR_FD_FORCED = 1 << 11, /* injected under a `force` rule */
+};
+
+/* Sockets above this fd number are not tracked: their kind is then asked of
+ * the kernel (getsockopt) and program-set options are not reported. */
+#define LR_FD_TRACKED 65536
+
+/* Shared by all threads; each slot is written by whichever thread makes a
+ * call on that fd, which the host already has to serialise. */
+extern _Atomic uint16_t lr_fdstate[LR_FD_TRACKED];
+
+static inline uint16_t lr_fd_get(int fd)
+{
+	return (fd >= 0 && fd < LR_FD_TRACKED)
+		       ? atomic_load_explicit(&lr_fdstate[fd], memory_order_relaxed)
+		       : 0;
+}
+
+static inline void lr_fd_set(int fd, uint16_t v)
+{
+	if (fd >= 0 && fd < LR_FD_TRACKED)
+		atomic_store_explicit(&lr_fdstate[fd], v, memory_order_relaxed);
+}
+
+static inline void lr_fd_or(int fd, uint16_t bits)
+{
+	if (fd >= 0 && fd < LR_FD_TRACKED)
+		atomic_fetch_or_explicit(&lr_fdstate[fd], bits, memory_order_relaxed);
+}
+
+static inline void lr_fd_clear_bits(int fd, uint16_t bits)
+{
+	if (fd >= 0 && fd < LR_FD_TRACKED)
+		atomic_fetch_and_explicit(&lr_fdstate[fd], (uint16_t)~bits, memory_order_relaxed);
+}
+
+#endif

@@ -1,0 +1,182 @@
+/* The interposed functions, the only symbols libreuse.so exports. Each is a
+ * few lines: make sure the real function is known, let IP sockets through
+ * to the policy, otherwise call straight through. */
+#include "apply.h"
+#include "fdstate.h"
+#include "real.h"
+#include "state.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#define LR_EXPORT __attribute__((visibility("default")))
+
+static uint8_t proto_of(int type, int protocol)
+{
+	type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (type == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP))
+		return LR_PROTO_TCP;
+	if (type == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP))
+		return LR_PROTO_UDP;
+	return 0;
+}
+
+static uint16_t fd_bits(int domain, uint8_t proto)
+{
+	return (uint16_t)(LR_FD_KNOWN | (domain == AF_INET6 ? LR_FD_V6 : 0) |
+			  (proto == LR_PROTO_TCP ? LR_FD_TCP : proto == LR_PROTO_UDP ? LR_FD_UDP : 0));
+}
+
+/* What we know of fd; a socket our socket() hook did not see (inherited,
+ * dup'ed) is asked of the kernel once. False: not an IP socket. */
+static bool sockinfo(int fd, struct lr_sockinfo *si, uint8_t *proto)
+{
+	uint16_t st = lr_fd_get(fd);
+	if (!(st & LR_FD_KNOWN)) {
+		int domain, type, protocol, saved = errno;
+		socklen_t l1 = sizeof(int), l2 = sizeof(int), l3 = sizeof(int);
+		bool ok = getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l1) == 0 &&
+			  getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l2) == 0 &&
+			  getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &l3) == 0;
+		errno = saved;
+		if (!ok || (domain != AF_INET && domain != AF_INET6))
+			return false;
+		st = fd_bits(domain, proto_of(type, protocol));
+		lr_fd_set(fd, st);
+	}
+	si->family = (st & LR_FD_V6) ? AF_INET6 : AF_INET;
+	si->prog_on = (st >> LR_FD_PROG_ON_SHIFT) & 3u;
+	si->prog_off = (st >> LR_FD_PROG_OFF_SHIFT) & 3u;
+	si->bound = (st & LR_FD_BOUND) != 0;
+	si->injected = (st >> LR_FD_INJECTED_SHIFT) & 3u;
+	*proto = (st & LR_FD_TCP) ? LR_PROTO_TCP : (st & LR_FD_UDP) ? LR_PROTO_UDP : 0;
+	return true;
+}
+
+LR_EXPORT int socket(int domain, int type, int protocol)
+{
+	lr_real_init();
+	int fd = lr_real.socket(domain, type, protocol);
+	if (fd < 0)
+		return fd;
+	if (domain == AF_INET || domain == AF_INET6) {
+		int saved = errno;
+		lr_fd_set(fd, fd_bits(domain, proto_of(type, protocol)));
+		lr_state_start(); /* the first IP socket is when rules are read */
+		errno = saved;
+	} else {
+		lr_fd_set(fd, 0);
+	}
+	return fd;
+}
+
+LR_EXPORT int close(int fd)
+{
+	lr_real_init();
+	lr_fd_set(fd, 0);
+	return lr_real.close(fd);
+}
+
+LR_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	lr_real_init();
+	if (level != SOL_SOCKET || (name != SO_REUSEADDR && name != SO_REUSEPORT) || !val ||
+	    len < (socklen_t)sizeof(int))
+		return lr_real.setsockopt(fd, level, name, val, len);
+	uint16_t st = lr_fd_get(fd);
+	unsigned bit = name == SO_REUSEADDR ? LR_OPT_REUSEADDR : LR_OPT_REUSEPORT;
+	int on;
+	memcpy(&on, val, sizeof(on));
+	struct lr_sockinfo si;
+	uint8_t proto;
+	struct lr_guard g;
+	struct lr_loaded *l = (st & LR_FD_KNOWN) ? lr_state_enter(&g) : NULL;
+	int ret, e;
+	if (!on && (st & LR_FD_FORCED) && (st & (bit << LR_FD_INJECTED_SHIFT))) {
+		/* A `force` rule injected this option: the program's attempt to
+		 * turn it off is ignored (and said so), and it sees success. */
+		ret = 0;
+		e = errno;
+		if (l && sockinfo(fd, &si, &proto))
+			lr_apply_log_call(l, "setsockopt", fd, proto, 0, 0, &si,
+					  bit == LR_OPT_REUSEADDR ? "SO_REUSEADDR=0 ignored: forced by rule"
+								  : "SO_REUSEPORT=0 ignored: forced by rule");
+	} else {
+		ret = lr_real.setsockopt(fd, level, name, val, len);
+		e = errno;
+		if (ret == 0 && (st & LR_FD_KNOWN)) {
+			unsigned on_bit = bit << LR_FD_PROG_ON_SHIFT, off_bit = bit << LR_FD_PROG_OFF_SHIFT;
+			lr_fd_clear_bits(fd, (uint16_t)(on_bit | off_bit));
+			lr_fd_or(fd, (uint16_t)(on ? on_bit : off_bit));
+		}
+		if (l && sockinfo(fd, &si, &proto))
+			lr_apply_log_call(l, "setsockopt", fd, proto, ret, e, &si,
+					  bit == LR_OPT_REUSEADDR ? (on ? "SO_REUSEADDR=1" : "SO_REUSEADDR=0")
+								  : (on ? "SO_REUSEPORT=1" : "SO_REUSEPORT=0"));
+	}
+	if (l)
+		lr_state_leave(&g);
+	errno = e;
+	return ret;
+}
+
+/* bind and connect share this: only a complete IP sockaddr on an IP socket
+ * reaches the policy; anything else is the real function's to judge. */
+typedef int (*lr_apply_fn)(struct lr_loaded *, int, const struct sockaddr *, socklen_t,
+			   const struct lr_call *, const struct lr_sockinfo *);
+
+static int intercept(uint8_t op, int (*real)(int, const struct sockaddr *, socklen_t),
+		     lr_apply_fn apply, int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct lr_call c;
+	struct lr_sockinfo si;
+	struct lr_guard g;
+	struct lr_loaded *l;
+	if (lr_sockaddr_read(addr, len, &c.addr, &c.port) != 0 || !sockinfo(fd, &si, &c.proto) ||
+	    !(l = lr_state_enter(&g))) {
+		int ret = real(fd, addr, len);
+		if (ret == 0 && op == LR_OP_BIND)
+			lr_fd_or(fd, LR_FD_BOUND);
+		return ret;
+	}
+	c.op = op;
+	int ret = apply(l, fd, addr, len, &c, &si);
+	int e = errno;
+	lr_state_leave(&g);
+	errno = e;
+	return ret;
+}
+
+LR_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	lr_real_init();
+	return intercept(LR_OP_BIND, lr_real.bind, lr_apply_bind, fd, addr, len);
+}
+
+LR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	lr_real_init();
+	return intercept(LR_OP_CONNECT, lr_real.connect, lr_apply_connect, fd, addr, len);
+}
+
+LR_EXPORT int listen(int fd, int backlog)
+{
+	lr_real_init();
+	int ret = lr_real.listen(fd, backlog);
+	uint16_t st = lr_fd_get(fd);
+	if (!(st & LR_FD_KNOWN))
+		return ret;
+	int e = errno;
+	struct lr_guard g;
+	struct lr_loaded *l = lr_state_enter(&g);
+	if (l) {
+		struct lr_sockinfo si;
+		uint8_t proto;
+		if (sockinfo(fd, &si, &proto))
+			lr_apply_log_call(l, "listen", fd, proto, ret, e, &si, NULL);
+		lr_state_leave(&g);
+	}
+	errno = e;
+	return ret;
+}

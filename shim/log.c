@@ -1,0 +1,382 @@
+#include "log.h"
+
+#include "errname.h"
+#include "fmt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The copy of the host's original stderr. Written once, under
+ * stderr_once, then only read. */
+static int stderr_fd = -1;
+static dev_t stderr_dev;
+static ino_t stderr_ino;
+static pthread_once_t stderr_once = PTHREAD_ONCE_INIT;
+
+static void capture_stderr(void)
+{
+	struct stat st;
+	if (fstat(STDERR_FILENO, &st) != 0)
+		return;
+	int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return;
+	stderr_fd = fd;
+	stderr_dev = st.st_dev;
+	stderr_ino = st.st_ino;
+}
+
+void lr_log_capture_stderr(void)
+{
+	pthread_once(&stderr_once, capture_stderr);
+}
+
+enum lr_level lr_event_level(enum lr_event_kind kind)
+{
+	switch (kind) {
+	case LR_EV_ERROR:
+		return LR_LOG_ERRORS;
+	case LR_EV_CONFLICT:
+		return LR_LOG_CONFLICTS;
+	case LR_EV_ACTION:
+		return LR_LOG_ACTIONS;
+	default:
+		return LR_LOG_ALL;
+	}
+}
+
+static const char *proto_name(uint8_t proto)
+{
+	return proto == LR_PROTO_TCP ? "tcp" : proto == LR_PROTO_UDP ? "udp" : "ip";
+}
+
+static void put_endpoint(struct lr_buf *b, const struct lr_addr *a, int port)
+{
+	char tmp[64];
+	lr_format_addr(tmp, sizeof(tmp), a, port);
+	lr_buf_str(b, tmp);
+}
+
+static void put_options_text(struct lr_buf *b, unsigned by_program, unsigned injected)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} opts[] = { { LR_OPT_REUSEADDR, "SO_REUSEADDR" }, { LR_OPT_REUSEPORT, "SO_REUSEPORT" } };
+	bool any = false;
+	lr_buf_str(b, "; reuse: ");
+	for (size_t i = 0; i < 2; i++) {
+		const char *who = (by_program & opts[i].bit) ? "program"
+				  : (injected & opts[i].bit) ? "libreuse"
+							     : NULL;
+		if (!who)
+			continue;
+		if (any)
+			lr_buf_str(b, ", ");
+		lr_buf_str(b, opts[i].name);
+		lr_buf_str(b, " by ");
+		lr_buf_str(b, who);
+		any = true;
+	}
+	if (!any)
+		lr_buf_str(b, "none");
+}
+
+size_t lr_format_text(char *buf, size_t n, pid_t pid, const struct lr_event *ev)
+{
+	struct lr_buf b = { .p = buf, .len = 0, .cap = n - 1 }; /* room for '\n' */
+	buf[0] = '\0';
+	lr_buf_str(&b, "libreuse[");
+	lr_buf_i64(&b, pid);
+	lr_buf_str(&b, "]: ");
+	if (ev->kind == LR_EV_ERROR) {
+		lr_buf_str(&b, ev->message ? ev->message : "error");
+	} else {
+		lr_buf_str(&b, ev->program ? ev->program : "?");
+		lr_buf_str(&b, ": ");
+		lr_buf_str(&b, ev->op);
+		lr_buf_char(&b, ' ');
+		lr_buf_str(&b, proto_name(ev->proto));
+		if (ev->has_addr) {
+			lr_buf_char(&b, ' ');
+			put_endpoint(&b, &ev->addr, ev->port);
+		}
+		if (ev->has_effective) {
+			lr_buf_str(&b, ev->kind == LR_EV_ACTION ? " -> " : " (used ");
+			put_endpoint(&b, &ev->eff_addr, ev->eff_port);
+			if (ev->kind != LR_EV_ACTION)
+				lr_buf_char(&b, ')');
+		}
+		if (ev->kind == LR_EV_ACTION) {
+			lr_buf_str(&b, ": ");
+			if (ev->dry_run)
+				lr_buf_str(&b, "would ");
+			lr_buf_str(&b, ev->action ? ev->action : "act");
+			if (ev->message) {
+				lr_buf_char(&b, ' ');
+				lr_buf_str(&b, ev->message);
+			}
+		} else if (ev->result < 0) {
+			lr_buf_str(&b, " failed: ");
+			lr_buf_str(&b, lr_errno_name(ev->err));
+			lr_buf_str(&b, " (");
+			lr_buf_str(&b, lr_errno_text(ev->err));
+			lr_buf_char(&b, ')');
+		} else {
+			lr_buf_str(&b, " ok");
+		}
+		if (ev->kind != LR_EV_ACTION)
+			put_options_text(&b, ev->set_by_program, ev->injected);
+		if (ev->rule) {
+			lr_buf_str(&b, "; rule ");
+			lr_buf_u64(&b, (uint64_t)ev->rule);
+		}
+		if (ev->message && ev->kind != LR_EV_ACTION) {
+			lr_buf_str(&b, "; ");
+			lr_buf_str(&b, ev->message);
+		}
+	}
+	buf[b.len++] = '\n';
+	buf[b.len] = '\0';
+	return b.len;
+}
+
+/* Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm):
+ * gmtime_r is not async-signal-safe. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static void put_2(struct lr_buf *b, unsigned v)
+{
+	lr_buf_char(b, (char)('0' + v / 10 % 10));
+	lr_buf_char(b, (char)('0' + v % 10));
+}
+
+static void put_timestamp(struct lr_buf *b, const struct timespec *ts)
+{
+	int64_t secs = ts->tv_sec, days = secs / 86400, rem = secs % 86400;
+	if (rem < 0)
+		rem += 86400, days--;
+	int64_t y;
+	unsigned m, d;
+	civil_from_days(days, &y, &m, &d);
+	lr_buf_i64(b, y);
+	lr_buf_char(b, '-');
+	put_2(b, m);
+	lr_buf_char(b, '-');
+	put_2(b, d);
+	lr_buf_char(b, 'T');
+	put_2(b, (unsigned)(rem / 3600));
+	lr_buf_char(b, ':');
+	put_2(b, (unsigned)(rem / 60 % 60));
+	lr_buf_char(b, ':');
+	put_2(b, (unsigned)(rem % 60));
+	lr_buf_char(b, '.');
+	unsigned ms = (unsigned)(ts->tv_nsec / 1000000);
+	lr_buf_char(b, (char)('0' + ms / 100));
+	put_2(b, ms % 100);
+	lr_buf_char(b, 'Z');
+}
+
+static void json_key(struct lr_buf *b, const char *key)
+{
+	lr_buf_str(b, ",\"");
+	lr_buf_str(b, key);
+	lr_buf_str(b, "\":");
+}
+
+static void json_string(struct lr_buf *b, const char *key, const char *value)
+{
+	json_key(b, key);
+	if (!value) {
+		lr_buf_str(b, "null");
+		return;
+	}
+	lr_buf_char(b, '"');
+	lr_buf_json_str(b, value);
+	lr_buf_char(b, '"');
+}
+
+static void json_options(struct lr_buf *b, const char *key, unsigned bits)
+{
+	json_key(b, key);
+	lr_buf_char(b, '[');
+	if (bits & LR_OPT_REUSEADDR)
+		lr_buf_str(b, "\"SO_REUSEADDR\"");
+	if (bits & LR_OPT_REUSEPORT)
+		lr_buf_str(b, (bits & LR_OPT_REUSEADDR) ? ",\"SO_REUSEPORT\"" : "\"SO_REUSEPORT\"");
+	lr_buf_char(b, ']');
+}
+
+static const char *kind_name(enum lr_event_kind k)
+{
+	static const char *const names[] = { "error", "conflict", "action", "call" };
+	return names[k];
+}
+
+size_t lr_format_json(char *buf, size_t n, pid_t pid, const struct timespec *ts,
+		      const struct lr_event *ev)
+{
+	/* Keep room to close the object even when a field was truncated. */
+	struct lr_buf b = { .p = buf, .len = 0, .cap = n - 3 };
+	char tmp[64];
+	buf[0] = '\0';
+	lr_buf_str(&b, "{\"ts\":\"");
+	put_timestamp(&b, ts);
+	lr_buf_char(&b, '"');
+	json_key(&b, "pid");
+	lr_buf_i64(&b, pid);
+	json_string(&b, "event", kind_name(ev->kind));
+	json_string(&b, "program", ev->program);
+	if (ev->kind != LR_EV_ERROR) {
+		json_string(&b, "op", ev->op);
+		json_string(&b, "proto", ev->proto ? proto_name(ev->proto) : NULL);
+		if (ev->has_addr) {
+			json_string(&b, "family", ev->addr.family == AF_INET ? "ipv4" : "ipv6");
+			lr_format_addr(tmp, sizeof(tmp), &ev->addr, -1);
+			json_string(&b, "addr", tmp);
+			json_key(&b, "port");
+			lr_buf_i64(&b, ev->port);
+			const struct lr_addr *ea = ev->has_effective ? &ev->eff_addr : &ev->addr;
+			lr_format_addr(tmp, sizeof(tmp), ea, -1);
+			json_string(&b, "effective_addr", tmp);
+			json_key(&b, "effective_port");
+			lr_buf_i64(&b, ev->has_effective ? ev->eff_port : ev->port);
+		}
+		json_key(&b, "result");
+		lr_buf_i64(&b, ev->result);
+		json_string(&b, "errno", ev->result < 0 ? lr_errno_name(ev->err) : NULL);
+		json_key(&b, "rule");
+		if (ev->rule)
+			lr_buf_i64(&b, ev->rule);
+		else
+			lr_buf_str(&b, "null");
+		json_key(&b, "dry_run");
+		lr_buf_str(&b, ev->dry_run ? "true" : "false");
+		json_options(&b, "set_by_program", ev->set_by_program);
+		json_options(&b, "injected", ev->injected);
+		json_string(&b, "action", ev->action);
+	}
+	json_string(&b, "message", ev->message);
+	b.cap = n;
+	lr_buf_str(&b, "}\n");
+	return b.len;
+}
+
+void lr_sink_stderr(struct lr_sink *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->kind = LR_TARGET_STDERR;
+	s->fd = stderr_fd;
+	s->dev = stderr_dev;
+	s->ino = stderr_ino;
+}
+
+void lr_sink_open(struct lr_sink *s, const struct lr_log_conf *conf, char *err, size_t errlen)
+{
+	lr_log_capture_stderr();
+	lr_sink_stderr(s);
+	s->format = conf->format;
+	s->facility = conf->facility;
+	if (errlen)
+		err[0] = '\0';
+	if (conf->target == LR_TARGET_SYSLOG) {
+		s->kind = LR_TARGET_SYSLOG;
+		s->fd = -1;
+		return;
+	}
+	if (conf->target != LR_TARGET_FILE || !conf->path)
+		return;
+	/* O_NOFOLLOW: a symlink planted at the path is refused, not followed. */
+	int fd = open(conf->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+		      0600);
+	if (fd >= 0 && fd <= 2) {
+		/* The host closed its standard fds; never keep ours where it
+		 * expects its own. */
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		close(fd);
+		fd = high;
+	}
+	struct stat st;
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+		errno = EINVAL;
+	}
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open log file %s: %s; logging to stderr", conf->path,
+			 errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+		return;
+	}
+	s->kind = LR_TARGET_FILE;
+	s->fd = fd;
+	s->own_fd = true;
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+}
+
+void lr_sink_close(struct lr_sink *s)
+{
+	if (s->own_fd && s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	s->own_fd = false;
+}
+
+static void sink_write(struct lr_sink *s, int priority, const char *line, size_t len)
+{
+	if (s->kind == LR_TARGET_SYSLOG) {
+		/* No openlog(): that would change the host's own ident and facility. */
+		syslog(s->facility | priority, "%.*s", (int)(len && line[len - 1] == '\n' ? len - 1 : len), line);
+		return;
+	}
+	struct stat st;
+	if (s->fd < 0 || fstat(s->fd, &st) != 0 || st.st_dev != s->dev || st.st_ino != s->ino) {
+		atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+		return;
+	}
+	/* One write per line: appends from many processes never interleave
+	 * within a line; a short or failed write is counted, never retried. */
+	if (write(s->fd, line, len) != (ssize_t)len)
+		atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+}
+
+void lr_log_event(struct lr_sink *s, const struct lr_event *ev)
+{
+	int saved = errno;
+	char line[2048];
+	size_t len;
+	pid_t pid = getpid();
+	if (s->format == LR_FORMAT_JSON) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		len = lr_format_json(line, sizeof(line), pid, &ts, ev);
+	} else {
+		len = lr_format_text(line, sizeof(line), pid, ev);
+	}
+	sink_write(s, ev->kind == LR_EV_ERROR ? LOG_ERR : LOG_NOTICE, line, len);
+	errno = saved;
+}
+
+void lr_log_message(struct lr_sink *s, const char *message)
+{
+	struct lr_event ev = { .kind = LR_EV_ERROR, .message = message };
+	lr_log_event(s, &ev);
+}

@@ -1,0 +1,79 @@
+/* Log events, their text and JSON lines, and the sinks they go to. Formatting
+ * runs inside intercepted calls: stack buffers only, one write(2) per line. */
+#ifndef LIBREUSE_LOG_H
+#define LIBREUSE_LOG_H
+
+#include "addr.h"
+#include "rules.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum lr_event_kind {
+	LR_EV_ERROR,    /* libreuse's own trouble: rule file, log file */
+	LR_EV_CONFLICT, /* a bind/connect failed with EADDRINUSE, EADDRNOTAVAIL or EACCES */
+	LR_EV_ACTION,   /* an injection, rewrite, deny, source bind or retry */
+	LR_EV_CALL,     /* any intercepted call, at level "all" */
+};
+
+struct lr_event {
+	enum lr_event_kind kind;
+	const char *program;
+	const char *op;    /* "bind", "connect", "listen", "setsockopt" */
+	uint8_t proto;     /* LR_PROTO_TCP / LR_PROTO_UDP / 0 */
+	bool has_addr;
+	struct lr_addr addr; /* what the program asked for */
+	int port;
+	bool has_effective; /* set when libreuse used another address */
+	struct lr_addr eff_addr;
+	int eff_port;
+	int result; /* the call's return value */
+	int err;    /* its errno when result < 0 */
+	int rule;   /* 1-based rule number, 0 for none */
+	bool dry_run;
+	unsigned set_by_program; /* LR_OPT_* bits */
+	unsigned injected;       /* LR_OPT_* bits */
+	const char *action;      /* for LR_EV_ACTION: "inject", "rewrite", ... */
+	const char *message;     /* free text: an error, or what an action did */
+};
+
+/* Level at which an event kind is shown. */
+enum lr_level lr_event_level(enum lr_event_kind kind);
+
+/* Formats one line, newline included, into buf; returns its length. */
+size_t lr_format_text(char *buf, size_t n, pid_t pid, const struct lr_event *ev);
+size_t lr_format_json(char *buf, size_t n, pid_t pid, const struct timespec *ts,
+		      const struct lr_event *ev);
+
+/* Where lines go. One small interface: every sink is written with whole
+ * lines, and counts what it had to drop instead of blocking or failing. */
+struct lr_sink {
+	enum lr_target kind;
+	enum lr_format format;
+	int fd;        /* stderr copy or log file; -1 for syslog */
+	bool own_fd;   /* closed with the sink */
+	dev_t dev;     /* identity of what fd was when opened: a host that */
+	ino_t ino;     /* closes and reuses the number is never written to */
+	int facility;
+	atomic_ulong dropped;
+};
+
+/* The process's stderr as it was at start-up, copied to an fd >= 3 with
+ * O_CLOEXEC. Call early (the constructor) and again lazily; only the first
+ * call does anything. */
+void lr_log_capture_stderr(void);
+
+/* Opens the sink a log configuration asks for. On failure it falls back to
+ * stderr and writes why into err (the caller reports it once). */
+void lr_sink_open(struct lr_sink *s, const struct lr_log_conf *conf, char *err, size_t errlen);
+void lr_sink_close(struct lr_sink *s);
+void lr_sink_stderr(struct lr_sink *s);
+
+/* Formats ev in the sink's format and writes it; errno is preserved. */
+void lr_log_event(struct lr_sink *s, const struct lr_event *ev);
+/* A plain "libreuse[PID]: message" line, for errors outside any call. */
+void lr_log_message(struct lr_sink *s, const char *message);
+
+#endif

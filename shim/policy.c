@@ -1,0 +1,74 @@
+#include "policy.h"
+
+#include <string.h>
+#include <sys/socket.h>
+
+/* Can an address of this family be used on a socket of sock_family?
+ * IPv4 goes on IPv6 sockets as v4-mapped; IPv6 never on IPv4 sockets. */
+static bool fits(const struct lr_addr *a, int sock_family)
+{
+	return sock_family == AF_INET6 || a->family == AF_INET || lr_addr_is_v4mapped(a);
+}
+
+/* Options the rule asks for, less what the program already set (nothing to
+ * do) and what it turned off itself (its choice wins unless `force`). */
+static unsigned options_to_inject(const struct lr_rule *r, const struct lr_sockinfo *s)
+{
+	unsigned want = (r->reuseaddr ? LR_OPT_REUSEADDR : 0u) | (r->reuseport ? LR_OPT_REUSEPORT : 0u);
+	want &= ~s->prog_on;
+	if (!r->force)
+		want &= ~s->prog_off;
+	return want;
+}
+
+void lr_decide(const struct lr_table *t, const struct lr_call *c,
+	       const struct lr_sockinfo *s, struct lr_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->level = (int)t->log.level;
+	d->dry_run = t->dry_run;
+	const struct lr_rule *r = lr_table_match(t, c);
+	if (!r)
+		return;
+	d->rule = r;
+	if (r->log_level >= 0)
+		d->level = r->log_level;
+	d->dry_run = t->dry_run || r->dry_run;
+	d->force = r->force;
+	if (r->deny) {
+		d->deny = r->deny;
+		return;
+	}
+	if (r->has_rewrite) {
+		d->addr = r->rewrite.has_addr ? r->rewrite.addr : c->addr;
+		d->port = r->rewrite.has_port ? r->rewrite.port : c->port;
+		if (fits(&d->addr, s->family))
+			d->rewrite = true;
+		else
+			d->problem = "rewrite to an IPv6 address cannot apply to an IPv4 socket";
+	}
+	if (c->op == LR_OP_BIND) {
+		d->inject = options_to_inject(r, s);
+		d->retry_ms = r->retry_ms;
+		return;
+	}
+	/* connect: options and retry belong to the source bind, if there is one. */
+	if (r->has_source) {
+		if (s->bound) {
+			d->problem = "socket already bound: source not applied";
+			return;
+		}
+		if (r->source.has_addr)
+			d->src_addr = r->source.addr;
+		else
+			lr_addr_any(&d->src_addr, s->family);
+		d->src_port = r->source.has_port ? r->source.port : 0;
+		if (!fits(&d->src_addr, s->family)) {
+			d->problem = "source with an IPv6 address cannot apply to an IPv4 socket";
+			return;
+		}
+		d->source = true;
+		d->inject = options_to_inject(r, s);
+		d->retry_ms = r->retry_ms;
+	}
+}

@@ -1,0 +1,72 @@
+#include "real.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct lr_real lr_real;
+static pthread_once_t real_once = PTHREAD_ONCE_INIT;
+
+/* Fallbacks for a lookup that failed or found our own hook (which would
+ * recurse forever): the kernel's entry points, as libc would reach them. */
+static int sys_socket(int d, int t, int p)
+{
+	return (int)syscall(SYS_socket, d, t, p);
+}
+static int sys_setsockopt(int fd, int l, int n, const void *v, socklen_t len)
+{
+	return (int)syscall(SYS_setsockopt, fd, l, n, v, len);
+}
+static int sys_bind(int fd, const struct sockaddr *a, socklen_t l)
+{
+	return (int)syscall(SYS_bind, fd, a, l);
+}
+static int sys_connect(int fd, const struct sockaddr *a, socklen_t l)
+{
+	return (int)syscall(SYS_connect, fd, a, l);
+}
+static int sys_listen(int fd, int b)
+{
+	return (int)syscall(SYS_listen, fd, b);
+}
+static int sys_close(int fd)
+{
+	return (int)syscall(SYS_close, fd);
+}
+
+/* Our own object's base, to recognise a lookup that came back to us. */
+static void *self_base(void)
+{
+	Dl_info me;
+	return dladdr((void *)sys_close, &me) ? me.dli_fbase : NULL;
+}
+
+static void *next(const char *name, void *fallback, void *self)
+{
+	void *f = dlsym(RTLD_NEXT, name);
+	Dl_info info;
+	if (!f || (self && dladdr(f, &info) && info.dli_fbase == self))
+		return fallback;
+	return f;
+}
+
+/* dlsym returns void *; POSIX guarantees it converts to a function pointer. */
+#define RESOLVE(field, fallback) \
+	*(void **)(&lr_real.field) = next(#field, (void *)(fallback), self)
+
+static void resolve(void)
+{
+	void *self = self_base();
+	RESOLVE(socket, sys_socket);
+	RESOLVE(setsockopt, sys_setsockopt);
+	RESOLVE(bind, sys_bind);
+	RESOLVE(connect, sys_connect);
+	RESOLVE(listen, sys_listen);
+	RESOLVE(close, sys_close);
+}
+
+void lr_real_init(void)
+{
+	pthread_once(&real_once, resolve);
+}

@@ -1,0 +1,430 @@
+#include "rules.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* Past this many candidate entries an op's index is not expanded per port
+ * interval (pathological overlapping ranges would make it quadratic); the op
+ * then keeps one interval holding all its rules, which is still correct. */
+#define LR_INDEX_MAX_ENTRIES (1u << 20)
+
+void lr_ruleset_init(struct lr_ruleset *rs)
+{
+	memset(rs, 0, sizeof(*rs));
+	rs->log.level = LR_LOG_CONFLICTS;
+	rs->log.target = LR_TARGET_STDERR;
+	rs->log.format = LR_FORMAT_TEXT;
+	rs->log.facility = 1 << 3; /* LOG_USER, without dragging in syslog.h */
+}
+
+void lr_ruleset_free(struct lr_ruleset *rs)
+{
+	free(rs->rules);
+	free(rs->strings);
+	memset(rs, 0, sizeof(*rs));
+}
+
+void lr_rule_defaults(struct lr_rule *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->op = LR_OP_BIND;
+	r->proto = LR_PROTO_ANY;
+	r->family = LR_FAM_ANY;
+	r->port_lo = 0;
+	r->port_hi = 65535;
+	r->log_level = -1;
+}
+
+struct lr_rule *lr_ruleset_add(struct lr_ruleset *rs)
+{
+	if (rs->nrules == rs->cap) {
+		size_t cap = rs->cap ? rs->cap * 2 : 16;
+		struct lr_rule *n = realloc(rs->rules, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		rs->rules = n;
+		rs->cap = cap;
+	}
+	struct lr_rule *r = &rs->rules[rs->nrules];
+	lr_rule_defaults(r);
+	r->index = (int)rs->nrules++;
+	return r;
+}
+
+/* Strings are kept as offsets until the arena stops moving, then turned into
+ * pointers by the compiler; here they are stored as (arena offset + 1). */
+const char *lr_ruleset_strdup(struct lr_ruleset *rs, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	if (rs->strings_len + n > rs->strings_cap) {
+		size_t cap = rs->strings_cap ? rs->strings_cap : 256;
+		while (cap < rs->strings_len + n)
+			cap *= 2;
+		char *p = realloc(rs->strings, cap);
+		if (!p)
+			return NULL;
+		rs->strings = p;
+		rs->strings_cap = cap;
+	}
+	size_t off = rs->strings_len;
+	memcpy(rs->strings + off, s, n);
+	rs->strings_len += n;
+	return (const char *)(uintptr_t)(off + 1);
+}
+
+/* Resolves a string handle from lr_ruleset_strdup against an arena. */
+static const char *arena_str(const char *arena, const char *handle)
+{
+	return handle ? arena + ((uintptr_t)handle - 1) : NULL;
+}
+
+bool lr_glob_match(const char *p, const char *s)
+{
+	/* Iterative: on a mismatch go back to just after the last '*' and let it
+	 * swallow one more character. Linear space, no recursion. */
+	const char *star_p = NULL, *star_s = NULL;
+	while (*s) {
+		if (*p == '*') {
+			star_p = ++p;
+			star_s = s;
+			continue;
+		}
+		bool ok = false;
+		const char *next = p + 1;
+		if (*p == '?') {
+			ok = true;
+		} else if (*p == '[') {
+			const char *q = p + 1;
+			bool neg = (*q == '!' || *q == '^');
+			bool in = false;
+			if (neg)
+				q++;
+			const char *first = q;
+			while (*q && (*q != ']' || q == first)) {
+				if (q[1] == '-' && q[2] && q[2] != ']') {
+					if ((unsigned char)*s >= (unsigned char)q[0] &&
+					    (unsigned char)*s <= (unsigned char)q[2])
+						in = true;
+					q += 3;
+				} else {
+					if (*q == *s)
+						in = true;
+					q++;
+				}
+			}
+			if (*q == ']') {
+				ok = in != neg;
+				next = q + 1;
+			} else {
+				ok = (*p == *s); /* unterminated: a literal '[' */
+			}
+		} else if (*p) {
+			ok = (*p == *s);
+		}
+		if (ok) {
+			p = next;
+			s++;
+		} else if (star_p) {
+			p = star_p;
+			s = ++star_s;
+		} else {
+			return false;
+		}
+	}
+	while (*p == '*')
+		p++;
+	return *p == '\0';
+}
+
+static bool rule_is_catchall(const struct lr_rule *r)
+{
+	return !r->has_addr && r->family == LR_FAM_ANY && r->proto == LR_PROTO_ANY;
+}
+
+struct growbuf {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static int grow_push(struct growbuf *g, uint32_t x)
+{
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 64;
+		uint32_t *v = realloc(g->v, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		g->v = v;
+		g->cap = cap;
+	}
+	g->v[g->n++] = x;
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Index arrays for one op, built in temporaries and copied into the table's
+ * block afterwards. */
+struct index_build {
+	struct growbuf bound, off, cand;
+	bool linear;
+};
+
+static void index_build_free(struct index_build *b)
+{
+	free(b->bound.v);
+	free(b->off.v);
+	free(b->cand.v);
+}
+
+static int build_linear(struct index_build *b, const struct lr_rule *rules,
+			const uint32_t *members, size_t nmembers)
+{
+	b->bound.n = b->off.n = b->cand.n = 0;
+	b->linear = true;
+	if (grow_push(&b->bound, 0) || grow_push(&b->off, 0))
+		return -1;
+	for (size_t i = 0; i < nmembers; i++) {
+		if (grow_push(&b->cand, members[i]))
+			return -1;
+		if (rule_is_catchall(&rules[members[i]]))
+			break;
+	}
+	return grow_push(&b->off, (uint32_t)b->cand.n);
+}
+
+/* Sweeps the port space once: at each boundary rules end and start, and the
+ * interval's list is the active set in file order. members are rule indices
+ * in file order. */
+static int build_index(struct index_build *b, const struct lr_rule *rules,
+		       const uint32_t *members, size_t nmembers)
+{
+	memset(b, 0, sizeof(*b));
+	if (nmembers == 0)
+		return 0;
+	struct growbuf pts = { 0 };
+	if (grow_push(&pts, 0))
+		return -1;
+	for (size_t i = 0; i < nmembers; i++) {
+		const struct lr_rule *r = &rules[members[i]];
+		if (grow_push(&pts, r->port_lo) ||
+		    (r->port_hi < 65535 && grow_push(&pts, (uint32_t)r->port_hi + 1))) {
+			free(pts.v);
+			return -1;
+		}
+	}
+	qsort(pts.v, pts.n, sizeof(uint32_t), cmp_u32);
+	size_t nb = 0;
+	for (size_t i = 0; i < pts.n; i++)
+		if (nb == 0 || pts.v[nb - 1] != pts.v[i])
+			pts.v[nb++] = pts.v[i];
+	pts.n = nb;
+
+	/* Starts and ends sorted by port carry the member's position (its file
+	 * order), so the active set can be kept sorted by position. */
+	uint64_t *starts = malloc(nmembers * sizeof(*starts));
+	uint64_t *ends = malloc(nmembers * sizeof(*ends));
+	uint32_t *active = malloc(nmembers * sizeof(*active));
+	int rc = -1;
+	if (!starts || !ends || !active)
+		goto out;
+	for (size_t i = 0; i < nmembers; i++) {
+		const struct lr_rule *r = &rules[members[i]];
+		starts[i] = (uint64_t)r->port_lo << 32 | i;
+		ends[i] = ((uint64_t)r->port_hi + 1) << 32 | i;
+	}
+	qsort(starts, nmembers, sizeof(uint64_t), cmp_u64);
+	qsort(ends, nmembers, sizeof(uint64_t), cmp_u64);
+
+	size_t nactive = 0, si = 0, ei = 0;
+	for (size_t k = 0; k < pts.n; k++) {
+		uint32_t at = pts.v[k];
+		while (ei < nmembers && (ends[ei] >> 32) <= at) {
+			uint32_t pos = (uint32_t)ends[ei++];
+			size_t lo = 0, hi = nactive;
+			while (lo < hi) {
+				size_t mid = (lo + hi) / 2;
+				if (active[mid] < pos)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			memmove(active + lo, active + lo + 1, (nactive - lo - 1) * sizeof(*active));
+			nactive--;
+		}
+		while (si < nmembers && (starts[si] >> 32) == at) {
+			uint32_t pos = (uint32_t)starts[si++];
+			size_t lo = 0, hi = nactive;
+			while (lo < hi) {
+				size_t mid = (lo + hi) / 2;
+				if (active[mid] < pos)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			memmove(active + lo + 1, active + lo, (nactive - lo) * sizeof(*active));
+			active[lo] = pos;
+			nactive++;
+		}
+		if (grow_push(&b->bound, at) || grow_push(&b->off, (uint32_t)b->cand.n))
+			goto out;
+		for (size_t i = 0; i < nactive; i++) {
+			uint32_t ri = members[active[i]];
+			if (grow_push(&b->cand, ri))
+				goto out;
+			if (rule_is_catchall(&rules[ri]))
+				break;
+		}
+		if (b->cand.n > LR_INDEX_MAX_ENTRIES) {
+			rc = build_linear(b, rules, members, nmembers);
+			goto out;
+		}
+	}
+	rc = grow_push(&b->off, (uint32_t)b->cand.n);
+out:
+	free(pts.v);
+	free(starts);
+	free(ends);
+	free(active);
+	return rc;
+}
+
+static size_t align8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+static bool applies_to(const char *glob, const char *exe, const char *argv0)
+{
+	if (!glob || (!exe && !argv0))
+		return true;
+	return (exe && lr_glob_match(glob, exe)) || (argv0 && lr_glob_match(glob, argv0));
+}
+
+struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
+				  const char *argv0)
+{
+	struct lr_table *t = NULL;
+	struct index_build ib[2];
+	memset(ib, 0, sizeof(ib));
+	size_t n = 0;
+	uint32_t *members = malloc((rs->nrules + 1) * sizeof(*members));
+	struct lr_rule *rules = malloc((rs->nrules + 1) * sizeof(*rules));
+	if (!members || !rules)
+		goto out;
+	for (size_t i = 0; i < rs->nrules; i++) {
+		if (applies_to(arena_str(rs->strings, rs->rules[i].program), exe, argv0))
+			rules[n++] = rs->rules[i];
+	}
+	for (int op = 0; op < 2; op++) {
+		size_t m = 0;
+		uint8_t bit = op == 0 ? LR_OP_BIND : LR_OP_CONNECT;
+		for (size_t i = 0; i < n; i++)
+			if (rules[i].op & bit)
+				members[m++] = (uint32_t)i;
+		if (build_index(&ib[op], rules, members, m) != 0)
+			goto out;
+	}
+
+	size_t size = align8(sizeof(struct lr_table));
+	size_t rules_at = size;
+	size += align8(n * sizeof(struct lr_rule));
+	size_t arrays_at[2];
+	for (int op = 0; op < 2; op++) {
+		arrays_at[op] = size;
+		size += (ib[op].bound.n + ib[op].off.n + ib[op].cand.n) * sizeof(uint32_t);
+	}
+	size_t strings_at = size;
+	size += rs->strings_len + 1;
+
+	char *block = calloc(1, size);
+	if (!block)
+		goto out;
+	t = (struct lr_table *)block;
+	t->block = block;
+	t->block_size = size;
+	t->log = rs->log;
+	t->dry_run = rs->dry_run;
+	t->nrules = n;
+	char *strings = block + strings_at;
+	if (rs->strings_len)
+		memcpy(strings, rs->strings, rs->strings_len);
+	t->log.path = arena_str(strings, rs->log.path);
+	struct lr_rule *trules = (struct lr_rule *)(block + rules_at);
+	for (size_t i = 0; i < n; i++) {
+		trules[i] = rules[i];
+		trules[i].program = arena_str(strings, rules[i].program);
+	}
+	t->rules = trules;
+	for (int op = 0; op < 2; op++) {
+		struct lr_index *ix = &t->index[op];
+		uint32_t *a = (uint32_t *)(block + arrays_at[op]);
+		ix->nintervals = (uint32_t)ib[op].bound.n;
+		ix->linear = ib[op].linear;
+		ix->bound = a;
+		ix->off = a + ib[op].bound.n;
+		ix->cand = ix->off + ib[op].off.n;
+		if (ib[op].bound.n)
+			memcpy(ix->bound, ib[op].bound.v, ib[op].bound.n * sizeof(uint32_t));
+		if (ib[op].off.n)
+			memcpy(ix->off, ib[op].off.v, ib[op].off.n * sizeof(uint32_t));
+		if (ib[op].cand.n)
+			memcpy(ix->cand, ib[op].cand.v, ib[op].cand.n * sizeof(uint32_t));
+	}
+out:
+	index_build_free(&ib[0]);
+	index_build_free(&ib[1]);
+	free(members);
+	free(rules);
+	return t;
+}
+
+void lr_table_free(struct lr_table *t)
+{
+	if (t)
+		free(t->block);
+}
+
+static bool rule_matches(const struct lr_rule *r, const struct lr_call *c)
+{
+	/* The port is checked again: in a linear index (see build_linear) the
+	 * interval says nothing about it. */
+	if (!(r->proto & c->proto) || c->port < r->port_lo || c->port > r->port_hi)
+		return false;
+	uint8_t fam = c->addr.family == AF_INET ? LR_FAM_V4 : LR_FAM_V6;
+	if (!(r->family & fam))
+		return false;
+	return !r->has_addr || lr_cidr_match(&r->addr, &c->addr);
+}
+
+const struct lr_rule *lr_table_match(const struct lr_table *t, const struct lr_call *c)
+{
+	const struct lr_index *ix = &t->index[c->op == LR_OP_CONNECT];
+	if (ix->nintervals == 0)
+		return NULL;
+	/* The last interval starting at or below the port. bound[0] is 0. */
+	uint32_t lo = 0, hi = ix->nintervals;
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (ix->bound[mid] <= c->port)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	for (uint32_t k = ix->off[lo]; k < ix->off[lo + 1]; k++) {
+		const struct lr_rule *r = &t->rules[ix->cand[k]];
+		if (rule_matches(r, c))
+			return r;
+	}
+	return NULL;
+}

@@ -1,0 +1,119 @@
+/* Rules as the rule file states them, and the compiled table the call path
+ * reads: built once per load, never written afterwards, indexed by operation
+ * and port so that a lookup does not grow with rules that cannot match. */
+#ifndef LIBREUSE_RULES_H
+#define LIBREUSE_RULES_H
+
+#include "addr.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum lr_level {
+	LR_LOG_OFF = 0,
+	LR_LOG_ERRORS,
+	LR_LOG_CONFLICTS,
+	LR_LOG_ACTIONS,
+	LR_LOG_ALL,
+};
+
+/* Bit sets, so that "any" is simply both bits. */
+enum { LR_OP_BIND = 1, LR_OP_CONNECT = 2, LR_OP_ANY = 3 };
+enum { LR_PROTO_TCP = 1, LR_PROTO_UDP = 2, LR_PROTO_ANY = 3 };
+enum { LR_FAM_V4 = 1, LR_FAM_V6 = 2, LR_FAM_ANY = 3 };
+
+/* Socket options libreuse injects and tracks, as bits. */
+enum { LR_OPT_REUSEADDR = 1, LR_OPT_REUSEPORT = 2 };
+
+enum lr_target { LR_TARGET_STDERR, LR_TARGET_FILE, LR_TARGET_SYSLOG };
+enum lr_format { LR_FORMAT_TEXT, LR_FORMAT_JSON };
+
+struct lr_rule {
+	/* match */
+	const char *program; /* glob, or NULL for any */
+	uint8_t op, proto, family;
+	bool has_addr;
+	uint16_t port_lo, port_hi; /* 0-65535 when not given */
+	struct lr_cidr addr;
+	/* actions */
+	bool reuseaddr, reuseport, force, dry_run;
+	bool has_rewrite, has_source;
+	int8_t log_level; /* enum lr_level, or -1 for the file's level */
+	int deny;         /* errno, or 0 */
+	uint32_t retry_ms;
+	struct lr_endpoint rewrite, source;
+	/* where it came from, for messages and `libreuse check` */
+	int line;
+	int index; /* position in the file, 0-based */
+};
+
+struct lr_log_conf {
+	enum lr_level level;
+	enum lr_target target;
+	enum lr_format format;
+	int facility;     /* syslog facility, as LOG_USER etc. */
+	const char *path; /* for LR_TARGET_FILE */
+};
+
+/* What a rule file says, before compiling: owned strings live in `strings`. */
+struct lr_ruleset {
+	struct lr_log_conf log;
+	bool dry_run;
+	struct lr_rule *rules;
+	size_t nrules, cap;
+	char *strings; /* arena for program globs and the log path */
+	size_t strings_len, strings_cap;
+};
+
+/* One operation's index: the port space cut into intervals at every rule
+ * boundary; interval i starts at bound[i] and owns cand[off[i]..off[i+1]),
+ * rule indices in file order, cut after the first rule that matches every
+ * address and family (nothing after it can ever win). */
+struct lr_index {
+	uint32_t nintervals;
+	uint32_t *bound;
+	uint32_t *off;
+	uint32_t *cand;
+	bool linear; /* too many overlaps to expand: cand is every rule of the op */
+};
+
+struct lr_table {
+	struct lr_log_conf log;
+	bool dry_run;
+	size_t nrules;
+	const struct lr_rule *rules; /* those that apply to this program */
+	struct lr_index index[2];    /* [0] bind, [1] connect */
+	void *block;                 /* one allocation holding everything above */
+	size_t block_size;
+};
+
+void lr_ruleset_init(struct lr_ruleset *rs);
+void lr_ruleset_free(struct lr_ruleset *rs);
+/* Returns NULL when out of memory. */
+struct lr_rule *lr_ruleset_add(struct lr_ruleset *rs);
+const char *lr_ruleset_strdup(struct lr_ruleset *rs, const char *s);
+void lr_rule_defaults(struct lr_rule *r);
+
+/* Compiles the rules that apply to a program called exe (basename of the
+ * executable) or argv0; both NULL keeps every rule. NULL when out of memory. */
+struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
+				  const char *argv0);
+void lr_table_free(struct lr_table *t);
+
+/* The facts of one call that matching needs. */
+struct lr_call {
+	uint8_t op;    /* LR_OP_BIND or LR_OP_CONNECT */
+	uint8_t proto; /* LR_PROTO_TCP, LR_PROTO_UDP, or 0 for neither */
+	uint16_t port;
+	struct lr_addr addr;
+};
+
+/* The first rule that matches, or NULL. Pure, lock-free, allocation-free. */
+const struct lr_rule *lr_table_match(const struct lr_table *t, const struct lr_call *c);
+
+/* fnmatch-like glob (*, ?, [...]) with no locale and no recursion limit
+ * problems, used for program names. */
+bool lr_glob_match(const char *pattern, const char *name);
+
+#endif

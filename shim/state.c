@@ -1,0 +1,300 @@
+#include "state.h"
+
+#include "config.h"
+#include "fmt.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef LR_SYSCONFDIR
+#define LR_SYSCONFDIR "/etc"
+#endif
+#define LR_SYSTEM_CONFIG LR_SYSCONFDIR "/libreuse.conf"
+#define LR_RELOAD_INTERVAL_NS 1000000000LL
+
+extern char *program_invocation_short_name;
+
+/* Set on the thread that is loading rules, so that anything libreuse's own
+ * start-up does through the hooks (syslog's socket, a log file) passes
+ * straight through instead of recursing into pthread_once. */
+static __thread int in_start __attribute__((tls_model("initial-exec")));
+
+/* Written once by load_first under start_once, read-only afterwards. */
+static pthread_once_t start_once = PTHREAD_ONCE_INIT;
+static char program[NAME_MAX + 1];
+static char exe_name[NAME_MAX + 1];
+static struct lr_sources sources;
+static struct lr_sink error_sink;
+
+/* The rules in force. Replaced only by the thread holding `reloading`;
+ * read by every hook between lr_state_enter and lr_state_leave. */
+static _Atomic(struct lr_loaded *) current;
+
+/* Epoch-based reclamation: a call counts itself in active[epoch & 1]. A
+ * reload publishes the new rules, then flips the epoch; the old ones are
+ * freed once the counter of the old parity drains to zero. Calls are never
+ * blocked; a reload waits (is skipped) while a previous retiree lingers. */
+static atomic_uint epoch;
+static atomic_long active[2];
+
+/* Owned by the thread that holds `reloading` (and by load_first). */
+static atomic_flag reloading = ATOMIC_FLAG_INIT;
+static struct lr_loaded *retired;
+static unsigned retired_parity;
+struct file_id {
+	bool exists;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+static struct file_id attempted; /* the rule file as last read, good or bad */
+static atomic_llong next_check_ns;
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static struct file_id file_id_of(const char *path)
+{
+	struct file_id id = { 0 };
+	struct stat st;
+	if (path && stat(path, &st) == 0) {
+		id.exists = true;
+		id.dev = st.st_dev;
+		id.ino = st.st_ino;
+		id.size = st.st_size;
+		id.mtime = st.st_mtim;
+	}
+	return id;
+}
+
+static bool file_id_equal(const struct file_id *a, const struct file_id *b)
+{
+	return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
+	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+	       a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+void lr_state_sources(struct lr_sources *src)
+{
+	memset(src, 0, sizeof(*src));
+	/* Secure execution (setuid, setgid, file capabilities): the caller's
+	 * environment is not to be trusted, only the system rule file counts. */
+	src->secure = getauxval(AT_SECURE) != 0;
+	const char *env = src->secure ? NULL : secure_getenv("LIBREUSE_CONFIG");
+	if (env && env[0]) {
+		src->config_path = env;
+		src->config_from_env = true;
+	} else {
+		src->config_path = LR_SYSTEM_CONFIG;
+	}
+	const char *rules = src->secure ? NULL : secure_getenv("LIBREUSE_RULES");
+	src->inline_rules = rules && rules[0] ? rules : NULL;
+}
+
+/* One error line made of up to three parts (NULL parts are skipped). */
+static void report(const char *a, const char *b, const char *c)
+{
+	char msg[1536];
+	struct lr_buf buf = LR_BUF(msg);
+	lr_buf_str(&buf, a);
+	if (b)
+		lr_buf_str(&buf, b);
+	if (c)
+		lr_buf_str(&buf, c);
+	lr_log_message(&error_sink, msg);
+}
+
+static void free_loaded(struct lr_loaded *l)
+{
+	if (!l)
+		return;
+	lr_sink_close(&l->sink);
+	lr_table_free(l->table);
+	free(l);
+}
+
+/* Reads every source and compiles the table; NULL with the reason reported
+ * when something is wrong (or *none set when there is simply nothing). */
+static struct lr_loaded *build(bool *none)
+{
+	char err[1024];
+	struct lr_ruleset rs;
+	lr_ruleset_init(&rs);
+	*none = false;
+	bool have = false;
+	/* LIBREUSE_RULES first: its rules come before the file's and its log
+	 * settings are the ones kept (see config.c). */
+	if (sources.inline_rules) {
+		if (lr_config_load_text(sources.inline_rules, "LIBREUSE_RULES", NULL, &rs, err,
+					sizeof(err)) != LR_CONFIG_OK) {
+			report(err, "; rules not applied, calls pass through", NULL);
+			lr_ruleset_free(&rs);
+			return NULL;
+		}
+		have = true;
+	}
+	enum lr_config_result r = lr_config_load_file(sources.config_path, &rs, err, sizeof(err));
+	if (r == LR_CONFIG_ERROR) {
+		report(err, "; rules not applied, calls pass through", NULL);
+		lr_ruleset_free(&rs);
+		return NULL;
+	}
+	if (r == LR_CONFIG_MISSING && sources.config_from_env)
+		report(sources.config_path, ": no such rule file (LIBREUSE_CONFIG)",
+		       have ? "; using LIBREUSE_RULES alone" : "; calls pass through");
+	have = have || r == LR_CONFIG_OK;
+	if (!have) {
+		lr_ruleset_free(&rs);
+		*none = true;
+		return NULL;
+	}
+	struct lr_loaded *l = calloc(1, sizeof(*l));
+	if (l)
+		l->table = lr_table_compile(&rs, exe_name[0] ? exe_name : NULL, program);
+	lr_ruleset_free(&rs);
+	if (!l || !l->table) {
+		free(l);
+		report("out of memory while loading rules from ", sources.config_path, NULL);
+		return NULL;
+	}
+	lr_sink_open(&l->sink, &l->table->log, err, sizeof(err));
+	if (err[0])
+		lr_log_message(&error_sink, err);
+	return l;
+}
+
+static void after_fork_child(void)
+{
+	/* Only the forking thread lives on, and it is not inside a hook: no
+	 * call holds a table, and no reload is under way. */
+	atomic_store(&active[0], 0);
+	atomic_store(&active[1], 0);
+	atomic_flag_clear(&reloading);
+}
+
+static void load_first(void)
+{
+	in_start = 1;
+	lr_log_capture_stderr();
+	lr_sink_stderr(&error_sink);
+	const char *argv0 = program_invocation_short_name;
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		const char *base = strrchr(exe, '/');
+		snprintf(exe_name, sizeof(exe_name), "%.*s", NAME_MAX, base ? base + 1 : exe);
+	}
+	snprintf(program, sizeof(program), "%.*s", NAME_MAX, argv0 && argv0[0] ? argv0 : exe_name);
+	lr_state_sources(&sources);
+	attempted = file_id_of(sources.config_path);
+	bool none;
+	atomic_store(&current, build(&none));
+	atomic_store(&next_check_ns, now_ns() + LR_RELOAD_INTERVAL_NS);
+	pthread_atfork(NULL, NULL, after_fork_child);
+	in_start = 0;
+}
+
+void lr_state_start(void)
+{
+	if (!in_start)
+		pthread_once(&start_once, load_first);
+}
+
+/* Frees the retired rules once no call can still hold them. */
+static bool reclaim(void)
+{
+	if (retired && atomic_load(&active[retired_parity]) == 0) {
+		free_loaded(retired);
+		retired = NULL;
+	}
+	return retired == NULL;
+}
+
+static void maybe_reload(void)
+{
+	if (atomic_flag_test_and_set(&reloading))
+		return;
+	in_start = 1;
+	struct file_id id = file_id_of(sources.config_path);
+	if (reclaim() && !file_id_equal(&id, &attempted)) {
+		attempted = id;
+		bool none;
+		struct lr_loaded *fresh = id.exists ? build(&none) : NULL;
+		if (!id.exists)
+			report(sources.config_path, ": rule file removed; keeping the rules in force", NULL);
+		if (fresh) {
+			/* Publish, then flip: callers counted under the old parity may
+			 * hold the old rules; those after the flip cannot. */
+			struct lr_loaded *old = atomic_exchange(&current, fresh);
+			unsigned e = atomic_fetch_add(&epoch, 1);
+			retired = old;
+			retired_parity = e & 1;
+			reclaim();
+		}
+	}
+	in_start = 0;
+	atomic_flag_clear(&reloading);
+}
+
+struct lr_loaded *lr_state_enter(struct lr_guard *g)
+{
+	if (in_start)
+		return NULL;
+	pthread_once(&start_once, load_first);
+	long long now = now_ns();
+	long long due = atomic_load_explicit(&next_check_ns, memory_order_relaxed);
+	if (now >= due && atomic_compare_exchange_strong(&next_check_ns, &due,
+							 now + LR_RELOAD_INTERVAL_NS))
+		maybe_reload();
+	for (;;) {
+		unsigned e = atomic_load(&epoch);
+		atomic_fetch_add(&active[e & 1], 1);
+		if (atomic_load(&epoch) == e) {
+			g->parity = e & 1;
+			break;
+		}
+		atomic_fetch_sub(&active[e & 1], 1);
+	}
+	struct lr_loaded *l = atomic_load(&current);
+	if (!l)
+		lr_state_leave(g);
+	return l;
+}
+
+void lr_state_leave(struct lr_guard *g)
+{
+	atomic_fetch_sub(&active[g->parity], 1);
+}
+
+const char *lr_state_program(void)
+{
+	return program;
+}
+
+struct lr_sink *lr_state_error_sink(void)
+{
+	return &error_sink;
+}
+
+__attribute__((constructor)) static void lr_state_constructor(void)
+{
+	/* Only this: the host's stderr as it is now, before a daemon closes or
+	 * replaces fd 2. Rules wait for the first IP socket call. */
+	lr_log_capture_stderr();
+}

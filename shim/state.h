@@ -1,0 +1,49 @@
+/* libreuse's life inside a process: lazy start on the first IP socket call,
+ * the rules in force, their hot reload, and the guard that keeps a table
+ * alive while a call uses it. */
+#ifndef LIBREUSE_STATE_H
+#define LIBREUSE_STATE_H
+
+#include "log.h"
+#include "rules.h"
+
+#include <stdbool.h>
+
+/* Rules in force and where their log lines go; immutable once published. */
+struct lr_loaded {
+	struct lr_table *table;
+	struct lr_sink sink;
+};
+
+struct lr_guard {
+	unsigned parity;
+};
+
+/* Loads the rules if that has not happened yet (the first IP socket call). */
+void lr_state_start(void);
+
+/* The rules in force for the length of one call, or NULL when there are none
+ * (pass everything through). A non-NULL result must be handed back with
+ * lr_state_leave. Lock-free; at most once a second it also looks whether the
+ * rule file changed, and reloads it if so. */
+struct lr_loaded *lr_state_enter(struct lr_guard *g);
+void lr_state_leave(struct lr_guard *g);
+
+/* The program's name for log lines (argv[0]'s basename, else the
+ * executable's). */
+const char *lr_state_program(void);
+
+/* Where libreuse's own errors go before any rules are loaded. */
+struct lr_sink *lr_state_error_sink(void);
+
+/* The rule sources this process would use, honouring secure execution:
+ * config_path is NULL or a file, inline_rules NULL or libconfig text. */
+struct lr_sources {
+	bool secure;
+	bool config_from_env;
+	const char *config_path;
+	const char *inline_rules;
+};
+void lr_state_sources(struct lr_sources *src);
+
+#endif

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs the unit test binaries given as arguments, then every
+# tests/integration/t_*.sh, and closes with "N passed, N failed".
+# Integration scripts print one "ok - ..." or "not ok - ..." line per check.
+set -u
+cd "$(dirname "$0")/.."
+passed=0
+failed=0
+failures=()
+
+for bin in "$@"; do
+	out=$(timeout 300 "$bin" 2>&1)
+	rc=$?
+	p=$(grep -oE '^\[  PASSED  \] [0-9]+' <<<"$out" | grep -oE '[0-9]+$')
+	f=$(grep -oE '^\[  FAILED  \] [0-9]+ test' <<<"$out" | grep -oE '[0-9]+' | head -1)
+	p=${p:-0}
+	f=${f:-0}
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi # crashed or timed out
+	passed=$((passed + p))
+	failed=$((failed + f))
+	printf '%-40s %3d passed, %d failed\n' "$(basename "$bin")" "$p" "$f"
+	if [ "$f" -ne 0 ]; then
+		failures+=("$(basename "$bin")")
+		printf '%s\n' "$out" | grep -vE '^\[ (RUN|      OK) ' | sed 's/^/    /'
+	fi
+done
+
+for t in tests/integration/t_*.sh; do
+	[ -e "$t" ] || continue
+	start=$(date +%s%3N)
+	out=$(timeout 300 bash "$t" 2>&1)
+	rc=$?
+	p=$(grep -cE '^ok( |$)' <<<"$out")
+	f=$(grep -cE '^not ok( |$)' <<<"$out")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		out+=$'\n'"not ok - $(basename "$t") exited with status $rc"
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	ms=$(($(date +%s%3N) - start))
+	printf '%-40s %3d passed, %d failed (%d.%ds)\n' "$(basename "$t")" "$p" "$f" $((ms / 1000)) $((ms % 1000 / 100))
+	if [ "$f" -ne 0 ]; then
+		failures+=("$(basename "$t")")
+		printf '%s\n' "$out" | sed 's/^/    /'
+	elif [ -n "${VERBOSE:-}" ]; then
+		printf '%s\n' "$out" | sed 's/^/    /'
+	fi
+done
+
+[ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[*]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

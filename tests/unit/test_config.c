@@ -1,0 +1,292 @@
+/* The rule file: the issue's example loads as written, and every class of
+ * bad input gives one "FILE:LINE: message" and nothing else. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+#include <errno.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static int make_dir(void **state)
+{
+	(void)state;
+	strcpy(dir, "/tmp/lr-test-config-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+	(void)state;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char *write_file(const char *name, const char *text)
+{
+	static char path[128];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* Loads text from a file; returns the result and leaves the error in err. */
+static enum lr_config_result load(const char *text, struct lr_ruleset *rs, char *err, size_t n)
+{
+	const char *path = write_file("rules.conf", text);
+	lr_ruleset_init(rs);
+	return lr_config_load_file(path, rs, err, n);
+}
+
+static const char issue_example[] =
+	"log = { level = \"conflicts\"; target = \"stderr\"; format = \"text\"; };\n"
+	"rules = (\n"
+	"  { match = { port = 8080; proto = \"tcp\"; };           reuseaddr = true; reuseport = true; },\n"
+	"  { match = { address = \"0.0.0.0\"; port = 80; };        rewrite = \"127.0.0.1:8080\"; },\n"
+	"  { match = { family = \"ipv6\"; port = \"8000-8099\"; };  rewrite = \"[::1]\"; },\n"
+	"  { match = { op = \"connect\"; address = \"10.0.0.0/8\"; }; source = \"127.0.0.1:12345\"; reuseport = true; },\n"
+	"  { match = { program = \"legacyd\"; port = \"1-1023\"; };  deny = \"EACCES\"; },\n"
+	"  { match = { port = 5432; };                           retry = 60000; }\n"
+	");\n";
+
+static void issue_example_loads(void **state)
+{
+	(void)state;
+	struct lr_ruleset rs;
+	char err[512];
+	assert_int_equal(load(issue_example, &rs, err, sizeof(err)), LR_CONFIG_OK);
+	assert_int_equal(rs.nrules, 6);
+	assert_int_equal(rs.log.level, LR_LOG_CONFLICTS);
+	const struct lr_rule *r = rs.rules;
+	assert_true(r[0].reuseaddr && r[0].reuseport);
+	assert_int_equal(r[0].proto, LR_PROTO_TCP);
+	assert_int_equal(r[0].port_lo, 8080);
+	assert_int_equal(r[0].line, 3);
+	assert_true(r[1].has_rewrite && r[1].rewrite.has_addr && r[1].rewrite.has_port);
+	assert_int_equal(r[1].rewrite.port, 8080);
+	assert_int_equal(r[2].family, LR_FAM_V6);
+	assert_int_equal(r[2].port_lo, 8000);
+	assert_int_equal(r[2].port_hi, 8099);
+	assert_false(r[2].rewrite.has_port);
+	assert_int_equal(r[3].op, LR_OP_CONNECT);
+	assert_true(r[3].has_source && r[3].has_addr);
+	assert_int_equal(r[3].source.port, 12345);
+	assert_int_equal(r[4].deny, EACCES);
+	assert_int_equal(r[4].port_hi, 1023);
+	assert_int_equal(r[5].retry_ms, 60000);
+	assert_int_equal(r[5].line, 8);
+	lr_ruleset_free(&rs);
+}
+
+static void empty_and_logless_files_load(void **state)
+{
+	(void)state;
+	struct lr_ruleset rs;
+	char err[512];
+	assert_int_equal(load("", &rs, err, sizeof(err)), LR_CONFIG_OK);
+	assert_int_equal(rs.nrules, 0);
+	lr_ruleset_free(&rs);
+	assert_int_equal(load("rules = ( { reuseaddr = true; } );\n# a comment\n", &rs, err, sizeof(err)), LR_CONFIG_OK);
+	assert_int_equal(rs.nrules, 1);
+	assert_int_equal(rs.rules[0].port_hi, 65535);
+	lr_ruleset_free(&rs);
+	assert_int_equal(load("log = { target = \"/var/log/libreuse.log\"; format = \"json\"; level = \"all\"; facility = \"daemon\"; };\n"
+			      "dry_run = true;\n", &rs, err, sizeof(err)), LR_CONFIG_OK);
+	assert_int_equal(rs.log.target, LR_TARGET_FILE);
+	assert_int_equal(rs.log.format, LR_FORMAT_JSON);
+	assert_true(rs.dry_run);
+	lr_ruleset_free(&rs);
+}
+
+/* Each bad file: the line the error must name and a word it must contain. */
+static const struct {
+	const char *text;
+	int line;
+	const char *says;
+} bad[] = {
+	{ "rules = (\n { match = { port = 80; }; reuseaddr = true; colour = 1; }\n);\n", 2, "unknown key 'colour'" },
+	{ "rules = (\n { match = { prot = \"tcp\"; }; }\n);\n", 2, "unknown key 'prot'" },
+	{ "verbose = true;\n", 1, "unknown key 'verbose'" },
+	{ "rules = (\n { reuseaddr = \"yes\"; }\n);\n", 2, "must be a boolean" },
+	{ "rules = (\n {\n  match = { port = 70000; };\n }\n);\n", 3, "out of range" },
+	{ "rules = ( { match = { port = -1; }; } );\n", 1, "out of range" },
+	{ "rules = ( { match = { port = \"90-80\"; }; } );\n", 1, "LO <= HI" },
+	{ "rules = ( { match = { port = 1.5; }; } );\n", 1, "'port' must be" },
+	{ "rules = (\n\n { match = { address = \"10.0.0.300\"; }; }\n);\n", 3, "not an IPv4 or IPv6 address" },
+	{ "rules = ( { match = { address = \"10.0.0.0/33\"; }; } );\n", 1, "CIDR" },
+	{ "rules = ( { match = { address = \"::/129\"; }; } );\n", 1, "CIDR" },
+	{ "rules = ( { deny = \"EWHATEVER\"; } );\n", 1, "not an errno name" },
+	{ "log = { target = \"relative/file.log\"; };\n", 1, "absolute path" },
+	{ "log = { level = \"loud\"; };\n", 1, "expected one of" },
+	{ "log = { facility = \"kern2\"; };\n", 1, "facility" },
+	{ "rules = ( { match = { proto = \"sctp\"; }; } );\n", 1, "expected one of" },
+	{ "rules = ( { rewrite = \"[::1\"; } );\n", 1, "is not ADDR" },
+	{ "rules = ( { source = \"1.2.3.4:80\"; } );\n", 1, "'source' applies to connects" },
+	{ "rules = ( { deny = \"EACCES\"; reuseaddr = true; } );\n", 1, "cannot be combined" },
+	{ "rules = ( { force = true; } );\n", 1, "'force' needs" },
+	{ "rules = ( { match = { family = \"ipv4\"; }; rewrite = \"[::1]:80\"; } );\n", 1, "IPv6 'rewrite'" },
+	{ "rules = ( { retry = -5; } );\n", 1, "out of range" },
+	{ "rules = { a = 1; };\n", 1, "must be a list" },
+	{ "rules = ( 5 );\n", 1, "must be a group" },
+	{ "rules = (\n { reuseaddr = true; },\n);\n", 3, "syntax error" }, /* trailing comma: 1.5 */
+	{ "rules = (\n { reuseaddr = true; }\n", 3, "syntax error" },
+	{ "\x01\x02\xff garbage\n", 1, "" },
+	{ "rules = ( { match = { program = \"\"; }; } );\n", 1, "empty" },
+};
+
+static void bad_files_name_file_and_line(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct lr_ruleset rs;
+		char err[512], want[256];
+		enum lr_config_result r = load(bad[i].text, &rs, err, sizeof(err));
+		snprintf(want, sizeof(want), "%s/rules.conf:%d: ", dir, bad[i].line);
+		if (r != LR_CONFIG_ERROR || strncmp(err, want, strlen(want)) != 0 ||
+		    !strstr(err, bad[i].says))
+			fail_msg("case %zu: got %d \"%s\", wanted \"%s...%s\"", i, r, err, want, bad[i].says);
+		lr_ruleset_free(&rs);
+	}
+}
+
+static void nul_bytes_refused(void **state)
+{
+	(void)state;
+	char path[128];
+	snprintf(path, sizeof(path), "%s/nul.conf", dir);
+	FILE *f = fopen(path, "w");
+	fwrite("rules = ();\n\n\0\0\0", 1, 16, f);
+	fclose(f);
+	struct lr_ruleset rs;
+	char err[512];
+	lr_ruleset_init(&rs);
+	assert_int_equal(lr_config_load_file(path, &rs, err, sizeof(err)), LR_CONFIG_ERROR);
+	assert_non_null(strstr(err, "nul.conf:3: NUL byte"));
+	lr_ruleset_free(&rs);
+}
+
+static void missing_file_is_reported_as_missing(void **state)
+{
+	(void)state;
+	struct lr_ruleset rs;
+	char err[512];
+	lr_ruleset_init(&rs);
+	assert_int_equal(lr_config_load_file("/nonexistent/libreuse.conf", &rs, err, sizeof(err)),
+			 LR_CONFIG_MISSING);
+	lr_ruleset_free(&rs);
+}
+
+/* Things that would make libconfig 1.5 exit() or block the host. */
+static void hostile_sources_refused(void **state)
+{
+	(void)state;
+	struct lr_ruleset rs;
+	char err[512];
+	char sub[128], fifo[128];
+	snprintf(sub, sizeof(sub), "%s/adir", dir);
+	mkdir(sub, 0700);
+	assert_int_equal(load("@include \"adir\"\n", &rs, err, sizeof(err)), LR_CONFIG_ERROR);
+	assert_non_null(strstr(err, "rules.conf:1: in @include"));
+	assert_non_null(strstr(err, "not a regular file"));
+	lr_ruleset_free(&rs);
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(load("\n  @include \"fifo\"\n", &rs, err, sizeof(err)), LR_CONFIG_ERROR);
+	assert_non_null(strstr(err, "rules.conf:2: in @include"));
+	lr_ruleset_free(&rs);
+	lr_ruleset_init(&rs);
+	assert_int_equal(lr_config_load_file(fifo, &rs, err, sizeof(err)), LR_CONFIG_ERROR);
+	assert_non_null(strstr(err, "not a regular file"));
+	lr_ruleset_free(&rs);
+	lr_ruleset_init(&rs);
+	assert_int_equal(lr_config_load_file("/dev/zero", &rs, err, sizeof(err)), LR_CONFIG_ERROR);
+	lr_ruleset_free(&rs);
+	lr_ruleset_init(&rs);
+	assert_int_equal(lr_config_load_file(dir, &rs, err, sizeof(err)), LR_CONFIG_ERROR);
+	lr_ruleset_free(&rs);
+
+	/* An include of itself: refused by depth, not by libconfig. */
+	assert_int_equal(load("@include \"rules.conf\"\n", &rs, err, sizeof(err)), LR_CONFIG_ERROR);
+	assert_non_null(strstr(err, "nested deeper"));
+	lr_ruleset_free(&rs);
+
+	/* A good include works, relative to the including file. */
+	write_file("more.conf", "rules = ( { match = { port = 7; }; reuseaddr = true; } );\n");
+	assert_int_equal(load("log = { level = \"all\"; };\n@include \"more.conf\"\n", &rs, err, sizeof(err)),
+			 LR_CONFIG_OK);
+	assert_int_equal(rs.nrules, 1);
+	lr_ruleset_free(&rs);
+	/* And an error inside it names the included file and its line. */
+	write_file("more.conf", "\nrules = ( { match = { port = 99999; }; } );\n");
+	assert_int_equal(load("@include \"more.conf\"\n", &rs, err, sizeof(err)), LR_CONFIG_ERROR);
+	assert_non_null(strstr(err, "more.conf:2: port 99999"));
+	lr_ruleset_free(&rs);
+}
+
+static void thread_locale_survives(void **state)
+{
+	(void)state;
+	locale_t mine = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+	assert_non_null(mine);
+	uselocale(mine);
+	struct lr_ruleset rs;
+	char err[512];
+	assert_int_equal(load(issue_example, &rs, err, sizeof(err)), LR_CONFIG_OK);
+	assert_ptr_equal(uselocale((locale_t)0), mine);
+	lr_ruleset_free(&rs);
+	assert_int_equal(load("rules = (", &rs, err, sizeof(err)), LR_CONFIG_ERROR);
+	assert_ptr_equal(uselocale((locale_t)0), mine);
+	lr_ruleset_free(&rs);
+	uselocale(LC_GLOBAL_LOCALE);
+	freelocale(mine);
+}
+
+static void inline_text_and_ordering(void **state)
+{
+	(void)state;
+	struct lr_ruleset rs;
+	char err[512];
+	lr_ruleset_init(&rs);
+	assert_int_equal(lr_config_load_text("rules = ( { reuseport = true; } );", "LIBREUSE_RULES", NULL,
+					     &rs, err, sizeof(err)), LR_CONFIG_OK);
+	assert_int_equal(rs.nrules, 1);
+	assert_int_equal(lr_config_load_text("rules = ( { bad = 1; } );", "LIBREUSE_RULES", NULL,
+					     &rs, err, sizeof(err)), LR_CONFIG_ERROR);
+	assert_non_null(strstr(err, "LIBREUSE_RULES:1: unknown key 'bad'"));
+	lr_ruleset_free(&rs);
+	lr_ruleset_init(&rs);
+	assert_int_equal(lr_config_load_text("@include \"x.conf\"\n", "LIBREUSE_RULES", NULL,
+					     &rs, err, sizeof(err)), LR_CONFIG_ERROR);
+	assert_non_null(strstr(err, "relative @include"));
+	lr_ruleset_free(&rs);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(issue_example_loads),
+		cmocka_unit_test(empty_and_logless_files_load),
+		cmocka_unit_test(bad_files_name_file_and_line),
+		cmocka_unit_test(nul_bytes_refused),
+		cmocka_unit_test(missing_file_is_reported_as_missing),
+		cmocka_unit_test(hostile_sources_refused),
+		cmocka_unit_test(thread_locale_survives),
+		cmocka_unit_test(inline_text_and_ordering),
+	};
+	return cmocka_run_group_tests_name("config", tests, make_dir, remove_dir);
+}

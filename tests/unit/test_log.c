@@ -1,0 +1,97 @@
+/* Log lines: what a person reads, and JSON that any parser accepts. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "fmt.h"
+#include "log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+static struct lr_event conflict(void)
+{
+	struct lr_event ev = { .kind = LR_EV_CONFLICT, .program = "nginx", .op = "bind",
+			       .proto = LR_PROTO_TCP, .has_addr = true, .port = 80,
+			       .has_effective = true, .eff_port = 8080, .result = -1,
+			       .err = EADDRINUSE, .rule = 2, .set_by_program = LR_OPT_REUSEADDR,
+			       .injected = LR_OPT_REUSEPORT };
+	assert_int_equal(lr_parse_addr("::", &ev.addr), 0);
+	assert_int_equal(lr_parse_addr("127.0.0.1", &ev.eff_addr), 0);
+	return ev;
+}
+
+static void conflict_line_text(void **state)
+{
+	(void)state;
+	char buf[512];
+	struct lr_event ev = conflict();
+	size_t n = lr_format_text(buf, sizeof(buf), 42, &ev);
+	assert_int_equal(n, strlen(buf));
+	assert_string_equal(buf, "libreuse[42]: nginx: bind tcp [::]:80 (used 127.0.0.1:8080) failed: "
+				 "EADDRINUSE (Address already in use); reuse: SO_REUSEADDR by program, "
+				 "SO_REUSEPORT by libreuse; rule 2\n");
+	ev.has_effective = false;
+	ev.set_by_program = ev.injected = 0;
+	ev.rule = 0;
+	ev.err = EACCES;
+	lr_format_text(buf, sizeof(buf), 7, &ev);
+	assert_string_equal(buf, "libreuse[7]: nginx: bind tcp [::]:80 failed: EACCES (Permission denied); reuse: none\n");
+}
+
+static void lines_never_overflow(void **state)
+{
+	(void)state;
+	char buf[40];
+	struct lr_event ev = conflict();
+	size_t n = lr_format_text(buf, sizeof(buf), 42, &ev);
+	assert_int_equal(n, sizeof(buf) - 1);
+	assert_int_equal(buf[n - 1], '\n');
+	struct timespec ts = { 0, 0 };
+	n = lr_format_json(buf, sizeof(buf), 42, &ts, &ev);
+	assert_true(n < sizeof(buf));
+	assert_string_equal(buf + n - 2, "}\n");
+}
+
+static void json_escapes_anything(void **state)
+{
+	(void)state;
+	char buf[1024];
+	struct lr_event ev = conflict();
+	ev.program = "we\"ird\\na\nme\x01\xff\xc3\xa9";
+	struct timespec ts = { 1790000000, 123456789 };
+	lr_format_json(buf, sizeof(buf), 42, &ts, &ev);
+	assert_non_null(strstr(buf, "\"ts\":\"2026-09-21T14:13:20.123Z\""));
+	assert_non_null(strstr(buf, "\"program\":\"we\\\"ird\\\\na\\u000ame\\u0001\\u00ff\xc3\xa9\""));
+	assert_non_null(strstr(buf, "\"errno\":\"EADDRINUSE\""));
+	assert_non_null(strstr(buf, "\"effective_addr\":\"127.0.0.1\",\"effective_port\":8080"));
+	assert_non_null(strstr(buf, "\"set_by_program\":[\"SO_REUSEADDR\"],\"injected\":[\"SO_REUSEPORT\"]"));
+	assert_non_null(strstr(buf, "\"rule\":2"));
+}
+
+static void numbers(void **state)
+{
+	(void)state;
+	char raw[64];
+	struct lr_buf b = LR_BUF(raw);
+	lr_buf_i64(&b, INT64_MIN);
+	lr_buf_char(&b, ' ');
+	lr_buf_u64(&b, 0);
+	lr_buf_char(&b, ' ');
+	lr_buf_hex(&b, 0xab, 4);
+	assert_string_equal(raw, "-9223372036854775808 0 00ab");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(conflict_line_text),
+		cmocka_unit_test(lines_never_overflow),
+		cmocka_unit_test(json_escapes_anything),
+		cmocka_unit_test(numbers),
+	};
+	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
+}

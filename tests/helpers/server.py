@@ -1,0 +1,42 @@
+#!/usr/bin/python3
+"""An ordinary server that sets no socket options of its own: the kind of
+program libreuse is for. It binds, says READY (or BINDERR with the errno it
+got), and answers each TCP connection or UDP datagram with its id and the
+peer's port, closing TCP connections itself (so TIME_WAIT stays on its side).
+"""
+import argparse
+import errno
+import os
+import socket
+import sys
+
+p = argparse.ArgumentParser()
+p.add_argument("--proto", choices=["tcp", "udp"], default="tcp")
+p.add_argument("--family", choices=["4", "6"], default="4")
+p.add_argument("--addr", default="127.0.0.1")
+p.add_argument("--port", type=int, required=True)
+p.add_argument("--id", default=str(os.getpid()))
+p.add_argument("--serve", type=int, default=-1, help="answers to give, then exit")
+a = p.parse_args()
+
+family = socket.AF_INET6 if a.family == "6" else socket.AF_INET
+kind = socket.SOCK_STREAM if a.proto == "tcp" else socket.SOCK_DGRAM
+s = socket.socket(family, kind)
+try:
+    s.bind((a.addr, a.port))
+except OSError as e:
+    print(f"BINDERR {e.errno} {errno.errorcode.get(e.errno, '?')}", flush=True)
+    sys.exit(3)
+if kind == socket.SOCK_STREAM:
+    s.listen(128)
+print(f"READY {s.getsockname()[0]} {s.getsockname()[1]}", flush=True)
+served = 0
+while a.serve < 0 or served < a.serve:
+    if kind == socket.SOCK_STREAM:
+        c, peer = s.accept()
+        c.sendall(f"{a.id} {peer[1]}\n".encode())
+        c.close()
+    else:
+        _, peer = s.recvfrom(2048)
+        s.sendto(f"{a.id} {peer[1]}\n".encode(), peer)
+    served += 1

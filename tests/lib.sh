@@ -1,0 +1,123 @@
+# Sourced by every integration test: a private temp dir, background
+# processes that are always reaped, free ports chosen at run time, the shim
+# preloaded (after a sanitizer runtime when built with one), and ok/not ok.
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LIB=$ROOT/build/libreuse.so
+PY=/usr/bin/python3
+SERVER=("$PY" "$ROOT/tests/helpers/server.py")
+HELPERS=$ROOT/build/helpers
+T=$(mktemp -d /tmp/libreuse-test.XXXXXX)
+chmod 755 "$T"
+PIDS=()
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok() { echo "ok - $*"; }
+not_ok() {
+	echo "not ok - $1"
+	shift
+	local line
+	for line in "$@"; do printf '    %s\n' "$line"; done
+}
+# check DESCRIPTION COMMAND...: ok when the command succeeds.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else not_ok "$desc" "failed: $*"; fi
+}
+
+preload() {
+	local pre=
+	case "${SANITIZE:-}" in
+	*address*) pre="$(cc -print-file-name=libasan.so):" ;;
+	*thread*) pre="$(cc -print-file-name=libtsan.so):" ;;
+	*undefined*) pre="$(cc -print-file-name=libubsan.so):" ;;
+	esac
+	echo "$pre$LIB"
+}
+
+# shim CONF COMMAND...: run COMMAND with libreuse and rule file CONF.
+shim() {
+	local conf=$1
+	shift
+	LIBREUSE_CONFIG=$conf LD_PRELOAD=$(preload) "$@"
+}
+
+# A port free for TCP and UDP on both 127.0.0.1 and ::1 right now.
+free_port() {
+	"$PY" - <<'PYEOF'
+import socket
+for _ in range(200):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    try:
+        for fam, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                x = socket.socket(fam, kind)
+                x.bind((addr, port))
+                x.close()
+        print(port)
+        break
+    except OSError:
+        pass
+PYEOF
+}
+
+# bg NAME COMMAND...: start in the background; output in $T/NAME.out and
+# $T/NAME.err, pid in $T/NAME.pid; always killed at exit.
+bg() {
+	local name=$1
+	shift
+	"$@" >"$T/$name.out" 2>"$T/$name.err" &
+	PIDS+=($!)
+	echo $! >"$T/$name.pid"
+}
+
+# wait_for FILE PATTERN [SECONDS]: until FILE has a line matching PATTERN.
+wait_for() {
+	local file=$1 pattern=$2 tries=$((${3:-5} * 20))
+	while [ "$tries" -gt 0 ]; do
+		grep -qE -- "$pattern" "$file" 2>/dev/null && return 0
+		sleep 0.05
+		tries=$((tries - 1))
+	done
+	return 1
+}
+
+# wait_exit NAME [SECONDS]: until the background process NAME has exited.
+wait_exit() {
+	local pid tries=$((${2:-5} * 20))
+	pid=$(cat "$T/$1.pid")
+	while kill -0 "$pid" 2>/dev/null && [ "$tries" -gt 0 ]; do
+		sleep 0.05
+		tries=$((tries - 1))
+	done
+	! kill -0 "$pid" 2>/dev/null
+}
+
+# tcp_get HOST PORT: one connection, prints what the server sent. HOST is
+# 127.0.0.1 or [::1].
+# -u: read only, so the server closes first and TIME_WAIT stays on its side.
+tcp_get() { timeout 5 socat -u -T 2 "TCP:$1:$2" STDOUT 2>/dev/null; }
+udp_get() { echo ping | timeout 5 socat -t 2 -T 2 - "UDP:$1:$2" 2>/dev/null; }
+
+# rules FILE TEXT: write a rule file.
+rules() { printf '%s\n' "$2" >"$1"; }
+
+# ask PROTO HOST PORT N: N requests from fresh sockets, one answer a line.
+ask() { timeout 30 "$PY" "$ROOT/tests/helpers/client.py" --proto "$1" --host "$2" --port "$3" -n "$4" 2>/dev/null; }
+
+# all_ready NAME...: every named background server printed READY.
+all_ready() {
+	local n
+	for n in "$@"; do grep -q READY "$T/$n.out" || return 1; done
+}

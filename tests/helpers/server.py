@@ -17,6 +17,7 @@ p.add_argument("--addr", default="127.0.0.1")
 p.add_argument("--port", type=int, required=True)
 p.add_argument("--id", default=str(os.getpid()))
 p.add_argument("--serve", type=int, default=-1, help="answers to give, then exit")
+p.add_argument("--hold", action="store_true", help="TCP: keep each connection until the peer closes")
 a = p.parse_args()
 
 family = socket.AF_INET6 if a.family == "6" else socket.AF_INET
@@ -31,11 +32,15 @@ if kind == socket.SOCK_STREAM:
     s.listen(128)
 print(f"READY {s.getsockname()[0]} {s.getsockname()[1]}", flush=True)
 served = 0
+held = []
 while a.serve < 0 or served < a.serve:
     if kind == socket.SOCK_STREAM:
         c, peer = s.accept()
         c.sendall(f"{a.id} {peer[1]}\n".encode())
-        c.close()
+        if a.hold:
+            held.append(c)
+        else:
+            c.close()
     else:
         _, peer = s.recvfrom(2048)
         s.sendto(f"{a.id} {peer[1]}\n".encode(), peer)

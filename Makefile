@@ -45,14 +45,14 @@ SHIM_OBJ := $(SHIM_SRC:shim/%.c=$(B)/obj/%.o)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
-HELPER_SRC := $(wildcard tests/helpers/*.c)
-HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%)
+HELPER_SRC := $(filter-out tests/helpers/libearly.c,$(wildcard tests/helpers/*.c))
+HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%) $(B)/helpers/libearly.so
 
 # Everything the build and the tests use, from Debian.
 DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light \
 	iproute2 util-linux
 
-.PHONY: all deps check unit integration demo install uninstall clean
+.PHONY: all deps check unit integration demo install uninstall clean print-sysconfdir
 
 all: $(LIB)
 
@@ -77,6 +77,12 @@ $(B)/tests/%: tests/unit/%.c $(CORE_OBJ) $(wildcard tests/unit/*.h) | $(B)/tests
 $(B)/helpers/%: tests/helpers/%.c | $(B)/helpers
 	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
 
+$(B)/helpers/libearly.so: tests/helpers/libearly.c | $(B)/helpers
+	$(CC) $(CFLAGS) -fvisibility=default -shared $< $(LDFLAGS) -o $@
+
+$(B)/helpers/early: tests/helpers/early.c $(B)/helpers/libearly.so
+	$(CC) $(CFLAGS) $< $(LDFLAGS) -L$(B)/helpers -learly -Wl,-rpath,'$$ORIGIN' -o $@
+
 $(B)/obj $(B)/tests $(B)/helpers:
 	mkdir -p $@
 
@@ -100,3 +106,7 @@ uninstall:
 
 clean:
 	rm -rf $(B)
+
+# Where the built library looks for the system rule file (tests use it).
+print-sysconfdir:
+	@echo $(sysconfdir)

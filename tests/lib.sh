@@ -115,6 +115,8 @@ rules() { printf '%s\n' "$2" >"$1"; }
 
 # ask PROTO HOST PORT N: N requests from fresh sockets, one answer a line.
 ask() { timeout 30 "$PY" "$ROOT/tests/helpers/client.py" --proto "$1" --host "$2" --port "$3" -n "$4" 2>/dev/null; }
+# ask_none PROTO HOST PORT: one request where no answer is expected (short wait).
+ask_none() { timeout 5 "$PY" "$ROOT/tests/helpers/client.py" --proto "$1" --host "$2" --port "$3" --timeout 0.5 2>/dev/null; }
 
 # all_ready NAME...: every named background server printed READY.
 all_ready() {

@@ -26,14 +26,16 @@ override LDFLAGS += -Wl,-z,relro -Wl,-z,now
 # make check SANITIZE=address,undefined (or thread): the whole suite, with
 # the sanitizer runtime preloaded before libreuse for integration tests.
 SANITIZE ?=
+comma := ,
 ifneq ($(SANITIZE),)
 override CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1
 override LDFLAGS += -fsanitize=$(SANITIZE)
+# Its own tree: objects built with and without a sanitizer never mix.
+B := build/sanitize-$(subst $(comma),-,$(SANITIZE))
 else
 override CFLAGS += -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
-endif
-
 B := build
+endif
 LIB := $(B)/libreuse.so
 
 # The pure parts (no hooks, no process state): unit-tested directly.
@@ -90,8 +92,8 @@ unit: $(UNIT_BIN)
 integration: $(LIB) $(HELPER_BIN)
 
 check: deps
-	$(MAKE) all unit integration
-	SANITIZE='$(SANITIZE)' tests/run.sh $(UNIT_BIN)
+	$(MAKE) SANITIZE='$(SANITIZE)' all unit integration
+	SANITIZE='$(SANITIZE)' LIBREUSE_BUILD='$(CURDIR)/$(B)' tests/run.sh $(UNIT_BIN)
 
 demo: deps
 	$(MAKE) all
@@ -105,7 +107,7 @@ uninstall:
 	rm -f $(DESTDIR)$(libdir)/libreuse.so
 
 clean:
-	rm -rf $(B)
+	rm -rf build
 
 # Where the built library looks for the system rule file (tests use it).
 print-sysconfdir:

@@ -33,7 +33,7 @@ cat >"$T/inside.sh" <<INSIDE
 set -e
 mkdir -p "$SYSCONF"
 cp -a /etc "$T/etc"
-echo "$T/libreuse.so" >"$T/etc/ld.so.preload"
+echo "$(preload | tr ':' ' ' | sed "s|$LIB|$T/libreuse.so|")" >"$T/etc/ld.so.preload"
 mount --bind "$T/etc" /etc
 mount --bind "$T/sysconf" "$SYSCONF"
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "\$@"; }

@@ -47,8 +47,9 @@ SHIM_OBJ := $(SHIM_SRC:shim/%.c=$(B)/obj/%.o)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
-HELPER_SRC := $(filter-out tests/helpers/libearly.c,$(wildcard tests/helpers/*.c))
-HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%) $(B)/helpers/libearly.so
+HELPER_LIBS := tests/helpers/libearly.c tests/helpers/libcount.c
+HELPER_SRC := $(filter-out $(HELPER_LIBS),$(wildcard tests/helpers/*.c))
+HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%) $(HELPER_LIBS:tests/helpers/%.c=$(B)/helpers/%.so)
 
 # Everything the build and the tests use, from Debian.
 DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light \
@@ -77,9 +78,9 @@ $(B)/tests/%: tests/unit/%.c $(CORE_OBJ) $(wildcard tests/unit/*.h) | $(B)/tests
 	$(CC) $(CFLAGS) -Ishim $< $(CORE_OBJ) $(LDFLAGS) -o $@ -lcmocka -lconfig
 
 $(B)/helpers/%: tests/helpers/%.c | $(B)/helpers
-	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
+	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@ -ldl
 
-$(B)/helpers/libearly.so: tests/helpers/libearly.c | $(B)/helpers
+$(B)/helpers/lib%.so: tests/helpers/lib%.c | $(B)/helpers
 	$(CC) $(CFLAGS) -fvisibility=default -shared $< $(LDFLAGS) -o $@
 
 $(B)/helpers/early: tests/helpers/early.c $(B)/helpers/libearly.so

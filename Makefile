@@ -55,7 +55,7 @@ HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%) $(HELPER_LIBS:tests
 DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light \
 	iproute2 util-linux
 
-.PHONY: all deps check unit integration demo install uninstall clean print-sysconfdir
+.PHONY: all deps bench-deps check unit integration demo bench install uninstall clean print-sysconfdir
 
 all: $(LIB)
 
@@ -95,6 +95,34 @@ integration: $(LIB) $(HELPER_BIN)
 check: deps
 	$(MAKE) SANITIZE='$(SANITIZE)' all unit integration
 	SANITIZE='$(SANITIZE)' LIBREUSE_BUILD='$(CURDIR)/$(B)' tests/run.sh $(UNIT_BIN)
+
+# The benchmark's own tools, on top of the build's.
+BENCH_PKGS := valgrind gnuplot-nox wrk
+
+bench-deps: deps
+	@missing=$$(for p in $(BENCH_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "make bench-deps: installing" $$missing; \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(B)/bench/workload: tests/bench/workload.c | $(B)/bench
+	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
+
+$(B)/bench/passthru.so: tests/bench/passthru.c | $(B)/bench
+	$(CC) $(CFLAGS) -shared $< $(LDFLAGS) -o $@
+
+$(B)/bench/loadtime: tests/bench/loadtime.c $(CORE_OBJ) | $(B)/bench
+	$(CC) $(CFLAGS) -Ishim $< $(CORE_OBJ) $(LDFLAGS) -o $@ -lconfig
+
+$(B)/bench:
+	mkdir -p $@
+
+# Not a test: writes docs/performance.md and docs/performance.png.
+bench: bench-deps
+	$(MAKE) all $(B)/bench/workload $(B)/bench/passthru.so $(B)/bench/loadtime
+	python3 tests/bench/bench.py
 
 demo: deps
 	$(MAKE) all

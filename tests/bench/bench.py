@@ -1,0 +1,293 @@
+#!/usr/bin/python3
+"""make bench: libreuse against no shim, a bare pass-through interposer and a
+program setting its options itself, side by side in one run. Variants
+alternate within each round; medians over the rounds; callgrind instruction
+counts (exact, repeatable) next to wall times. Writes docs/performance.md and
+docs/performance.png."""
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, "build")
+LIB = os.path.join(BUILD, "libreuse.so")
+PASSTHRU = os.path.join(BUILD, "bench", "passthru.so")
+WORKLOAD = os.path.join(BUILD, "bench", "workload")
+LOADTIME = os.path.join(BUILD, "bench", "loadtime")
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
+CYCLES = int(os.environ.get("BENCH_CYCLES", "20000"))
+RULE_COUNTS = [0, 10, 1000, 10000]
+BASE_PORT = 20000  # rule i names port BASE_PORT + i; below the ephemeral range
+TMP = tempfile.mkdtemp(prefix="libreuse-bench-")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def rule_file(n):
+    path = os.path.join(TMP, f"rules-{n}.conf")
+    with open(path, "w") as f:
+        f.write("rules = (\n")
+        f.write(",\n".join(
+            f'  {{ match = {{ port = {BASE_PORT + i}; proto = "tcp"; }}; reuseaddr = true; reuseport = true; }}'
+            for i in range(n)))
+        f.write("\n);\n")
+    return path
+
+
+def env_for(preload=None, conf=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LD_PRELOAD", "LIBREUSE_"))}
+    if preload:
+        env["LD_PRELOAD"] = preload
+    if conf:
+        env["LIBREUSE_CONFIG"] = conf
+    else:
+        env["LIBREUSE_CONFIG"] = os.path.join(TMP, "none.conf")  # no file: pass-through
+    return env
+
+
+def run(args, env):
+    out = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        sys.exit(f"bench: {' '.join(args)} failed: {out.stderr.strip()}")
+    return out.stdout.strip()
+
+
+# name -> (mode, port, preload, conf); port None means 0 (the kernel picks)
+def bind_variants(files):
+    v = {
+        "no shim": ("bind", 0, None, None),
+        "bare interposer": ("bind", 0, PASSTHRU, None),
+        "program sets both itself": ("bind-self", 0, None, None),
+    }
+    for n in RULE_COUNTS:
+        v[f"libreuse {n} rules, no match"] = ("bind", 0, LIB, files[n])
+        if n:
+            v[f"libreuse {n} rules, first matches"] = ("bind", BASE_PORT, LIB, files[n])
+            v[f"libreuse {n} rules, last matches"] = ("bind", BASE_PORT + n - 1, LIB, files[n])
+    return v
+
+
+def wall_times(variants, cycles):
+    samples = {k: [] for k in variants}
+    for _ in range(ROUNDS):
+        for name, (mode, port, preload, conf) in variants.items():
+            samples[name].append(float(run([WORKLOAD, mode, str(cycles), str(port)], env_for(preload, conf))))
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def callgrind_total(args, env):
+    out = os.path.join(TMP, "cg.out")
+    subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] + args,
+                   env=env, capture_output=True, timeout=600, check=True)
+    with open(out) as f:
+        for line in f:
+            m = re.match(r"(summary|totals):\s+(\d+)", line)
+            if m:
+                return int(m.group(2))
+    sys.exit("bench: no callgrind summary")
+
+
+def instructions_per_cycle(mode, port, preload, conf):
+    """Difference of two runs cancels start-up: (Ir(1100 cycles) - Ir(110)) / 990."""
+    env = env_for(preload, conf)
+    small = callgrind_total([WORKLOAD, mode, "100", str(port)], env)
+    big = callgrind_total([WORKLOAD, mode, "1000", str(port)], env)
+    return (big - small) / 990.0
+
+
+def nginx_rps(conf_path, preload, conf):
+    """Requests per second of nginx under wrk, or None when either is missing."""
+    if not (shutil.which("wrk") and os.path.exists("/usr/sbin/nginx")):
+        return None
+    port = free_port()
+    d = tempfile.mkdtemp(dir=TMP)
+    with open(os.path.join(d, "nginx.conf"), "w") as f:
+        f.write(f"""daemon off; worker_processes 1; pid {d}/pid; error_log {d}/error.log;
+events {{ worker_connections 1024; }}
+http {{ access_log off; client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d};
+  uwsgi_temp_path {d}; scgi_temp_path {d};
+  server {{ listen 127.0.0.1:{port}; location / {{ return 200 "ok\\n"; }} }} }}
+""")
+    p = subprocess.Popen(["/usr/sbin/nginx", "-p", d, "-c", f"{d}/nginx.conf", "-e", f"{d}/error.log"],
+                         env=env_for(preload, conf), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        out = run(["wrk", "-t1", "-c16", "-d2s", f"http://127.0.0.1:{port}/"], env_for())
+        m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        return float(m.group(1)) if m else None
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+
+
+def main():
+    for path in (LIB, PASSTHRU, WORKLOAD, LOADTIME):
+        if not os.path.exists(path):
+            sys.exit(f"bench: {path} missing; run make bench")
+    files = {n: rule_file(n) for n in RULE_COUNTS}
+    print(f"bench: {ROUNDS} rounds, {CYCLES} cycles a run, variants alternating", flush=True)
+
+    bind = wall_times(bind_variants(files), CYCLES)
+    conn_port = free_port()
+    conn = wall_times({
+        "no shim": ("connect", conn_port, None, None),
+        "bare interposer": ("connect", conn_port, PASSTHRU, None),
+        "libreuse 10000 rules, no match": ("connect", conn_port, LIB, files[10000]),
+    }, CYCLES // 4)
+    print("bench: wall times done; callgrind next", flush=True)
+
+    ir = {}
+    for name, args in {
+        "no shim": ("bind", 0, None, None),
+        "bare interposer": ("bind", 0, PASSTHRU, None),
+        "program sets both itself": ("bind-self", 0, None, None),
+        "libreuse 0 rules, no match": ("bind", 0, LIB, files[0]),
+        "libreuse 10000 rules, no match": ("bind", 0, LIB, files[10000]),
+        "libreuse 10 rules, last matches": ("bind", BASE_PORT + 9, LIB, files[10]),
+        "libreuse 10000 rules, first matches": ("bind", BASE_PORT, LIB, files[10000]),
+        "libreuse 10000 rules, last matches": ("bind", BASE_PORT + 9999, LIB, files[10000]),
+    }.items():
+        ir[name] = instructions_per_cycle(*args)
+    true_bare = callgrind_total(["/bin/true"], env_for(PASSTHRU))
+    true_lib = callgrind_total(["/bin/true"], env_for(LIB, files[10000]))
+    true_none = callgrind_total(["/bin/true"], env_for())
+
+    load = [run([LOADTIME, files[n], "21"], env_for()).split() for n in (1000, 10000)]
+    rss = {name: statistics.median(float(run([WORKLOAD, "rss", "0"], env_for(p, c))) for _ in range(5))
+           for name, p, c in (("no shim", None, None), ("libreuse 0 rules", LIB, files[0]),
+                              ("libreuse 10000 rules", LIB, files[10000]))}
+
+    rps = {"no shim": [], "libreuse": []}
+    for _ in range(3):
+        for name, p, c in (("no shim", None, None), ("libreuse", LIB, files[10000])):
+            r = nginx_rps(None, p, c)
+            if r:
+                rps[name].append(r)
+    rps = {k: statistics.median(v) for k, v in rps.items() if v}
+
+    write_report(bind, conn, ir, (true_none, true_bare, true_lib), load, rss, rps)
+
+
+def verdict(ok):
+    return "met" if ok else "**missed**"
+
+
+def write_report(bind, conn, ir, true_ir, load, rss, rps):
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    L = []
+    w = L.append
+    w("# Performance\n")
+    w(f"Measured by `make bench` on {date}: {cpu}, {os.cpu_count()} cores, Linux "
+      f"{platform.release()}, {platform.libc_ver()[0]} {platform.libc_ver()[1]}. "
+      f"Wall times are medians of {ROUNDS} rounds in which every variant ran once, in turn "
+      f"({CYCLES} cycles a run, after a warm-up of a tenth of that); instruction counts are "
+      "callgrind's user-space counts per cycle (the difference of a 1,100- and a 110-cycle run, "
+      "so start-up cancels out). The machine is shared: trust the instruction counts and the "
+      "ratios over the absolute times.\n")
+    w("Rule files: N rules, rule i matching TCP port 20000+i and injecting SO_REUSEADDR and "
+      "SO_REUSEPORT. *No match* binds 127.0.0.1:0; *first* / *last matches* bind the port of the "
+      "first / last rule. The workload sets SO_REUSEADDR itself; libreuse adds SO_REUSEPORT.\n")
+
+    w("## Targets\n")
+    w("| target | measured | |")
+    w("|---|---|---|")
+    r1 = bind["libreuse 10000 rules, last matches"] / bind["program sets both itself"]
+    w(f"| injecting both options ≤ 1.02× the program setting them itself, 10,000 rules | {r1:.3f}× | {verdict(r1 <= 1.02)} |")
+    d1 = ir["libreuse 10000 rules, last matches"] - ir["bare interposer"]
+    w(f"| ≤ 1,000 instructions added per bind cycle over the bare interposer (injecting, 10,000 rules) | {d1:.0f} | {verdict(d1 <= 1000)} |")
+    r2 = bind["libreuse 10000 rules, no match"] / bind["no shim"]
+    w(f"| a call no rule matches ≤ 1.02× no shim, 10,000 rules | {r2:.3f}× | {verdict(r2 <= 1.02)} |")
+    r3 = true_ir[2] / true_ir[1]
+    w(f"| start-up of /bin/true with a 10,000-rule file ≤ 1.10× the bare interposer (instructions) | {r3:.3f}× ({true_ir[2]:,} vs {true_ir[1]:,}) | {verdict(r3 <= 1.10)} |")
+    lt = float(load[1][0])
+    w(f"| loading 10,000 rules < 20 ms | {lt:.2f} ms (1,000 rules: {float(load[0][0]):.2f} ms) | {verdict(lt < 20)} |")
+    added = rss["libreuse 10000 rules"] - rss["no shim"]
+    w(f"| memory added ≤ 1 MiB RSS at 10,000 rules | {added:.0f} KiB (table {int(load[1][1]) // 1024} KiB) | {verdict(added <= 1024)} |")
+    if len(rps) == 2:
+        r4 = rps["libreuse"] / rps["no shim"]
+        w(f"| nginx requests/s under libreuse ≥ 0.99× without (wrk, 16 connections) | {r4:.3f}× ({rps['libreuse']:,.0f} vs {rps['no shim']:,.0f}) | {verdict(r4 >= 0.99)} |")
+    else:
+        w("| nginx requests/s ≥ 0.99× | not measured: wrk or nginx missing | **missed** |")
+    w("")
+
+    w("## Bind cycle (socket, setsockopt, bind 127.0.0.1, close)\n")
+    w("| variant | ns/cycle (median) | × no shim | instructions/cycle |")
+    w("|---|---:|---:|---:|")
+    for name, ns in bind.items():
+        irs = f"{ir[name]:,.0f}" if name in ir else ""
+        w(f"| {name} | {ns:,.0f} | {ns / bind['no shim']:.3f} | {irs} |")
+    w("")
+    w("## Connect cycle (connect to a loopback listener, accept, close both)\n")
+    w("| variant | ns/cycle (median) | × no shim |")
+    w("|---|---:|---:|")
+    for name, ns in conn.items():
+        w(f"| {name} | {ns:,.0f} | {ns / conn['no shim']:.3f} |")
+    w("")
+    w("## Start-up of /bin/true (callgrind instructions)\n")
+    w(f"no shim {true_ir[0]:,}; bare interposer {true_ir[1]:,}; libreuse with a 10,000-rule file {true_ir[2]:,}. "
+      "libreuse reads nothing until the first IP socket call, so the rule file is never opened here.\n")
+    w("## Memory (VmRSS after one bind cycle, median of 5)\n")
+    for k, v in rss.items():
+        w(f"- {k}: {v:,.0f} KiB")
+    w("")
+    w("![cost per bind cycle against rule count](performance.png)\n")
+    with open(os.path.join(ROOT, "docs", "performance.md"), "w") as f:
+        f.write("\n".join(L) + "\n")
+    plot(bind)
+    print("\n".join(L))
+
+
+def plot(bind):
+    if not shutil.which("gnuplot"):
+        print("bench: gnuplot missing, no plot")
+        return
+    data = os.path.join(TMP, "plot.dat")
+    with open(data, "w") as f:
+        for n in RULE_COUNTS[1:]:
+            f.write(f"{n} {bind[f'libreuse {n} rules, no match']} {bind[f'libreuse {n} rules, first matches']} "
+                    f"{bind[f'libreuse {n} rules, last matches']}\n")
+    script = f"""set terminal pngcairo size 800,480
+set output '{os.path.join(ROOT, "docs", "performance.png")}'
+set logscale x
+set xlabel 'rules in the file'
+set ylabel 'ns per bind cycle (median)'
+set key bottom right
+set yrange [0:*]
+plot '{data}' using 1:2 with linespoints title 'libreuse, no match', \\
+     '{data}' using 1:3 with linespoints title 'libreuse, first rule matches', \\
+     '{data}' using 1:4 with linespoints title 'libreuse, last rule matches', \\
+     {bind['no shim']} title 'no shim', {bind['bare interposer']} title 'bare interposer', \\
+     {bind['program sets both itself']} title 'program sets both itself'
+"""
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)

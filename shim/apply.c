@@ -169,6 +169,26 @@ static int prepare(struct lr_loaded *l, const struct lr_decision *d, struct lr_e
 	return 0;
 }
 
+/* No rule for this call: the real call, and an event only if it will be
+ * logged — the common case costs a lookup and nothing more. */
+static int pass(struct lr_loaded *l, const struct lr_decision *d, const char *op,
+		int (*real)(int, const struct sockaddr *, socklen_t), int fd,
+		const struct sockaddr *addr, socklen_t len, const struct lr_call *c,
+		const struct lr_sockinfo *si)
+{
+	int ret = real(fd, addr, len);
+	int e = errno;
+	if (ret == 0 && c->op == LR_OP_BIND)
+		lr_fd_or(fd, LR_FD_BOUND);
+	if (d->level >= LR_LOG_ALL || (ret < 0 && is_conflict(e) && d->level >= LR_LOG_CONFLICTS)) {
+		struct lr_event ev;
+		event_base(&ev, op, c, d, si);
+		log_outcome(l, d, &ev, ret, e);
+	}
+	errno = e;
+	return ret;
+}
+
 int lr_apply_bind(struct lr_loaded *l, int fd, const struct sockaddr *addr, socklen_t len,
 		  const struct lr_call *c, const struct lr_sockinfo *si)
 {
@@ -179,6 +199,8 @@ int lr_apply_bind(struct lr_loaded *l, int fd, const struct sockaddr *addr, sock
 	socklen_t use_len;
 	int ret;
 	lr_decide(l->table, c, si, &d);
+	if (!d.rule)
+		return pass(l, &d, "bind", lr_real.bind, fd, addr, len, c, si);
 	event_base(&ev, "bind", c, &d, si);
 	if (prepare(l, &d, &ev, si->family, addr, len, &ss, &use, &use_len, &ret)) {
 		errno = d.deny;
@@ -208,6 +230,8 @@ int lr_apply_connect(struct lr_loaded *l, int fd, const struct sockaddr *addr, s
 	socklen_t use_len;
 	int ret;
 	lr_decide(l->table, c, si, &d);
+	if (!d.rule)
+		return pass(l, &d, "connect", lr_real.connect, fd, addr, len, c, si);
 	event_base(&ev, "connect", c, &d, si);
 	if (prepare(l, &d, &ev, si->family, addr, len, &ss, &use, &use_len, &ret)) {
 		errno = d.deny;

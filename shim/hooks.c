@@ -91,9 +91,12 @@ LR_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t
 	struct lr_sockinfo si;
 	uint8_t proto;
 	struct lr_guard g;
-	struct lr_loaded *l = (st & LR_FD_KNOWN) ? lr_state_enter(&g) : NULL;
+	bool forced_off = !on && (st & LR_FD_FORCED) && (st & (bit << LR_FD_INJECTED_SHIFT));
+	struct lr_loaded *l = (st & LR_FD_KNOWN) && (forced_off || lr_state_logs_calls())
+				      ? lr_state_enter(&g)
+				      : NULL;
 	int ret, e;
-	if (!on && (st & LR_FD_FORCED) && (st & (bit << LR_FD_INJECTED_SHIFT))) {
+	if (forced_off) {
 		/* A `force` rule injected this option: the program's attempt to
 		 * turn it off is ignored (and said so), and it sees success. */
 		ret = 0;
@@ -165,7 +168,7 @@ LR_EXPORT int listen(int fd, int backlog)
 	lr_real_init();
 	int ret = lr_real.listen(fd, backlog);
 	uint16_t st = lr_fd_get(fd);
-	if (!(st & LR_FD_KNOWN))
+	if (!(st & LR_FD_KNOWN) || !lr_state_logs_calls())
 		return ret;
 	int e = errno;
 	struct lr_guard g;

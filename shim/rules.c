@@ -343,6 +343,8 @@ struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
 	for (int op = 0; op < 2; op++) {
 		arrays_at[op] = size;
 		size += (ib[op].bound.n + ib[op].off.n + ib[op].cand.n) * sizeof(uint32_t);
+		if (ib[op].bound.n)
+			size += (LR_BLOCKS + 1) * sizeof(uint32_t);
 	}
 	size_t strings_at = size;
 	size += rs->strings_len + 1;
@@ -380,7 +382,22 @@ struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
 			memcpy(ix->off, ib[op].off.v, ib[op].off.n * sizeof(uint32_t));
 		if (ib[op].cand.n)
 			memcpy(ix->cand, ib[op].cand.v, ib[op].cand.n * sizeof(uint32_t));
+		if (ix->nintervals) {
+			ix->block = ix->cand + ib[op].cand.n;
+			uint32_t i = 0;
+			for (uint32_t b = 0; b < LR_BLOCKS; b++) {
+				uint32_t port = b << LR_BLOCK_SHIFT;
+				while (i + 1 < ix->nintervals && ix->bound[i + 1] <= port)
+					i++;
+				ix->block[b] = i;
+			}
+			ix->block[LR_BLOCKS] = ix->nintervals - 1;
+		}
 	}
+	t->max_level = (uint8_t)rs->log.level;
+	for (size_t i = 0; i < n; i++)
+		if (trules[i].log_level > (int)t->max_level)
+			t->max_level = (uint8_t)trules[i].log_level;
 out:
 	index_build_free(&ib[0]);
 	index_build_free(&ib[1]);
@@ -412,8 +429,10 @@ const struct lr_rule *lr_table_match(const struct lr_table *t, const struct lr_c
 	const struct lr_index *ix = &t->index[c->op == LR_OP_CONNECT];
 	if (ix->nintervals == 0)
 		return NULL;
-	/* The last interval starting at or below the port. bound[0] is 0. */
-	uint32_t lo = 0, hi = ix->nintervals;
+	/* The last interval starting at or below the port: between the
+	 * intervals holding the first port of its block and of the next. */
+	uint32_t b = c->port >> LR_BLOCK_SHIFT;
+	uint32_t lo = ix->block[b], hi = ix->block[b + 1] + 1;
 	while (hi - lo > 1) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		if (ix->bound[mid] <= c->port)

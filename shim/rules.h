@@ -70,8 +70,15 @@ struct lr_ruleset {
  * boundary; interval i starts at bound[i] and owns cand[off[i]..off[i+1]),
  * rule indices in file order, cut after the first rule that matches every
  * address and family (nothing after it can ever win). */
+#define LR_BLOCK_SHIFT 3
+#define LR_BLOCKS (65536 >> LR_BLOCK_SHIFT)
+
 struct lr_index {
 	uint32_t nintervals;
+	/* block[b]: the interval holding port b << LR_BLOCK_SHIFT, so a lookup
+	 * searches only the few intervals of one block (block[LR_BLOCKS] is the
+	 * last interval). Empty when nintervals is 0. */
+	uint32_t *block;
 	uint32_t *bound;
 	uint32_t *off;
 	uint32_t *cand;
@@ -81,6 +88,7 @@ struct lr_index {
 struct lr_table {
 	struct lr_log_conf log;
 	bool dry_run;
+	uint8_t max_level; /* the highest log level of the file and its rules */
 	size_t nrules;
 	const struct lr_rule *rules; /* those that apply to this program */
 	struct lr_index index[2];    /* [0] bind, [1] connect */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -59,6 +60,19 @@ struct file_id {
 	struct timespec mtime;
 };
 static struct file_id attempted; /* the rule file as last read, good or bad */
+/* Set with every publication of `current`; read by any hook. */
+static atomic_bool calls_logged;
+
+static void publish_hint(const struct lr_loaded *l)
+{
+	atomic_store_explicit(&calls_logged, l && l->table->max_level >= LR_LOG_ALL,
+			      memory_order_relaxed);
+}
+
+bool lr_state_logs_calls(void)
+{
+	return atomic_load_explicit(&calls_logged, memory_order_relaxed);
+}
 static atomic_llong next_check_ns;
 
 static long long now_ns(void)
@@ -172,6 +186,9 @@ static struct lr_loaded *build(bool *none)
 		report("out of memory while loading rules from ", sources.config_path, NULL);
 		return NULL;
 	}
+	/* libconfig's parse tree is freed by now; hand its pages back rather
+	 * than leave megabytes of a 10,000-rule file resident in the host. */
+	malloc_trim(0);
 	lr_sink_open(&l->sink, &l->table->log, err, sizeof(err));
 	if (err[0])
 		lr_log_message(&error_sink, err);
@@ -204,7 +221,9 @@ static void load_first(void)
 	lr_state_sources(&sources);
 	attempted = file_id_of(sources.config_path);
 	bool none;
-	atomic_store(&current, build(&none));
+	struct lr_loaded *first = build(&none);
+	publish_hint(first);
+	atomic_store(&current, first);
 	atomic_store(&next_check_ns, now_ns() + LR_RELOAD_INTERVAL_NS);
 	pthread_atfork(NULL, NULL, after_fork_child);
 	in_start = 0;
@@ -241,6 +260,7 @@ static void maybe_reload(void)
 		if (fresh) {
 			/* Publish, then flip: callers counted under the old parity may
 			 * hold the old rules; those after the flip cannot. */
+			publish_hint(fresh);
 			struct lr_loaded *old = atomic_exchange(&current, fresh);
 			unsigned e = atomic_fetch_add(&epoch, 1);
 			retired = old;

@@ -29,6 +29,11 @@ void lr_state_start(void);
 struct lr_loaded *lr_state_enter(struct lr_guard *g);
 void lr_state_leave(struct lr_guard *g);
 
+/* Whether the rules in force log every call (level "all" anywhere): hooks
+ * with nothing else to do ask this before entering. A hint: a reload may
+ * change it under a call, which then logs or not as the old rules said. */
+bool lr_state_logs_calls(void);
+
 /* The program's name for log lines (argv[0]'s basename, else the
  * executable's). */
 const char *lr_state_program(void);

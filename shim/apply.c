@@ -189,6 +189,28 @@ static int pass(struct lr_loaded *l, const struct lr_decision *d, const char *op
 	return ret;
 }
 
+/* The first steps of bind and connect: decide; pass an unmatched call
+ * straight through; report a problem, deny, rewrite. Returns 1 when the call
+ * is settled, with *ret (and errno) as the program must see them. */
+static int begin(struct lr_loaded *l, struct lr_decision *d, struct lr_event *ev, const char *op,
+		 int (*real)(int, const struct sockaddr *, socklen_t), int fd,
+		 const struct sockaddr *addr, socklen_t len, const struct lr_call *c,
+		 const struct lr_sockinfo *si, struct sockaddr_storage *ss,
+		 const struct sockaddr **use, socklen_t *use_len, int *ret)
+{
+	lr_decide(l->table, c, si, d);
+	if (!d->rule) {
+		*ret = pass(l, d, op, real, fd, addr, len, c, si);
+		return 1;
+	}
+	event_base(ev, op, c, d, si);
+	if (prepare(l, d, ev, si->family, addr, len, ss, use, use_len, ret)) {
+		errno = d->deny;
+		return 1;
+	}
+	return 0;
+}
+
 int lr_apply_bind(struct lr_loaded *l, int fd, const struct sockaddr *addr, socklen_t len,
 		  const struct lr_call *c, const struct lr_sockinfo *si)
 {
@@ -198,14 +220,8 @@ int lr_apply_bind(struct lr_loaded *l, int fd, const struct sockaddr *addr, sock
 	const struct sockaddr *use;
 	socklen_t use_len;
 	int ret;
-	lr_decide(l->table, c, si, &d);
-	if (!d.rule)
-		return pass(l, &d, "bind", lr_real.bind, fd, addr, len, c, si);
-	event_base(&ev, "bind", c, &d, si);
-	if (prepare(l, &d, &ev, si->family, addr, len, &ss, &use, &use_len, &ret)) {
-		errno = d.deny;
+	if (begin(l, &d, &ev, "bind", lr_real.bind, fd, addr, len, c, si, &ss, &use, &use_len, &ret))
 		return ret;
-	}
 	if (d.inject) {
 		log_action(l, &d, ev, "inject", option_names(d.inject));
 		if (!d.dry_run)
@@ -229,14 +245,8 @@ int lr_apply_connect(struct lr_loaded *l, int fd, const struct sockaddr *addr, s
 	const struct sockaddr *use;
 	socklen_t use_len;
 	int ret;
-	lr_decide(l->table, c, si, &d);
-	if (!d.rule)
-		return pass(l, &d, "connect", lr_real.connect, fd, addr, len, c, si);
-	event_base(&ev, "connect", c, &d, si);
-	if (prepare(l, &d, &ev, si->family, addr, len, &ss, &use, &use_len, &ret)) {
-		errno = d.deny;
+	if (begin(l, &d, &ev, "connect", lr_real.connect, fd, addr, len, c, si, &ss, &use, &use_len, &ret))
 		return ret;
-	}
 	if (d.source) {
 		struct sockaddr_storage src;
 		socklen_t src_len = lr_sockaddr_build(&src, si->family, NULL, 0, &d.src_addr, d.src_port);

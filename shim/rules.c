@@ -173,6 +173,20 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The first position in sorted v[0..n) holding a value >= x. */
+static size_t lower_bound(const uint32_t *v, size_t n, uint32_t x)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* Index arrays for one op, built in temporaries and copied into the table's
  * block afterwards. */
 struct index_build {
@@ -250,28 +264,13 @@ static int build_index(struct index_build *b, const struct lr_rule *rules,
 	for (size_t k = 0; k < pts.n; k++) {
 		uint32_t at = pts.v[k];
 		while (ei < nmembers && (ends[ei] >> 32) <= at) {
-			uint32_t pos = (uint32_t)ends[ei++];
-			size_t lo = 0, hi = nactive;
-			while (lo < hi) {
-				size_t mid = (lo + hi) / 2;
-				if (active[mid] < pos)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
+			size_t lo = lower_bound(active, nactive, (uint32_t)ends[ei++]);
 			memmove(active + lo, active + lo + 1, (nactive - lo - 1) * sizeof(*active));
 			nactive--;
 		}
 		while (si < nmembers && (starts[si] >> 32) == at) {
 			uint32_t pos = (uint32_t)starts[si++];
-			size_t lo = 0, hi = nactive;
-			while (lo < hi) {
-				size_t mid = (lo + hi) / 2;
-				if (active[mid] < pos)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
+			size_t lo = lower_bound(active, nactive, pos);
 			memmove(active + lo + 1, active + lo, (nactive - lo) * sizeof(*active));
 			active[lo] = pos;
 			nactive++;

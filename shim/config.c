@@ -259,7 +259,11 @@ static enum lr_config_result parse_log(struct ctx *c, const config_setting_t *g)
 	static const char *const formats[] = { "text", "json", NULL };
 	if (want(c, g, CONFIG_TYPE_GROUP) != LR_CONFIG_OK)
 		return LR_CONFIG_ERROR;
-	struct lr_log_conf *log = &c->rs->log;
+	/* Keys an earlier source (LIBREUSE_RULES) gave are validated here but
+	 * not overridden: the settings given closest to the command win. */
+	struct lr_log_conf given = c->rs->log;
+	struct lr_log_conf *log = &given;
+	unsigned set = 0;
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *k = config_setting_name(s);
@@ -268,14 +272,17 @@ static enum lr_config_result parse_log(struct ctx *c, const config_setting_t *g)
 			if ((v = one_of(c, s, level_names)) < 0)
 				return LR_CONFIG_ERROR;
 			log->level = (enum lr_level)v;
+			set |= LR_LOGKEY_LEVEL;
 		} else if (strcmp(k, "format") == 0) {
 			if ((v = one_of(c, s, formats)) < 0)
 				return LR_CONFIG_ERROR;
 			log->format = (enum lr_format)v;
+			set |= LR_LOGKEY_FORMAT;
 		} else if (strcmp(k, "target") == 0) {
 			const char *t;
 			if (get_str(c, s, &t) != LR_CONFIG_OK)
 				return LR_CONFIG_ERROR;
+			set |= LR_LOGKEY_TARGET;
 			if (strcmp(t, "stderr") == 0) {
 				log->target = LR_TARGET_STDERR;
 			} else if (strcmp(t, "syslog") == 0) {
@@ -300,10 +307,22 @@ static enum lr_config_result parse_log(struct ctx *c, const config_setting_t *g)
 			if (j == sizeof(facilities) / sizeof(facilities[0]))
 				return SERR(c, s, "unknown syslog facility \"%s\" (user, daemon, auth, authpriv, local0-local7)", f);
 			log->facility = facilities[j].value;
+			set |= LR_LOGKEY_FACILITY;
 		} else {
 			return unknown_key(c, s, "log", "level, target, format, facility");
 		}
 	}
+	struct lr_log_conf *kept = &c->rs->log;
+	unsigned fresh = set & ~c->rs->log_set;
+	if (fresh & LR_LOGKEY_LEVEL)
+		kept->level = given.level;
+	if (fresh & LR_LOGKEY_FORMAT)
+		kept->format = given.format;
+	if (fresh & LR_LOGKEY_TARGET)
+		kept->target = given.target, kept->path = given.path;
+	if (fresh & LR_LOGKEY_FACILITY)
+		kept->facility = given.facility;
+	c->rs->log_set |= set;
 	return LR_CONFIG_OK;
 }
 

@@ -56,9 +56,12 @@ struct lr_log_conf {
 	const char *path; /* for LR_TARGET_FILE */
 };
 
+enum { LR_LOGKEY_LEVEL = 1, LR_LOGKEY_TARGET = 2, LR_LOGKEY_FORMAT = 4, LR_LOGKEY_FACILITY = 8 };
+
 /* What a rule file says, before compiling: owned strings live in `strings`. */
 struct lr_ruleset {
 	struct lr_log_conf log;
+	unsigned log_set; /* LR_LOGKEY_* a source already gave: the first source wins */
 	bool dry_run;
 	struct lr_rule *rules;
 	size_t nrules, cap;

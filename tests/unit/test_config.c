@@ -274,6 +274,20 @@ static void inline_text_and_ordering(void **state)
 					     &rs, err, sizeof(err)), LR_CONFIG_ERROR);
 	assert_non_null(strstr(err, "relative @include"));
 	lr_ruleset_free(&rs);
+
+	/* LIBREUSE_RULES is read first: its rules come first, its log keys win,
+	 * and the file still sets the keys it alone gives. */
+	lr_ruleset_init(&rs);
+	assert_int_equal(lr_config_load_text("log = { level = \"all\"; }; rules = ( { reuseport = true; } );",
+					     "LIBREUSE_RULES", NULL, &rs, err, sizeof(err)), LR_CONFIG_OK);
+	const char *path = write_file("after.conf", "log = { level = \"off\"; format = \"json\"; };\n"
+						    "rules = ( { reuseaddr = true; } );\n");
+	assert_int_equal(lr_config_load_file(path, &rs, err, sizeof(err)), LR_CONFIG_OK);
+	assert_int_equal(rs.log.level, LR_LOG_ALL);
+	assert_int_equal(rs.log.format, LR_FORMAT_JSON);
+	assert_int_equal(rs.nrules, 2);
+	assert_true(rs.rules[0].reuseport && !rs.rules[0].reuseaddr);
+	lr_ruleset_free(&rs);
 }
 
 int main(void)

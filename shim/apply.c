@@ -112,20 +112,25 @@ static int bind_retrying(struct lr_loaded *l, const struct lr_decision *d, struc
 	return ret;
 }
 
-/* Logs the outcome of the call the program made: a conflict line when the
- * kernel refused the address, a plain line at level "all" otherwise. */
+/* The outcome of the call the program made is a conflict when the kernel
+ * refused the address, a plain call otherwise. */
+static enum lr_event_kind outcome_kind(int ret, int e)
+{
+	return ret < 0 && is_conflict(e) ? LR_EV_CONFLICT : LR_EV_CALL;
+}
+
+static enum lr_level outcome_level(int ret, int e)
+{
+	return outcome_kind(ret, e) == LR_EV_CONFLICT ? LR_LOG_CONFLICTS : LR_LOG_ALL;
+}
+
 static void log_outcome(struct lr_loaded *l, const struct lr_decision *d, struct lr_event *ev,
 			int ret, int e)
 {
 	ev->result = ret;
 	ev->err = e;
-	if (ret < 0 && is_conflict(e)) {
-		ev->kind = LR_EV_CONFLICT;
-		emit(l, d->level, LR_LOG_CONFLICTS, ev);
-	} else {
-		ev->kind = LR_EV_CALL;
-		emit(l, d->level, LR_LOG_ALL, ev);
-	}
+	ev->kind = outcome_kind(ret, e);
+	emit(l, d->level, outcome_level(ret, e), ev);
 }
 
 /* The shared first steps of bind and connect: a problem to report, a deny,
@@ -180,7 +185,7 @@ static int pass(struct lr_loaded *l, const struct lr_decision *d, const char *op
 	int e = errno;
 	if (ret == 0 && c->op == LR_OP_BIND)
 		lr_fd_or(fd, LR_FD_BOUND);
-	if (d->level >= LR_LOG_ALL || (ret < 0 && is_conflict(e) && d->level >= LR_LOG_CONFLICTS)) {
+	if (d->level >= (int)outcome_level(ret, e)) {
 		struct lr_event ev;
 		event_base(&ev, op, c, d, si);
 		log_outcome(l, d, &ev, ret, e);
@@ -284,7 +289,7 @@ int lr_apply_connect(struct lr_loaded *l, int fd, const struct sockaddr *addr, s
 void lr_apply_log_call(struct lr_loaded *l, const char *op, int fd, uint8_t proto, int result, int err,
 		       const struct lr_sockinfo *si, const char *message)
 {
-	if (l->table->log.level < LR_LOG_ALL)
+	if (!lr_state_logs_calls())
 		return;
 	struct lr_event ev;
 	memset(&ev, 0, sizeof(ev));

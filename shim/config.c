@@ -232,11 +232,6 @@ static int one_of(struct ctx *c, const config_setting_t *s, const char *const *n
 
 static const char *const level_names[] = { "off", "errors", "conflicts", "actions", "all", NULL };
 
-const char *lr_level_name(int level)
-{
-	return level >= 0 && level <= LR_LOG_ALL ? level_names[level] : "default";
-}
-
 static const struct {
 	const char *name;
 	int value;

@@ -29,6 +29,4 @@ enum lr_config_result lr_config_load_text(const char *text, const char *name,
 					  const char *include_dir, struct lr_ruleset *rs,
 					  char *err, size_t errlen);
 
-const char *lr_level_name(int level);
-
 #endif

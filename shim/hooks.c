@@ -101,10 +101,6 @@ LR_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t
 		 * turn it off is ignored (and said so), and it sees success. */
 		ret = 0;
 		e = errno;
-		if (l && sockinfo(fd, &si, &proto))
-			lr_apply_log_call(l, "setsockopt", fd, proto, 0, 0, &si,
-					  bit == LR_OPT_REUSEADDR ? "SO_REUSEADDR=0 ignored: forced by rule"
-								  : "SO_REUSEPORT=0 ignored: forced by rule");
 	} else {
 		ret = lr_real.setsockopt(fd, level, name, val, len);
 		e = errno;
@@ -113,13 +109,18 @@ LR_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t
 			lr_fd_clear_bits(fd, (uint16_t)(on_bit | off_bit));
 			lr_fd_or(fd, (uint16_t)(on ? on_bit : off_bit));
 		}
-		if (l && sockinfo(fd, &si, &proto))
-			lr_apply_log_call(l, "setsockopt", fd, proto, ret, e, &si,
-					  bit == LR_OPT_REUSEADDR ? (on ? "SO_REUSEADDR=1" : "SO_REUSEADDR=0")
-								  : (on ? "SO_REUSEPORT=1" : "SO_REUSEPORT=0"));
 	}
-	if (l)
+	if (l) {
+		/* [option][0: set to 0, 1: set to 1, 2: forced off ignored] */
+		static const char *const what[2][3] = {
+			{ "SO_REUSEADDR=0", "SO_REUSEADDR=1", "SO_REUSEADDR=0 ignored: forced by rule" },
+			{ "SO_REUSEPORT=0", "SO_REUSEPORT=1", "SO_REUSEPORT=0 ignored: forced by rule" },
+		};
+		if (sockinfo(fd, &si, &proto))
+			lr_apply_log_call(l, "setsockopt", fd, proto, ret, forced_off ? 0 : e, &si,
+					  what[bit - 1][forced_off ? 2 : on != 0]);
 		lr_state_leave(&g);
+	}
 	errno = e;
 	return ret;
 }

@@ -38,20 +38,6 @@ void lr_log_capture_stderr(void)
 	pthread_once(&stderr_once, capture_stderr);
 }
 
-enum lr_level lr_event_level(enum lr_event_kind kind)
-{
-	switch (kind) {
-	case LR_EV_ERROR:
-		return LR_LOG_ERRORS;
-	case LR_EV_CONFLICT:
-		return LR_LOG_CONFLICTS;
-	case LR_EV_ACTION:
-		return LR_LOG_ACTIONS;
-	default:
-		return LR_LOG_ALL;
-	}
-}
-
 static const char *proto_name(uint8_t proto)
 {
 	return proto == LR_PROTO_TCP ? "tcp" : proto == LR_PROTO_UDP ? "udp" : "ip";

@@ -39,9 +39,6 @@ struct lr_event {
 	const char *message;     /* free text: an error, or what an action did */
 };
 
-/* Level at which an event kind is shown. */
-enum lr_level lr_event_level(enum lr_event_kind kind);
-
 /* Formats one line, newline included, into buf; returns its length. */
 size_t lr_format_text(char *buf, size_t n, pid_t pid, const struct lr_event *ev);
 size_t lr_format_json(char *buf, size_t n, pid_t pid, const struct timespec *ts,

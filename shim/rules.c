@@ -25,7 +25,7 @@ void lr_ruleset_free(struct lr_ruleset *rs)
 	memset(rs, 0, sizeof(*rs));
 }
 
-void lr_rule_defaults(struct lr_rule *r)
+static void rule_defaults(struct lr_rule *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->op = LR_OP_BIND;
@@ -47,7 +47,7 @@ struct lr_rule *lr_ruleset_add(struct lr_ruleset *rs)
 		rs->cap = cap;
 	}
 	struct lr_rule *r = &rs->rules[rs->nrules];
-	lr_rule_defaults(r);
+	rule_defaults(r);
 	r->index = (int)rs->nrules++;
 	return r;
 }
@@ -393,10 +393,6 @@ struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
 			ix->block[LR_BLOCKS] = ix->nintervals - 1;
 		}
 	}
-	t->max_level = (uint8_t)rs->log.level;
-	for (size_t i = 0; i < n; i++)
-		if (trules[i].log_level > (int)t->max_level)
-			t->max_level = (uint8_t)trules[i].log_level;
 out:
 	index_build_free(&ib[0]);
 	index_build_free(&ib[1]);

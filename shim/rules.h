@@ -91,7 +91,6 @@ struct lr_index {
 struct lr_table {
 	struct lr_log_conf log;
 	bool dry_run;
-	uint8_t max_level; /* the highest log level of the file and its rules */
 	size_t nrules;
 	const struct lr_rule *rules; /* those that apply to this program */
 	struct lr_index index[2];    /* [0] bind, [1] connect */
@@ -104,7 +103,6 @@ void lr_ruleset_free(struct lr_ruleset *rs);
 /* Returns NULL when out of memory. */
 struct lr_rule *lr_ruleset_add(struct lr_ruleset *rs);
 const char *lr_ruleset_strdup(struct lr_ruleset *rs, const char *s);
-void lr_rule_defaults(struct lr_rule *r);
 
 /* Compiles the rules that apply to a program called exe (basename of the
  * executable) or argv0; both NULL keeps every rule. NULL when out of memory. */

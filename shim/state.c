@@ -34,7 +34,6 @@ static __thread int in_start __attribute__((tls_model("initial-exec")));
 static pthread_once_t start_once = PTHREAD_ONCE_INIT;
 static char program[NAME_MAX + 1];
 static char exe_name[NAME_MAX + 1];
-static struct lr_sources sources;
 static struct lr_sink error_sink;
 
 /* The rules in force. Replaced only by the thread holding `reloading`;
@@ -65,7 +64,7 @@ static atomic_bool calls_logged;
 
 static void publish_hint(const struct lr_loaded *l)
 {
-	atomic_store_explicit(&calls_logged, l && l->table->max_level >= LR_LOG_ALL,
+	atomic_store_explicit(&calls_logged, l && l->table->log.level >= LR_LOG_ALL,
 			      memory_order_relaxed);
 }
 
@@ -103,7 +102,17 @@ static bool file_id_equal(const struct file_id *a, const struct file_id *b)
 	       a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
-void lr_state_sources(struct lr_sources *src)
+/* The rule sources this process uses, honouring secure execution. */
+struct lr_sources {
+	bool secure;
+	bool config_from_env;
+	const char *config_path;  /* a file (which may not exist) */
+	const char *inline_rules; /* LIBREUSE_RULES text, or NULL */
+};
+/* Written once by load_first under start_once, read-only afterwards. */
+static struct lr_sources sources;
+
+static void find_sources(struct lr_sources *src)
 {
 	memset(src, 0, sizeof(*src));
 	/* Secure execution (setuid, setgid, file capabilities): the caller's
@@ -142,14 +151,13 @@ static void free_loaded(struct lr_loaded *l)
 	free(l);
 }
 
-/* Reads every source and compiles the table; NULL with the reason reported
- * when something is wrong (or *none set when there is simply nothing). */
-static struct lr_loaded *build(bool *none)
+/* Reads every source and compiles the table; NULL when there is nothing to
+ * load, or (reported) when something is wrong. */
+static struct lr_loaded *build(void)
 {
 	char err[1024];
 	struct lr_ruleset rs;
 	lr_ruleset_init(&rs);
-	*none = false;
 	bool have = false;
 	/* LIBREUSE_RULES first: its rules come before the file's and its log
 	 * settings are the ones kept (see config.c). */
@@ -174,7 +182,6 @@ static struct lr_loaded *build(bool *none)
 	have = have || r == LR_CONFIG_OK;
 	if (!have) {
 		lr_ruleset_free(&rs);
-		*none = true;
 		return NULL;
 	}
 	struct lr_loaded *l = calloc(1, sizeof(*l));
@@ -218,10 +225,9 @@ static void load_first(void)
 		snprintf(exe_name, sizeof(exe_name), "%.*s", NAME_MAX, base ? base + 1 : exe);
 	}
 	snprintf(program, sizeof(program), "%.*s", NAME_MAX, argv0 && argv0[0] ? argv0 : exe_name);
-	lr_state_sources(&sources);
+	find_sources(&sources);
 	attempted = file_id_of(sources.config_path);
-	bool none;
-	struct lr_loaded *first = build(&none);
+	struct lr_loaded *first = build();
 	publish_hint(first);
 	atomic_store(&current, first);
 	atomic_store(&next_check_ns, now_ns() + LR_RELOAD_INTERVAL_NS);
@@ -253,8 +259,7 @@ static void maybe_reload(void)
 	struct file_id id = file_id_of(sources.config_path);
 	if (reclaim() && !file_id_equal(&id, &attempted)) {
 		attempted = id;
-		bool none;
-		struct lr_loaded *fresh = id.exists ? build(&none) : NULL;
+		struct lr_loaded *fresh = id.exists ? build() : NULL;
 		if (!id.exists)
 			report(sources.config_path, ": rule file removed; keeping the rules in force", NULL);
 		if (fresh) {
@@ -282,6 +287,10 @@ struct lr_loaded *lr_state_enter(struct lr_guard *g)
 	if (now >= due && atomic_compare_exchange_strong(&next_check_ns, &due,
 							 now + LR_RELOAD_INTERVAL_NS))
 		maybe_reload();
+	/* No rules in force (the usual case of a system-wide install): nothing
+	 * to hold, so no shared counter to touch. */
+	if (!atomic_load_explicit(&current, memory_order_relaxed))
+		return NULL;
 	for (;;) {
 		unsigned e = atomic_load(&epoch);
 		atomic_fetch_add(&active[e & 1], 1);
@@ -305,11 +314,6 @@ void lr_state_leave(struct lr_guard *g)
 const char *lr_state_program(void)
 {
 	return program;
-}
-
-struct lr_sink *lr_state_error_sink(void)
-{
-	return &error_sink;
 }
 
 __attribute__((constructor)) static void lr_state_constructor(void)

@@ -29,26 +29,14 @@ void lr_state_start(void);
 struct lr_loaded *lr_state_enter(struct lr_guard *g);
 void lr_state_leave(struct lr_guard *g);
 
-/* Whether the rules in force log every call (level "all" anywhere): hooks
- * with nothing else to do ask this before entering. A hint: a reload may
+/* Whether the rules in force log every call (the file's log.level is "all";
+ * listen and setsockopt match no rule, so a rule's own level never applies
+ * to them): hooks with nothing else to do ask this before entering. A hint: a reload may
  * change it under a call, which then logs or not as the old rules said. */
 bool lr_state_logs_calls(void);
 
 /* The program's name for log lines (argv[0]'s basename, else the
  * executable's). */
 const char *lr_state_program(void);
-
-/* Where libreuse's own errors go before any rules are loaded. */
-struct lr_sink *lr_state_error_sink(void);
-
-/* The rule sources this process would use, honouring secure execution:
- * config_path is NULL or a file, inline_rules NULL or libconfig text. */
-struct lr_sources {
-	bool secure;
-	bool config_from_env;
-	const char *config_path;
-	const char *inline_rules;
-};
-void lr_state_sources(struct lr_sources *src);
 
 #endif

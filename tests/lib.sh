@@ -122,7 +122,6 @@ wait_exit() {
 # 127.0.0.1 or [::1].
 # -u: read only, so the server closes first and TIME_WAIT stays on its side.
 tcp_get() { timeout 5 socat -u -T 2 "TCP:$1:$2" STDOUT 2>/dev/null; }
-udp_get() { echo ping | timeout 5 socat -t 2 -T 2 - "UDP:$1:$2" 2>/dev/null; }
 
 # rules FILE TEXT: write a rule file.
 rules() { printf '%s\n' "$2" >"$1"; }

@@ -230,7 +230,7 @@ int lr_apply_bind(struct lr_loaded *l, int fd, const struct sockaddr *addr, sock
 	if (d.inject) {
 		log_action(l, &d, ev, "inject", option_names(d.inject));
 		if (!d.dry_run)
-			ev.injected = inject(fd, d.inject, d.force);
+			ev.injected |= inject(fd, d.inject, d.force);
 	}
 	ret = bind_retrying(l, &d, ev, fd, use, use_len);
 	int e = errno;
@@ -264,7 +264,7 @@ int lr_apply_connect(struct lr_loaded *l, int fd, const struct sockaddr *addr, s
 		log_action(l, &d, sev, "source", "before connect");
 		if (!d.dry_run) {
 			if (d.inject)
-				sev.injected = inject(fd, d.inject, d.force);
+				sev.injected |= inject(fd, d.inject, d.force);
 			ret = bind_retrying(l, &d, sev, fd, (const struct sockaddr *)&src, src_len);
 			if (ret < 0) {
 				/* The connect does not happen: the rule said where it must

@@ -42,8 +42,9 @@ LIB := $(B)/libreuse.so
 
 # The pure parts (no hooks, no process state): unit-tested directly.
 CORE_SRC := shim/addr.c shim/fmt.c shim/errname.c shim/rules.c shim/config.c \
-	    shim/policy.c shim/log.c
-SHIM_SRC := $(CORE_SRC) shim/fdstate.c shim/real.c shim/state.c shim/apply.c shim/hooks.c
+	    shim/policy.c shim/log.c shim/tally.c shim/ratelimit.c shim/holders.c shim/explain.c
+SHIM_SRC := $(CORE_SRC) shim/fdstate.c shim/real.c shim/state.c shim/conflict.c shim/apply.c \
+	    shim/hooks.c
 CORE_OBJ := $(CORE_SRC:shim/%.c=$(B)/obj/%.o)
 SHIM_OBJ := $(SHIM_SRC:shim/%.c=$(B)/obj/%.o)
 

@@ -1,8 +1,12 @@
 #include "apply.h"
 
+#include "conflict.h"
 #include "errname.h"
+#include "fmt.h"
 #include "fdstate.h"
+#include "ratelimit.h"
 #include "real.h"
+#include "tally.h"
 
 #include <errno.h>
 #include <string.h>
@@ -17,9 +21,47 @@ static bool is_conflict(int e)
 	return e == EADDRINUSE || e == EADDRNOTAVAIL || e == EACCES;
 }
 
-static void emit(struct lr_loaded *l, int level, enum lr_level at, const struct lr_event *ev)
+/* The process's log rate limit, shared by every thread (see ratelimit.h);
+ * it outlives reloads, so a new rule file does not reset a flood. */
+static struct lr_ratelimit rate;
+
+/* Written once, by the first listen that earns the verdict. */
+static atomic_flag verdict_given = ATOMIC_FLAG_INIT;
+
+static bool is_failure(const struct lr_event *ev)
 {
-	if ((int)at <= level)
+	return ev->kind == LR_EV_CONFLICT || (ev->kind == LR_EV_CALL && ev->result < 0);
+}
+
+/* Failures and actions are rate-limited per (kind, op, address, errno or
+ * action); successful calls and libreuse's own errors are not. */
+static bool admit(struct lr_event *ev)
+{
+	uint32_t burst = is_failure(ev)		   ? LR_RATE_BURST_FAILURE
+			 : ev->kind == LR_EV_ACTION ? LR_RATE_BURST_ACTION
+						    : 0;
+	if (!burst)
+		return true;
+	uint64_t key = LR_RATE_HASH_INIT;
+	int what = ev->kind == LR_EV_ACTION ? 0 : ev->err;
+	key = lr_rate_hash(key, &ev->kind, sizeof(ev->kind));
+	key = lr_rate_hash(key, ev->op, strlen(ev->op));
+	if (ev->action)
+		key = lr_rate_hash(key, ev->action, strlen(ev->action));
+	key = lr_rate_hash(key, &what, sizeof(what));
+	key = lr_rate_hash(key, &ev->addr, sizeof(ev->addr));
+	key = lr_rate_hash(key, &ev->port, sizeof(ev->port));
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	if (lr_rate_admit(&rate, key, now.tv_sec, burst, &ev->suppressed))
+		return true;
+	lr_tally_add(LR_TALLY_SUPPRESSED);
+	return false;
+}
+
+static void emit(struct lr_loaded *l, int level, enum lr_level at, struct lr_event *ev)
+{
+	if ((int)at <= level && admit(ev))
 		lr_log_event(&l->sink, ev);
 }
 
@@ -37,6 +79,13 @@ static void event_base(struct lr_event *ev, const char *op, const struct lr_call
 	ev->dry_run = d->dry_run;
 	ev->set_by_program = si->prog_on;
 	ev->injected = si->injected;
+}
+
+/* Counts an action for the exit summary: what was done, or in a dry run
+ * what would have been. */
+static void tally(const struct lr_decision *d, enum lr_tally_kind k)
+{
+	lr_tally_add(d->dry_run ? LR_TALLY_WOULD : k);
 }
 
 static void log_action(struct lr_loaded *l, const struct lr_decision *d, struct lr_event ev,
@@ -86,6 +135,7 @@ static int bind_retrying(struct lr_loaded *l, const struct lr_decision *d, struc
 	int ret = lr_real.bind(fd, sa, len);
 	if (ret == 0 || errno != EADDRINUSE || d->retry_ms == 0)
 		return ret;
+	tally(d, LR_TALLY_RETRY);
 	log_action(l, d, ev, "retry", d->dry_run ? "the bind that met EADDRINUSE" :
 					      "the bind that met EADDRINUSE, with backoff");
 	if (d->dry_run)
@@ -124,13 +174,28 @@ static enum lr_level outcome_level(int ret, int e)
 	return outcome_kind(ret, e) == LR_EV_CONFLICT ? LR_LOG_CONFLICTS : LR_LOG_ALL;
 }
 
-static void log_outcome(struct lr_loaded *l, const struct lr_decision *d, struct lr_event *ev,
-			int ret, int e)
+/* The call's outcome. A conflict also names the port's holders and the
+ * reason — looked up only for a line that will be written. */
+static void log_outcome(struct lr_loaded *l, int level, struct lr_event *ev, int fd, int ret,
+			int e)
 {
 	ev->result = ret;
 	ev->err = e;
 	ev->kind = outcome_kind(ret, e);
-	emit(l, d->level, outcome_level(ret, e), ev);
+	if (ev->kind == LR_EV_CONFLICT)
+		lr_tally_add(LR_TALLY_CONFLICT);
+	if (level < (int)outcome_level(ret, e) || !admit(ev))
+		return;
+	struct lr_conflict info;
+	if (ev->kind == LR_EV_CONFLICT) {
+		bool eff = ev->has_effective;
+		lr_conflict_gather(fd, strcmp(ev->op, "bind") == 0 ? LR_OP_BIND : LR_OP_CONNECT,
+				   ev->proto, eff ? &ev->eff_addr : &ev->addr,
+				   (uint16_t)(eff ? ev->eff_port : ev->port), e, &info);
+		ev->holders = info.has_holders ? &info.holders : NULL;
+		ev->reason = info.reason;
+	}
+	lr_log_event(&l->sink, ev);
 }
 
 /* The shared first steps of bind and connect: a problem to report, a deny,
@@ -150,6 +215,7 @@ static int prepare(struct lr_loaded *l, const struct lr_decision *d, struct lr_e
 		emit(l, d->level, LR_LOG_ERRORS, &p);
 	}
 	if (d->deny) {
+		tally(d, LR_TALLY_DENY);
 		log_action(l, d, *ev, "deny", lr_errno_name(d->deny));
 		if (!d->dry_run) {
 			*ret = -1;
@@ -161,6 +227,7 @@ static int prepare(struct lr_loaded *l, const struct lr_decision *d, struct lr_e
 		r.has_effective = true;
 		r.eff_addr = d->addr;
 		r.eff_port = d->port;
+		tally(d, LR_TALLY_REWRITE);
 		log_action(l, d, r, "rewrite", NULL);
 		if (!d->dry_run) {
 			socklen_t n = lr_sockaddr_build(ss, family, addr, len, &d->addr, d->port);
@@ -185,10 +252,10 @@ static int pass(struct lr_loaded *l, const struct lr_decision *d, const char *op
 	int e = errno;
 	if (ret == 0 && c->op == LR_OP_BIND)
 		lr_fd_or(fd, LR_FD_BOUND);
-	if (d->level >= (int)outcome_level(ret, e)) {
+	if (d->level >= (int)outcome_level(ret, e) || outcome_kind(ret, e) == LR_EV_CONFLICT) {
 		struct lr_event ev;
 		event_base(&ev, op, c, d, si);
-		log_outcome(l, d, &ev, ret, e);
+		log_outcome(l, d->level, &ev, fd, ret, e);
 	}
 	errno = e;
 	return ret;
@@ -228,6 +295,7 @@ int lr_apply_bind(struct lr_loaded *l, int fd, const struct sockaddr *addr, sock
 	if (begin(l, &d, &ev, "bind", lr_real.bind, fd, addr, len, c, si, &ss, &use, &use_len, &ret))
 		return ret;
 	if (d.inject) {
+		tally(&d, LR_TALLY_INJECT);
 		log_action(l, &d, ev, "inject", option_names(d.inject));
 		if (!d.dry_run)
 			ev.injected |= inject(fd, d.inject, d.force);
@@ -236,7 +304,7 @@ int lr_apply_bind(struct lr_loaded *l, int fd, const struct sockaddr *addr, sock
 	int e = errno;
 	if (ret == 0)
 		lr_fd_or(fd, LR_FD_BOUND);
-	log_outcome(l, &d, &ev, ret, e);
+	log_outcome(l, d.level, &ev, fd, ret, e);
 	errno = e;
 	return ret;
 }
@@ -261,6 +329,7 @@ int lr_apply_connect(struct lr_loaded *l, int fd, const struct sockaddr *addr, s
 		sev.addr = d.src_addr;
 		sev.port = d.src_port;
 		sev.has_effective = false;
+		tally(&d, LR_TALLY_SOURCE);
 		log_action(l, &d, sev, "source", "before connect");
 		if (!d.dry_run) {
 			if (d.inject)
@@ -271,7 +340,7 @@ int lr_apply_connect(struct lr_loaded *l, int fd, const struct sockaddr *addr, s
 				 * come from, and that address is not to be had. */
 				int e = errno;
 				sev.message = "source bind before connect";
-				log_outcome(l, &d, &sev, ret, e);
+				log_outcome(l, d.level, &sev, fd, ret, e);
 				errno = e;
 				return ret;
 			}
@@ -281,7 +350,7 @@ int lr_apply_connect(struct lr_loaded *l, int fd, const struct sockaddr *addr, s
 	}
 	ret = lr_real.connect(fd, use, use_len);
 	int e = errno;
-	log_outcome(l, &d, &ev, ret, e);
+	log_outcome(l, d.level, &ev, fd, ret, e);
 	errno = e;
 	return ret;
 }
@@ -313,4 +382,72 @@ void lr_apply_log_call(struct lr_loaded *l, const char *op, int fd, uint8_t prot
 	}
 	errno = saved;
 	lr_log_event(&l->sink, &ev);
+}
+
+void lr_apply_listen(struct lr_loaded *l, int fd, uint8_t proto, int ret, int err,
+		     const struct lr_sockinfo *si)
+{
+	lr_apply_log_call(l, "listen", fd, proto, ret, err, si, NULL);
+	if (ret != 0 || proto != LR_PROTO_TCP || !lr_state_logs_calls() ||
+	    atomic_flag_test_and_set(&verdict_given))
+		return;
+	/* Once per process, at its first listener: the options it sets itself
+	 * decide whether it can restart at once and share its port. */
+	char msg[512];
+	struct lr_buf b = LR_BUF(msg);
+	struct lr_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = LR_EV_VERDICT;
+	ev.program = lr_state_program();
+	ev.op = "listen";
+	ev.proto = proto;
+	ev.set_by_program = si->prog_on;
+	ev.injected = si->injected;
+	if (si->prog_on & LR_OPT_REUSEADDR)
+		lr_buf_str(&b, "sets SO_REUSEADDR itself: it can restart at once");
+	else
+		lr_buf_str(&b, "never sets SO_REUSEADDR: it cannot restart while TIME_WAIT lingers "
+			       "(rule: reuseaddr = true)");
+	if (si->prog_on & LR_OPT_REUSEPORT)
+		lr_buf_str(&b, "; sets SO_REUSEPORT itself: instances can share its port");
+	else
+		lr_buf_str(&b, "; never sets SO_REUSEPORT: a second instance cannot share its port "
+			       "(rule: reuseport = true)");
+	if (si->injected)
+		lr_buf_str(&b, "; under these rules libreuse injects what it lacks");
+	ev.message = msg;
+	lr_log_event(&l->sink, &ev);
+}
+
+static void summary(struct lr_loaded *l)
+{
+	struct lr_summary sum;
+	bool any = false;
+	for (int k = 0; k < LR_TALLY_KINDS; k++) {
+		sum.counts[k] = atomic_load_explicit(&lr_tally[k], memory_order_relaxed);
+		any = any || sum.counts[k];
+	}
+	sum.dropped = atomic_load_explicit(&l->sink.dropped, memory_order_relaxed);
+	/* A program libreuse neither acted on nor saw fail gets no line: under
+	 * a system-wide install that is almost every program. */
+	if (!any && !sum.dropped)
+		return;
+	struct lr_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = LR_EV_SUMMARY;
+	ev.program = lr_state_program();
+	ev.summary = &sum;
+	lr_log_event(&l->sink, &ev);
+}
+
+/* At exit (exit(3) or a return from main; not _exit or a fatal signal). */
+__attribute__((destructor)) static void summary_at_exit(void)
+{
+	struct lr_guard g;
+	struct lr_loaded *l = lr_state_peek(&g);
+	if (!l)
+		return;
+	if (l->table->max_level >= LR_LOG_ACTIONS)
+		summary(l);
+	lr_state_leave(&g);
 }

@@ -178,7 +178,7 @@ LR_EXPORT int listen(int fd, int backlog)
 		struct lr_sockinfo si;
 		uint8_t proto;
 		if (sockinfo(fd, &si, &proto))
-			lr_apply_log_call(l, "listen", fd, proto, ret, e, &si, NULL);
+			lr_apply_listen(l, fd, proto, ret, e, &si);
 		lr_state_leave(&g);
 	}
 	errno = e;

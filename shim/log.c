@@ -9,9 +9,16 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Where syslog daemons listen (glibc's _PATH_LOG). */
+#define LR_SYSLOG_PATH "/dev/log"
 
 /* The copy of the host's original stderr. Written once, under
  * stderr_once, then only read. */
@@ -75,6 +82,52 @@ static void put_options_text(struct lr_buf *b, unsigned by_program, unsigned inj
 		lr_buf_str(b, "none");
 }
 
+static void put_holders_text(struct lr_buf *b, const struct lr_holders *h)
+{
+	lr_buf_str(b, "; held by: ");
+	if (!h->n)
+		lr_buf_str(b, "no socket this process can see");
+	for (size_t i = 0; i < h->n; i++) {
+		const struct lr_holder *x = &h->h[i];
+		if (i)
+			lr_buf_str(b, ", ");
+		if (x->pid) {
+			lr_buf_str(b, "pid ");
+			lr_buf_u64(b, (uint64_t)x->pid);
+			lr_buf_str(b, " (");
+			lr_buf_str(b, x->program[0] ? x->program : "?");
+			lr_buf_str(b, ") ");
+		}
+		lr_buf_str(b, lr_holder_state_name(x));
+		lr_buf_char(b, ' ');
+		put_endpoint(b, &x->addr, x->port);
+		if (x->has_uid) {
+			lr_buf_str(b, " uid ");
+			lr_buf_u64(b, x->uid);
+		}
+	}
+	if (h->total > h->n) {
+		lr_buf_str(b, " and ");
+		lr_buf_u64(b, h->total - h->n);
+		lr_buf_str(b, " more");
+	}
+}
+
+static void put_summary_text(struct lr_buf *b, const struct lr_summary *s)
+{
+	for (int k = 0; k < LR_TALLY_KINDS; k++) {
+		if (k)
+			lr_buf_str(b, ", ");
+		lr_buf_u64(b, s->counts[k]);
+		lr_buf_char(b, ' ');
+		for (const char *p = lr_tally_name((enum lr_tally_kind)k); *p; p++)
+			lr_buf_char(b, *p == '_' ? ' ' : *p);
+	}
+	lr_buf_str(b, "; ");
+	lr_buf_u64(b, s->dropped);
+	lr_buf_str(b, " lines dropped");
+}
+
 size_t lr_format_text(char *buf, size_t n, pid_t pid, const struct lr_event *ev)
 {
 	struct lr_buf b = { .p = buf, .len = 0, .cap = n - 1 }; /* room for '\n' */
@@ -84,6 +137,13 @@ size_t lr_format_text(char *buf, size_t n, pid_t pid, const struct lr_event *ev)
 	lr_buf_str(&b, "]: ");
 	if (ev->kind == LR_EV_ERROR) {
 		lr_buf_str(&b, ev->message ? ev->message : "error");
+	} else if (ev->kind == LR_EV_VERDICT || ev->kind == LR_EV_SUMMARY) {
+		lr_buf_str(&b, ev->program ? ev->program : "?");
+		lr_buf_str(&b, ev->kind == LR_EV_VERDICT ? ": verdict: " : ": summary: ");
+		if (ev->summary)
+			put_summary_text(&b, ev->summary);
+		else if (ev->message)
+			lr_buf_str(&b, ev->message);
 	} else {
 		lr_buf_str(&b, ev->program ? ev->program : "?");
 		lr_buf_str(&b, ": ");
@@ -127,6 +187,17 @@ size_t lr_format_text(char *buf, size_t n, pid_t pid, const struct lr_event *ev)
 		if (ev->message && ev->kind != LR_EV_ACTION) {
 			lr_buf_str(&b, "; ");
 			lr_buf_str(&b, ev->message);
+		}
+		if (ev->holders)
+			put_holders_text(&b, ev->holders);
+		if (ev->reason && ev->reason[0]) {
+			lr_buf_str(&b, "; why: ");
+			lr_buf_str(&b, ev->reason);
+		}
+		if (ev->suppressed) {
+			lr_buf_str(&b, "; ");
+			lr_buf_u64(&b, ev->suppressed);
+			lr_buf_str(&b, " similar lines suppressed before this one");
 		}
 	}
 	buf[b.len++] = '\n';
@@ -213,8 +284,50 @@ static void json_options(struct lr_buf *b, const char *key, unsigned bits)
 
 static const char *kind_name(enum lr_event_kind k)
 {
-	static const char *const names[] = { "error", "conflict", "action", "call" };
+	static const char *const names[] = { "error", "conflict", "action", "call", "verdict",
+					      "summary" };
 	return names[k];
+}
+
+static void json_holders(struct lr_buf *b, const struct lr_holders *h)
+{
+	char tmp[64];
+	json_key(b, "holders");
+	lr_buf_char(b, '[');
+	for (size_t i = 0; h && i < h->n; i++) {
+		const struct lr_holder *x = &h->h[i];
+		lr_buf_str(b, i ? ",{\"pid\":" : "{\"pid\":");
+		if (x->pid)
+			lr_buf_u64(b, (uint64_t)x->pid);
+		else
+			lr_buf_str(b, "null");
+		json_string(b, "program", x->pid && x->program[0] ? x->program : NULL);
+		json_string(b, "state", lr_holder_state_name(x));
+		json_key(b, "uid");
+		if (x->has_uid)
+			lr_buf_u64(b, x->uid);
+		else
+			lr_buf_str(b, "null");
+		lr_format_addr(tmp, sizeof(tmp), &x->addr, x->port);
+		json_string(b, "addr", tmp);
+		lr_buf_char(b, '}');
+	}
+	lr_buf_char(b, ']');
+}
+
+static void json_summary(struct lr_buf *b, const struct lr_summary *s)
+{
+	json_key(b, "counts");
+	lr_buf_char(b, '{');
+	for (int k = 0; k < LR_TALLY_KINDS; k++) {
+		lr_buf_str(b, k ? ",\"" : "\"");
+		lr_buf_str(b, lr_tally_name((enum lr_tally_kind)k));
+		lr_buf_str(b, "\":");
+		lr_buf_u64(b, s->counts[k]);
+	}
+	lr_buf_char(b, '}');
+	json_key(b, "dropped");
+	lr_buf_u64(b, s->dropped);
 }
 
 size_t lr_format_json(char *buf, size_t n, pid_t pid, const struct timespec *ts,
@@ -231,7 +344,9 @@ size_t lr_format_json(char *buf, size_t n, pid_t pid, const struct timespec *ts,
 	lr_buf_i64(&b, pid);
 	json_string(&b, "event", kind_name(ev->kind));
 	json_string(&b, "program", ev->program);
-	if (ev->kind != LR_EV_ERROR) {
+	if (ev->kind == LR_EV_SUMMARY && ev->summary)
+		json_summary(&b, ev->summary);
+	if (ev->kind != LR_EV_ERROR && ev->kind != LR_EV_SUMMARY && ev->kind != LR_EV_VERDICT) {
 		json_string(&b, "op", ev->op);
 		json_string(&b, "proto", ev->proto ? proto_name(ev->proto) : NULL);
 		if (ev->has_addr) {
@@ -259,6 +374,10 @@ size_t lr_format_json(char *buf, size_t n, pid_t pid, const struct timespec *ts,
 		json_options(&b, "set_by_program", ev->set_by_program);
 		json_options(&b, "injected", ev->injected);
 		json_string(&b, "action", ev->action);
+		json_holders(&b, ev->holders);
+		json_string(&b, "reason", ev->reason && ev->reason[0] ? ev->reason : NULL);
+		json_key(&b, "suppressed");
+		lr_buf_u64(&b, ev->suppressed);
 	}
 	json_string(&b, "message", ev->message);
 	b.cap = n;
@@ -326,34 +445,70 @@ void lr_sink_close(struct lr_sink *s)
 	s->own_fd = false;
 }
 
+/* The syslog wire format, as syslog(3) speaks it, on a socket of our own
+ * per line: no openlog() (the host's ident, facility and syslog socket stay
+ * its own), no lock, and MSG_DONTWAIT, so a stalled daemon costs a dropped
+ * line, never a blocked call. */
+static bool syslog_write(int priority, const char *line, size_t len)
+{
+	char pri[8];
+	struct lr_buf b = LR_BUF(pri);
+	lr_buf_char(&b, '<');
+	lr_buf_u64(&b, (uint64_t)priority);
+	lr_buf_char(&b, '>');
+	struct iovec iov[2] = { { pri, b.len }, { (void *)line, len } };
+	struct sockaddr_un to = { .sun_family = AF_UNIX, .sun_path = LR_SYSLOG_PATH };
+	struct msghdr msg = { .msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = iov,
+			      .msg_iovlen = 2 };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	bool ok = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)(b.len + len);
+	close(fd);
+	return ok;
+}
+
 static void sink_write(struct lr_sink *s, int priority, const char *line, size_t len)
 {
+	bool ok;
 	if (s->kind == LR_TARGET_SYSLOG) {
-		/* No openlog(): that would change the host's own ident and facility. */
-		syslog(s->facility | priority, "%.*s", (int)(len && line[len - 1] == '\n' ? len - 1 : len), line);
-		return;
+		ok = syslog_write(s->facility | priority,
+				  line, len && line[len - 1] == '\n' ? len - 1 : len);
+	} else {
+		struct stat st;
+		struct pollfd p = { .fd = s->fd, .events = POLLOUT };
+		/* A host that closed and reused the fd is never written to; a
+		 * pipe or terminal that cannot take the line now drops it. One
+		 * write per line: appends from many processes never interleave
+		 * within a line; a short or failed write is counted, not retried. */
+		ok = s->fd >= 0 && fstat(s->fd, &st) == 0 && st.st_dev == s->dev &&
+		     st.st_ino == s->ino &&
+		     (S_ISREG(st.st_mode) || (poll(&p, 1, 0) == 1 && (p.revents & POLLOUT))) &&
+		     write(s->fd, line, len) == (ssize_t)len;
 	}
-	struct stat st;
-	if (s->fd < 0 || fstat(s->fd, &st) != 0 || st.st_dev != s->dev || st.st_ino != s->ino) {
-		atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
-		return;
-	}
-	/* One write per line: appends from many processes never interleave
-	 * within a line; a short or failed write is counted, never retried. */
-	if (write(s->fd, line, len) != (ssize_t)len)
+	if (!ok)
 		atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
 }
 
 void lr_log_event(struct lr_sink *s, const struct lr_event *ev)
 {
 	int saved = errno;
-	char line[2048];
+	/* PIPE_BUF: a line to a pipe is written whole or not at all. */
+	char line[4096];
 	size_t len;
 	pid_t pid = getpid();
 	if (s->format == LR_FORMAT_JSON) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		len = lr_format_json(line, sizeof(line), pid, &ts, ev);
+		if (len >= sizeof(line) - 4 && (ev->holders || ev->reason)) {
+			/* Too long to be sure it closed every string (a very long
+			 * program name): the same event without its holders. */
+			struct lr_event shorter = *ev;
+			shorter.holders = NULL;
+			shorter.reason = "(holders left out: the line was too long)";
+			len = lr_format_json(line, sizeof(line), pid, &ts, &shorter);
+		}
 	} else {
 		len = lr_format_text(line, sizeof(line), pid, ev);
 	}

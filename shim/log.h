@@ -4,7 +4,9 @@
 #define LIBREUSE_LOG_H
 
 #include "addr.h"
+#include "holders.h"
 #include "rules.h"
+#include "tally.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -16,6 +18,14 @@ enum lr_event_kind {
 	LR_EV_CONFLICT, /* a bind/connect failed with EADDRINUSE, EADDRNOTAVAIL or EACCES */
 	LR_EV_ACTION,   /* an injection, rewrite, deny, source bind or retry */
 	LR_EV_CALL,     /* any intercepted call, at level "all" */
+	LR_EV_VERDICT,  /* once per process at level "all": what the program never does */
+	LR_EV_SUMMARY,  /* at exit, level "actions" and above: counts per kind */
+};
+
+/* The exit summary's figures. */
+struct lr_summary {
+	unsigned long counts[LR_TALLY_KINDS];
+	unsigned long dropped; /* lines the sink could not take */
 };
 
 struct lr_event {
@@ -37,6 +47,11 @@ struct lr_event {
 	unsigned injected;       /* LR_OPT_* bits */
 	const char *action;      /* for LR_EV_ACTION: "inject", "rewrite", ... */
 	const char *message;     /* free text: an error, or what an action did */
+	/* A conflict's holders (NULL when not looked up) and why it was refused. */
+	const struct lr_holders *holders;
+	const char *reason;
+	uint32_t suppressed; /* lines like this one held back before it */
+	const struct lr_summary *summary; /* LR_EV_SUMMARY */
 };
 
 /* Formats one line, newline included, into buf; returns its length. */

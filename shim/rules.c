@@ -366,6 +366,10 @@ struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
 		trules[i] = rules[i];
 		trules[i].program = arena_str(strings, rules[i].program);
 	}
+	t->max_level = t->log.level;
+	for (size_t i = 0; i < n; i++)
+		if (rules[i].log_level > (int)t->max_level)
+			t->max_level = (enum lr_level)rules[i].log_level;
 	t->rules = trules;
 	for (int op = 0; op < 2; op++) {
 		struct lr_index *ix = &t->index[op];

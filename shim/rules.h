@@ -90,6 +90,7 @@ struct lr_index {
 
 struct lr_table {
 	struct lr_log_conf log;
+	enum lr_level max_level; /* the file's level or a rule's, whichever is higher */
 	bool dry_run;
 	size_t nrules;
 	const struct lr_rule *rules; /* those that apply to this program */

@@ -2,6 +2,7 @@
 
 #include "config.h"
 #include "fmt.h"
+#include "tally.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -73,6 +74,9 @@ bool lr_state_logs_calls(void)
 	return atomic_load_explicit(&calls_logged, memory_order_relaxed);
 }
 static atomic_llong next_check_ns;
+/* Set by load_first when it is done; a process that never opened an IP
+ * socket has no rules to report on. */
+static atomic_bool started;
 
 static long long now_ns(void)
 {
@@ -209,6 +213,7 @@ static void after_fork_child(void)
 	atomic_store(&active[0], 0);
 	atomic_store(&active[1], 0);
 	atomic_flag_clear(&reloading);
+	lr_tally_reset(); /* its exit summary counts its own calls */
 }
 
 static void load_first(void)
@@ -232,6 +237,7 @@ static void load_first(void)
 	atomic_store(&current, first);
 	atomic_store(&next_check_ns, now_ns() + LR_RELOAD_INTERVAL_NS);
 	pthread_atfork(NULL, NULL, after_fork_child);
+	atomic_store(&started, true);
 	in_start = 0;
 }
 
@@ -304,6 +310,13 @@ struct lr_loaded *lr_state_enter(struct lr_guard *g)
 	if (!l)
 		lr_state_leave(g);
 	return l;
+}
+
+struct lr_loaded *lr_state_peek(struct lr_guard *g)
+{
+	if (in_start || !atomic_load(&started) || !atomic_load(&current))
+		return NULL;
+	return lr_state_enter(g);
 }
 
 void lr_state_leave(struct lr_guard *g)

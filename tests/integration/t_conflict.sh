@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A conflict fails exactly as it would have, and leaves one line that says
-# what was asked, which errno, and the reuse options on the socket.
+# what was asked, which errno, the reuse options on the socket, and who holds
+# the port (pid, program, state, uid) — for a TCP listener and a bound UDP
+# socket, on IPv4 and IPv6.
 . "$(dirname "$0")/../lib.sh"
 
 for proto in tcp udp; do
@@ -23,8 +25,11 @@ for proto in tcp udp; do
 		want="python3: bind $proto $addr:$P failed: EADDRINUSE (Address already in use); reuse: none"
 		[ "$fam" = 6 ] && want="python3: bind $proto \[$addr\]:$P failed: EADDRINUSE \(Address already in use\); reuse: none"
 		[ "$fam" = 4 ] && want="python3: bind $proto $addr:$P failed: EADDRINUSE \(Address already in use\); reuse: none"
-		check "$proto/IPv$fam: exactly one conflict line, with pid, address and errno" \
-			test "$(grep -cE "^libreuse\[[0-9]+\]: $want\$" "$T/shim$tag.err")" = 1
+		state=LISTEN
+		[ "$proto" = udp ] && state=UNCONN
+		hp=$(cat "$T/holder$tag.pid")
+		check "$proto/IPv$fam: exactly one conflict line, with pid, address, errno and the holder" \
+			test "$(grep -cE "^libreuse\[[0-9]+\]: $want; held by: pid $hp \(python3\) $state .*:$P uid $(id -u); why: .+\$" "$T/shim$tag.err")" = 1
 	done
 done
 

@@ -85,9 +85,58 @@ static void numbers(void **state)
 	assert_string_equal(raw, "-9223372036854775808 0 00ab");
 }
 
+static void holders_reason_and_summary(void **state)
+{
+	(void)state;
+	char buf[2048];
+	struct lr_event ev = conflict();
+	struct lr_holders hs;
+	memset(&hs, 0, sizeof(hs));
+	hs.n = 2;
+	hs.total = 3;
+	hs.h[0].proto = LR_PROTO_TCP;
+	hs.h[0].state = LR_ST_LISTEN;
+	hs.h[0].port = 8080;
+	hs.h[0].has_uid = true;
+	hs.h[0].uid = 33;
+	hs.h[0].pid = 900;
+	strcpy(hs.h[0].program, "ng\"inx");
+	assert_int_equal(lr_parse_addr("0.0.0.0", &hs.h[0].addr), 0);
+	hs.h[1] = hs.h[0];
+	hs.h[1].state = LR_ST_TIME_WAIT;
+	hs.h[1].has_uid = false;
+	hs.h[1].pid = 0;
+	ev.holders = &hs;
+	ev.reason = "because";
+	ev.suppressed = 7;
+	lr_format_text(buf, sizeof(buf), 42, &ev);
+	assert_non_null(strstr(buf, "; held by: pid 900 (ng\"inx) LISTEN 0.0.0.0:8080 uid 33, "
+				    "TIME_WAIT 0.0.0.0:8080 and 1 more; why: because; 7 similar "
+				    "lines suppressed before this one\n"));
+	struct timespec ts = { 0, 0 };
+	lr_format_json(buf, sizeof(buf), 42, &ts, &ev);
+	assert_non_null(strstr(buf, "\"holders\":[{\"pid\":900,\"program\":\"ng\\\"inx\","
+				    "\"state\":\"LISTEN\",\"uid\":33,\"addr\":\"0.0.0.0:8080\"},"
+				    "{\"pid\":null,\"program\":null,\"state\":\"TIME_WAIT\","
+				    "\"uid\":null,\"addr\":\"0.0.0.0:8080\"}],\"reason\":\"because\","
+				    "\"suppressed\":7"));
+	struct lr_summary sum = { .counts = { 3, 0, 0, 0, 1, 2, 0, 9 }, .dropped = 4 };
+	struct lr_event s = { .kind = LR_EV_SUMMARY, .program = "srv", .summary = &sum };
+	lr_format_text(buf, sizeof(buf), 42, &s);
+	assert_string_equal(buf, "libreuse[42]: srv: summary: 3 injections, 0 rewrites, 0 denies, "
+				 "0 source binds, 1 retries, 2 conflicts, 0 dry run actions, "
+				 "9 suppressed lines; 4 lines dropped\n");
+	lr_format_json(buf, sizeof(buf), 42, &ts, &s);
+	assert_non_null(strstr(buf, "\"event\":\"summary\",\"program\":\"srv\",\"counts\":"
+				    "{\"injections\":3,\"rewrites\":0,\"denies\":0,"
+				    "\"source_binds\":0,\"retries\":1,\"conflicts\":2,"
+				    "\"dry_run_actions\":0,\"suppressed_lines\":9},\"dropped\":4"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(holders_reason_and_summary),
 		cmocka_unit_test(conflict_line_text),
 		cmocka_unit_test(lines_never_overflow),
 		cmocka_unit_test(json_escapes_anything),

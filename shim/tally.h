@@ -1,0 +1,35 @@
+/* What libreuse did in this process, counted for the summary line it writes
+ * at exit (level "actions" and above). */
+#ifndef LIBREUSE_TALLY_H
+#define LIBREUSE_TALLY_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+enum lr_tally_kind {
+	LR_TALLY_INJECT,
+	LR_TALLY_REWRITE,
+	LR_TALLY_DENY,
+	LR_TALLY_SOURCE,
+	LR_TALLY_RETRY,
+	LR_TALLY_CONFLICT,
+	LR_TALLY_WOULD, /* actions a dry run decided and did not carry out */
+	LR_TALLY_SUPPRESSED, /* log lines the rate limit held back */
+	LR_TALLY_KINDS
+};
+
+/* Incremented by any thread with relaxed atomics; reset in a forked child
+ * (its summary counts its own calls); read at exit. */
+extern atomic_ulong lr_tally[LR_TALLY_KINDS];
+
+static inline void lr_tally_add(enum lr_tally_kind k)
+{
+	atomic_fetch_add_explicit(&lr_tally[k], 1, memory_order_relaxed);
+}
+
+void lr_tally_reset(void);
+
+/* Plural names as they appear in the summary and its JSON: "injections". */
+const char *lr_tally_name(enum lr_tally_kind k);
+
+#endif

@@ -438,6 +438,14 @@ static void summary(struct lr_loaded *l)
 	ev.program = lr_state_program();
 	ev.summary = &sum;
 	lr_log_event(&l->sink, &ev);
+	if (sum.dropped && l->sink.kind != LR_TARGET_STDERR) {
+		/* A full disk or a stalled syslog lost lines: say so where a
+		 * person will see it, since the sink itself may not take it. */
+		struct lr_sink err;
+		lr_sink_stderr(&err);
+		err.format = l->sink.format;
+		lr_log_event(&err, &ev);
+	}
 }
 
 /* At exit (exit(3) or a return from main; not _exit or a fatal signal). */

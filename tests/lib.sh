@@ -7,6 +7,8 @@ BUILD=${LIBREUSE_BUILD:-$ROOT/build}
 LIB=$BUILD/libreuse.so
 PY=/usr/bin/python3
 SERVER=("$PY" "$ROOT/tests/helpers/server.py")
+# Queries a JSON log (every line must parse): see tests/helpers/logq.py.
+LOGQ=("$PY" "$ROOT/tests/helpers/logq.py")
 HELPERS=$BUILD/helpers
 T=$(mktemp -d /tmp/libreuse-test.XXXXXX)
 chmod 755 "$T"

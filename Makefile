@@ -20,7 +20,7 @@ INSTALL    ?= install
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC \
 	-fvisibility=hidden -fno-strict-aliasing \
 	-fstack-protector-strong -Wformat -Werror=format-security \
-	-DLR_SYSCONFDIR='"$(sysconfdir)"' -DLR_VERSION='"$(VERSION)"'
+	-DLR_SYSCONFDIR='"$(sysconfdir)"' -DLR_LIBDIR='"$(libdir)"' -DLR_VERSION='"$(VERSION)"'
 # relro as in Debian's default hardening; not -z now (bindnow): resolving every
 # symbol of a preloaded library eagerly costs each program's start-up.
 override LDFLAGS += -Wl,-z,relro
@@ -42,9 +42,13 @@ LIB := $(B)/libreuse.so
 
 # The pure parts (no hooks, no process state): unit-tested directly.
 CORE_SRC := shim/addr.c shim/fmt.c shim/errname.c shim/rules.c shim/config.c \
-	    shim/policy.c shim/log.c shim/tally.c shim/ratelimit.c shim/holders.c shim/explain.c
-SHIM_SRC := $(CORE_SRC) shim/fdstate.c shim/real.c shim/state.c shim/conflict.c shim/apply.c \
-	    shim/hooks.c
+	    shim/policy.c shim/log.c shim/tally.c shim/ratelimit.c shim/holders.c shim/explain.c \
+	    shim/conflict.c
+SHIM_SRC := $(CORE_SRC) shim/fdstate.c shim/real.c shim/state.c shim/apply.c shim/hooks.c
+# The command: its own files, on the same core.
+CLI_SRC := shim/cli.c shim/cli_run.c shim/cli_check.c shim/cli_who.c shim/cli_matrix.c
+CLI_OBJ := $(CLI_SRC:shim/%.c=$(B)/obj/%.o)
+CLI := $(B)/libreuse
 CORE_OBJ := $(CORE_SRC:shim/%.c=$(B)/obj/%.o)
 SHIM_OBJ := $(SHIM_SRC:shim/%.c=$(B)/obj/%.o)
 
@@ -60,7 +64,7 @@ DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx
 
 .PHONY: all deps bench-deps check unit integration demo bench install uninstall clean print-sysconfdir
 
-all: $(LIB)
+all: $(LIB) $(CLI)
 
 deps:
 	@missing=$$(for p in $(DEPS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -76,6 +80,9 @@ $(B)/obj/%.o: shim/%.c $(wildcard shim/*.h) | $(B)/obj
 $(LIB): $(SHIM_OBJ) shim/libreuse.map
 	$(CC) $(CFLAGS) -shared -Wl,--version-script=shim/libreuse.map $(LDFLAGS) \
 		-o $@ $(SHIM_OBJ) -lconfig
+
+$(CLI): $(CLI_OBJ) $(CORE_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CORE_OBJ) -lconfig
 
 $(B)/tests/%: tests/unit/%.c $(CORE_OBJ) $(wildcard tests/unit/*.h) | $(B)/tests
 	$(CC) $(CFLAGS) -Ishim $< $(CORE_OBJ) $(LDFLAGS) -o $@ -lcmocka -lconfig
@@ -93,7 +100,7 @@ $(B)/obj $(B)/tests $(B)/helpers:
 	mkdir -p $@
 
 unit: $(UNIT_BIN)
-integration: $(LIB) $(HELPER_BIN)
+integration: $(LIB) $(CLI) $(HELPER_BIN)
 
 check: deps
 	$(MAKE) SANITIZE='$(SANITIZE)' all unit integration
@@ -131,7 +138,7 @@ demo: deps
 	$(MAKE) all
 	demo/run-all.sh
 
-install: $(LIB)
+install: $(LIB) $(CLI)
 	$(INSTALL) -d $(DESTDIR)$(libdir) $(DESTDIR)$(sysconfdir)
 	$(INSTALL) -m 0644 $(LIB) $(DESTDIR)$(libdir)/libreuse.so
 

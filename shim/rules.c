@@ -79,6 +79,11 @@ static const char *arena_str(const char *arena, const char *handle)
 	return handle ? arena + ((uintptr_t)handle - 1) : NULL;
 }
 
+const char *lr_ruleset_str(const struct lr_ruleset *rs, const char *handle)
+{
+	return arena_str(rs->strings, handle);
+}
+
 bool lr_glob_match(const char *p, const char *s)
 {
 	/* Iterative: on a mismatch go back to just after the last '*' and let it

@@ -103,7 +103,10 @@ void lr_ruleset_init(struct lr_ruleset *rs);
 void lr_ruleset_free(struct lr_ruleset *rs);
 /* Returns NULL when out of memory. */
 struct lr_rule *lr_ruleset_add(struct lr_ruleset *rs);
+/* Returns a handle (not a pointer: the arena may move), resolved with
+ * lr_ruleset_str once the ruleset is complete. */
 const char *lr_ruleset_strdup(struct lr_ruleset *rs, const char *s);
+const char *lr_ruleset_str(const struct lr_ruleset *rs, const char *handle);
 
 /* Compiles the rules that apply to a program called exe (basename of the
  * executable) or argv0; both NULL keeps every rule. NULL when out of memory. */

@@ -1,0 +1,318 @@
+/* libreuse run: exec a command with the shim preloaded, the rule file
+ * exported, and quick flags turned into an inline rule set (LIBREUSE_RULES);
+ * first warning in plain words when LD_PRELOAD cannot reach the command. */
+#include "cli.h"
+#include "config.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#ifndef LR_LIBDIR
+#define LR_LIBDIR "/usr/local/lib"
+#endif
+
+static const char usage[] =
+	"usage: libreuse run [-c FILE] [--reuseaddr] [--reuseport] [--bind ADDR[:PORT]]\n"
+	"                    [--log LEVEL] [--log-file PATH] [--json] [--dry-run] [--] CMD [ARG...]\n"
+	"\n"
+	"Runs CMD with libreuse preloaded (prepended to any LD_PRELOAD).\n"
+	"  -c, --config FILE     the rule file (checked first; exported as LIBREUSE_CONFIG)\n"
+	"  --reuseaddr           set SO_REUSEADDR on every socket CMD binds\n"
+	"  --reuseport           set SO_REUSEPORT on every socket CMD binds\n"
+	"  --bind ADDR[:PORT]    bind to ADDR (and PORT) whatever CMD asks for\n"
+	"  --log LEVEL           off, errors, conflicts, actions or all\n"
+	"  --log-file PATH       log to PATH instead of stderr\n"
+	"  --json                log JSON lines\n"
+	"  --dry-run             decide and log, change nothing\n"
+	"Quick flags need no file: they become rules in LIBREUSE_RULES, which come\n"
+	"before the file's. Exit status: CMD's own; 126/127 when it cannot be run;\n"
+	"1 for a bad rule file; 2 for a usage error.\n";
+
+struct run_opts {
+	const char *config;
+	bool reuseaddr, reuseport, json, dry_run;
+	const char *bind, *level, *log_file;
+};
+
+/* Appends to a fixed buffer; false when it does not fit. */
+static bool append(char *buf, size_t n, const char *s)
+{
+	size_t used = strlen(buf), add = strlen(s);
+	if (used + add >= n)
+		return false;
+	memcpy(buf + used, s, add + 1);
+	return true;
+}
+
+/* The inline rules for the quick flags, or "" when none was given. Values
+ * are checked by loading the text as the shim will, so a bad --bind is an
+ * error here rather than a line in the program's stderr. */
+static int quick_rules(const struct run_opts *o, char *out, size_t n)
+{
+	char part[PATH_MAX + 128];
+	out[0] = '\0';
+	bool rule = o->reuseaddr || o->reuseport || o->bind;
+	if (rule) {
+		append(out, n, "rules = ( { match = { op = \"bind\"; };");
+		if (o->reuseaddr)
+			append(out, n, " reuseaddr = true;");
+		if (o->reuseport)
+			append(out, n, " reuseport = true;");
+		if (o->bind) {
+			if (strchr(o->bind, '"') || strchr(o->bind, '\\')) {
+				lr_cli_error("--bind %s: not an address", o->bind);
+				return -1;
+			}
+			snprintf(part, sizeof(part), " rewrite = \"%s\";", o->bind);
+			append(out, n, part);
+		}
+		append(out, n, " } );\n");
+	}
+	if (o->level || o->log_file || o->json) {
+		append(out, n, "log = {");
+		if (o->level) {
+			snprintf(part, sizeof(part), " level = \"%.32s\";", o->level);
+			append(out, n, part);
+		}
+		if (o->log_file) {
+			char abs[PATH_MAX];
+			if (o->log_file[0] == '/') {
+				snprintf(abs, sizeof(abs), "%s", o->log_file);
+			} else {
+				char cwd[PATH_MAX / 2];
+				if (!getcwd(cwd, sizeof(cwd))) {
+					lr_cli_error("--log-file %s: cannot make it absolute", o->log_file);
+					return -1;
+				}
+				snprintf(abs, sizeof(abs), "%s/%s", cwd, o->log_file);
+			}
+			if (strchr(abs, '"') || strchr(abs, '\\')) {
+				lr_cli_error("--log-file %s: quotes and backslashes are not supported", abs);
+				return -1;
+			}
+			snprintf(part, sizeof(part), " target = \"%s\";", abs);
+			if (!append(out, n, part)) {
+				lr_cli_error("--log-file: path too long");
+				return -1;
+			}
+		}
+		if (o->json)
+			append(out, n, " format = \"json\";");
+		append(out, n, " };\n");
+	}
+	if (o->dry_run)
+		append(out, n, "dry_run = true;\n");
+	if (!out[0])
+		return 0;
+	char err[1024];
+	struct lr_ruleset rs;
+	lr_ruleset_init(&rs);
+	enum lr_config_result r = lr_config_load_text(out, "LIBREUSE_RULES", NULL, &rs, err, sizeof(err));
+	lr_ruleset_free(&rs);
+	if (r != LR_CONFIG_OK) {
+		/* err names LIBREUSE_RULES:LINE; say which flag that was. */
+		lr_cli_error("the quick flags do not make valid rules: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The shim next to this binary (the build tree), else the installed one. */
+static int find_library(char *out, size_t n)
+{
+	char exe[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (len > 0) {
+		exe[len] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			slash[1] = '\0';
+			int w = snprintf(out, n, "%slibreuse.so", exe);
+			if (w > 0 && (size_t)w < n && access(out, R_OK) == 0)
+				return 0;
+		}
+	}
+	snprintf(out, n, "%s/libreuse.so", LR_LIBDIR);
+	return access(out, R_OK) == 0 ? 0 : -1;
+}
+
+/* CMD as execvp would find it, for the warnings (not for running it). */
+static bool resolve(const char *cmd, char *out, size_t n)
+{
+	if (strchr(cmd, '/')) {
+		snprintf(out, n, "%s", cmd);
+		return access(out, F_OK) == 0;
+	}
+	const char *path = getenv("PATH");
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		const char *end = strchr(path, ':');
+		size_t len = end ? (size_t)(end - path) : strlen(path);
+		snprintf(out, n, "%.*s/%s", (int)len, len ? path : ".", cmd);
+		if (access(out, X_OK) == 0)
+			return true;
+		path += len + (end != NULL);
+	}
+	return false;
+}
+
+/* Looks through an ELF file for what LD_PRELOAD cannot reach: no program
+ * interpreter (static), a Go build id note or section. */
+static void inspect_elf(const char *path, bool *is_elf, bool *is_static, bool *is_go)
+{
+	*is_elf = *is_static = *is_go = false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	Elf64_Ehdr eh;
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64) {
+		close(fd);
+		return;
+	}
+	*is_elf = true;
+	bool interp = false;
+	for (int i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (Elf64_Off)i * eh.e_phentsize)) !=
+		    (ssize_t)sizeof(ph))
+			break;
+		if (ph.p_type == PT_INTERP)
+			interp = true;
+	}
+	*is_static = !interp;
+	/* Go writes its build id as a section ".note.go.buildid"; look for the
+	 * name in the section header string table. */
+	Elf64_Shdr strtab;
+	if (eh.e_shstrndx != SHN_UNDEF && eh.e_shstrndx < eh.e_shnum &&
+	    pread(fd, &strtab, sizeof(strtab),
+		  (off_t)(eh.e_shoff + (Elf64_Off)eh.e_shstrndx * eh.e_shentsize)) == (ssize_t)sizeof(strtab) &&
+	    strtab.sh_size > 0 && strtab.sh_size < (1u << 20)) {
+		char *names = malloc(strtab.sh_size + 1);
+		if (names && pread(fd, names, strtab.sh_size, (off_t)strtab.sh_offset) == (ssize_t)strtab.sh_size) {
+			names[strtab.sh_size] = '\0';
+			for (size_t i = 0; i < strtab.sh_size; i += strlen(names + i) + 1)
+				if (strcmp(names + i, ".note.go.buildid") == 0 ||
+				    strcmp(names + i, ".go.buildinfo") == 0)
+					*is_go = true;
+		}
+		free(names);
+	}
+	close(fd);
+}
+
+static void warn_unreachable(const char *cmd)
+{
+	char path[PATH_MAX];
+	if (!resolve(cmd, path, sizeof(path)))
+		return; /* execvp will say so */
+	struct stat st;
+	if (stat(path, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID)))
+		fprintf(stderr, "libreuse: warning: %s is set-%s-ID: the dynamic loader ignores LD_PRELOAD "
+				"from the environment for it, so libreuse will not be loaded (only a library "
+				"installed in a system directory and /etc/ld.so.preload reach it)\n",
+			path, (st.st_mode & S_ISUID) ? "user" : "group");
+	else if (getxattr(path, "security.capability", NULL, 0) > 0)
+		fprintf(stderr, "libreuse: warning: %s has file capabilities: the dynamic loader runs it in "
+				"secure mode and ignores LD_PRELOAD, so libreuse will not be loaded\n",
+			path);
+	bool elf, is_static, go;
+	inspect_elf(path, &elf, &is_static, &go);
+	if (elf && go)
+		fprintf(stderr, "libreuse: warning: %s is a Go program: Go makes its socket system calls "
+				"itself, not through libc, so libreuse cannot change or see them\n",
+			path);
+	else if (elf && is_static)
+		fprintf(stderr, "libreuse: warning: %s is statically linked: there is no dynamic loader to "
+				"preload libreuse, so it will not be loaded\n",
+			path);
+}
+
+int lr_cli_run(int argc, char **argv)
+{
+	enum { OPT_REUSEADDR = 256, OPT_REUSEPORT, OPT_BIND, OPT_LOG, OPT_LOG_FILE, OPT_JSON, OPT_DRY };
+	static const struct option longs[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "reuseaddr", no_argument, NULL, OPT_REUSEADDR },
+		{ "reuseport", no_argument, NULL, OPT_REUSEPORT },
+		{ "bind", required_argument, NULL, OPT_BIND },
+		{ "log", required_argument, NULL, OPT_LOG },
+		{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "dry-run", no_argument, NULL, OPT_DRY },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct run_opts o = { 0 };
+	int c;
+	/* "+": stop at the first non-option, which is CMD. */
+	while ((c = getopt_long(argc, argv, "+c:h", longs, NULL)) != -1) {
+		switch (c) {
+		case 'c': o.config = optarg; break;
+		case OPT_REUSEADDR: o.reuseaddr = true; break;
+		case OPT_REUSEPORT: o.reuseport = true; break;
+		case OPT_BIND: o.bind = optarg; break;
+		case OPT_LOG: o.level = optarg; break;
+		case OPT_LOG_FILE: o.log_file = optarg; break;
+		case OPT_JSON: o.json = true; break;
+		case OPT_DRY: o.dry_run = true; break;
+		case 'h': fputs(usage, stdout); return LR_EXIT_OK;
+		default: fputs(usage, stderr); return LR_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		lr_cli_error("run: no command given");
+		fputs(usage, stderr);
+		return LR_EXIT_USAGE;
+	}
+	char lib[PATH_MAX];
+	if (find_library(lib, sizeof(lib)) != 0) {
+		lr_cli_error("cannot find libreuse.so (looked next to this program and in %s)", LR_LIBDIR);
+		return LR_EXIT_FAIL;
+	}
+	if (o.config) {
+		char err[1024], abs[PATH_MAX];
+		struct lr_ruleset rs;
+		lr_ruleset_init(&rs);
+		enum lr_config_result r = lr_config_load_file(o.config, &rs, err, sizeof(err));
+		lr_ruleset_free(&rs);
+		if (r == LR_CONFIG_MISSING) {
+			lr_cli_error("%s: no such rule file", o.config);
+			return LR_EXIT_FAIL;
+		}
+		if (r == LR_CONFIG_ERROR) {
+			fprintf(stderr, "%s\n", err);
+			return LR_EXIT_FAIL;
+		}
+		/* Absolute: the program may chdir before its first socket. */
+		if (!realpath(o.config, abs)) {
+			lr_cli_error("%s: %s", o.config, strerror(errno));
+			return LR_EXIT_FAIL;
+		}
+		setenv("LIBREUSE_CONFIG", abs, 1);
+	}
+	char rules[PATH_MAX + 1024];
+	if (quick_rules(&o, rules, sizeof(rules)) != 0)
+		return LR_EXIT_USAGE;
+	if (rules[0])
+		setenv("LIBREUSE_RULES", rules, 1);
+	const char *old = getenv("LD_PRELOAD");
+	char preload[PATH_MAX * 2];
+	snprintf(preload, sizeof(preload), "%s%s%s", lib, old && old[0] ? ":" : "", old ? old : "");
+	setenv("LD_PRELOAD", preload, 1);
+	warn_unreachable(argv[optind]);
+	execvp(argv[optind], argv + optind);
+	int e = errno;
+	lr_cli_error("cannot run %s: %s", argv[optind], strerror(e));
+	return e == ENOENT ? 127 : 126;
+}

@@ -1,0 +1,145 @@
+/* libreuse who PORT[/tcp|/udp]: the sockets on a port and their owners, and
+ * what a bind to it would meet now — tried for real on the wildcard address
+ * (plain, with each reuse option), with the shim's explanation when refused. */
+#include "cli.h"
+#include "conflict.h"
+#include "errname.h"
+#include "rules.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: libreuse who PORT[/tcp|/udp]\n"
+	"\n"
+	"Lists the sockets on PORT (TCP and UDP unless one is named): state, address,\n"
+	"uid, pid and program as far as this user can see. Then tries a bind to\n"
+	"0.0.0.0:PORT as this user — plain, with SO_REUSEADDR, with SO_REUSEPORT — and\n"
+	"says why Linux would refuse it, as the shim logs it. Exit 0 when some socket\n"
+	"holds the port, 1 when none does, 2 on a usage error.\n";
+
+/* A bind of 0.0.0.0:port with opts, closed at once: 0 or the errno. */
+static int try_bind(uint8_t proto, uint16_t port, unsigned opts)
+{
+	int fd = socket(AF_INET, proto == LR_PROTO_TCP ? SOCK_STREAM : SOCK_DGRAM, 0);
+	if (fd < 0)
+		return errno;
+	int one = 1;
+	if (opts & LR_OPT_REUSEADDR)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (opts & LR_OPT_REUSEPORT)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int ret = bind(fd, (struct sockaddr *)&in, sizeof(in)) == 0 ? 0 : errno;
+	close(fd);
+	return ret;
+}
+
+static void print_holders(const char *proto, const struct lr_holders *h)
+{
+	printf("%-5s %-11s %-40s %6s %7s  %s\n", "PROTO", "STATE", "ADDRESS", "UID", "PID", "PROGRAM");
+	for (size_t i = 0; i < h->n; i++) {
+		const struct lr_holder *x = &h->h[i];
+		char addr[64], uid[16] = "-", pid[16] = "-";
+		lr_format_addr(addr, sizeof(addr), &x->addr, x->port);
+		if (x->has_uid)
+			snprintf(uid, sizeof(uid), "%u", x->uid);
+		if (x->pid)
+			snprintf(pid, sizeof(pid), "%d", x->pid);
+		printf("%-5s %-11s %-40s %6s %7s  %s\n", proto, lr_holder_state_name(x), addr, uid, pid,
+		       x->pid ? x->program : (x->has_uid ? "(not visible to this user)" : "-"));
+	}
+	if (h->total > h->n)
+		printf("... and %zu more\n", h->total - h->n);
+}
+
+static void report_bind(uint8_t proto, uint16_t port, const struct lr_holders *h)
+{
+	static const struct {
+		unsigned opts;
+		const char *name;
+	} tries[] = { { 0, "plain" },
+		      { LR_OPT_REUSEADDR, "with SO_REUSEADDR" },
+		      { LR_OPT_REUSEPORT, "with SO_REUSEPORT" },
+		      { LR_OPT_REUSEADDR | LR_OPT_REUSEPORT, "with both" } };
+	const char *pname = proto == LR_PROTO_TCP ? "tcp" : "udp";
+	printf("a bind to 0.0.0.0:%u/%s as uid %u now:", port, pname, (unsigned)geteuid());
+	int first_err = 0;
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		int e = try_bind(proto, port, tries[i].opts);
+		printf("%s %s %s", i ? ";" : "", tries[i].name, e ? lr_errno_name(e) : "ok");
+		if (i == 0)
+			first_err = e;
+	}
+	printf("\n");
+	if (first_err == EADDRINUSE || first_err == EACCES || first_err == EADDRNOTAVAIL) {
+		struct lr_refusal r;
+		memset(&r, 0, sizeof(r));
+		r.op = LR_OP_BIND;
+		r.proto = proto;
+		r.err = first_err;
+		lr_addr_any(&r.addr, AF_INET);
+		r.port = port;
+		r.uid = (uint32_t)geteuid();
+		lr_conflict_sysctls(&r);
+		char why[512];
+		lr_explain(why, sizeof(why), &r, h);
+		printf("why (plain bind): %s\n", why);
+	}
+}
+
+int lr_cli_who(int argc, char **argv)
+{
+	if (lr_cli_wants_help(argc, argv)) {
+		fputs(usage, stdout);
+		return LR_EXIT_OK;
+	}
+	if (argc != 2) {
+		fputs(usage, stderr);
+		return LR_EXIT_USAGE;
+	}
+	char *end;
+	errno = 0;
+	unsigned long port = strtoul(argv[1], &end, 10);
+	bool tcp = true, udp = true;
+	if (end != argv[1] && *end == '/') {
+		tcp = strcmp(end, "/tcp") == 0;
+		udp = strcmp(end, "/udp") == 0;
+		if (!tcp && !udp)
+			end = argv[1]; /* neither: a usage error below */
+		else
+			end += 4;
+	}
+	if (end == argv[1] || *end || errno || port == 0 || port > 65535 || argv[1][0] == '-') {
+		lr_cli_error("who: '%s' is not PORT, PORT/tcp or PORT/udp (1-65535)", argv[1]);
+		return LR_EXIT_USAGE;
+	}
+	bool held = false;
+	for (int p = 0; p < 2; p++) {
+		uint8_t proto = p == 0 ? LR_PROTO_TCP : LR_PROTO_UDP;
+		if ((proto == LR_PROTO_TCP && !tcp) || (proto == LR_PROTO_UDP && !udp))
+			continue;
+		const char *pname = proto == LR_PROTO_TCP ? "tcp" : "udp";
+		struct lr_holders h;
+		if (lr_holders_find(proto, (uint16_t)port, &h) != 0) {
+			lr_cli_error("who: cannot read the %s sockets (netlink and /proc/net both failed)", pname);
+			return LR_EXIT_FAIL;
+		}
+		if (p == 1 && tcp)
+			printf("\n");
+		if (h.n) {
+			held = true;
+			print_holders(pname, &h);
+		} else {
+			printf("%s/%lu: no socket this user can see\n", pname, port);
+		}
+		report_bind(proto, (uint16_t)port, &h);
+	}
+	return held ? LR_EXIT_OK : LR_EXIT_FAIL;
+}

@@ -60,7 +60,7 @@ HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%) $(HELPER_LIBS:tests
 
 # Everything the build and the tests use, from Debian.
 DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light \
-	iproute2 util-linux
+	iproute2 util-linux groff-base binutils
 
 .PHONY: all deps bench-deps check unit integration demo bench install uninstall clean print-sysconfdir
 
@@ -139,11 +139,18 @@ demo: deps
 	demo/run-all.sh
 
 install: $(LIB) $(CLI)
-	$(INSTALL) -d $(DESTDIR)$(libdir) $(DESTDIR)$(sysconfdir)
+	$(INSTALL) -d $(DESTDIR)$(libdir) $(DESTDIR)$(bindir) $(DESTDIR)$(sysconfdir) \
+		$(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man7
 	$(INSTALL) -m 0644 $(LIB) $(DESTDIR)$(libdir)/libreuse.so
+	$(INSTALL) -m 0755 $(CLI) $(DESTDIR)$(bindir)/libreuse
+	$(INSTALL) -m 0644 docs/libreuse.1 $(DESTDIR)$(mandir)/man1/libreuse.1
+	$(INSTALL) -m 0644 docs/libreuse.conf.5 $(DESTDIR)$(mandir)/man5/libreuse.conf.5
+	$(INSTALL) -m 0644 docs/libreuse.7 $(DESTDIR)$(mandir)/man7/libreuse.7
 
 uninstall:
-	rm -f $(DESTDIR)$(libdir)/libreuse.so
+	rm -f $(DESTDIR)$(libdir)/libreuse.so $(DESTDIR)$(bindir)/libreuse \
+		$(DESTDIR)$(mandir)/man1/libreuse.1 $(DESTDIR)$(mandir)/man5/libreuse.conf.5 \
+		$(DESTDIR)$(mandir)/man7/libreuse.7
 
 clean:
 	rm -rf build

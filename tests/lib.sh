@@ -89,11 +89,21 @@ PYEOF
 }
 
 # bg NAME COMMAND...: start in the background; output in $T/NAME.out and
-# $T/NAME.err, pid in $T/NAME.pid; always killed at exit.
+# $T/NAME.err, pid (the program's own) in $T/NAME.pid; always killed at exit.
+# COMMAND may be `shim CONF PROGRAM...`.
 bg() {
 	local name=$1
 	shift
-	"$@" >"$T/$name.out" 2>"$T/$name.err" &
+	# exec, so the pid recorded is the program's own (a shell function
+	# such as shim would otherwise leave a subshell in between, and
+	# killing that would orphan the program).
+	(
+		if [ "$1" = shim ]; then
+			export LIBREUSE_CONFIG=$2 LD_PRELOAD=$(preload)
+			shift 2
+		fi
+		exec "$@"
+	) >"$T/$name.out" 2>"$T/$name.err" &
 	PIDS+=($!)
 	echo $! >"$T/$name.pid"
 }

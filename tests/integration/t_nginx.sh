@@ -46,6 +46,8 @@ check "the rewrite is logged, naming nginx" grep -q "nginx: bind tcp 0.0.0.0:$P 
 # nginx sets SO_REUSEADDR itself; the log tells it from libreuse's doing.
 check "nginx's own SO_REUSEADDR is reported as set by the program" \
 	grep -q "nginx: bind tcp 0.0.0.0:$P (used 127.0.0.1:$Q) ok; reuse: SO_REUSEADDR by program; rule 1" "$T/nginx.err"
-kill "$(cat "$T/nginx.pid")"
-wait_exit nginx 5
-check "nginx exits cleanly on SIGTERM under libreuse" test -z "$(grep -E 'emerg|alert|crit' "$T/nginx/error.log")"
+check "the pid bg recorded is nginx's master itself" test "$(cat "$T/nginx.pid")" = "$(cat "$T/nginx/nginx.pid")"
+kill -TERM "$(cat "$T/nginx/nginx.pid")"
+check "nginx exits on SIGTERM under libreuse" wait_exit nginx 5
+check "...cleanly: no emerg/alert/crit in its error log" test -z "$(grep -E 'emerg|alert|crit' "$T/nginx/error.log")"
+check "...and leaves no worker behind" test -z "$(pgrep -f "nginx.*$T/nginx")"

@@ -62,7 +62,8 @@ HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%) $(HELPER_LIBS:tests
 DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light \
 	iproute2 util-linux groff-base binutils
 
-.PHONY: all deps bench-deps check unit integration demo bench install uninstall clean print-sysconfdir
+.PHONY: all deps bench-deps check unit integration demo bench install uninstall clean print-sysconfdir \
+	matrix-doc
 
 all: $(LIB) $(CLI)
 
@@ -137,6 +138,13 @@ bench: bench-deps
 demo: deps
 	$(MAKE) all
 	demo/run-all.sh
+
+# docs/matrix.md: what the running kernel lets two sockets share, dated.
+matrix-doc: $(CLI)
+	{ echo '# What Linux lets two sockets share: a measured run'; echo; \
+	  echo 'Written by `make matrix-doc` from `libreuse matrix` (run as root, on loopback).'; \
+	  echo 'Re-run it on your kernel: the cells are measured, not recalled.'; echo; \
+	  echo '```'; $(CLI) matrix; echo '```'; } > docs/matrix.md
 
 install: $(LIB) $(CLI)
 	$(INSTALL) -d $(DESTDIR)$(libdir) $(DESTDIR)$(bindir) $(DESTDIR)$(sysconfdir) \

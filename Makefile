@@ -34,6 +34,10 @@ override CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1
 override LDFLAGS += -fsanitize=$(SANITIZE)
 # Its own tree: objects built with and without a sanitizer never mix.
 B := build/sanitize-$(subst $(comma),-,$(SANITIZE))
+# Programs the sanitized shim is preloaded into need the runtime loaded
+# first: the sanitized `libreuse run` puts it there.
+SAN_RT := $(if $(findstring address,$(SANITIZE)),libasan.so,$(if $(findstring thread,$(SANITIZE)),libtsan.so,libubsan.so))
+override CFLAGS += -DLR_SANITIZER_RUNTIME='"$(shell $(CC) -print-file-name=$(SAN_RT))"'
 else
 override CFLAGS += -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
 B := build

@@ -126,6 +126,50 @@ static int quick_rules(const struct run_opts *o, char *out, size_t n)
 	return 0;
 }
 
+/* A sanitizer runtime insists on coming first in the initial library list
+ * (an ASan-built program aborts otherwise): such leading entries stay in
+ * front, libreuse goes right after them, the rest follow. */
+static bool must_stay_first(const char *entry, size_t len)
+{
+	static const char *const runtimes[] = { "libasan", "libtsan", "libubsan", "liblsan",
+						"libmsan", "libhwasan" };
+	const char *base = entry;
+	for (size_t i = 0; i < len; i++)
+		if (entry[i] == '/')
+			base = entry + i + 1;
+	for (size_t i = 0; i < sizeof(runtimes) / sizeof(runtimes[0]); i++)
+		if (strncmp(base, runtimes[i], strlen(runtimes[i])) == 0)
+			return true;
+	return false;
+}
+
+static int build_preload(const char *lib, const char *old, char *out, size_t n)
+{
+	size_t used = 0;
+	const char *rest = old ? old : "";
+#ifdef LR_SANITIZER_RUNTIME
+	/* A sanitizer build of libreuse.so needs its runtime ahead of it. */
+	int s = snprintf(out, n, "%s:", LR_SANITIZER_RUNTIME);
+	if (s < 0 || (size_t)s >= n)
+		return -1;
+	used = (size_t)s;
+#endif
+	/* LD_PRELOAD separates entries with colons or spaces. */
+	for (;;) {
+		rest += strspn(rest, ": ");
+		size_t len = strcspn(rest, ": ");
+		if (!len || !must_stay_first(rest, len))
+			break;
+		int w = snprintf(out + used, n - used, "%.*s:", (int)len, rest);
+		if (w < 0 || (size_t)w >= n - used)
+			return -1;
+		used += (size_t)w;
+		rest += len;
+	}
+	int w = snprintf(out + used, n - used, "%s%s%s", lib, rest[0] ? ":" : "", rest);
+	return w < 0 || (size_t)w >= n - used ? -1 : 0;
+}
+
 /* The shim next to this binary (the build tree), else the installed one. */
 static int find_library(char *out, size_t n)
 {
@@ -306,9 +350,11 @@ int lr_cli_run(int argc, char **argv)
 		return LR_EXIT_USAGE;
 	if (rules[0])
 		setenv("LIBREUSE_RULES", rules, 1);
-	const char *old = getenv("LD_PRELOAD");
-	char preload[PATH_MAX * 2];
-	snprintf(preload, sizeof(preload), "%s%s%s", lib, old && old[0] ? ":" : "", old ? old : "");
+	char preload[PATH_MAX * 4];
+	if (build_preload(lib, getenv("LD_PRELOAD"), preload, sizeof(preload)) != 0) {
+		lr_cli_error("LD_PRELOAD is too long");
+		return LR_EXIT_FAIL;
+	}
 	setenv("LD_PRELOAD", preload, 1);
 	warn_unreachable(argv[optind]);
 	execvp(argv[optind], argv + optind);

@@ -1,0 +1,105 @@
+/* stress THREADS ITERS: THREADS threads each make ITERS cycles of socket,
+ * bind 127.0.0.1:0, (check the options libreuse injected), connect to an
+ * in-process listener, close — while the test rewrites the rule file
+ * between a version that injects SO_REUSEADDR and one that injects
+ * SO_REUSEPORT. Every bind must succeed with exactly one version's options
+ * (never none, never both), every connect must succeed. Prints the counts;
+ * exit 0 when all held. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int iters;
+static struct sockaddr_in target;
+static atomic_long by_addr, by_port, bad_opts, bind_fail, connect_fail;
+static atomic_int stop;
+
+static int opt(int fd, int name)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+	getsockopt(fd, SOL_SOCKET, name, &v, &len);
+	return v != 0;
+}
+
+static void *worker(void *arg)
+{
+	(void)arg;
+	struct sockaddr_in any = { .sin_family = AF_INET };
+	any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 0; i < iters; i++) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		if (bind(s, (struct sockaddr *)&any, sizeof(any)) != 0) {
+			atomic_fetch_add(&bind_fail, 1);
+		} else {
+			int a = opt(s, SO_REUSEADDR), p = opt(s, SO_REUSEPORT);
+			if (a && !p)
+				atomic_fetch_add(&by_addr, 1);
+			else if (p && !a)
+				atomic_fetch_add(&by_port, 1);
+			else
+				atomic_fetch_add(&bad_opts, 1);
+		}
+		close(s);
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(c, (struct sockaddr *)&target, sizeof(target)) != 0)
+			atomic_fetch_add(&connect_fail, 1);
+		close(c);
+	}
+	return NULL;
+}
+
+static void *acceptor(void *arg)
+{
+	int l = *(int *)arg;
+	while (!atomic_load(&stop)) {
+		int a = accept(l, NULL, NULL);
+		if (a >= 0)
+			close(a);
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: stress THREADS ITERS\n");
+		return 2;
+	}
+	int n = atoi(argv[1]);
+	iters = atoi(argv[2]);
+	/* The listener is made before any rule applies to its port (it binds a
+	 * fixed non-zero port, which the rules do not name). */
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	target.sin_family = AF_INET;
+	target.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof(target);
+	if (bind(l, (struct sockaddr *)&target, sizeof(target)) != 0 || listen(l, 4096) != 0 ||
+	    getsockname(l, (struct sockaddr *)&target, &len) != 0) {
+		perror("listener");
+		return 2;
+	}
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 100000 };
+	setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	pthread_t acc, *t = calloc((size_t)n, sizeof(*t));
+	pthread_create(&acc, NULL, acceptor, &l);
+	for (int i = 0; i < n; i++)
+		pthread_create(&t[i], NULL, worker, NULL);
+	for (int i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	atomic_store(&stop, 1);
+	pthread_join(acc, NULL);
+	close(l);
+	free(t);
+	printf("binds %ld reuseaddr %ld reuseport %ld bad %ld bindfail %ld connectfail %ld\n",
+	       atomic_load(&by_addr) + atomic_load(&by_port) + atomic_load(&bad_opts), atomic_load(&by_addr),
+	       atomic_load(&by_port), atomic_load(&bad_opts), atomic_load(&bind_fail),
+	       atomic_load(&connect_fail));
+	return atomic_load(&bad_opts) || atomic_load(&bind_fail) || atomic_load(&connect_fail);
+}

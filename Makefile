@@ -67,7 +67,7 @@ DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx
 	iproute2 util-linux groff-base binutils
 
 .PHONY: all deps bench-deps check unit integration demo bench install uninstall clean print-sysconfdir \
-	matrix-doc
+	matrix-doc fuzz fuzz-deps
 
 all: $(LIB) $(CLI)
 
@@ -101,11 +101,17 @@ $(B)/helpers/lib%.so: tests/helpers/lib%.c | $(B)/helpers
 $(B)/helpers/early: tests/helpers/early.c $(B)/helpers/libearly.so
 	$(CC) $(CFLAGS) $< $(LDFLAGS) -L$(B)/helpers -learly -Wl,-rpath,'$$ORIGIN' -o $@
 
-$(B)/obj $(B)/tests $(B)/helpers:
+$(B)/obj $(B)/tests $(B)/helpers $(B)/fuzz:
 	mkdir -p $@
 
 unit: $(UNIT_BIN)
-integration: $(LIB) $(CLI) $(HELPER_BIN)
+# The fuzz targets as plain programs that replay files: make check runs the
+# seeds and every input a fuzzer found (tests/fuzz/regressions).
+REPLAY_BIN := $(B)/fuzz/replay_config $(B)/fuzz/replay_addr
+$(B)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE_OBJ) | $(B)/fuzz
+	$(CC) $(CFLAGS) -Ishim tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(CORE_OBJ) $(LDFLAGS) -o $@ -lconfig
+
+integration: $(LIB) $(CLI) $(HELPER_BIN) $(REPLAY_BIN)
 
 check: deps
 	$(MAKE) SANITIZE='$(SANITIZE)' all unit integration
@@ -142,6 +148,31 @@ bench: bench-deps
 demo: deps
 	$(MAKE) all
 	demo/run-all.sh
+
+# libFuzzer (clang): each target for FUZZ_SECONDS, seeded from config/ and
+# tests/fuzz/; a crash leaves its input in build/fuzz/ and fails. Copy it to
+# tests/fuzz/regressions/<target>/ once fixed: make check replays it.
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Ishim -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined -DLR_SYSCONFDIR='"$(sysconfdir)"' -DLR_VERSION='"$(VERSION)"'
+
+fuzz-deps: deps
+	@dpkg -s clang >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang; }
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard shim/*.h)
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) $< $(CORE_SRC) -o $@ -lconfig
+
+fuzz: fuzz-deps
+	$(MAKE) build/fuzz/fuzz_config build/fuzz/fuzz_addr
+	mkdir -p build/fuzz/corpus-config build/fuzz/corpus-addr
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp build/fuzz/fuzz_config -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		-timeout=10 -artifact_prefix=build/fuzz/config- build/fuzz/corpus-config config \
+		tests/fuzz/regressions/config
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp build/fuzz/fuzz_addr -max_total_time=$(FUZZ_SECONDS) -max_len=256 \
+		-timeout=10 -artifact_prefix=build/fuzz/addr- build/fuzz/corpus-addr tests/fuzz/seeds-addr \
+		tests/fuzz/regressions/addr
 
 # docs/matrix.md: what the running kernel lets two sockets share, dated.
 matrix-doc: $(CLI)

@@ -1,4 +1,5 @@
-/* stress THREADS ITERS: THREADS threads each make ITERS cycles of socket,
+/* stress THREADS MS: THREADS threads make cycles for MS milliseconds (long
+ * enough to span the once-a-second reload checks) of socket,
  * bind 127.0.0.1:0, (check the options libreuse injected), connect to an
  * in-process listener, close — while the test rewrites the rule file
  * between a version that injects SO_REUSEADDR and one that injects
@@ -13,9 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
-static int iters;
+static atomic_int running = 1;
 static struct sockaddr_in target;
 static atomic_long by_addr, by_port, bad_opts, bind_fail, connect_fail;
 static atomic_int stop;
@@ -33,7 +35,7 @@ static void *worker(void *arg)
 	(void)arg;
 	struct sockaddr_in any = { .sin_family = AF_INET };
 	any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	for (int i = 0; i < iters; i++) {
+	while (atomic_load(&running)) {
 		int s = socket(AF_INET, SOCK_STREAM, 0);
 		if (bind(s, (struct sockaddr *)&any, sizeof(any)) != 0) {
 			atomic_fetch_add(&bind_fail, 1);
@@ -69,11 +71,10 @@ static void *acceptor(void *arg)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: stress THREADS ITERS\n");
+		fprintf(stderr, "usage: stress THREADS MS\n");
 		return 2;
 	}
-	int n = atoi(argv[1]);
-	iters = atoi(argv[2]);
+	int n = atoi(argv[1]), ms = atoi(argv[2]);
 	/* The listener is made before any rule applies to its port (it binds a
 	 * fixed non-zero port, which the rules do not name). */
 	int l = socket(AF_INET, SOCK_STREAM, 0);
@@ -91,6 +92,9 @@ int main(int argc, char **argv)
 	pthread_create(&acc, NULL, acceptor, &l);
 	for (int i = 0; i < n; i++)
 		pthread_create(&t[i], NULL, worker, NULL);
+	struct timespec run = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+	nanosleep(&run, NULL);
+	atomic_store(&running, 0);
 	for (int i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
 	atomic_store(&stop, 1);

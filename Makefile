@@ -58,7 +58,7 @@ SHIM_OBJ := $(SHIM_SRC:shim/%.c=$(B)/obj/%.o)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
-HELPER_LIBS := tests/helpers/libearly.c tests/helpers/libcount.c
+HELPER_LIBS := tests/helpers/libearly.c tests/helpers/libcount.c tests/helpers/libfailmalloc.c
 HELPER_SRC := $(filter-out $(HELPER_LIBS),$(wildcard tests/helpers/*.c))
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%) $(HELPER_LIBS:tests/helpers/%.c=$(B)/helpers/%.so)
 

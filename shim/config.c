@@ -1,5 +1,8 @@
 #include "config.h"
 
+/* Memory asked for, as a multiple of the rule text, before libconfig runs. */
+#define LR_CONFIG_HEADROOM 8
+
 #include "errname.h"
 
 #include <errno.h>
@@ -208,7 +211,8 @@ static enum lr_config_result get_str(struct ctx *c, const config_setting_t *s, c
 	if (want(c, s, CONFIG_TYPE_STRING) != LR_CONFIG_OK)
 		return LR_CONFIG_ERROR;
 	*out = config_setting_get_string(s);
-	return LR_CONFIG_OK;
+	/* NULL: libconfig's copy of the string failed to allocate. */
+	return *out ? LR_CONFIG_OK : SERR(c, s, "out of memory");
 }
 
 /* Picks a value from a closed list of names; returns its index or -1. */
@@ -262,6 +266,8 @@ static enum lr_config_result parse_log(struct ctx *c, const config_setting_t *g)
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *k = config_setting_name(s);
+		if (!k) /* libconfig lost it to a failed allocation */
+			return SERR(c, s, "out of memory");
 		int v;
 		if (strcmp(k, "level") == 0) {
 			if ((v = one_of(c, s, level_names)) < 0)
@@ -334,6 +340,8 @@ static enum lr_config_result parse_port(struct ctx *c, const config_setting_t *s
 	}
 	if (t == CONFIG_TYPE_STRING) {
 		const char *v = config_setting_get_string(s);
+		if (!v)
+			return SERR(c, s, "out of memory");
 		if (lr_parse_port_range(v, &r->port_lo, &r->port_hi) != 0)
 			return SERR(c, s, "port \"%s\" is not a port 0-65535 or a range \"LO-HI\" with LO <= HI", v);
 		return LR_CONFIG_OK;
@@ -355,6 +363,8 @@ static enum lr_config_result parse_match(struct ctx *c, const config_setting_t *
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *k = config_setting_name(s);
+		if (!k) /* libconfig lost it to a failed allocation */
+			return SERR(c, s, "out of memory");
 		int v;
 		if (strcmp(k, "program") == 0) {
 			const char *p;
@@ -438,6 +448,8 @@ static enum lr_config_result parse_rule(struct ctx *c, const config_setting_t *g
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *k = config_setting_name(s);
+		if (!k) /* libconfig lost it to a failed allocation */
+			return SERR(c, s, "out of memory");
 		enum lr_config_result res = LR_CONFIG_OK;
 		if (strcmp(k, "match") == 0) {
 			res = parse_match(c, s, r);
@@ -488,6 +500,8 @@ static enum lr_config_result parse_root(struct ctx *c, const config_setting_t *r
 	for (int i = 0; i < config_setting_length(root); i++) {
 		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
 		const char *k = config_setting_name(s);
+		if (!k) /* libconfig lost it to a failed allocation */
+			return SERR(c, s, "out of memory");
 		if (strcmp(k, "log") == 0) {
 			if (parse_log(c, s) != LR_CONFIG_OK)
 				return LR_CONFIG_ERROR;
@@ -516,6 +530,15 @@ enum lr_config_result lr_config_load_text(const char *text, const char *name,
 		err[0] = '\0';
 	if (check_includes(&c, text, name, include_dir, 0) != LR_CONFIG_OK)
 		return LR_CONFIG_ERROR;
+
+	/* libconfig 1.5 does not check its own allocations: one failing inside
+	 * it crashes, or its scanner exit()s. We cannot make it safe, but we
+	 * can refuse to start it when memory is already short: the text's
+	 * parse tree and scanner buffers take a few times its size. */
+	void *headroom = malloc(strlen(text) * LR_CONFIG_HEADROOM + 65536);
+	if (!headroom)
+		return errorf(&c, name, 0, "out of memory (not parsing: libconfig cannot survive it)");
+	free(headroom);
 
 	/* libconfig switches the thread to the C locale and back to the global
 	 * one, losing a per-thread locale the host had set: put it back. */

@@ -158,10 +158,25 @@ static bool put_overlap(struct lr_buf *b, const struct lr_holder *x, const struc
 	return true;
 }
 
+/* No holders at all: not looked up (out of file descriptors, /proc not
+ * readable) is not the same as none found. */
+static bool put_unknown(struct lr_buf *b, const struct lr_refusal *r, const struct lr_holders *h)
+{
+	if (h)
+		return false;
+	lr_buf_str(b, "the sockets holding port ");
+	lr_buf_u64(b, r->port);
+	lr_buf_str(b, " could not be looked up (no file descriptor left, or /proc and "
+		      "sock_diag unreadable)");
+	return true;
+}
+
 static void explain_tcp_in_use(struct lr_buf *b, const struct lr_refusal *r,
 			       const struct lr_holders *h)
 {
 	const struct lr_holder *x;
+	if (put_unknown(b, r, h))
+		return;
 	if ((x = find(h, r, is_listener))) {
 		if ((r->opts & LR_OPT_REUSEPORT) && other_user(x, r)) {
 			lr_buf_str(b, "a listener of another user holds it (");
@@ -219,6 +234,8 @@ static void explain_tcp_in_use(struct lr_buf *b, const struct lr_refusal *r,
 static void explain_udp_in_use(struct lr_buf *b, const struct lr_refusal *r,
 			       const struct lr_holders *h)
 {
+	if (put_unknown(b, r, h))
+		return;
 	const struct lr_holder *x = find(h, r, is_any);
 	if (!x) {
 		lr_buf_str(b, "no socket this process can see holds port ");

@@ -147,7 +147,13 @@ static void nobody_visible(void **state)
 {
 	(void)state;
 	struct lr_refusal r = bind_refusal("127.0.0.1", 80, LR_PROTO_TCP, 0);
-	assert_non_null(strstr(explain(&r, NULL), "no socket this process can see holds port 80"));
+	struct lr_holders none;
+	memset(&none, 0, sizeof(none));
+	assert_non_null(strstr(explain(&r, &none), "no socket this process can see holds port 80"));
+	/* Not looked up at all is said differently. */
+	assert_non_null(strstr(explain(&r, NULL), "the sockets holding port 80 could not be looked up"));
+	r.proto = LR_PROTO_UDP;
+	assert_non_null(strstr(explain(&r, NULL), "could not be looked up"));
 }
 
 static void ephemeral_exhausted(void **state)

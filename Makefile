@@ -64,7 +64,7 @@ HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%) $(HELPER_LIBS:tests
 
 # Everything the build and the tests use, from Debian.
 DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light \
-	iproute2 util-linux groff-base binutils
+	iproute2 util-linux groff-base binutils valgrind
 
 .PHONY: all deps bench-deps check unit integration demo bench install uninstall clean print-sysconfdir \
 	matrix-doc fuzz fuzz-deps

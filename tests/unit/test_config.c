@@ -238,6 +238,80 @@ static void hostile_sources_refused(void **state)
 	lr_ruleset_free(&rs);
 }
 
+/* Sizes and bytes nobody should write, each loaded or refused in bounded
+ * time and memory, never a crash. */
+static char *repeat(const char *head, const char *unit, size_t times, const char *tail)
+{
+	size_t n = strlen(head) + strlen(unit) * times + strlen(tail) + 1;
+	char *s = malloc(n), *p = s;
+	assert_non_null(s);
+	p = stpcpy(p, head);
+	for (size_t i = 0; i < times; i++)
+		p = stpcpy(p, unit);
+	strcpy(p, tail);
+	return s;
+}
+
+static void hostile_sizes_and_bytes(void **state)
+{
+	(void)state;
+	struct lr_ruleset rs;
+	char err[512];
+
+	/* 100,000 rules: loaded, compiled, and the right one found. */
+	size_t cap = 100000 * 64 + 64, len = 0;
+	char *big = malloc(cap);
+	assert_non_null(big);
+	len += (size_t)sprintf(big + len, "rules = (\n");
+	for (int i = 0; i < 100000; i++)
+		len += (size_t)sprintf(big + len, "{ match = { port = %d; }; reuseaddr = true; },\n", i % 65536);
+	strcpy(big + len - 2, "\n);\n");
+	assert_int_equal(load(big, &rs, err, sizeof(err)), LR_CONFIG_OK);
+	assert_int_equal(rs.nrules, 100000);
+	struct lr_table *t = lr_table_compile(&rs, NULL, NULL);
+	assert_non_null(t);
+	struct lr_call c = { .op = LR_OP_BIND, .proto = LR_PROTO_TCP, .port = 4242 };
+	assert_int_equal(lr_parse_addr("127.0.0.1", &c.addr), 0);
+	const struct lr_rule *r = lr_table_match(t, &c);
+	assert_non_null(r);
+	assert_int_equal(r->index, 4242);
+	lr_table_free(t);
+	lr_ruleset_free(&rs);
+	free(big);
+
+	/* Groups and lists nested 20,000 deep: libconfig's parser gives up. */
+	char *deep = repeat("a = ", "{ b = ", 20000, "1;");
+	assert_int_equal(load(deep, &rs, err, sizeof(err)), LR_CONFIG_ERROR);
+	assert_non_null(strstr(err, "rules.conf:1: "));
+	lr_ruleset_free(&rs);
+	free(deep);
+	char *lists = repeat("rules = ", "(", 20000, "");
+	assert_int_equal(load(lists, &rs, err, sizeof(err)), LR_CONFIG_ERROR);
+	lr_ruleset_free(&rs);
+	free(lists);
+
+	/* A 100 KB program glob: loads, and matching it against a name stays
+	 * bounded (iterative, no backtracking blow-up). */
+	char *glob = repeat("rules = ( { match = { program = \"", "*a", 50000, "*b\"; }; reuseaddr = true; } );\n");
+	assert_int_equal(load(glob, &rs, err, sizeof(err)), LR_CONFIG_OK);
+	t = lr_table_compile(&rs, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+			     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	assert_non_null(t);
+	assert_int_equal(t->nrules, 0); /* the name has no 50,000 a's and a b */
+	lr_table_free(t);
+	lr_ruleset_free(&rs);
+	free(glob);
+
+	/* Names that are not UTF-8 are bytes like any other. */
+	assert_int_equal(load("rules = ( { match = { program = \"\xff\xfe*\"; }; reuseaddr = true; } );\n",
+			      &rs, err, sizeof(err)), LR_CONFIG_OK);
+	t = lr_table_compile(&rs, "\xff\xfe" "d", NULL);
+	assert_non_null(t);
+	assert_int_equal(t->nrules, 1);
+	lr_table_free(t);
+	lr_ruleset_free(&rs);
+}
+
 static void thread_locale_survives(void **state)
 {
 	(void)state;
@@ -299,6 +373,7 @@ int main(void)
 		cmocka_unit_test(nul_bytes_refused),
 		cmocka_unit_test(missing_file_is_reported_as_missing),
 		cmocka_unit_test(hostile_sources_refused),
+		cmocka_unit_test(hostile_sizes_and_bytes),
 		cmocka_unit_test(thread_locale_survives),
 		cmocka_unit_test(inline_text_and_ordering),
 	};

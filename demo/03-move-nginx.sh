@@ -9,26 +9,7 @@ CLI=$BUILD/libreuse
 # 8080 as in the story, unless something here already has it.
 Q=8080
 ss -Hltn "( sport = :$Q )" | grep -q . && Q=$(free_port)
-mkdir -p "$T/nginx/tmp"
-cat >"$T/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes 2;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $T/nginx/tmp;
-    proxy_temp_path $T/nginx/tmp;
-    fastcgi_temp_path $T/nginx/tmp;
-    uwsgi_temp_path $T/nginx/tmp;
-    scgi_temp_path $T/nginx/tmp;
-    server {
-        listen 80;
-        location / { return 200 "hello from nginx\n"; }
-    }
-}
-CONF
+nginx_conf "$T/nginx" 80
 rules "$T/move.conf" "log = { level = \"actions\"; };
 rules = ( { match = { program = \"nginx\"; address = \"0.0.0.0\"; port = 80; }; rewrite = \"127.0.0.1:$Q\"; } );"
 echo "== Demo 3: nginx hard-coded to 0.0.0.0:80, moved to 127.0.0.1:$Q by a rule"

@@ -269,6 +269,19 @@ static void explain_udp_in_use(struct lr_buf *b, const struct lr_refusal *r,
 		      "too)");
 }
 
+/* " (net.ipv4.ip_local_port_range LO-HI", left open for the caller to
+ * finish; false (nothing written) when the range is unknown. */
+static bool put_range(struct lr_buf *b, const struct lr_refusal *r)
+{
+	if (!r->eph_lo || r->eph_hi < r->eph_lo)
+		return false;
+	lr_buf_str(b, " (net.ipv4.ip_local_port_range ");
+	lr_buf_u64(b, r->eph_lo);
+	lr_buf_char(b, '-');
+	lr_buf_u64(b, r->eph_hi);
+	return true;
+}
+
 size_t lr_explain(char *buf, size_t n, const struct lr_refusal *r, const struct lr_holders *h)
 {
 	struct lr_buf b = { .p = buf, .len = 0, .cap = n };
@@ -308,11 +321,7 @@ size_t lr_explain(char *buf, size_t n, const struct lr_refusal *r, const struct 
 			lr_buf_str(&b, "the ephemeral port range is exhausted: no free local port "
 				       "reaches ");
 			put_endpoint(&b, &r->addr, r->port);
-			if (r->eph_lo && r->eph_hi >= r->eph_lo) {
-				lr_buf_str(&b, " (net.ipv4.ip_local_port_range ");
-				lr_buf_u64(&b, r->eph_lo);
-				lr_buf_char(&b, '-');
-				lr_buf_u64(&b, r->eph_hi);
+			if (put_range(&b, r)) {
 				lr_buf_str(&b, ", ");
 				lr_buf_u64(&b, (uint64_t)(r->eph_hi - r->eph_lo + 1));
 				lr_buf_str(&b, " ports, all in use towards it)");
@@ -327,13 +336,8 @@ size_t lr_explain(char *buf, size_t n, const struct lr_refusal *r, const struct 
 			put_endpoint(&b, &r->addr, r->port);
 		} else if (r->port == 0) {
 			lr_buf_str(&b, "no port is left in the ephemeral range for a bind to port 0");
-			if (r->eph_lo && r->eph_hi >= r->eph_lo) {
-				lr_buf_str(&b, " (net.ipv4.ip_local_port_range ");
-				lr_buf_u64(&b, r->eph_lo);
-				lr_buf_char(&b, '-');
-				lr_buf_u64(&b, r->eph_hi);
+			if (put_range(&b, r))
 				lr_buf_char(&b, ')');
-			}
 		} else if (r->proto == LR_PROTO_UDP) {
 			explain_udp_in_use(&b, r, h);
 		} else {

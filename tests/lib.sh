@@ -148,3 +148,29 @@ all_ready() {
 	local n
 	for n in "$@"; do grep -q READY "$T/$n.out" || return 1; done
 }
+
+# nginx_conf DIR LISTEN: a minimal nginx configuration in DIR/nginx.conf
+# (all paths inside DIR, no daemon) whose one server has `listen LISTEN`
+# and answers "hello from nginx".
+nginx_conf() {
+	mkdir -p "$1/tmp"
+	cat >"$1/nginx.conf" <<CONF
+daemon off;
+worker_processes 2;
+pid $1/nginx.pid;
+error_log $1/error.log;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $1/tmp;
+    proxy_temp_path $1/tmp;
+    fastcgi_temp_path $1/tmp;
+    uwsgi_temp_path $1/tmp;
+    scgi_temp_path $1/tmp;
+    server {
+        listen $2;
+        location / { return 200 "hello from nginx\n"; }
+    }
+}
+CONF
+}

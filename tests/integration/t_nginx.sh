@@ -6,26 +6,7 @@
 NGINX=/usr/sbin/nginx
 P=$(free_port)
 Q=$(free_port)
-mkdir -p "$T/nginx/tmp"
-cat >"$T/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes 2;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $T/nginx/tmp;
-    proxy_temp_path $T/nginx/tmp;
-    fastcgi_temp_path $T/nginx/tmp;
-    uwsgi_temp_path $T/nginx/tmp;
-    scgi_temp_path $T/nginx/tmp;
-    server {
-        listen $P;
-        location / { return 200 "hello from nginx\n"; }
-    }
-}
-CONF
+nginx_conf "$T/nginx" $P
 rules "$T/rules.conf" "log = { level = \"all\"; };
 rules = ( { match = { program = \"nginx\"; port = $P; }; rewrite = \"127.0.0.1:$Q\"; } );"
 

@@ -283,16 +283,10 @@ static void maybe_reload(void)
 	atomic_flag_clear(&reloading);
 }
 
-struct lr_loaded *lr_state_enter(struct lr_guard *g)
+/* Counts the caller in the current epoch and returns the rules in force (or
+ * NULL, uncounted, when there are none). */
+static struct lr_loaded *hold(struct lr_guard *g)
 {
-	if (in_start)
-		return NULL;
-	pthread_once(&start_once, load_first);
-	long long now = now_ns();
-	long long due = atomic_load_explicit(&next_check_ns, memory_order_relaxed);
-	if (now >= due && atomic_compare_exchange_strong(&next_check_ns, &due,
-							 now + LR_RELOAD_INTERVAL_NS))
-		maybe_reload();
 	/* No rules in force (the usual case of a system-wide install): nothing
 	 * to hold, so no shared counter to touch. */
 	if (!atomic_load_explicit(&current, memory_order_relaxed))
@@ -312,11 +306,22 @@ struct lr_loaded *lr_state_enter(struct lr_guard *g)
 	return l;
 }
 
+struct lr_loaded *lr_state_enter(struct lr_guard *g)
+{
+	if (in_start)
+		return NULL;
+	pthread_once(&start_once, load_first);
+	long long now = now_ns();
+	long long due = atomic_load_explicit(&next_check_ns, memory_order_relaxed);
+	if (now >= due && atomic_compare_exchange_strong(&next_check_ns, &due,
+							 now + LR_RELOAD_INTERVAL_NS))
+		maybe_reload();
+	return hold(g);
+}
+
 struct lr_loaded *lr_state_peek(struct lr_guard *g)
 {
-	if (in_start || !atomic_load(&started) || !atomic_load(&current))
-		return NULL;
-	return lr_state_enter(g);
+	return in_start || !atomic_load(&started) ? NULL : hold(g);
 }
 
 void lr_state_leave(struct lr_guard *g)

@@ -28,7 +28,8 @@ void lr_state_start(void);
  * rule file changed, and reloads it if so. */
 struct lr_loaded *lr_state_enter(struct lr_guard *g);
 void lr_state_leave(struct lr_guard *g);
-/* The same, but never the one to load the rules: NULL until they were. */
+/* The same, but never the one to load or reload the rules (for the exit
+ * summary): NULL until they were loaded. */
 struct lr_loaded *lr_state_peek(struct lr_guard *g);
 
 /* Whether the rules in force log every call (the file's log.level is "all";

@@ -55,7 +55,7 @@ static bool admit(struct lr_event *ev)
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
 	if (lr_rate_admit(&rate, key, now.tv_sec, burst, &ev->suppressed))
 		return true;
-	lr_tally_add(LR_TALLY_SUPPRESSED);
+	lr_tally_add(LR_TALLY_SUPPRESSED); /* rare: a flood is being cut */
 	return false;
 }
 
@@ -82,15 +82,23 @@ static void event_base(struct lr_event *ev, const char *op, const struct lr_call
 }
 
 /* Counts an action for the exit summary: what was done, or in a dry run
- * what would have been. */
-static void tally(const struct lr_decision *d, enum lr_tally_kind k)
+ * what would have been. Only when the rules in force print a summary: the
+ * counters are shared by every thread, and at the default level nobody
+ * reads them. */
+static void tally(const struct lr_loaded *l, const struct lr_decision *d, enum lr_tally_kind k)
 {
-	lr_tally_add(d->dry_run ? LR_TALLY_WOULD : k);
+	if (l->table->max_level >= LR_LOG_ACTIONS)
+		lr_tally_add(d->dry_run ? LR_TALLY_WOULD : k);
 }
 
-static void log_action(struct lr_loaded *l, const struct lr_decision *d, struct lr_event ev,
-		       const char *action, const char *message)
+/* An action's line. The event is copied only when the line will be
+ * written: an injecting bind at the default level pays a compare. */
+static void log_action(struct lr_loaded *l, const struct lr_decision *d,
+		       const struct lr_event *base, const char *action, const char *message)
 {
+	if (d->level < (int)LR_LOG_ACTIONS)
+		return;
+	struct lr_event ev = *base;
 	ev.kind = LR_EV_ACTION;
 	ev.action = action;
 	ev.message = message;
@@ -129,13 +137,13 @@ static long long elapsed_ms(const struct timespec *since)
 
 /* bind, and while it meets EADDRINUSE, again with exponential backoff until
  * retry_ms have passed; then fails exactly as it would have. */
-static int bind_retrying(struct lr_loaded *l, const struct lr_decision *d, struct lr_event ev,
+static int bind_retrying(struct lr_loaded *l, const struct lr_decision *d, const struct lr_event *ev,
 			 int fd, const struct sockaddr *sa, socklen_t len)
 {
 	int ret = lr_real.bind(fd, sa, len);
 	if (ret == 0 || errno != EADDRINUSE || d->retry_ms == 0)
 		return ret;
-	tally(d, LR_TALLY_RETRY);
+	tally(l, d, LR_TALLY_RETRY);
 	log_action(l, d, ev, "retry", d->dry_run ? "the bind that met EADDRINUSE" :
 					      "the bind that met EADDRINUSE, with backoff");
 	if (d->dry_run)
@@ -182,7 +190,7 @@ static void log_outcome(struct lr_loaded *l, int level, struct lr_event *ev, int
 	ev->result = ret;
 	ev->err = e;
 	ev->kind = outcome_kind(ret, e);
-	if (ev->kind == LR_EV_CONFLICT)
+	if (ev->kind == LR_EV_CONFLICT && l->table->max_level >= LR_LOG_ACTIONS)
 		lr_tally_add(LR_TALLY_CONFLICT);
 	if (level < (int)outcome_level(ret, e) || !admit(ev))
 		return;
@@ -215,8 +223,8 @@ static int prepare(struct lr_loaded *l, const struct lr_decision *d, struct lr_e
 		emit(l, d->level, LR_LOG_ERRORS, &p);
 	}
 	if (d->deny) {
-		tally(d, LR_TALLY_DENY);
-		log_action(l, d, *ev, "deny", lr_errno_name(d->deny));
+		tally(l, d, LR_TALLY_DENY);
+		log_action(l, d, ev, "deny", lr_errno_name(d->deny));
 		if (!d->dry_run) {
 			*ret = -1;
 			return 1;
@@ -227,8 +235,8 @@ static int prepare(struct lr_loaded *l, const struct lr_decision *d, struct lr_e
 		r.has_effective = true;
 		r.eff_addr = d->addr;
 		r.eff_port = d->port;
-		tally(d, LR_TALLY_REWRITE);
-		log_action(l, d, r, "rewrite", NULL);
+		tally(l, d, LR_TALLY_REWRITE);
+		log_action(l, d, &r, "rewrite", NULL);
 		if (!d->dry_run) {
 			socklen_t n = lr_sockaddr_build(ss, family, addr, len, &d->addr, d->port);
 			if (n) {
@@ -295,12 +303,12 @@ int lr_apply_bind(struct lr_loaded *l, int fd, const struct sockaddr *addr, sock
 	if (begin(l, &d, &ev, "bind", lr_real.bind, fd, addr, len, c, si, &ss, &use, &use_len, &ret))
 		return ret;
 	if (d.inject) {
-		tally(&d, LR_TALLY_INJECT);
-		log_action(l, &d, ev, "inject", option_names(d.inject));
+		tally(l, &d, LR_TALLY_INJECT);
+		log_action(l, &d, &ev, "inject", option_names(d.inject));
 		if (!d.dry_run)
 			ev.injected |= inject(fd, d.inject, d.force);
 	}
-	ret = bind_retrying(l, &d, ev, fd, use, use_len);
+	ret = bind_retrying(l, &d, &ev, fd, use, use_len);
 	int e = errno;
 	if (ret == 0)
 		lr_fd_or(fd, LR_FD_BOUND);
@@ -329,12 +337,12 @@ int lr_apply_connect(struct lr_loaded *l, int fd, const struct sockaddr *addr, s
 		sev.addr = d.src_addr;
 		sev.port = d.src_port;
 		sev.has_effective = false;
-		tally(&d, LR_TALLY_SOURCE);
-		log_action(l, &d, sev, "source", "before connect");
+		tally(l, &d, LR_TALLY_SOURCE);
+		log_action(l, &d, &sev, "source", "before connect");
 		if (!d.dry_run) {
 			if (d.inject)
 				sev.injected |= inject(fd, d.inject, d.force);
-			ret = bind_retrying(l, &d, sev, fd, (const struct sockaddr *)&src, src_len);
+			ret = bind_retrying(l, &d, &sev, fd, (const struct sockaddr *)&src, src_len);
 			if (ret < 0) {
 				/* The connect does not happen: the rule said where it must
 				 * come from, and that address is not to be had. */

@@ -29,29 +29,31 @@ struct lr_summary {
 };
 
 struct lr_event {
-	enum lr_event_kind kind;
+	/* Pointers first, then the rest by size: the event is zeroed on every
+	 * call a rule matches, so its padding is paid for. */
 	const char *program;
-	const char *op;    /* "bind", "connect", "listen", "setsockopt" */
-	uint8_t proto;     /* LR_PROTO_TCP / LR_PROTO_UDP / 0 */
-	bool has_addr;
-	struct lr_addr addr; /* what the program asked for */
+	const char *op;      /* "bind", "connect", "listen", "setsockopt" */
+	const char *action;  /* for LR_EV_ACTION: "inject", "rewrite", ... */
+	const char *message; /* free text: an error, or what an action did */
+	/* A conflict's holders (NULL when not looked up) and why it was refused. */
+	const struct lr_holders *holders;
+	const char *reason;
+	const struct lr_summary *summary; /* LR_EV_SUMMARY */
+	enum lr_event_kind kind;
 	int port;
-	bool has_effective; /* set when libreuse used another address */
-	struct lr_addr eff_addr;
 	int eff_port;
 	int result; /* the call's return value */
 	int err;    /* its errno when result < 0 */
 	int rule;   /* 1-based rule number, 0 for none */
-	bool dry_run;
 	unsigned set_by_program; /* LR_OPT_* bits */
 	unsigned injected;       /* LR_OPT_* bits */
-	const char *action;      /* for LR_EV_ACTION: "inject", "rewrite", ... */
-	const char *message;     /* free text: an error, or what an action did */
-	/* A conflict's holders (NULL when not looked up) and why it was refused. */
-	const struct lr_holders *holders;
-	const char *reason;
-	uint32_t suppressed; /* lines like this one held back before it */
-	const struct lr_summary *summary; /* LR_EV_SUMMARY */
+	uint32_t suppressed;     /* lines like this one held back before it */
+	struct lr_addr addr;     /* what the program asked for */
+	struct lr_addr eff_addr; /* set when libreuse used another address */
+	uint8_t proto;           /* LR_PROTO_TCP / LR_PROTO_UDP / 0 */
+	bool has_addr;
+	bool has_effective;
+	bool dry_run;
 };
 
 /* Formats one line, newline included, into buf; returns its length. */

@@ -285,7 +285,7 @@ static void maybe_reload(void)
 
 /* Counts the caller in the current epoch and returns the rules in force (or
  * NULL, uncounted, when there are none). */
-static struct lr_loaded *hold(struct lr_guard *g)
+static inline __attribute__((always_inline)) struct lr_loaded *hold(struct lr_guard *g)
 {
 	/* No rules in force (the usual case of a system-wide install): nothing
 	 * to hold, so no shared counter to touch. */

@@ -73,11 +73,7 @@ static void put_endpoint(struct lr_buf *b, const struct lr_addr *a, int port)
 static void put_who(struct lr_buf *b, const struct lr_holder *h)
 {
 	if (h->pid) {
-		lr_buf_str(b, "pid ");
-		lr_buf_u64(b, (uint64_t)h->pid);
-		lr_buf_str(b, " (");
-		lr_buf_str(b, h->program[0] ? h->program : "?");
-		lr_buf_char(b, ')');
+		lr_holder_put_process(b, h);
 	} else if (h->has_uid) {
 		lr_buf_str(b, "a socket of uid ");
 		lr_buf_u64(b, h->uid);

@@ -346,9 +346,8 @@ static void scan_process(const char *fd_dir, int pid, struct lr_holders *h)
 	int dfd = open(fd_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return; /* gone, or not ours to see */
-	char buf[4096];
+	char buf[4096], comm[sizeof(h->h[0].program)] = "";
 	ssize_t n;
-	bool named = false;
 	while ((n = getdents64(dfd, buf, sizeof(buf))) > 0) {
 		for (ssize_t off = 0; off < n;) {
 			const struct dirent64 *d = (const struct dirent64 *)(buf + off);
@@ -368,16 +367,9 @@ static void scan_process(const char *fd_dir, int pid, struct lr_holders *h)
 				if (x->inode != ino || x->pid)
 					continue;
 				x->pid = pid;
-				if (!named) {
-					read_comm(pid, x->program, sizeof(x->program));
-					named = true;
-				} else {
-					for (size_t j = 0; j < h->n; j++)
-						if (h->h[j].pid == pid && h->h[j].program[0]) {
-							memcpy(x->program, h->h[j].program, sizeof(x->program));
-							break;
-						}
-				}
+				if (!comm[0]) /* read once per process */
+					read_comm(pid, comm, sizeof(comm));
+				memcpy(x->program, comm, sizeof(x->program));
 			}
 		}
 	}
@@ -428,6 +420,15 @@ int lr_holders_find(uint8_t proto, uint16_t port, struct lr_holders *out)
 		reset(out);
 	errno = saved;
 	return ret;
+}
+
+void lr_holder_put_process(struct lr_buf *b, const struct lr_holder *h)
+{
+	lr_buf_str(b, "pid ");
+	lr_buf_u64(b, (uint64_t)h->pid);
+	lr_buf_str(b, " (");
+	lr_buf_str(b, h->program[0] ? h->program : "?");
+	lr_buf_char(b, ')');
 }
 
 const char *lr_holder_state_name(const struct lr_holder *h)

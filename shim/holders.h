@@ -64,6 +64,10 @@ int lr_holders_procnet(uint8_t proto, uint16_t port, struct lr_holders *out);
  * /proc/PID/fd of other processes can be read. */
 void lr_holders_owners(struct lr_holders *h);
 
+struct lr_buf;
+/* "pid 12 (nginx)": a holder whose owner was found (h->pid != 0). */
+void lr_holder_put_process(struct lr_buf *b, const struct lr_holder *h);
+
 /* "LISTEN", "TIME_WAIT", ...; a bound UDP socket is "UNCONN" as in ss. */
 const char *lr_holder_state_name(const struct lr_holder *h);
 

@@ -92,11 +92,8 @@ static void put_holders_text(struct lr_buf *b, const struct lr_holders *h)
 		if (i)
 			lr_buf_str(b, ", ");
 		if (x->pid) {
-			lr_buf_str(b, "pid ");
-			lr_buf_u64(b, (uint64_t)x->pid);
-			lr_buf_str(b, " (");
-			lr_buf_str(b, x->program[0] ? x->program : "?");
-			lr_buf_str(b, ") ");
+			lr_holder_put_process(b, x);
+			lr_buf_char(b, ' ');
 		}
 		lr_buf_str(b, lr_holder_state_name(x));
 		lr_buf_char(b, ' ');

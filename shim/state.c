@@ -257,17 +257,41 @@ static bool reclaim(void)
 	return retired == NULL;
 }
 
+/* `printf ... > rules.conf` truncates the file, then writes it: a reload
+ * landing in between sees an empty file, which is valid libconfig with no
+ * rules, and would drop every rule for a second. An empty file is taken as
+ * a write in progress until it has stayed empty for a whole check interval;
+ * then it is applied (emptying the file is a way to clear the rules). */
+static bool being_written(const struct file_id *id)
+{
+	if (!id->exists || id->size != 0)
+		return false;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	long long age = (long long)(now.tv_sec - id->mtime.tv_sec) * 1000000000LL +
+			(now.tv_nsec - id->mtime.tv_nsec);
+	return age < LR_RELOAD_INTERVAL_NS;
+}
+
 static void maybe_reload(void)
 {
 	if (atomic_flag_test_and_set(&reloading))
 		return;
 	in_start = 1;
 	struct file_id id = file_id_of(sources.config_path);
-	if (reclaim() && !file_id_equal(&id, &attempted)) {
+	if (reclaim() && !file_id_equal(&id, &attempted) && !being_written(&id)) {
 		attempted = id;
 		struct lr_loaded *fresh = id.exists ? build() : NULL;
 		if (!id.exists)
 			report(sources.config_path, ": rule file removed; keeping the rules in force", NULL);
+		struct file_id after = file_id_of(sources.config_path);
+		if (fresh && !file_id_equal(&id, &after)) {
+			/* Rewritten while we read it: what we parsed may be a torn
+			 * mix. Keep the rules in force and read it again next time. */
+			free_loaded(fresh);
+			fresh = NULL;
+			attempted.size = -1; /* matches no file: read again */
+		}
 		if (fresh) {
 			/* Publish, then flip: callers counted under the old parity may
 			 * hold the old rules; those after the flip cannot. */

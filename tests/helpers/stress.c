@@ -19,7 +19,7 @@
 
 static atomic_int running = 1;
 static struct sockaddr_in target;
-static atomic_long by_addr, by_port, bad_opts, bind_fail, connect_fail;
+static atomic_long by_addr, by_port, by_none, by_both, bind_fail, connect_fail;
 static atomic_int stop;
 
 static int opt(int fd, int name)
@@ -46,7 +46,7 @@ static void *worker(void *arg)
 			else if (p && !a)
 				atomic_fetch_add(&by_port, 1);
 			else
-				atomic_fetch_add(&bad_opts, 1);
+				atomic_fetch_add(a ? &by_both : &by_none, 1);
 		}
 		close(s);
 		int c = socket(AF_INET, SOCK_STREAM, 0);
@@ -101,9 +101,10 @@ int main(int argc, char **argv)
 	pthread_join(acc, NULL);
 	close(l);
 	free(t);
-	printf("binds %ld reuseaddr %ld reuseport %ld bad %ld bindfail %ld connectfail %ld\n",
-	       atomic_load(&by_addr) + atomic_load(&by_port) + atomic_load(&bad_opts), atomic_load(&by_addr),
-	       atomic_load(&by_port), atomic_load(&bad_opts), atomic_load(&bind_fail),
-	       atomic_load(&connect_fail));
-	return atomic_load(&bad_opts) || atomic_load(&bind_fail) || atomic_load(&connect_fail);
+	long none = atomic_load(&by_none), both = atomic_load(&by_both);
+	printf("binds %ld reuseaddr %ld reuseport %ld bad %ld bindfail %ld connectfail %ld (none %ld both %ld)\n",
+	       atomic_load(&by_addr) + atomic_load(&by_port) + none + both, atomic_load(&by_addr),
+	       atomic_load(&by_port), none + both, atomic_load(&bind_fail), atomic_load(&connect_fail),
+	       none, both);
+	return none || both || atomic_load(&bind_fail) || atomic_load(&connect_fail);
 }

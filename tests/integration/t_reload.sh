@@ -44,5 +44,14 @@ rm -f "$conf"
 sleep 1.2
 check "a deleted file keeps the rules in force" test "$(ask_bind)" = "$Q1"
 check "...and the removal is reported" grep -q "reload.conf: rule file removed; keeping the rules in force" "$T/driver.err"
+# `printf ... > file` truncates, then writes: a check that lands in between
+# sees an empty file. That must not drop the rules for a second.
+sleep 1.2
+: >"$conf"
+check "an empty file just written (a write in progress) keeps the rules in force" \
+	test "$(ask_bind)" = "$Q1"
+sleep 1.2
+check "...and once it has stayed empty for a whole interval, it clears them" \
+	test "$(ask_bind)" = "$P"
 exec {DRV[1]}>&-
 wait

@@ -35,7 +35,7 @@ wait "$stress"
 rc=$?
 ms=$((($(date +%s%N) - start) / 1000000))
 kill "$writer_pid" 2>/dev/null
-read -r _ binds _ ra _ rp _ badn _ bf _ cf <"$T/stress.out"
+read -r _ binds _ ra _ rp _ badn _ bf _ cf _ <"$T/stress.out"
 check "32 threads for 2.5 s under constant rewrites: every bind with exactly one version's options, every connect ok ($(cat "$T/stress.out"), ${ms} ms)" \
 	test "$rc" = 0 -a "${binds:-0}" -ge 3200
 check "...and both versions were in force: A at first, B after the reloads under load" \

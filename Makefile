@@ -45,7 +45,7 @@ endif
 LIB := $(B)/libreuse.so
 
 # The pure parts (no hooks, no process state): unit-tested directly.
-CORE_SRC := shim/addr.c shim/fmt.c shim/errname.c shim/rules.c shim/config.c \
+CORE_SRC := shim/addr.c shim/fmt.c shim/errname.c shim/rules.c shim/config.c shim/libconfig_dl.c \
 	    shim/policy.c shim/log.c shim/tally.c shim/ratelimit.c shim/holders.c shim/explain.c \
 	    shim/conflict.c
 SHIM_SRC := $(CORE_SRC) shim/fdstate.c shim/real.c shim/state.c shim/apply.c shim/hooks.c
@@ -61,6 +61,11 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 HELPER_LIBS := tests/helpers/libearly.c tests/helpers/libcount.c tests/helpers/libfailmalloc.c
 HELPER_SRC := $(filter-out $(HELPER_LIBS),$(wildcard tests/helpers/*.c))
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%) $(HELPER_LIBS:tests/helpers/%.c=$(B)/helpers/%.so)
+
+# libconfig is opened with dlopen at the first rule parse (shim/libconfig_dl.c),
+# by this soname: the one the installed libconfig-dev links against.
+LIBCONFIG_SONAME := $(shell objdump -p "$$($(CC) -print-file-name=libconfig.so)" 2>/dev/null | awk '/SONAME/ { print $$2 }')
+override CFLAGS += $(if $(LIBCONFIG_SONAME),-DLR_LIBCONFIG_SONAME='"$(LIBCONFIG_SONAME)"')
 
 # Everything the build and the tests use, from Debian.
 DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light \
@@ -84,13 +89,13 @@ $(B)/obj/%.o: shim/%.c $(wildcard shim/*.h) | $(B)/obj
 
 $(LIB): $(SHIM_OBJ) shim/libreuse.map
 	$(CC) $(CFLAGS) -shared -Wl,--version-script=shim/libreuse.map $(LDFLAGS) \
-		-o $@ $(SHIM_OBJ) -lconfig
+		-o $@ $(SHIM_OBJ)
 
 $(CLI): $(CLI_OBJ) $(CORE_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CORE_OBJ) -lconfig
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CORE_OBJ)
 
 $(B)/tests/%: tests/unit/%.c $(CORE_OBJ) $(wildcard tests/unit/*.h) | $(B)/tests
-	$(CC) $(CFLAGS) -Ishim $< $(CORE_OBJ) $(LDFLAGS) -o $@ -lcmocka -lconfig
+	$(CC) $(CFLAGS) -Ishim $< $(CORE_OBJ) $(LDFLAGS) -o $@ -lcmocka
 
 $(B)/helpers/%: tests/helpers/%.c | $(B)/helpers
 	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@ -ldl
@@ -109,7 +114,7 @@ unit: $(UNIT_BIN)
 # seeds and every input a fuzzer found (tests/fuzz/regressions).
 REPLAY_BIN := $(B)/fuzz/replay_config $(B)/fuzz/replay_addr
 $(B)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE_OBJ) | $(B)/fuzz
-	$(CC) $(CFLAGS) -Ishim tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(CORE_OBJ) $(LDFLAGS) -o $@ -lconfig
+	$(CC) $(CFLAGS) -Ishim tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(CORE_OBJ) $(LDFLAGS) -o $@
 
 integration: $(LIB) $(CLI) $(HELPER_BIN) $(REPLAY_BIN)
 
@@ -135,7 +140,7 @@ $(B)/bench/passthru.so: tests/bench/passthru.c | $(B)/bench
 	$(CC) $(CFLAGS) -shared $< $(LDFLAGS) -o $@
 
 $(B)/bench/loadtime: tests/bench/loadtime.c $(CORE_OBJ) | $(B)/bench
-	$(CC) $(CFLAGS) -Ishim $< $(CORE_OBJ) $(LDFLAGS) -o $@ -lconfig
+	$(CC) $(CFLAGS) -Ishim $< $(CORE_OBJ) $(LDFLAGS) -o $@
 
 $(B)/bench:
 	mkdir -p $@
@@ -162,7 +167,7 @@ fuzz-deps: deps
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard shim/*.h)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) $< $(CORE_SRC) -o $@ -lconfig
+	clang $(FUZZ_CFLAGS) $< $(CORE_SRC) -o $@
 
 fuzz: fuzz-deps
 	$(MAKE) build/fuzz/fuzz_config build/fuzz/fuzz_addr

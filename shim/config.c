@@ -4,10 +4,10 @@
 #define LR_CONFIG_HEADROOM 8
 
 #include "errname.h"
+#include "libconfig_dl.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libconfig.h>
 #include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +25,7 @@ struct ctx {
 	char *err;
 	size_t errlen;
 	struct lr_ruleset *rs;
+	const struct lr_libconfig *lc;
 };
 
 static enum lr_config_result errorf(struct ctx *c, const char *file, int line,
@@ -202,7 +203,7 @@ static enum lr_config_result get_bool(struct ctx *c, const config_setting_t *s, 
 {
 	if (want(c, s, CONFIG_TYPE_BOOL) != LR_CONFIG_OK)
 		return LR_CONFIG_ERROR;
-	*out = config_setting_get_bool(s) != 0;
+	*out = c->lc->get_bool(s) != 0;
 	return LR_CONFIG_OK;
 }
 
@@ -210,7 +211,7 @@ static enum lr_config_result get_str(struct ctx *c, const config_setting_t *s, c
 {
 	if (want(c, s, CONFIG_TYPE_STRING) != LR_CONFIG_OK)
 		return LR_CONFIG_ERROR;
-	*out = config_setting_get_string(s);
+	*out = c->lc->get_string(s);
 	/* NULL: libconfig's copy of the string failed to allocate. */
 	return *out ? LR_CONFIG_OK : SERR(c, s, "out of memory");
 }
@@ -263,8 +264,8 @@ static enum lr_config_result parse_log(struct ctx *c, const config_setting_t *g)
 	struct lr_log_conf given = c->rs->log;
 	struct lr_log_conf *log = &given;
 	unsigned set = 0;
-	for (int i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+	for (int i = 0; i < c->lc->length(g); i++) {
+		const config_setting_t *s = c->lc->get_elem(g, (unsigned)i);
 		const char *k = config_setting_name(s);
 		if (!k) /* libconfig lost it to a failed allocation */
 			return SERR(c, s, "out of memory");
@@ -332,14 +333,14 @@ static enum lr_config_result parse_port(struct ctx *c, const config_setting_t *s
 {
 	int t = config_setting_type(s);
 	if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
-		long long v = config_setting_get_int64(s);
+		long long v = c->lc->get_int64(s);
 		if (v < 0 || v > 65535)
 			return SERR(c, s, "port %lld out of range 0-65535", v);
 		r->port_lo = r->port_hi = (uint16_t)v;
 		return LR_CONFIG_OK;
 	}
 	if (t == CONFIG_TYPE_STRING) {
-		const char *v = config_setting_get_string(s);
+		const char *v = c->lc->get_string(s);
 		if (!v)
 			return SERR(c, s, "out of memory");
 		if (lr_parse_port_range(v, &r->port_lo, &r->port_hi) != 0)
@@ -360,8 +361,8 @@ static enum lr_config_result parse_match(struct ctx *c, const config_setting_t *
 	static const uint8_t op_bits[] = { LR_OP_BIND, LR_OP_CONNECT, LR_OP_ANY };
 	if (want(c, g, CONFIG_TYPE_GROUP) != LR_CONFIG_OK)
 		return LR_CONFIG_ERROR;
-	for (int i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+	for (int i = 0; i < c->lc->length(g); i++) {
+		const config_setting_t *s = c->lc->get_elem(g, (unsigned)i);
 		const char *k = config_setting_name(s);
 		if (!k) /* libconfig lost it to a failed allocation */
 			return SERR(c, s, "out of memory");
@@ -445,8 +446,8 @@ static enum lr_config_result parse_rule(struct ctx *c, const config_setting_t *g
 	if (!r)
 		return SERR(c, g, "out of memory");
 	r->line = (int)g->line;
-	for (int i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+	for (int i = 0; i < c->lc->length(g); i++) {
+		const config_setting_t *s = c->lc->get_elem(g, (unsigned)i);
 		const char *k = config_setting_name(s);
 		if (!k) /* libconfig lost it to a failed allocation */
 			return SERR(c, s, "out of memory");
@@ -475,7 +476,7 @@ static enum lr_config_result parse_rule(struct ctx *c, const config_setting_t *g
 		} else if (strcmp(k, "retry") == 0) {
 			res = want(c, s, CONFIG_TYPE_INT);
 			if (res == LR_CONFIG_OK) {
-				long long ms = config_setting_get_int64(s);
+				long long ms = c->lc->get_int64(s);
 				if (ms < 0 || ms > 3600000)
 					res = SERR(c, s, "retry %lld ms out of range 0-3600000", ms);
 				r->retry_ms = (uint32_t)ms;
@@ -497,8 +498,8 @@ static enum lr_config_result parse_rule(struct ctx *c, const config_setting_t *g
 
 static enum lr_config_result parse_root(struct ctx *c, const config_setting_t *root)
 {
-	for (int i = 0; i < config_setting_length(root); i++) {
-		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+	for (int i = 0; i < c->lc->length(root); i++) {
+		const config_setting_t *s = c->lc->get_elem(root, (unsigned)i);
 		const char *k = config_setting_name(s);
 		if (!k) /* libconfig lost it to a failed allocation */
 			return SERR(c, s, "out of memory");
@@ -511,8 +512,8 @@ static enum lr_config_result parse_root(struct ctx *c, const config_setting_t *r
 		} else if (strcmp(k, "rules") == 0) {
 			if (config_setting_type(s) != CONFIG_TYPE_LIST)
 				return SERR(c, s, "'rules' must be a list: rules = ( { ... }, { ... } );");
-			for (int j = 0; j < config_setting_length(s); j++)
-				if (parse_rule(c, config_setting_get_elem(s, (unsigned)j)) != LR_CONFIG_OK)
+			for (int j = 0; j < c->lc->length(s); j++)
+				if (parse_rule(c, c->lc->get_elem(s, (unsigned)j)) != LR_CONFIG_OK)
 					return LR_CONFIG_ERROR;
 		} else {
 			return unknown_key(c, s, "the rule file", "log, rules, dry_run");
@@ -542,20 +543,24 @@ enum lr_config_result lr_config_load_text(const char *text, const char *name,
 
 	/* libconfig switches the thread to the C locale and back to the global
 	 * one, losing a per-thread locale the host had set: put it back. */
+	char why[256];
+	c.lc = lr_libconfig(why, sizeof(why));
+	if (!c.lc)
+		return errorf(&c, name, 0, "%s", why);
 	locale_t saved = uselocale((locale_t)0);
 	config_t cf;
-	config_init(&cf);
+	c.lc->init(&cf);
 	if (include_dir)
-		config_set_include_dir(&cf, include_dir);
+		c.lc->set_include_dir(&cf, include_dir);
 	enum lr_config_result res;
-	if (config_read_string(&cf, text) != CONFIG_TRUE) {
+	if (c.lc->read_string(&cf, text) != CONFIG_TRUE) {
 		const char *file = config_error_file(&cf) ? config_error_file(&cf) : name;
 		res = errorf(&c, file, config_error_line(&cf), "%s",
 			     config_error_text(&cf) ? config_error_text(&cf) : "parse error");
 	} else {
 		res = parse_root(&c, config_root_setting(&cf));
 	}
-	config_destroy(&cf);
+	c.lc->destroy(&cf);
 	uselocale(saved);
 	return res;
 }

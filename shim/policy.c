@@ -12,7 +12,7 @@ static bool fits(const struct lr_addr *a, int sock_family)
 
 /* Options the rule asks for, less what the program already set (nothing to
  * do) and what it turned off itself (its choice wins unless `force`). */
-static unsigned options_to_inject(const struct lr_rule *r, const struct lr_sockinfo *s)
+static unsigned options_to_inject(const struct lr_action *r, const struct lr_sockinfo *s)
 {
 	unsigned want = (r->reuseaddr ? LR_OPT_REUSEADDR : 0u) | (r->reuseport ? LR_OPT_REUSEPORT : 0u);
 	want &= ~s->prog_on;
@@ -27,10 +27,11 @@ void lr_decide(const struct lr_table *t, const struct lr_call *c,
 	memset(d, 0, sizeof(*d));
 	d->level = (int)t->log.level;
 	d->dry_run = t->dry_run;
-	const struct lr_rule *r = lr_table_match(t, c);
-	if (!r)
+	const struct lr_entry *e = lr_table_match(t, c);
+	if (!e)
 		return;
-	d->rule = r;
+	d->rule = e;
+	const struct lr_action *r = lr_table_action(t, e);
 	if (r->log_level >= 0)
 		d->level = r->log_level;
 	d->dry_run = t->dry_run || r->dry_run;

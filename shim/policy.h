@@ -18,7 +18,7 @@ struct lr_sockinfo {
 };
 
 struct lr_decision {
-	const struct lr_rule *rule; /* NULL: pass the call through untouched */
+	const struct lr_entry *rule; /* NULL: pass the call through untouched */
 	int level;                  /* log level in force for this call */
 	bool dry_run;               /* decide and log, change nothing */
 	int deny;                   /* errno to fail with, or 0 */

@@ -315,12 +315,113 @@ static bool applies_to(const char *glob, const char *exe, const char *argv0)
 	return (exe && lr_glob_match(glob, exe)) || (argv0 && lr_glob_match(glob, argv0));
 }
 
+/* Field by field into zeroed memory: padding and the parts a rule does not
+ * use stay zero, so equal actions are equal byte for byte. */
+static void endpoint_copy(struct lr_endpoint *to, const struct lr_endpoint *from)
+{
+	to->has_addr = from->has_addr;
+	to->has_port = from->has_port;
+	if (from->has_port)
+		to->port = from->port;
+	if (from->has_addr) {
+		to->addr.family = from->addr.family;
+		memcpy(to->addr.bytes, from->addr.bytes, sizeof(to->addr.bytes));
+	}
+}
+
+static void action_of(struct lr_action *a, const struct lr_rule *r)
+{
+	memset(a, 0, sizeof(*a));
+	a->reuseaddr = r->reuseaddr;
+	a->reuseport = r->reuseport;
+	a->force = r->force;
+	a->dry_run = r->dry_run;
+	a->has_rewrite = r->has_rewrite;
+	a->has_source = r->has_source;
+	a->log_level = r->log_level;
+	a->deny = r->deny;
+	a->retry_ms = r->retry_ms;
+	if (r->has_rewrite)
+		endpoint_copy(&a->rewrite, &r->rewrite);
+	if (r->has_source)
+		endpoint_copy(&a->source, &r->source);
+}
+
+static uint32_t hash_bytes(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+/* The compact form of the rules that apply: entries, their actions with
+ * duplicates shared, and the address blocks of the rules that have one. */
+struct compact {
+	struct lr_entry *entries;
+	struct lr_action *actions;
+	struct lr_cidr *cidrs;
+	size_t nactions, ncidrs;
+};
+
+static int compact_rules(struct compact *k, const struct lr_rule *rules, size_t n)
+{
+	memset(k, 0, sizeof(*k));
+	size_t nslots = 16;
+	while (nslots < 2 * n)
+		nslots *= 2;
+	uint32_t *slots = malloc(nslots * sizeof(*slots));
+	k->entries = malloc((n + 1) * sizeof(*k->entries));
+	k->actions = malloc((n + 1) * sizeof(*k->actions));
+	k->cidrs = malloc((n + 1) * sizeof(*k->cidrs));
+	if (!slots || !k->entries || !k->actions || !k->cidrs) {
+		free(slots);
+		return -1;
+	}
+	memset(slots, 0xff, nslots * sizeof(*slots));
+	for (size_t i = 0; i < n; i++) {
+		const struct lr_rule *r = &rules[i];
+		struct lr_entry *e = &k->entries[i];
+		memset(e, 0, sizeof(*e));
+		e->port_lo = r->port_lo;
+		e->port_hi = r->port_hi;
+		e->proto = r->proto;
+		e->family = r->family;
+		e->index = (uint32_t)r->index;
+		if (r->has_addr) {
+			k->cidrs[k->ncidrs] = r->addr;
+			e->cidr = (uint32_t)++k->ncidrs;
+		}
+		struct lr_action *a = &k->actions[k->nactions];
+		action_of(a, r);
+		size_t at = hash_bytes(a, sizeof(*a)) & (nslots - 1);
+		while (slots[at] != UINT32_MAX &&
+		       memcmp(&k->actions[slots[at]], a, sizeof(*a)) != 0)
+			at = (at + 1) & (nslots - 1);
+		if (slots[at] == UINT32_MAX)
+			slots[at] = (uint32_t)k->nactions++;
+		e->action = slots[at];
+	}
+	free(slots);
+	return 0;
+}
+
+static void compact_free(struct compact *k)
+{
+	free(k->entries);
+	free(k->actions);
+	free(k->cidrs);
+}
+
 struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
 				  const char *argv0)
 {
 	struct lr_table *t = NULL;
 	struct index_build ib[2];
 	memset(ib, 0, sizeof(ib));
+	struct compact k;
+	memset(&k, 0, sizeof(k));
 	size_t n = 0;
 	uint32_t *members = malloc((rs->nrules + 1) * sizeof(*members));
 	struct lr_rule *rules = malloc((rs->nrules + 1) * sizeof(*rules));
@@ -339,10 +440,17 @@ struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
 		if (build_index(&ib[op], rules, members, m) != 0)
 			goto out;
 	}
+	if (compact_rules(&k, rules, n) != 0)
+		goto out;
 
+	const char *path = arena_str(rs->strings, rs->log.path);
 	size_t size = align8(sizeof(struct lr_table));
-	size_t rules_at = size;
-	size += align8(n * sizeof(struct lr_rule));
+	size_t entries_at = size;
+	size += align8(n * sizeof(struct lr_entry));
+	size_t actions_at = size;
+	size += align8(k.nactions * sizeof(struct lr_action));
+	size_t cidrs_at = size;
+	size += align8(k.ncidrs * sizeof(struct lr_cidr));
 	size_t arrays_at[2];
 	for (int op = 0; op < 2; op++) {
 		arrays_at[op] = size;
@@ -350,8 +458,8 @@ struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
 		if (ib[op].bound.n)
 			size += (LR_BLOCKS + 1) * sizeof(uint32_t);
 	}
-	size_t strings_at = size;
-	size += rs->strings_len + 1;
+	size_t path_at = size;
+	size += path ? strlen(path) + 1 : 0;
 
 	char *block = calloc(1, size);
 	if (!block)
@@ -362,20 +470,19 @@ struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
 	t->log = rs->log;
 	t->dry_run = rs->dry_run;
 	t->nrules = n;
-	char *strings = block + strings_at;
-	if (rs->strings_len)
-		memcpy(strings, rs->strings, rs->strings_len);
-	t->log.path = arena_str(strings, rs->log.path);
-	struct lr_rule *trules = (struct lr_rule *)(block + rules_at);
-	for (size_t i = 0; i < n; i++) {
-		trules[i] = rules[i];
-		trules[i].program = arena_str(strings, rules[i].program);
+	t->nactions = k.nactions;
+	t->ncidrs = k.ncidrs;
+	if (path) {
+		strcpy(block + path_at, path);
+		t->log.path = block + path_at;
 	}
+	t->rules = memcpy(block + entries_at, k.entries, n * sizeof(struct lr_entry));
+	t->actions = memcpy(block + actions_at, k.actions, k.nactions * sizeof(struct lr_action));
+	t->cidrs = memcpy(block + cidrs_at, k.cidrs, k.ncidrs * sizeof(struct lr_cidr));
 	t->max_level = t->log.level;
-	for (size_t i = 0; i < n; i++)
-		if (rules[i].log_level > (int)t->max_level)
-			t->max_level = (enum lr_level)rules[i].log_level;
-	t->rules = trules;
+	for (size_t i = 0; i < k.nactions; i++)
+		if (k.actions[i].log_level > (int)t->max_level)
+			t->max_level = (enum lr_level)k.actions[i].log_level;
 	for (int op = 0; op < 2; op++) {
 		struct lr_index *ix = &t->index[op];
 		uint32_t *a = (uint32_t *)(block + arrays_at[op]);
@@ -405,6 +512,7 @@ struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
 out:
 	index_build_free(&ib[0]);
 	index_build_free(&ib[1]);
+	compact_free(&k);
 	free(members);
 	free(rules);
 	return t;
@@ -416,7 +524,8 @@ void lr_table_free(struct lr_table *t)
 		free(t->block);
 }
 
-static bool rule_matches(const struct lr_rule *r, const struct lr_call *c)
+static bool rule_matches(const struct lr_table *t, const struct lr_entry *r,
+			 const struct lr_call *c)
 {
 	/* The port is checked again: in a linear index (see build_linear) the
 	 * interval says nothing about it. */
@@ -425,10 +534,10 @@ static bool rule_matches(const struct lr_rule *r, const struct lr_call *c)
 	uint8_t fam = c->addr.family == AF_INET ? LR_FAM_V4 : LR_FAM_V6;
 	if (!(r->family & fam))
 		return false;
-	return !r->has_addr || lr_cidr_match(&r->addr, &c->addr);
+	return !r->cidr || lr_cidr_match(&t->cidrs[r->cidr - 1], &c->addr);
 }
 
-const struct lr_rule *lr_table_match(const struct lr_table *t, const struct lr_call *c)
+const struct lr_entry *lr_table_match(const struct lr_table *t, const struct lr_call *c)
 {
 	const struct lr_index *ix = &t->index[c->op == LR_OP_CONNECT];
 	if (ix->nintervals == 0)
@@ -445,8 +554,8 @@ const struct lr_rule *lr_table_match(const struct lr_table *t, const struct lr_c
 			hi = mid;
 	}
 	for (uint32_t k = ix->off[lo]; k < ix->off[lo + 1]; k++) {
-		const struct lr_rule *r = &t->rules[ix->cand[k]];
-		if (rule_matches(r, c))
+		const struct lr_entry *r = &t->rules[ix->cand[k]];
+		if (rule_matches(t, r, c))
 			return r;
 	}
 	return NULL;

@@ -272,7 +272,7 @@ static void hostile_sizes_and_bytes(void **state)
 	assert_non_null(t);
 	struct lr_call c = { .op = LR_OP_BIND, .proto = LR_PROTO_TCP, .port = 4242 };
 	assert_int_equal(lr_parse_addr("127.0.0.1", &c.addr), 0);
-	const struct lr_rule *r = lr_table_match(t, &c);
+	const struct lr_entry *r = lr_table_match(t, &c);
 	assert_non_null(r);
 	assert_int_equal(r->index, 4242);
 	lr_table_free(t);

@@ -512,7 +512,12 @@ static enum lr_config_result parse_root(struct ctx *c, const config_setting_t *r
 		} else if (strcmp(k, "rules") == 0) {
 			if (config_setting_type(s) != CONFIG_TYPE_LIST)
 				return SERR(c, s, "'rules' must be a list: rules = ( { ... }, { ... } );");
-			for (int j = 0; j < c->lc->length(s); j++)
+			int n = c->lc->length(s);
+			/* Room for them all at once: growing by doubling copies a
+			 * 10,000-rule set several times over. */
+			if (lr_ruleset_reserve(c->rs, (size_t)n) != 0)
+				return SERR(c, s, "out of memory");
+			for (int j = 0; j < n; j++)
 				if (parse_rule(c, c->lc->get_elem(s, (unsigned)j)) != LR_CONFIG_OK)
 					return LR_CONFIG_ERROR;
 		} else {

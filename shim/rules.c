@@ -36,16 +36,25 @@ static void rule_defaults(struct lr_rule *r)
 	r->log_level = -1;
 }
 
+int lr_ruleset_reserve(struct lr_ruleset *rs, size_t more)
+{
+	if (more > SIZE_MAX / sizeof(struct lr_rule) - rs->nrules)
+		return -1;
+	size_t cap = rs->nrules + more;
+	if (cap <= rs->cap)
+		return 0;
+	struct lr_rule *n = realloc(rs->rules, cap * sizeof(*n));
+	if (!n)
+		return -1;
+	rs->rules = n;
+	rs->cap = cap;
+	return 0;
+}
+
 struct lr_rule *lr_ruleset_add(struct lr_ruleset *rs)
 {
-	if (rs->nrules == rs->cap) {
-		size_t cap = rs->cap ? rs->cap * 2 : 16;
-		struct lr_rule *n = realloc(rs->rules, cap * sizeof(*n));
-		if (!n)
-			return NULL;
-		rs->rules = n;
-		rs->cap = cap;
-	}
+	if (rs->nrules == rs->cap && lr_ruleset_reserve(rs, rs->cap ? rs->cap : 16) != 0)
+		return NULL;
 	struct lr_rule *r = &rs->rules[rs->nrules];
 	rule_defaults(r);
 	r->index = (int)rs->nrules++;
@@ -166,16 +175,36 @@ static int grow_push(struct growbuf *g, uint32_t x)
 	return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
+/* Positions 0..n-1 ordered by key[], stably (equal keys keep file order):
+ * two counting passes of a byte each, instead of qsort's comparisons. */
+static int sort_by_port(uint32_t *out, const uint16_t *key, size_t n)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return (x > y) - (x < y);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return (x > y) - (x < y);
+	uint32_t *tmp = malloc((n + 1) * sizeof(*tmp));
+	if (!tmp)
+		return -1;
+	size_t at[256];
+	memset(at, 0, sizeof(at));
+	for (size_t i = 0; i < n; i++)
+		at[key[i] & 255]++;
+	for (size_t b = 0, sum = 0; b < 256; b++) {
+		size_t c = at[b];
+		at[b] = sum;
+		sum += c;
+	}
+	for (size_t i = 0; i < n; i++)
+		tmp[at[key[i] & 255]++] = (uint32_t)i;
+	memset(at, 0, sizeof(at));
+	for (size_t i = 0; i < n; i++)
+		at[key[i] >> 8]++;
+	for (size_t b = 0, sum = 0; b < 256; b++) {
+		size_t c = at[b];
+		at[b] = sum;
+		sum += c;
+	}
+	for (size_t j = 0; j < n; j++)
+		out[at[key[tmp[j]] >> 8]++] = tmp[j];
+	free(tmp);
+	return 0;
 }
 
 /* The first position in sorted v[0..n) holding a value >= x. */
@@ -206,7 +235,7 @@ static void index_build_free(struct index_build *b)
 	free(b->cand.v);
 }
 
-static int build_linear(struct index_build *b, const struct lr_rule *rules,
+static int build_linear(struct index_build *b, const struct lr_rule *const *rules,
 			const uint32_t *members, size_t nmembers)
 {
 	b->bound.n = b->off.n = b->cand.n = 0;
@@ -216,7 +245,7 @@ static int build_linear(struct index_build *b, const struct lr_rule *rules,
 	for (size_t i = 0; i < nmembers; i++) {
 		if (grow_push(&b->cand, members[i]))
 			return -1;
-		if (rule_is_catchall(&rules[members[i]]))
+		if (rule_is_catchall(rules[members[i]]))
 			break;
 	}
 	return grow_push(&b->off, (uint32_t)b->cand.n);
@@ -225,59 +254,44 @@ static int build_linear(struct index_build *b, const struct lr_rule *rules,
 /* Sweeps the port space once: at each boundary rules end and start, and the
  * interval's list is the active set in file order. members are rule indices
  * in file order. */
-static int build_index(struct index_build *b, const struct lr_rule *rules,
+static int build_index(struct index_build *b, const struct lr_rule *const *rules,
 		       const uint32_t *members, size_t nmembers)
 {
 	memset(b, 0, sizeof(*b));
 	if (nmembers == 0)
 		return 0;
-	struct growbuf pts = { 0 };
-	if (grow_push(&pts, 0))
-		return -1;
-	for (size_t i = 0; i < nmembers; i++) {
-		const struct lr_rule *r = &rules[members[i]];
-		if (grow_push(&pts, r->port_lo) ||
-		    (r->port_hi < 65535 && grow_push(&pts, (uint32_t)r->port_hi + 1))) {
-			free(pts.v);
-			return -1;
-		}
-	}
-	qsort(pts.v, pts.n, sizeof(uint32_t), cmp_u32);
-	size_t nb = 0;
-	for (size_t i = 0; i < pts.n; i++)
-		if (nb == 0 || pts.v[nb - 1] != pts.v[i])
-			pts.v[nb++] = pts.v[i];
-	pts.n = nb;
-
-	/* Starts and ends sorted by port carry the member's position (its file
-	 * order), so the active set can be kept sorted by position. */
-	uint64_t *starts = malloc(nmembers * sizeof(*starts));
-	uint64_t *ends = malloc(nmembers * sizeof(*ends));
+	/* Members by first port and by last port; their positions are their
+	 * file order, so the active set can be kept sorted by position. */
+	uint16_t *lo = malloc(nmembers * sizeof(*lo));
+	uint16_t *hi = malloc(nmembers * sizeof(*hi));
+	uint32_t *starts = malloc(nmembers * sizeof(*starts));
+	uint32_t *ends = malloc(nmembers * sizeof(*ends));
 	uint32_t *active = malloc(nmembers * sizeof(*active));
 	int rc = -1;
-	if (!starts || !ends || !active)
+	if (!lo || !hi || !starts || !ends || !active)
 		goto out;
 	for (size_t i = 0; i < nmembers; i++) {
-		const struct lr_rule *r = &rules[members[i]];
-		starts[i] = (uint64_t)r->port_lo << 32 | i;
-		ends[i] = ((uint64_t)r->port_hi + 1) << 32 | i;
+		lo[i] = rules[members[i]]->port_lo;
+		hi[i] = rules[members[i]]->port_hi;
 	}
-	qsort(starts, nmembers, sizeof(uint64_t), cmp_u64);
-	qsort(ends, nmembers, sizeof(uint64_t), cmp_u64);
+	if (sort_by_port(starts, lo, nmembers) || sort_by_port(ends, hi, nmembers))
+		goto out;
 
+	/* The boundaries, in order: port 0, every first port, every last port
+	 * + 1 (the two sorted lists merged). */
 	size_t nactive = 0, si = 0, ei = 0;
-	for (size_t k = 0; k < pts.n; k++) {
-		uint32_t at = pts.v[k];
-		while (ei < nmembers && (ends[ei] >> 32) <= at) {
-			size_t lo = lower_bound(active, nactive, (uint32_t)ends[ei++]);
-			memmove(active + lo, active + lo + 1, (nactive - lo - 1) * sizeof(*active));
+	uint32_t at = 0;
+	for (;;) {
+		while (ei < nmembers && (uint32_t)hi[ends[ei]] + 1 <= at) {
+			size_t k = lower_bound(active, nactive, ends[ei++]);
+			memmove(active + k, active + k + 1, (nactive - k - 1) * sizeof(*active));
 			nactive--;
 		}
-		while (si < nmembers && (starts[si] >> 32) == at) {
-			uint32_t pos = (uint32_t)starts[si++];
-			size_t lo = lower_bound(active, nactive, pos);
-			memmove(active + lo + 1, active + lo, (nactive - lo) * sizeof(*active));
-			active[lo] = pos;
+		while (si < nmembers && lo[starts[si]] == at) {
+			uint32_t pos = starts[si++];
+			size_t k = lower_bound(active, nactive, pos);
+			memmove(active + k + 1, active + k, (nactive - k) * sizeof(*active));
+			active[k] = pos;
 			nactive++;
 		}
 		if (grow_push(&b->bound, at) || grow_push(&b->off, (uint32_t)b->cand.n))
@@ -286,17 +300,28 @@ static int build_index(struct index_build *b, const struct lr_rule *rules,
 			uint32_t ri = members[active[i]];
 			if (grow_push(&b->cand, ri))
 				goto out;
-			if (rule_is_catchall(&rules[ri]))
+			if (rule_is_catchall(rules[ri]))
 				break;
 		}
 		if (b->cand.n > LR_INDEX_MAX_ENTRIES) {
 			rc = build_linear(b, rules, members, nmembers);
 			goto out;
 		}
+		/* The next boundary: the nearest start or end after `at` (every
+		 * start at or before it, every end at or before it, is consumed). */
+		uint32_t next = 65536;
+		if (si < nmembers)
+			next = lo[starts[si]];
+		if (ei < nmembers && (uint32_t)hi[ends[ei]] + 1 < next)
+			next = (uint32_t)hi[ends[ei]] + 1;
+		if (next >= 65536)
+			break;
+		at = next;
 	}
 	rc = grow_push(&b->off, (uint32_t)b->cand.n);
 out:
-	free(pts.v);
+	free(lo);
+	free(hi);
 	free(starts);
 	free(ends);
 	free(active);
@@ -347,13 +372,20 @@ static void action_of(struct lr_action *a, const struct lr_rule *r)
 		endpoint_copy(&a->source, &r->source);
 }
 
-static uint32_t hash_bytes(const void *p, size_t n)
+/* A word at a time: every rule's action is hashed once per load. */
+static uint32_t hash_action(const struct lr_action *a)
 {
-	const unsigned char *b = p;
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h;
+	uint64_t h = 0x9e3779b97f4a7c15u;
+	const unsigned char *b = (const unsigned char *)a;
+	size_t i = 0;
+	for (; i + 8 <= sizeof(*a); i += 8) {
+		uint64_t w;
+		memcpy(&w, b + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdu;
+	}
+	for (; i < sizeof(*a); i++)
+		h = (h ^ b[i]) * 0xc4ceb9fe1a85ec53u;
+	return (uint32_t)(h ^ h >> 32);
 }
 
 /* The compact form of the rules that apply: entries, their actions with
@@ -365,7 +397,7 @@ struct compact {
 	size_t nactions, ncidrs;
 };
 
-static int compact_rules(struct compact *k, const struct lr_rule *rules, size_t n)
+static int compact_rules(struct compact *k, const struct lr_rule *const *rules, size_t n)
 {
 	memset(k, 0, sizeof(*k));
 	size_t nslots = 16;
@@ -381,7 +413,7 @@ static int compact_rules(struct compact *k, const struct lr_rule *rules, size_t 
 	}
 	memset(slots, 0xff, nslots * sizeof(*slots));
 	for (size_t i = 0; i < n; i++) {
-		const struct lr_rule *r = &rules[i];
+		const struct lr_rule *r = rules[i];
 		struct lr_entry *e = &k->entries[i];
 		memset(e, 0, sizeof(*e));
 		e->port_lo = r->port_lo;
@@ -395,7 +427,7 @@ static int compact_rules(struct compact *k, const struct lr_rule *rules, size_t 
 		}
 		struct lr_action *a = &k->actions[k->nactions];
 		action_of(a, r);
-		size_t at = hash_bytes(a, sizeof(*a)) & (nslots - 1);
+		size_t at = hash_action(a) & (nslots - 1);
 		while (slots[at] != UINT32_MAX &&
 		       memcmp(&k->actions[slots[at]], a, sizeof(*a)) != 0)
 			at = (at + 1) & (nslots - 1);
@@ -424,18 +456,20 @@ struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
 	memset(&k, 0, sizeof(k));
 	size_t n = 0;
 	uint32_t *members = malloc((rs->nrules + 1) * sizeof(*members));
-	struct lr_rule *rules = malloc((rs->nrules + 1) * sizeof(*rules));
+	/* The rules that apply to this program, by reference: the table's
+	 * entry i is rules[i]. */
+	const struct lr_rule **rules = malloc((rs->nrules + 1) * sizeof(*rules));
 	if (!members || !rules)
 		goto out;
 	for (size_t i = 0; i < rs->nrules; i++) {
 		if (applies_to(arena_str(rs->strings, rs->rules[i].program), exe, argv0))
-			rules[n++] = rs->rules[i];
+			rules[n++] = &rs->rules[i];
 	}
 	for (int op = 0; op < 2; op++) {
 		size_t m = 0;
 		uint8_t bit = op == 0 ? LR_OP_BIND : LR_OP_CONNECT;
 		for (size_t i = 0; i < n; i++)
-			if (rules[i].op & bit)
+			if (rules[i]->op & bit)
 				members[m++] = (uint32_t)i;
 		if (build_index(&ib[op], rules, members, m) != 0)
 			goto out;
@@ -454,9 +488,11 @@ struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
 	size_t arrays_at[2];
 	for (int op = 0; op < 2; op++) {
 		arrays_at[op] = size;
-		size += (ib[op].bound.n + ib[op].off.n + ib[op].cand.n) * sizeof(uint32_t);
+		size += (ib[op].off.n + ib[op].cand.n) * sizeof(uint32_t);
+		size += ib[op].bound.n * sizeof(uint16_t);
 		if (ib[op].bound.n)
-			size += (LR_BLOCKS + 1) * sizeof(uint32_t);
+			size += (LR_BLOCKS + 1) * sizeof(uint16_t);
+		size = align8(size);
 	}
 	size_t path_at = size;
 	size += path ? strlen(path) + 1 : 0;
@@ -488,25 +524,26 @@ struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
 		uint32_t *a = (uint32_t *)(block + arrays_at[op]);
 		ix->nintervals = (uint32_t)ib[op].bound.n;
 		ix->linear = ib[op].linear;
-		ix->bound = a;
-		ix->off = a + ib[op].bound.n;
+		/* 32-bit arrays first, then the 16-bit ones: each stays aligned. */
+		ix->off = a;
 		ix->cand = ix->off + ib[op].off.n;
-		if (ib[op].bound.n)
-			memcpy(ix->bound, ib[op].bound.v, ib[op].bound.n * sizeof(uint32_t));
+		ix->bound = (uint16_t *)(ix->cand + ib[op].cand.n);
 		if (ib[op].off.n)
 			memcpy(ix->off, ib[op].off.v, ib[op].off.n * sizeof(uint32_t));
 		if (ib[op].cand.n)
 			memcpy(ix->cand, ib[op].cand.v, ib[op].cand.n * sizeof(uint32_t));
+		for (size_t i = 0; i < ib[op].bound.n; i++)
+			ix->bound[i] = (uint16_t)ib[op].bound.v[i];
 		if (ix->nintervals) {
-			ix->block = ix->cand + ib[op].cand.n;
+			ix->block = ix->bound + ib[op].bound.n;
 			uint32_t i = 0;
 			for (uint32_t b = 0; b < LR_BLOCKS; b++) {
 				uint32_t port = b << LR_BLOCK_SHIFT;
 				while (i + 1 < ix->nintervals && ix->bound[i + 1] <= port)
 					i++;
-				ix->block[b] = i;
+				ix->block[b] = (uint16_t)i;
 			}
-			ix->block[LR_BLOCKS] = ix->nintervals - 1;
+			ix->block[LR_BLOCKS] = (uint16_t)(ix->nintervals - 1);
 		}
 	}
 out:

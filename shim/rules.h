@@ -72,8 +72,10 @@ struct lr_ruleset {
 /* One operation's index: the port space cut into intervals at every rule
  * boundary; interval i starts at bound[i] and owns cand[off[i]..off[i+1]),
  * rule indices in file order, cut after the first rule that matches every
- * address and family (nothing after it can ever win). */
-#define LR_BLOCK_SHIFT 3
+ * address and family (nothing after it can ever win).
+ * Blocks of 4 ports: a lookup then searches at most 5 intervals, and the
+ * block map costs 32 KiB an operation that has rules. */
+#define LR_BLOCK_SHIFT 2
 #define LR_BLOCKS (65536 >> LR_BLOCK_SHIFT)
 
 struct lr_index {
@@ -81,8 +83,8 @@ struct lr_index {
 	/* block[b]: the interval holding port b << LR_BLOCK_SHIFT, so a lookup
 	 * searches only the few intervals of one block (block[LR_BLOCKS] is the
 	 * last interval). Empty when nintervals is 0. */
-	uint32_t *block;
-	uint32_t *bound;
+	uint16_t *block; /* intervals number at most 65,536: an index fits */
+	uint16_t *bound; /* a port */
 	uint32_t *off;
 	uint32_t *cand;
 	bool linear; /* too many overlaps to expand: cand is every rule of the op */
@@ -126,6 +128,8 @@ void lr_ruleset_init(struct lr_ruleset *rs);
 void lr_ruleset_free(struct lr_ruleset *rs);
 /* Returns NULL when out of memory. */
 struct lr_rule *lr_ruleset_add(struct lr_ruleset *rs);
+/* Makes room for `more` rules beyond those held; -1 when out of memory. */
+int lr_ruleset_reserve(struct lr_ruleset *rs, size_t more);
 /* Returns a handle (not a pointer: the arena may move), resolved with
  * lr_ruleset_str once the ruleset is complete. */
 const char *lr_ruleset_strdup(struct lr_ruleset *rs, const char *s);

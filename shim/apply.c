@@ -182,6 +182,13 @@ static enum lr_level outcome_level(int ret, int e)
 	return outcome_kind(ret, e) == LR_EV_CONFLICT ? LR_LOG_CONFLICTS : LR_LOG_ALL;
 }
 
+/* Whether log_outcome has anything to do: a line at this level, or a
+ * conflict to count. */
+static bool outcome_wanted(int level, int ret, int e)
+{
+	return level >= (int)outcome_level(ret, e) || outcome_kind(ret, e) == LR_EV_CONFLICT;
+}
+
 /* The call's outcome. A conflict also names the port's holders and the
  * reason — looked up only for a line that will be written. */
 static void log_outcome(struct lr_loaded *l, int level, struct lr_event *ev, int fd, int ret,
@@ -260,7 +267,7 @@ static int pass(struct lr_loaded *l, const struct lr_decision *d, const char *op
 	int e = errno;
 	if (ret == 0 && c->op == LR_OP_BIND)
 		lr_fd_or(fd, LR_FD_BOUND);
-	if (d->level >= (int)outcome_level(ret, e) || outcome_kind(ret, e) == LR_EV_CONFLICT) {
+	if (outcome_wanted(d->level, ret, e)) {
 		struct lr_event ev;
 		event_base(&ev, op, c, d, si);
 		log_outcome(l, d->level, &ev, fd, ret, e);
@@ -283,7 +290,13 @@ static int begin(struct lr_loaded *l, struct lr_decision *d, struct lr_event *ev
 		*ret = pass(l, d, op, real, fd, addr, len, c, si);
 		return 1;
 	}
-	event_base(ev, op, c, d, si);
+	/* The event is built now only when a line may need it before the
+	 * outcome (an action, a problem, a deny, a rewrite, a source bind);
+	 * else at the outcome, if that is logged: an injecting bind at the
+	 * default level never builds one. */
+	ev->op = NULL;
+	if (d->level >= (int)LR_LOG_ACTIONS || d->problem || d->deny || d->rewrite || d->source)
+		event_base(ev, op, c, d, si);
 	if (prepare(l, d, ev, si->family, addr, len, ss, use, use_len, ret)) {
 		errno = d->deny;
 		return 1;
@@ -302,17 +315,23 @@ int lr_apply_bind(struct lr_loaded *l, int fd, const struct sockaddr *addr, sock
 	int ret;
 	if (begin(l, &d, &ev, "bind", lr_real.bind, fd, addr, len, c, si, &ss, &use, &use_len, &ret))
 		return ret;
+	unsigned injected = 0;
 	if (d.inject) {
 		tally(l, &d, LR_TALLY_INJECT);
 		log_action(l, &d, &ev, "inject", option_names(d.inject));
 		if (!d.dry_run)
-			ev.injected |= inject(fd, d.inject, d.force);
+			injected = inject(fd, d.inject, d.force);
 	}
 	ret = bind_retrying(l, &d, &ev, fd, use, use_len);
 	int e = errno;
 	if (ret == 0)
 		lr_fd_or(fd, LR_FD_BOUND);
-	log_outcome(l, d.level, &ev, fd, ret, e);
+	if (outcome_wanted(d.level, ret, e)) {
+		if (!ev.op)
+			event_base(&ev, "bind", c, &d, si);
+		ev.injected |= injected;
+		log_outcome(l, d.level, &ev, fd, ret, e);
+	}
 	errno = e;
 	return ret;
 }
@@ -358,7 +377,11 @@ int lr_apply_connect(struct lr_loaded *l, int fd, const struct sockaddr *addr, s
 	}
 	ret = lr_real.connect(fd, use, use_len);
 	int e = errno;
-	log_outcome(l, d.level, &ev, fd, ret, e);
+	if (outcome_wanted(d.level, ret, e)) {
+		if (!ev.op)
+			event_base(&ev, "connect", c, &d, si);
+		log_outcome(l, d.level, &ev, fd, ret, e);
+	}
 	errno = e;
 	return ret;
 }

@@ -184,3 +184,20 @@ LR_EXPORT int listen(int fd, int backlog)
 	errno = e;
 	return ret;
 }
+
+/* The addresses real.c compares its lookups with (see real.h). gcc wants an
+ * alias to carry its target's attributes (glibc's nothrow, leaf). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define LR_SAME_ATTRIBUTES(name) copy(name),
+#else
+#define LR_SAME_ATTRIBUTES(name)
+#endif
+#define LR_SELF_ALIAS(name)                                                                 \
+	extern __typeof__(name) lr_self_##name                                              \
+		__attribute__((LR_SAME_ATTRIBUTES(name) alias(#name), visibility("hidden")))
+LR_SELF_ALIAS(socket);
+LR_SELF_ALIAS(setsockopt);
+LR_SELF_ALIAS(bind);
+LR_SELF_ALIAS(connect);
+LR_SELF_ALIAS(listen);
+LR_SELF_ALIAS(close);

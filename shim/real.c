@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 struct lr_real lr_real;
+atomic_bool lr_real_ready;
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 
 /* Fallbacks for a lookup that failed or found our own hook (which would
@@ -35,38 +36,31 @@ static int sys_close(int fd)
 	return (int)syscall(SYS_close, fd);
 }
 
-/* Our own object's base, to recognise a lookup that came back to us. */
-static void *self_base(void)
-{
-	Dl_info me;
-	return dladdr((void *)sys_close, &me) ? me.dli_fbase : NULL;
-}
-
+/* A lookup that came back to our own hook (libreuse loaded in an odd order)
+ * would recurse forever: the hooks' own addresses, bound inside this object
+ * (see hooks.c), tell. */
 static void *next(const char *name, void *fallback, void *self)
 {
 	void *f = dlsym(RTLD_NEXT, name);
-	Dl_info info;
-	if (!f || (self && dladdr(f, &info) && info.dli_fbase == self))
-		return fallback;
-	return f;
+	return !f || f == self ? fallback : f;
 }
 
 /* dlsym returns void *; POSIX guarantees it converts to a function pointer. */
 #define RESOLVE(field, fallback) \
-	*(void **)(&lr_real.field) = next(#field, (void *)(fallback), self)
+	*(void **)(&lr_real.field) = next(#field, (void *)(fallback), (void *)lr_self_##field)
 
 static void resolve(void)
 {
-	void *self = self_base();
 	RESOLVE(socket, sys_socket);
 	RESOLVE(setsockopt, sys_setsockopt);
 	RESOLVE(bind, sys_bind);
 	RESOLVE(connect, sys_connect);
 	RESOLVE(listen, sys_listen);
 	RESOLVE(close, sys_close);
+	atomic_store_explicit(&lr_real_ready, true, memory_order_release);
 }
 
-void lr_real_init(void)
+void lr_real_resolve(void)
 {
 	pthread_once(&real_once, resolve);
 }

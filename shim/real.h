@@ -4,7 +4,10 @@
 #ifndef LIBREUSE_REAL_H
 #define LIBREUSE_REAL_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 struct lr_real {
 	int (*socket)(int, int, int);
@@ -15,10 +18,31 @@ struct lr_real {
 	int (*close)(int);
 };
 
-/* Filled by lr_real_init (pthread_once), read-only afterwards. */
+/* Filled once (pthread_once), read-only afterwards. */
 extern struct lr_real lr_real;
+/* Set, with release order, once lr_real is filled. */
+extern atomic_bool lr_real_ready;
 
-/* Cheap after the first call: every hook calls it first. */
-void lr_real_init(void);
+void lr_real_resolve(void);
+
+/* The hooks themselves, as addresses bound inside libreuse (aliases made in
+ * hooks.c): a lookup that returns one of them came back to us. */
+#define LR_SELF(name) \
+	extern __typeof__(name) lr_self_##name __attribute__((visibility("hidden")))
+LR_SELF(socket);
+LR_SELF(setsockopt);
+LR_SELF(bind);
+LR_SELF(connect);
+LR_SELF(listen);
+LR_SELF(close);
+#undef LR_SELF
+
+/* Every hook calls this first; after the first call it is one load and a
+ * branch, not a call into pthread_once. */
+static inline void lr_real_init(void)
+{
+	if (__builtin_expect(!atomic_load_explicit(&lr_real_ready, memory_order_acquire), 0))
+		lr_real_resolve();
+}
 
 #endif

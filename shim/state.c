@@ -241,10 +241,19 @@ static void load_first(void)
 	in_start = 0;
 }
 
+/* pthread_once only until the rules were loaded: afterwards every hook pays
+ * one load instead of a call. In a fork child of a process still loading,
+ * `started` is false and pthread_once sees to the load (see forkstress). */
+static inline void start(void)
+{
+	if (!atomic_load_explicit(&started, memory_order_acquire))
+		pthread_once(&start_once, load_first);
+}
+
 void lr_state_start(void)
 {
 	if (!in_start)
-		pthread_once(&start_once, load_first);
+		start();
 }
 
 /* Frees the retired rules once no call can still hold them. */
@@ -334,7 +343,7 @@ struct lr_loaded *lr_state_enter(struct lr_guard *g)
 {
 	if (in_start)
 		return NULL;
-	pthread_once(&start_once, load_first);
+	start();
 	long long now = now_ns();
 	long long due = atomic_load_explicit(&next_check_ns, memory_order_relaxed);
 	if (now >= due && atomic_compare_exchange_strong(&next_check_ns, &due,

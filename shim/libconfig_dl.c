@@ -1,27 +1,28 @@
 #include "libconfig_dl.h"
 
 #include <dlfcn.h>
-#include <pthread.h>
 #include <stdio.h>
 
 #ifndef LR_LIBCONFIG_SONAME
 #define LR_LIBCONFIG_SONAME "libconfig.so.9"
 #endif
 
-/* Written once under `once`, read-only afterwards. The handle is never
- * closed: reloads parse again, and a table's strings never point into it. */
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+/* Touched only by lr_libconfig, whose callers never run it concurrently
+ * (state.c calls it under its start-up once or its reload flag; the command
+ * and the tests are single-threaded). A failed attempt (out of memory, say)
+ * is tried again at the next parse rather than remembered for good. The
+ * handle is never closed: a table's strings never point into libconfig, but
+ * reloads parse again. */
 static struct lr_libconfig fns;
 static const struct lr_libconfig *loaded;
-static char failure[256];
 
-static void load(void)
+static void load(char *why, size_t whylen)
 {
 	/* RTLD_LOCAL: the host's own symbol lookups never land in it. */
 	void *h = dlopen(LR_LIBCONFIG_SONAME, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
 		const char *e = dlerror();
-		snprintf(failure, sizeof(failure), "cannot load %s: %s", LR_LIBCONFIG_SONAME,
+		snprintf(why, whylen, "cannot load %s: %s", LR_LIBCONFIG_SONAME,
 			 e ? e : "unknown error");
 		return;
 	}
@@ -42,8 +43,8 @@ static void load(void)
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		*want[i].slot = dlsym(h, want[i].name);
 		if (!*want[i].slot) {
-			snprintf(failure, sizeof(failure), "%s has no %s", LR_LIBCONFIG_SONAME,
-				 want[i].name);
+			snprintf(why, whylen, "%s has no %s", LR_LIBCONFIG_SONAME, want[i].name);
+			dlclose(h);
 			return;
 		}
 	}
@@ -52,8 +53,7 @@ static void load(void)
 
 const struct lr_libconfig *lr_libconfig(char *why, size_t whylen)
 {
-	pthread_once(&once, load);
-	if (!loaded && whylen)
-		snprintf(why, whylen, "%s", failure);
+	if (!loaded)
+		load(why, whylen);
 	return loaded;
 }

@@ -20,8 +20,9 @@ struct lr_libconfig {
 	__typeof__(config_setting_get_string) *get_string;
 };
 
-/* The functions, loaded once per process; NULL (why in `why`) when the
- * library or one of its functions cannot be found. */
+/* The functions, loaded at the first call that succeeds; NULL (why in
+ * `why`) when the library or one of its functions cannot be had. Callers
+ * must not run it concurrently. */
 const struct lr_libconfig *lr_libconfig(char *why, size_t whylen);
 
 #endif

@@ -90,3 +90,39 @@ print('ALIVE')
 check "fd 2 closed: the host sees its own EADDRINUSE and runs on" test "$(cat "$T/nofd2.out")" = "BINDERR 98
 ALIVE"
 check "fd 2 closed: the file the host opened as fd 2 holds only its own data" test "$(cat "$T/own2")" = "own data"
+
+# libconfig missing (hidden under /dev/null in a private mount namespace):
+# the host runs untouched and is told once; once libconfig is back, the next
+# reload loads it (a failed dlopen is not remembered for good).
+libfile=$(readlink -f "$(ldconfig -p | awk '/libconfig\.so\.9 / { print $NF; exit }')")
+if [ "$(id -u)" = 0 ] && [ -f "$libfile" ] && unshare -m true 2>/dev/null; then
+	P=$(free_port)
+	Q=$(free_port)
+	rules "$T/nolib.conf" "rules = ( { match = { port = $P; }; rewrite = \":$Q\"; } );"
+	cat >"$T/nolib.sh" <<SH
+mount --bind /dev/null "$libfile" || exit 3
+LIBREUSE_CONFIG=$T/nolib.conf LD_PRELOAD=$(preload) "$PY" -c "
+import os, socket, subprocess, time
+def where():
+    s = socket.socket()
+    s.bind(('127.0.0.1', $P))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+print('FIRST', where(), flush=True)
+subprocess.run(['umount', '$libfile'], check=True)
+os.utime('$T/nolib.conf', None)
+time.sleep(1.2)
+print('AFTER', where(), flush=True)
+"
+SH
+	timeout 30 unshare -m --propagation private bash "$T/nolib.sh" >"$T/nolib.out" 2>"$T/nolib.err"
+	check "libconfig missing: the host binds its own address, untouched ($(tr '\n' ' ' <"$T/nolib.out"))" \
+		grep -q "^FIRST $P$" "$T/nolib.out"
+	check "...and is told once, naming the library" \
+		test "$(grep -c "nolib.conf: cannot load libconfig.so.9: .*rules not applied, calls pass through" "$T/nolib.err")" = 1
+	check "...and once libconfig is back, the next reload applies the rules (P -> $Q)" \
+		grep -q "^AFTER $Q$" "$T/nolib.out"
+else
+	ok "# SKIP libconfig missing: needs root, unshare -m and libconfig.so.9 in the loader cache"
+fi

@@ -25,8 +25,11 @@ enum {
  * the kernel (getsockopt) and program-set options are not reported. */
 #define LR_FD_TRACKED 65536
 
-/* Shared by all threads; each slot is written by whichever thread makes a
- * call on that fd, which the host already has to serialise. */
+/* Shared by all threads; a slot is written only by a call on its fd, and
+ * calls on one socket are the host's to serialise (two threads racing on
+ * one socket race in the kernel too). So an update is a plain load and
+ * store, never a locked read-modify-write: at worst, racing calls on one
+ * socket lose a bit of what libreuse reports about it. */
 extern _Atomic uint16_t lr_fdstate[LR_FD_TRACKED];
 
 static inline uint16_t lr_fd_get(int fd)
@@ -42,16 +45,19 @@ static inline void lr_fd_set(int fd, uint16_t v)
 		atomic_store_explicit(&lr_fdstate[fd], v, memory_order_relaxed);
 }
 
-static inline void lr_fd_or(int fd, uint16_t bits)
+/* Clears the bits of `clear`, then sets those of `set`. */
+static inline void lr_fd_update(int fd, uint16_t clear, uint16_t set)
 {
-	if (fd >= 0 && fd < LR_FD_TRACKED)
-		atomic_fetch_or_explicit(&lr_fdstate[fd], bits, memory_order_relaxed);
+	if (fd >= 0 && fd < LR_FD_TRACKED) {
+		uint16_t v = atomic_load_explicit(&lr_fdstate[fd], memory_order_relaxed);
+		atomic_store_explicit(&lr_fdstate[fd], (uint16_t)((v & ~clear) | set),
+				      memory_order_relaxed);
+	}
 }
 
-static inline void lr_fd_clear_bits(int fd, uint16_t bits)
+static inline void lr_fd_or(int fd, uint16_t bits)
 {
-	if (fd >= 0 && fd < LR_FD_TRACKED)
-		atomic_fetch_and_explicit(&lr_fdstate[fd], (uint16_t)~bits, memory_order_relaxed);
+	lr_fd_update(fd, 0, bits);
 }
 
 #endif

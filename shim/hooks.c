@@ -106,8 +106,7 @@ LR_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t
 		e = errno;
 		if (ret == 0 && (st & LR_FD_KNOWN)) {
 			unsigned on_bit = bit << LR_FD_PROG_ON_SHIFT, off_bit = bit << LR_FD_PROG_OFF_SHIFT;
-			lr_fd_clear_bits(fd, (uint16_t)(on_bit | off_bit));
-			lr_fd_or(fd, (uint16_t)(on ? on_bit : off_bit));
+			lr_fd_update(fd, (uint16_t)(on_bit | off_bit), (uint16_t)(on ? on_bit : off_bit));
 		}
 	}
 	if (l) {

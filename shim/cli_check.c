@@ -52,6 +52,7 @@ static void print_quoted(const char *v)
 static void print_rule(const struct lr_ruleset *rs, const struct lr_rule *r)
 {
 	static const char *const levels[] = { "off", "errors", "conflicts", "actions", "all" };
+	const struct lr_action *a = &r->action;
 	printf("{ match = { op = \"%s\"; proto = \"%s\"; family = \"%s\";", pick(r->op, "bind", "connect"),
 	       pick(r->proto, "tcp", "udp"), pick(r->family, "ipv4", "ipv6"));
 	if (r->port_lo == r->port_hi)
@@ -69,23 +70,23 @@ static void print_rule(const struct lr_ruleset *rs, const struct lr_rule *r)
 		putchar(';');
 	}
 	printf(" };");
-	if (r->reuseaddr)
+	if (a->reuseaddr)
 		printf(" reuseaddr = true;");
-	if (r->reuseport)
+	if (a->reuseport)
 		printf(" reuseport = true;");
-	if (r->force)
+	if (a->force)
 		printf(" force = true;");
-	if (r->has_rewrite)
-		print_endpoint("rewrite", &r->rewrite);
-	if (r->has_source)
-		print_endpoint("source", &r->source);
-	if (r->deny)
-		printf(" deny = \"%s\";", lr_errno_name(r->deny));
-	if (r->retry_ms)
-		printf(" retry = %u;", r->retry_ms);
-	if (r->log_level >= 0)
-		printf(" log = \"%s\";", levels[r->log_level]);
-	if (r->dry_run)
+	if (a->has_rewrite)
+		print_endpoint("rewrite", &a->rewrite);
+	if (a->has_source)
+		print_endpoint("source", &a->source);
+	if (a->deny)
+		printf(" deny = \"%s\";", lr_errno_name(a->deny));
+	if (a->retry_ms)
+		printf(" retry = %u;", a->retry_ms);
+	if (a->log_level >= 0)
+		printf(" log = \"%s\";", levels[a->log_level]);
+	if (a->dry_run)
 		printf(" dry_run = true;");
 	printf(" }  # rule %d, line %d\n", r->index + 1, r->line);
 }

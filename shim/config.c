@@ -420,19 +420,20 @@ static enum lr_config_result parse_endpoint(struct ctx *c, const config_setting_
 static enum lr_config_result check_rule(struct ctx *c, const config_setting_t *g,
 					const struct lr_rule *r)
 {
-	if (r->deny && (r->reuseaddr || r->reuseport || r->has_rewrite || r->has_source || r->retry_ms))
+	const struct lr_action *a = &r->action;
+	if (a->deny && (a->reuseaddr || a->reuseport || a->has_rewrite || a->has_source || a->retry_ms))
 		return SERR(c, g, "rule %d: 'deny' cannot be combined with other actions", r->index + 1);
-	if (r->has_source && !(r->op & LR_OP_CONNECT))
+	if (a->has_source && !(r->op & LR_OP_CONNECT))
 		return SERR(c, g, "rule %d: 'source' applies to connects: add op = \"connect\" to match", r->index + 1);
-	if (r->force && !r->reuseaddr && !r->reuseport)
+	if (a->force && !a->reuseaddr && !a->reuseport)
 		return SERR(c, g, "rule %d: 'force' needs reuseaddr or reuseport to keep", r->index + 1);
-	if (r->retry_ms && r->op == LR_OP_CONNECT && !r->has_source)
+	if (a->retry_ms && r->op == LR_OP_CONNECT && !a->has_source)
 		return SERR(c, g, "rule %d: 'retry' applies to binds (or a connect's 'source' bind)", r->index + 1);
-	if (r->has_rewrite && r->rewrite.has_addr && r->family == LR_FAM_V4 &&
-	    r->rewrite.addr.family == AF_INET6 && !lr_addr_is_v4mapped(&r->rewrite.addr))
+	if (a->has_rewrite && a->rewrite.has_addr && r->family == LR_FAM_V4 &&
+	    a->rewrite.addr.family == AF_INET6 && !lr_addr_is_v4mapped(&a->rewrite.addr))
 		return SERR(c, g, "rule %d: an IPv6 'rewrite' cannot apply to IPv4 sockets (family = \"ipv4\")", r->index + 1);
-	if (r->has_source && r->source.has_addr && r->family == LR_FAM_V4 &&
-	    r->source.addr.family == AF_INET6 && !lr_addr_is_v4mapped(&r->source.addr))
+	if (a->has_source && a->source.has_addr && r->family == LR_FAM_V4 &&
+	    a->source.addr.family == AF_INET6 && !lr_addr_is_v4mapped(&a->source.addr))
 		return SERR(c, g, "rule %d: an IPv6 'source' cannot apply to IPv4 sockets (family = \"ipv4\")", r->index + 1);
 	return LR_CONFIG_OK;
 }
@@ -455,23 +456,23 @@ static enum lr_config_result parse_rule(struct ctx *c, const config_setting_t *g
 		if (strcmp(k, "match") == 0) {
 			res = parse_match(c, s, r);
 		} else if (strcmp(k, "reuseaddr") == 0) {
-			res = get_bool(c, s, &r->reuseaddr);
+			res = get_bool(c, s, &r->action.reuseaddr);
 		} else if (strcmp(k, "reuseport") == 0) {
-			res = get_bool(c, s, &r->reuseport);
+			res = get_bool(c, s, &r->action.reuseport);
 		} else if (strcmp(k, "force") == 0) {
-			res = get_bool(c, s, &r->force);
+			res = get_bool(c, s, &r->action.force);
 		} else if (strcmp(k, "dry_run") == 0) {
-			res = get_bool(c, s, &r->dry_run);
+			res = get_bool(c, s, &r->action.dry_run);
 		} else if (strcmp(k, "rewrite") == 0) {
-			res = parse_endpoint(c, s, &r->rewrite);
-			r->has_rewrite = true;
+			res = parse_endpoint(c, s, &r->action.rewrite);
+			r->action.has_rewrite = true;
 		} else if (strcmp(k, "source") == 0) {
-			res = parse_endpoint(c, s, &r->source);
-			r->has_source = true;
+			res = parse_endpoint(c, s, &r->action.source);
+			r->action.has_source = true;
 		} else if (strcmp(k, "deny") == 0) {
 			const char *e;
 			res = get_str(c, s, &e);
-			if (res == LR_CONFIG_OK && !(r->deny = lr_errno_from_name(e)))
+			if (res == LR_CONFIG_OK && !(r->action.deny = lr_errno_from_name(e)))
 				res = SERR(c, s, "deny \"%s\" is not an errno name such as \"EACCES\" or \"EADDRINUSE\"", e);
 		} else if (strcmp(k, "retry") == 0) {
 			res = want(c, s, CONFIG_TYPE_INT);
@@ -479,13 +480,13 @@ static enum lr_config_result parse_rule(struct ctx *c, const config_setting_t *g
 				long long ms = c->lc->get_int64(s);
 				if (ms < 0 || ms > 3600000)
 					res = SERR(c, s, "retry %lld ms out of range 0-3600000", ms);
-				r->retry_ms = (uint32_t)ms;
+				r->action.retry_ms = (uint32_t)ms;
 			}
 		} else if (strcmp(k, "log") == 0) {
 			int v = one_of(c, s, level_names);
 			if (v < 0)
 				res = LR_CONFIG_ERROR;
-			r->log_level = (int8_t)v;
+			r->action.log_level = (int8_t)v;
 		} else {
 			res = unknown_key(c, s, "rule",
 					  "match, reuseaddr, reuseport, rewrite, source, deny, force, retry, log, dry_run");

@@ -33,7 +33,7 @@ static void rule_defaults(struct lr_rule *r)
 	r->family = LR_FAM_ANY;
 	r->port_lo = 0;
 	r->port_hi = 65535;
-	r->log_level = -1;
+	r->action.log_level = -1;
 }
 
 int lr_ruleset_reserve(struct lr_ruleset *rs, size_t more)
@@ -354,22 +354,25 @@ static void endpoint_copy(struct lr_endpoint *to, const struct lr_endpoint *from
 	}
 }
 
+/* The rule's action with everything it does not use zeroed, padding too, so
+ * that equal actions are equal byte for byte. */
 static void action_of(struct lr_action *a, const struct lr_rule *r)
 {
+	const struct lr_action *from = &r->action;
 	memset(a, 0, sizeof(*a));
-	a->reuseaddr = r->reuseaddr;
-	a->reuseport = r->reuseport;
-	a->force = r->force;
-	a->dry_run = r->dry_run;
-	a->has_rewrite = r->has_rewrite;
-	a->has_source = r->has_source;
-	a->log_level = r->log_level;
-	a->deny = r->deny;
-	a->retry_ms = r->retry_ms;
-	if (r->has_rewrite)
-		endpoint_copy(&a->rewrite, &r->rewrite);
-	if (r->has_source)
-		endpoint_copy(&a->source, &r->source);
+	a->reuseaddr = from->reuseaddr;
+	a->reuseport = from->reuseport;
+	a->force = from->force;
+	a->dry_run = from->dry_run;
+	a->has_rewrite = from->has_rewrite;
+	a->has_source = from->has_source;
+	a->log_level = from->log_level;
+	a->deny = from->deny;
+	a->retry_ms = from->retry_ms;
+	if (from->has_rewrite)
+		endpoint_copy(&a->rewrite, &from->rewrite);
+	if (from->has_source)
+		endpoint_copy(&a->source, &from->source);
 }
 
 /* A word at a time: every rule's action is hashed once per load. */

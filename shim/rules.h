@@ -29,6 +29,17 @@ enum { LR_OPT_REUSEADDR = 1, LR_OPT_REUSEPORT = 2 };
 enum lr_target { LR_TARGET_STDERR, LR_TARGET_FILE, LR_TARGET_SYSLOG };
 enum lr_format { LR_FORMAT_TEXT, LR_FORMAT_JSON };
 
+/* What a matched rule does. Rules that do the same share one, so a file of
+ * 10,000 rules that differ only in their ports holds a single action. */
+struct lr_action {
+	bool reuseaddr, reuseport, force, dry_run;
+	bool has_rewrite, has_source;
+	int8_t log_level; /* enum lr_level, or -1 for the file's level */
+	int deny;         /* errno, or 0 */
+	uint32_t retry_ms;
+	struct lr_endpoint rewrite, source;
+};
+
 struct lr_rule {
 	/* match */
 	const char *program; /* glob, or NULL for any */
@@ -36,13 +47,7 @@ struct lr_rule {
 	bool has_addr;
 	uint16_t port_lo, port_hi; /* 0-65535 when not given */
 	struct lr_cidr addr;
-	/* actions */
-	bool reuseaddr, reuseport, force, dry_run;
-	bool has_rewrite, has_source;
-	int8_t log_level; /* enum lr_level, or -1 for the file's level */
-	int deny;         /* errno, or 0 */
-	uint32_t retry_ms;
-	struct lr_endpoint rewrite, source;
+	struct lr_action action;
 	/* where it came from, for messages and `libreuse check` */
 	int line;
 	int index; /* position in the file, 0-based */
@@ -88,17 +93,6 @@ struct lr_index {
 	uint32_t *off;
 	uint32_t *cand;
 	bool linear; /* too many overlaps to expand: cand is every rule of the op */
-};
-
-/* What a matched rule does. Rules that do the same share one, so a file of
- * 10,000 rules that differ only in their ports holds a single action. */
-struct lr_action {
-	bool reuseaddr, reuseport, force, dry_run;
-	bool has_rewrite, has_source;
-	int8_t log_level; /* enum lr_level, or -1 for the file's level */
-	int deny;         /* errno, or 0 */
-	uint32_t retry_ms;
-	struct lr_endpoint rewrite, source;
 };
 
 /* A rule as the call path reads it: 20 bytes, against 104 for the rule as

@@ -72,22 +72,22 @@ static void issue_example_loads(void **state)
 	assert_int_equal(rs.nrules, 6);
 	assert_int_equal(rs.log.level, LR_LOG_CONFLICTS);
 	const struct lr_rule *r = rs.rules;
-	assert_true(r[0].reuseaddr && r[0].reuseport);
+	assert_true(r[0].action.reuseaddr && r[0].action.reuseport);
 	assert_int_equal(r[0].proto, LR_PROTO_TCP);
 	assert_int_equal(r[0].port_lo, 8080);
 	assert_int_equal(r[0].line, 3);
-	assert_true(r[1].has_rewrite && r[1].rewrite.has_addr && r[1].rewrite.has_port);
-	assert_int_equal(r[1].rewrite.port, 8080);
+	assert_true(r[1].action.has_rewrite && r[1].action.rewrite.has_addr && r[1].action.rewrite.has_port);
+	assert_int_equal(r[1].action.rewrite.port, 8080);
 	assert_int_equal(r[2].family, LR_FAM_V6);
 	assert_int_equal(r[2].port_lo, 8000);
 	assert_int_equal(r[2].port_hi, 8099);
-	assert_false(r[2].rewrite.has_port);
+	assert_false(r[2].action.rewrite.has_port);
 	assert_int_equal(r[3].op, LR_OP_CONNECT);
-	assert_true(r[3].has_source && r[3].has_addr);
-	assert_int_equal(r[3].source.port, 12345);
-	assert_int_equal(r[4].deny, EACCES);
+	assert_true(r[3].action.has_source && r[3].has_addr);
+	assert_int_equal(r[3].action.source.port, 12345);
+	assert_int_equal(r[4].action.deny, EACCES);
 	assert_int_equal(r[4].port_hi, 1023);
-	assert_int_equal(r[5].retry_ms, 60000);
+	assert_int_equal(r[5].action.retry_ms, 60000);
 	assert_int_equal(r[5].line, 8);
 	lr_ruleset_free(&rs);
 }
@@ -360,7 +360,7 @@ static void inline_text_and_ordering(void **state)
 	assert_int_equal(rs.log.level, LR_LOG_ALL);
 	assert_int_equal(rs.log.format, LR_FORMAT_JSON);
 	assert_int_equal(rs.nrules, 2);
-	assert_true(rs.rules[0].reuseport && !rs.rules[0].reuseaddr);
+	assert_true(rs.rules[0].action.reuseport && !rs.rules[0].action.reuseaddr);
 	lr_ruleset_free(&rs);
 }
 

@@ -67,14 +67,14 @@ static void actions_shared_only_when_equal(void **state)
 	for (int i = 0; i < 4; i++) {
 		struct lr_rule *r = lr_ruleset_add(&rs);
 		r->port_lo = r->port_hi = (uint16_t)(1000 + i);
-		r->has_rewrite = true;
-		assert_int_equal(lr_parse_endpoint(targets[i], &r->rewrite), 0);
+		r->action.has_rewrite = true;
+		assert_int_equal(lr_parse_endpoint(targets[i], &r->action.rewrite), 0);
 	}
 	for (int i = 4; i < 8; i++) {
 		struct lr_rule *r = lr_ruleset_add(&rs);
 		r->port_lo = r->port_hi = (uint16_t)(1000 + i);
-		r->reuseaddr = true;
-		r->retry_ms = i < 6 ? 0 : 500;
+		r->action.reuseaddr = true;
+		r->action.retry_ms = i < 6 ? 0 : 500;
 		if (i == 5) {
 			assert_int_equal(lr_parse_cidr("127.0.0.0/8", &r->addr), 0);
 			r->has_addr = true;
@@ -255,7 +255,7 @@ static void ten_thousand_exact_ports_index_small(void **state)
 	for (int i = 0; i < 10000; i++) {
 		struct lr_rule *r = lr_ruleset_add(&rs);
 		r->port_lo = r->port_hi = (uint16_t)(20000 + i);
-		r->reuseaddr = true;
+		r->action.reuseaddr = true;
 	}
 	struct lr_table *t = lr_table_compile(&rs, NULL, NULL);
 	assert_false(t->index[0].linear);

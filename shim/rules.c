@@ -175,6 +175,22 @@ static int grow_push(struct growbuf *g, uint32_t x)
 	return 0;
 }
 
+/* One stable counting pass: src's positions into dst, by one byte of key. */
+static void counting_pass(uint32_t *dst, const uint32_t *src, const uint16_t *key, size_t n,
+			  unsigned shift)
+{
+	size_t at[256] = { 0 };
+	for (size_t i = 0; i < n; i++)
+		at[(key[src[i]] >> shift) & 255]++;
+	for (size_t b = 0, sum = 0; b < 256; b++) {
+		size_t c = at[b];
+		at[b] = sum;
+		sum += c;
+	}
+	for (size_t i = 0; i < n; i++)
+		dst[at[(key[src[i]] >> shift) & 255]++] = src[i];
+}
+
 /* Positions 0..n-1 ordered by key[], stably (equal keys keep file order):
  * two counting passes of a byte each, instead of qsort's comparisons. */
 static int sort_by_port(uint32_t *out, const uint16_t *key, size_t n)
@@ -182,27 +198,10 @@ static int sort_by_port(uint32_t *out, const uint16_t *key, size_t n)
 	uint32_t *tmp = malloc((n + 1) * sizeof(*tmp));
 	if (!tmp)
 		return -1;
-	size_t at[256];
-	memset(at, 0, sizeof(at));
 	for (size_t i = 0; i < n; i++)
-		at[key[i] & 255]++;
-	for (size_t b = 0, sum = 0; b < 256; b++) {
-		size_t c = at[b];
-		at[b] = sum;
-		sum += c;
-	}
-	for (size_t i = 0; i < n; i++)
-		tmp[at[key[i] & 255]++] = (uint32_t)i;
-	memset(at, 0, sizeof(at));
-	for (size_t i = 0; i < n; i++)
-		at[key[i] >> 8]++;
-	for (size_t b = 0, sum = 0; b < 256; b++) {
-		size_t c = at[b];
-		at[b] = sum;
-		sum += c;
-	}
-	for (size_t j = 0; j < n; j++)
-		out[at[key[tmp[j]] >> 8]++] = tmp[j];
+		out[i] = (uint32_t)i;
+	counting_pass(tmp, out, key, n, 0);
+	counting_pass(out, tmp, key, n, 8);
 	free(tmp);
 	return 0;
 }

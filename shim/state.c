@@ -293,8 +293,8 @@ static void maybe_reload(void)
 		struct lr_loaded *fresh = id.exists ? build() : NULL;
 		if (!id.exists)
 			report(sources.config_path, ": rule file removed; keeping the rules in force", NULL);
-		struct file_id after = file_id_of(sources.config_path);
-		if (fresh && !file_id_equal(&id, &after)) {
+		struct file_id after;
+		if (fresh && (after = file_id_of(sources.config_path), !file_id_equal(&id, &after))) {
 			/* Rewritten while we read it: what we parsed may be a torn
 			 * mix. Keep the rules in force and read it again next time. */
 			free_loaded(fresh);

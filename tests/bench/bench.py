@@ -93,8 +93,12 @@ def bind_variants(files):
 
 def wall_times(variants, cycles):
     samples = {k: [] for k in variants}
-    for _ in range(ROUNDS):
-        for name, (mode, port, preload, conf) in variants.items():
+    names = list(variants)
+    for r in range(ROUNDS):
+        # Each round starts one variant later: a run leaves TIME_WAIT sockets
+        # and warm caches behind, and no variant should always follow the same one.
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            mode, port, preload, conf = variants[name]
             samples[name].append(float(run([WORKLOAD, mode, str(cycles), str(port)], env_for(preload, conf),
                                            pin=True)))
     return {k: statistics.median(v) for k, v in samples.items()}
@@ -164,11 +168,12 @@ def main():
 
     bind = wall_times(bind_variants(files), CYCLES)
     conn_port = free_port()
-    conn = wall_times({
+    conn_variants = {
         "no shim": ("connect", conn_port, None, None),
         "bare interposer": ("connect", conn_port, PASSTHRU, None),
         "libreuse 10000 rules, no match": ("connect", conn_port, LIB, files[10000]),
-    }, CYCLES // 4)
+    }
+    conn = wall_times(conn_variants, CYCLES // 4)
     print("bench: wall times done; callgrind next", flush=True)
 
     ir = {}
@@ -183,6 +188,8 @@ def main():
         "libreuse 10000 rules, last matches": ("bind", BASE_PORT + 9999, LIB, files[10000]),
     }.items():
         ir[name] = instructions_per_cycle(*args)
+    for name, (mode, port, preload, conf) in conn_variants.items():
+        ir["connect: " + name] = instructions_per_cycle(mode, port, preload, conf)
     true_bare = callgrind_total(["/bin/true"], env_for(PASSTHRU))
     true_lib = callgrind_total(["/bin/true"], env_for(LIB, files[10000]))
     true_none = callgrind_total(["/bin/true"], env_for())
@@ -246,7 +253,7 @@ def write_report(bind, conn, ir, true_ir, load, rss, rps, load_profile):
     w("# Performance\n")
     w(f"Measured by `make bench` on {date}: {cpu}, {os.cpu_count()} cores, Linux "
       f"{platform.release()}, {platform.libc_ver()[0]} {platform.libc_ver()[1]}. "
-      f"Wall times are medians of {ROUNDS} rounds in which every variant ran once, in turn "
+      f"Wall times are medians of {ROUNDS} rounds in which every variant ran once, in turn, each round starting one variant later "
       f"({CYCLES} cycles a run, after a warm-up of a tenth of that); instruction counts are "
       "callgrind's user-space counts per cycle (the difference of a 1,100- and a 110-cycle run, "
       "so start-up cancels out). The machine is shared: trust the instruction counts and the "
@@ -286,11 +293,11 @@ def write_report(bind, conn, ir, true_ir, load, rss, rps, load_profile):
         irs = f"{ir[name]:,.0f}" if name in ir else ""
         w(f"| {name} | {ns:,.0f} | {ns / bind['no shim']:.3f} | {irs} |")
     w("")
-    w("## Connect cycle (connect to a loopback listener, accept, close both)\n")
-    w("| variant | ns/cycle (median) | × no shim |")
-    w("|---|---:|---:|")
+    w("## Connect cycle (connect to a loopback listener, accept, reset, close both)\n")
+    w("| variant | ns/cycle (median) | × no shim | instructions/cycle |")
+    w("|---|---:|---:|---:|")
     for name, ns in conn.items():
-        w(f"| {name} | {ns:,.0f} | {ns / conn['no shim']:.3f} |")
+        w(f"| {name} | {ns:,.0f} | {ns / conn['no shim']:.3f} | {ir['connect: ' + name]:,.0f} |")
     w("")
     w("## Start-up of /bin/true (callgrind instructions)\n")
     w(f"no shim {true_ir[0]:,}; bare interposer {true_ir[1]:,}; libreuse with a 10,000-rule file {true_ir[2]:,}. "

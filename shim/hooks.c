@@ -193,10 +193,5 @@ LR_EXPORT int listen(int fd, int backlog)
 #endif
 #define LR_SELF_ALIAS(name)                                                                 \
 	extern __typeof__(name) lr_self_##name                                              \
-		__attribute__((LR_SAME_ATTRIBUTES(name) alias(#name), visibility("hidden")))
-LR_SELF_ALIAS(socket);
-LR_SELF_ALIAS(setsockopt);
-LR_SELF_ALIAS(bind);
-LR_SELF_ALIAS(connect);
-LR_SELF_ALIAS(listen);
-LR_SELF_ALIAS(close);
+		__attribute__((LR_SAME_ATTRIBUTES(name) alias(#name), visibility("hidden")));
+LR_HOOKED(LR_SELF_ALIAS)

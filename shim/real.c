@@ -46,17 +46,12 @@ static void *next(const char *name, void *fallback, void *self)
 }
 
 /* dlsym returns void *; POSIX guarantees it converts to a function pointer. */
-#define RESOLVE(field, fallback) \
-	*(void **)(&lr_real.field) = next(#field, (void *)(fallback), (void *)lr_self_##field)
+#define RESOLVE(name) \
+	*(void **)(&lr_real.name) = next(#name, (void *)sys_##name, (void *)lr_self_##name);
 
 static void resolve(void)
 {
-	RESOLVE(socket, sys_socket);
-	RESOLVE(setsockopt, sys_setsockopt);
-	RESOLVE(bind, sys_bind);
-	RESOLVE(connect, sys_connect);
-	RESOLVE(listen, sys_listen);
-	RESOLVE(close, sys_close);
+	LR_HOOKED(RESOLVE)
 	atomic_store_explicit(&lr_real_ready, true, memory_order_release);
 }
 

@@ -25,16 +25,14 @@ extern atomic_bool lr_real_ready;
 
 void lr_real_resolve(void);
 
+/* Every function libreuse interposes, once: X(name) for each. */
+#define LR_HOOKED(X) X(socket) X(setsockopt) X(bind) X(connect) X(listen) X(close)
+
 /* The hooks themselves, as addresses bound inside libreuse (aliases made in
  * hooks.c): a lookup that returns one of them came back to us. */
 #define LR_SELF(name) \
-	extern __typeof__(name) lr_self_##name __attribute__((visibility("hidden")))
-LR_SELF(socket);
-LR_SELF(setsockopt);
-LR_SELF(bind);
-LR_SELF(connect);
-LR_SELF(listen);
-LR_SELF(close);
+	extern __typeof__(name) lr_self_##name __attribute__((visibility("hidden")));
+LR_HOOKED(LR_SELF)
 #undef LR_SELF
 
 /* Every hook calls this first; after the first call it is one load and a

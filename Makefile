@@ -44,17 +44,20 @@ B := build
 endif
 LIB := $(B)/libreuse.so
 
-# The pure parts (no hooks, no process state): unit-tested directly.
-CORE_SRC := shim/addr.c shim/fmt.c shim/errname.c shim/rules.c shim/config.c shim/libconfig_dl.c \
-	    shim/policy.c shim/log.c shim/tally.c shim/ratelimit.c shim/holders.c shim/explain.c \
-	    shim/conflict.c
-SHIM_SRC := $(CORE_SRC) shim/fdstate.c shim/real.c shim/state.c shim/apply.c shim/hooks.c
-# The command: its own files, on the same core.
-CLI_SRC := shim/cli.c shim/cli_run.c shim/cli_check.c shim/cli_who.c shim/cli_matrix.c
-CLI_OBJ := $(CLI_SRC:shim/%.c=$(B)/obj/%.o)
+# The tree shows the layers: src/core (rules, policy, log, holders: no hooks,
+# no process state; unit-tested directly), and the front ends on it —
+# src/preload (the hooks inside the program) and src/command (the `libreuse`
+# command). Each layer includes only its own headers and the core's.
+CORE_SRC := $(addprefix src/core/,addr.c fmt.c errname.c rules.c config.c libconfig_dl.c \
+	    policy.c log.c tally.c ratelimit.c holders.c explain.c conflict.c)
+PRELOAD_SRC := $(addprefix src/preload/,fdstate.c real.c state.c apply.c hooks.c)
+CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_matrix.c)
+CORE_OBJ := $(CORE_SRC:src/%.c=$(B)/obj/%.o)
+PRELOAD_OBJ := $(PRELOAD_SRC:src/%.c=$(B)/obj/%.o)
+SHIM_OBJ := $(CORE_OBJ) $(PRELOAD_OBJ)
+CLI_OBJ := $(CLI_SRC:src/%.c=$(B)/obj/%.o)
 CLI := $(B)/libreuse
-CORE_OBJ := $(CORE_SRC:shim/%.c=$(B)/obj/%.o)
-SHIM_OBJ := $(SHIM_SRC:shim/%.c=$(B)/obj/%.o)
+CORE_H := $(wildcard src/core/*.h)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -62,7 +65,7 @@ HELPER_LIBS := tests/helpers/libearly.c tests/helpers/libcount.c tests/helpers/l
 HELPER_SRC := $(filter-out $(HELPER_LIBS),$(wildcard tests/helpers/*.c))
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%) $(HELPER_LIBS:tests/helpers/%.c=$(B)/helpers/%.so)
 
-# libconfig is opened with dlopen at the first rule parse (shim/libconfig_dl.c),
+# libconfig is opened with dlopen at the first rule parse (src/core/libconfig_dl.c),
 # by this soname: the one the installed libconfig-dev links against.
 LIBCONFIG_SONAME := $(shell objdump -p "$$($(CC) -print-file-name=libconfig.so)" 2>/dev/null | awk '/SONAME/ { print $$2 }')
 override CFLAGS += $(if $(LIBCONFIG_SONAME),-DLR_LIBCONFIG_SONAME='"$(LIBCONFIG_SONAME)"')
@@ -84,18 +87,24 @@ deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-$(B)/obj/%.o: shim/%.c $(wildcard shim/*.h) | $(B)/obj
-	$(CC) $(CFLAGS) -c $< -o $@
+$(B)/obj/core/%.o: src/core/%.c $(CORE_H) | $(B)/obj
+	$(CC) $(CFLAGS) -Isrc/core -c $< -o $@
 
-$(LIB): $(SHIM_OBJ) shim/libreuse.map
-	$(CC) $(CFLAGS) -shared -Wl,--version-script=shim/libreuse.map $(LDFLAGS) \
+$(B)/obj/preload/%.o: src/preload/%.c $(CORE_H) $(wildcard src/preload/*.h) | $(B)/obj
+	$(CC) $(CFLAGS) -Isrc/core -Isrc/preload -c $< -o $@
+
+$(B)/obj/command/%.o: src/command/%.c $(CORE_H) $(wildcard src/command/*.h) | $(B)/obj
+	$(CC) $(CFLAGS) -Isrc/core -Isrc/command -c $< -o $@
+
+$(LIB): $(SHIM_OBJ) src/preload/libreuse.map
+	$(CC) $(CFLAGS) -shared -Wl,--version-script=src/preload/libreuse.map $(LDFLAGS) \
 		-o $@ $(SHIM_OBJ)
 
 $(CLI): $(CLI_OBJ) $(CORE_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CORE_OBJ)
 
 $(B)/tests/%: tests/unit/%.c $(CORE_OBJ) $(wildcard tests/unit/*.h) | $(B)/tests
-	$(CC) $(CFLAGS) -Ishim $< $(CORE_OBJ) $(LDFLAGS) -o $@ -lcmocka
+	$(CC) $(CFLAGS) -Isrc/core $< $(CORE_OBJ) $(LDFLAGS) -o $@ -lcmocka
 
 $(B)/helpers/%: tests/helpers/%.c | $(B)/helpers
 	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@ -ldl
@@ -106,7 +115,10 @@ $(B)/helpers/lib%.so: tests/helpers/lib%.c | $(B)/helpers
 $(B)/helpers/early: tests/helpers/early.c $(B)/helpers/libearly.so
 	$(CC) $(CFLAGS) $< $(LDFLAGS) -L$(B)/helpers -learly -Wl,-rpath,'$$ORIGIN' -o $@
 
-$(B)/obj $(B)/tests $(B)/helpers $(B)/fuzz:
+$(B)/obj:
+	mkdir -p $@/core $@/preload $@/command
+
+$(B)/tests $(B)/helpers $(B)/fuzz:
 	mkdir -p $@
 
 unit: $(UNIT_BIN)
@@ -114,7 +126,7 @@ unit: $(UNIT_BIN)
 # seeds and every input a fuzzer found (tests/fuzz/regressions).
 REPLAY_BIN := $(B)/fuzz/replay_config $(B)/fuzz/replay_addr
 $(B)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE_OBJ) | $(B)/fuzz
-	$(CC) $(CFLAGS) -Ishim tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(CORE_OBJ) $(LDFLAGS) -o $@
+	$(CC) $(CFLAGS) -Isrc/core tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(CORE_OBJ) $(LDFLAGS) -o $@
 
 integration: $(LIB) $(CLI) $(HELPER_BIN) $(REPLAY_BIN)
 
@@ -140,7 +152,7 @@ $(B)/bench/passthru.so: tests/bench/passthru.c | $(B)/bench
 	$(CC) $(CFLAGS) -shared $< $(LDFLAGS) -o $@
 
 $(B)/bench/loadtime: tests/bench/loadtime.c $(CORE_OBJ) | $(B)/bench
-	$(CC) $(CFLAGS) -Ishim $< $(CORE_OBJ) $(LDFLAGS) -o $@
+	$(CC) $(CFLAGS) -Isrc/core $< $(CORE_OBJ) $(LDFLAGS) -o $@
 
 $(B)/bench:
 	mkdir -p $@
@@ -158,14 +170,14 @@ demo: deps
 # tests/fuzz/; a crash leaves its input in build/fuzz/ and fails. Copy it to
 # tests/fuzz/regressions/<target>/ once fixed: make check replays it.
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Ishim -fsanitize=fuzzer,address,undefined \
+FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Isrc/core -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -DLR_SYSCONFDIR='"$(sysconfdir)"' -DLR_VERSION='"$(VERSION)"'
 
 fuzz-deps: deps
 	@dpkg -s clang >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang; }
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard shim/*.h)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(CORE_H)
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) $< $(CORE_SRC) -o $@
 

@@ -174,3 +174,24 @@ http {
 }
 CONF
 }
+
+# wait_count FILE PATTERN N [SECONDS]: until FILE has at least N lines
+# matching PATTERN.
+wait_count() {
+	local file=$1 pattern=$2 n=$3 tries=$((${4:-10} * 20))
+	while [ "$tries" -gt 0 ]; do
+		[ "$(grep -cE -- "$pattern" "$file" 2>/dev/null)" -ge "$n" ] && return 0
+		sleep 0.05
+		tries=$((tries - 1))
+	done
+	return 1
+}
+
+# json_get JSON KEY: one value of a flat JSON object (lists come out as
+# space-separated words).
+json_get() {
+	"$PY" -c 'import json, sys; v = json.loads(sys.argv[1])[sys.argv[2]]; print(" ".join(map(str, v)) if isinstance(v, list) else v)' "$1" "$2"
+}
+
+# The libreuse command of this build.
+CLI=$BUILD/libreuse

@@ -80,6 +80,13 @@ static void print_rule(const struct lr_ruleset *rs, const struct lr_rule *r)
 		print_endpoint("rewrite", &a->rewrite);
 	if (a->has_source)
 		print_endpoint("source", &a->source);
+	if (a->keep_name) {
+		printf(" keep = ");
+		print_quoted(lr_ruleset_str(rs, a->keep_name));
+		putchar(';');
+	} else if (a->keep) {
+		printf(" keep = true;");
+	}
 	if (a->deny)
 		printf(" deny = \"%s\";", lr_errno_name(a->deny));
 	if (a->retry_ms)
@@ -107,6 +114,7 @@ static void print_log(const struct lr_ruleset *rs)
 	       levels[l->level], target, l->format == LR_FORMAT_JSON ? "json" : "text",
 	       f >= 0 && f < 24 && facilities[f] ? facilities[f] : "user");
 	printf("dry_run = %s;\n", rs->dry_run ? "true" : "false");
+	printf("keep = %s;\n", rs->keep_all ? "true" : "false");
 }
 
 int lr_cli_check(int argc, char **argv)

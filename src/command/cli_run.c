@@ -3,12 +3,15 @@
  * first warning in plain words when LD_PRELOAD cannot reach the command. */
 #include "cli.h"
 #include "config.h"
+#include "keeper.h"
 
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +25,9 @@
 
 static const char usage[] =
 	"usage: libreuse run [-c FILE] [--reuseaddr] [--reuseport] [--bind ADDR[:PORT]]\n"
-	"                    [--log LEVEL] [--log-file PATH] [--json] [--dry-run] [--] CMD [ARG...]\n"
+	"                    [--log LEVEL] [--log-file PATH] [--json] [--dry-run]\n"
+	"                    [--keep [--respawn] [--restart-signal SIG] [--stop-signal SIG]\n"
+	"                     [--ready-timeout SECONDS] [--stop-timeout SECONDS]] [--] CMD [ARG...]\n"
 	"\n"
 	"Runs CMD with libreuse preloaded (prepended to any LD_PRELOAD).\n"
 	"  -c, --config FILE     the rule file (checked first; exported as LIBREUSE_CONFIG)\n"
@@ -33,13 +38,22 @@ static const char usage[] =
 	"  --log-file PATH       log to PATH instead of stderr\n"
 	"  --json                log JSON lines\n"
 	"  --dry-run             decide and log, change nothing\n"
+	"  --keep                keep every TCP listener and UDP socket CMD binds to a\n"
+	"                        port: run stays CMD's parent and holds them, so a\n"
+	"                        restart refuses and resets no connection\n"
+	"  --restart-signal SIG  to run: restart CMD (default HUP); others go to CMD\n"
+	"  --stop-signal SIG     to the old instance once the new one took its sockets\n"
+	"                        (default TERM)\n"
+	"  --ready-timeout SECONDS  for a new instance to take every kept socket (30)\n"
+	"  --stop-timeout SECONDS   after the stop signal, before SIGKILL (10)\n"
+	"  --respawn             start CMD again when it exits by itself\n"
 	"Quick flags need no file: they become rules in LIBREUSE_RULES, which come\n"
 	"before the file's. Exit status: CMD's own; 126/127 when it cannot be run;\n"
 	"1 for a bad rule file; 2 for a usage error.\n";
 
 struct run_opts {
 	const char *config;
-	bool reuseaddr, reuseport, json, dry_run;
+	bool reuseaddr, reuseport, json, dry_run, keep;
 	const char *bind, *level, *log_file;
 };
 
@@ -111,6 +125,8 @@ static int quick_rules(const struct run_opts *o, char *out, size_t n)
 	}
 	if (o->dry_run)
 		append(out, n, "dry_run = true;\n");
+	if (o->keep)
+		append(out, n, "keep = true;\n");
 	if (!out[0])
 		return 0;
 	char err[1024];
@@ -282,9 +298,44 @@ static void warn_unreachable(const char *cmd)
 			path);
 }
 
+/* "HUP", "SIGHUP" or a number; -1 when none of them. */
+static int parse_signal(const char *s)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+	if (*s && !*end)
+		return n > 0 && n <= SIGRTMAX ? (int)n : -1;
+	if (strncmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (int sig = 1; sig < NSIG; sig++) {
+		const char *name = sigabbrev_np(sig);
+		if (name && strcmp(name, s) == 0)
+			return sig;
+	}
+	return -1;
+}
+
+/* Seconds, possibly fractional, as milliseconds; -1 when not a duration. */
+static int parse_seconds(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || *end || !(v >= 0) || v > 86400)
+		return -1;
+	return (int)lround(v * 1000);
+}
+
+/* Catching these would make the keeper unkillable or unstoppable. */
+static bool signal_usable(int sig)
+{
+	return sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD && sig != SIGSEGV && sig != SIGBUS &&
+	       sig != SIGFPE && sig != SIGILL;
+}
+
 int lr_cli_run(int argc, char **argv)
 {
-	enum { OPT_REUSEADDR = 256, OPT_REUSEPORT, OPT_BIND, OPT_LOG, OPT_LOG_FILE, OPT_JSON, OPT_DRY };
+	enum { OPT_REUSEADDR = 256, OPT_REUSEPORT, OPT_BIND, OPT_LOG, OPT_LOG_FILE, OPT_JSON, OPT_DRY,
+	       OPT_KEEP, OPT_RESTART_SIG, OPT_STOP_SIG, OPT_READY_TIMEOUT, OPT_STOP_TIMEOUT, OPT_RESPAWN };
 	static const struct option longs[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "reuseaddr", no_argument, NULL, OPT_REUSEADDR },
@@ -294,11 +345,20 @@ int lr_cli_run(int argc, char **argv)
 		{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "dry-run", no_argument, NULL, OPT_DRY },
+		{ "keep", no_argument, NULL, OPT_KEEP },
+		{ "restart-signal", required_argument, NULL, OPT_RESTART_SIG },
+		{ "stop-signal", required_argument, NULL, OPT_STOP_SIG },
+		{ "ready-timeout", required_argument, NULL, OPT_READY_TIMEOUT },
+		{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
+		{ "respawn", no_argument, NULL, OPT_RESPAWN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct run_opts o = { 0 };
-	int c;
+	struct lr_keeper_opts ko = { .restart_signal = SIGHUP, .stop_signal = SIGTERM,
+				     .ready_timeout_ms = 30000, .stop_timeout_ms = 10000 };
+	bool keeper_flag = false;
+	int c, v;
 	/* "+": stop at the first non-option, which is CMD. */
 	while ((c = getopt_long(argc, argv, "+c:h", longs, NULL)) != -1) {
 		switch (c) {
@@ -310,6 +370,29 @@ int lr_cli_run(int argc, char **argv)
 		case OPT_LOG_FILE: o.log_file = optarg; break;
 		case OPT_JSON: o.json = true; break;
 		case OPT_DRY: o.dry_run = true; break;
+		case OPT_KEEP: o.keep = true; break;
+		case OPT_RESPAWN: ko.respawn = keeper_flag = true; break;
+		case OPT_RESTART_SIG:
+		case OPT_STOP_SIG:
+			if ((v = parse_signal(optarg)) < 0 || !signal_usable(v) ||
+			    (c == OPT_RESTART_SIG && (v == SIGTERM || v == SIGINT))) {
+				lr_cli_error("%s %s: not a signal that can be used here",
+					     c == OPT_RESTART_SIG ? "--restart-signal" : "--stop-signal", optarg);
+				return LR_EXIT_USAGE;
+			}
+			*(c == OPT_RESTART_SIG ? &ko.restart_signal : &ko.stop_signal) = v;
+			keeper_flag = true;
+			break;
+		case OPT_READY_TIMEOUT:
+		case OPT_STOP_TIMEOUT:
+			if ((v = parse_seconds(optarg)) < 0) {
+				lr_cli_error("%s %s: not a number of seconds",
+					     c == OPT_READY_TIMEOUT ? "--ready-timeout" : "--stop-timeout", optarg);
+				return LR_EXIT_USAGE;
+			}
+			*(c == OPT_READY_TIMEOUT ? &ko.ready_timeout_ms : &ko.stop_timeout_ms) = v;
+			keeper_flag = true;
+			break;
 		case 'h': fputs(usage, stdout); return LR_EXIT_OK;
 		default: fputs(usage, stderr); return LR_EXIT_USAGE;
 		}
@@ -317,6 +400,10 @@ int lr_cli_run(int argc, char **argv)
 	if (optind >= argc) {
 		lr_cli_error("run: no command given");
 		fputs(usage, stderr);
+		return LR_EXIT_USAGE;
+	}
+	if (keeper_flag && !o.keep) {
+		lr_cli_error("--respawn, --restart-signal, --stop-signal and the timeouts go with --keep");
 		return LR_EXIT_USAGE;
 	}
 	char lib[PATH_MAX];
@@ -357,6 +444,10 @@ int lr_cli_run(int argc, char **argv)
 	}
 	setenv("LD_PRELOAD", preload, 1);
 	warn_unreachable(argv[optind]);
+	if (o.keep) {
+		ko.argv = argv + optind;
+		return lr_keeper_run(&ko);
+	}
 	execvp(argv[optind], argv + optind);
 	int e = errno;
 	lr_cli_error("cannot run %s: %s", argv[optind], strerror(e));

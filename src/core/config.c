@@ -416,15 +416,39 @@ static enum lr_config_result parse_endpoint(struct ctx *c, const config_setting_
 	return LR_CONFIG_OK;
 }
 
+/* keep = true; or keep = "NAME"; (systemd's FileDescriptorName: at most 255
+ * characters, no colon, which separates names in LISTEN_FDNAMES). */
+static enum lr_config_result parse_keep(struct ctx *c, const config_setting_t *s,
+					struct lr_action *a)
+{
+	if (config_setting_type(s) == CONFIG_TYPE_BOOL)
+		return get_bool(c, s, &a->keep);
+	const char *name;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return SERR(c, s, "'keep' must be true, false or a systemd socket name \"NAME\", not %s",
+			    type_name(config_setting_type(s)));
+	if (get_str(c, s, &name) != LR_CONFIG_OK)
+		return LR_CONFIG_ERROR;
+	if (!name[0] || strlen(name) > 255 || strchr(name, ':'))
+		return SERR(c, s, "keep \"%s\" is not a systemd socket name (1-255 characters, no ':')", name);
+	a->keep = true;
+	if (!(a->keep_name = lr_ruleset_strdup(c->rs, name)))
+		return SERR(c, s, "out of memory");
+	return LR_CONFIG_OK;
+}
+
 /* Combinations that cannot mean what their writer hoped, refused up front. */
 static enum lr_config_result check_rule(struct ctx *c, const config_setting_t *g,
 					const struct lr_rule *r)
 {
 	const struct lr_action *a = &r->action;
-	if (a->deny && (a->reuseaddr || a->reuseport || a->has_rewrite || a->has_source || a->retry_ms))
+	if (a->deny && (a->reuseaddr || a->reuseport || a->has_rewrite || a->has_source || a->retry_ms ||
+			a->keep))
 		return SERR(c, g, "rule %d: 'deny' cannot be combined with other actions", r->index + 1);
 	if (a->has_source && !(r->op & LR_OP_CONNECT))
 		return SERR(c, g, "rule %d: 'source' applies to connects: add op = \"connect\" to match", r->index + 1);
+	if (a->keep && !(r->op & LR_OP_BIND))
+		return SERR(c, g, "rule %d: 'keep' applies to binds (the listener a program binds), not to connects", r->index + 1);
 	if (a->force && !a->reuseaddr && !a->reuseport)
 		return SERR(c, g, "rule %d: 'force' needs reuseaddr or reuseport to keep", r->index + 1);
 	if (a->retry_ms && r->op == LR_OP_CONNECT && !a->has_source)
@@ -469,6 +493,8 @@ static enum lr_config_result parse_rule(struct ctx *c, const config_setting_t *g
 		} else if (strcmp(k, "source") == 0) {
 			res = parse_endpoint(c, s, &r->action.source);
 			r->action.has_source = true;
+		} else if (strcmp(k, "keep") == 0) {
+			res = parse_keep(c, s, &r->action);
 		} else if (strcmp(k, "deny") == 0) {
 			const char *e;
 			res = get_str(c, s, &e);
@@ -489,7 +515,7 @@ static enum lr_config_result parse_rule(struct ctx *c, const config_setting_t *g
 			r->action.log_level = (int8_t)v;
 		} else {
 			res = unknown_key(c, s, "rule",
-					  "match, reuseaddr, reuseport, rewrite, source, deny, force, retry, log, dry_run");
+					  "match, reuseaddr, reuseport, rewrite, source, keep, deny, force, retry, log, dry_run");
 		}
 		if (res != LR_CONFIG_OK)
 			return res;
@@ -510,6 +536,11 @@ static enum lr_config_result parse_root(struct ctx *c, const config_setting_t *r
 		} else if (strcmp(k, "dry_run") == 0) {
 			if (get_bool(c, s, &c->rs->dry_run) != LR_CONFIG_OK)
 				return LR_CONFIG_ERROR;
+		} else if (strcmp(k, "keep") == 0) {
+			bool keep;
+			if (get_bool(c, s, &keep) != LR_CONFIG_OK)
+				return LR_CONFIG_ERROR;
+			c->rs->keep_all = c->rs->keep_all || keep;
 		} else if (strcmp(k, "rules") == 0) {
 			if (config_setting_type(s) != CONFIG_TYPE_LIST)
 				return SERR(c, s, "'rules' must be a list: rules = ( { ... }, { ... } );");
@@ -522,7 +553,7 @@ static enum lr_config_result parse_root(struct ctx *c, const config_setting_t *r
 				if (parse_rule(c, c->lc->get_elem(s, (unsigned)j)) != LR_CONFIG_OK)
 					return LR_CONFIG_ERROR;
 		} else {
-			return unknown_key(c, s, "the rule file", "log, rules, dry_run");
+			return unknown_key(c, s, "the rule file", "log, rules, dry_run, keep");
 		}
 	}
 	return LR_CONFIG_OK;

@@ -27,6 +27,9 @@ void lr_decide(const struct lr_table *t, const struct lr_call *c,
 	memset(d, 0, sizeof(*d));
 	d->level = (int)t->log.level;
 	d->dry_run = t->dry_run;
+	/* A top-level keep = true keeps every listener, whatever rule matches. */
+	bool keep_all = t->keep_all && c->op == LR_OP_BIND;
+	d->keep = keep_all && c->port != 0;
 	const struct lr_entry *e = lr_table_match(t, c);
 	if (!e)
 		return;
@@ -38,6 +41,7 @@ void lr_decide(const struct lr_table *t, const struct lr_call *c,
 	d->force = r->force;
 	if (r->deny) {
 		d->deny = r->deny;
+		d->keep = false;
 		return;
 	}
 	if (r->has_rewrite) {
@@ -51,6 +55,8 @@ void lr_decide(const struct lr_table *t, const struct lr_call *c,
 	if (c->op == LR_OP_BIND) {
 		d->inject = options_to_inject(r, s);
 		d->retry_ms = r->retry_ms;
+		d->keep = (r->keep || keep_all) && (d->rewrite ? d->port : c->port) != 0;
+		d->keep_name = d->keep ? r->keep_name : NULL;
 		return;
 	}
 	/* connect: options and retry belong to the source bind, if there is one. */

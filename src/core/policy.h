@@ -18,7 +18,7 @@ struct lr_sockinfo {
 };
 
 struct lr_decision {
-	const struct lr_entry *rule; /* NULL: pass the call through untouched */
+	const struct lr_entry *rule; /* NULL: no rule (only a top-level keep may act) */
 	int level;                  /* log level in force for this call */
 	bool dry_run;               /* decide and log, change nothing */
 	int deny;                   /* errno to fail with, or 0 */
@@ -31,6 +31,10 @@ struct lr_decision {
 	uint16_t src_port;
 	uint32_t retry_ms;
 	bool force;
+	/* bind: the socket is to outlive the program (see keep in rules.h);
+	 * never for port 0, which no next instance could ask for again. */
+	bool keep;
+	const char *keep_name; /* systemd's socket of this name, or NULL */
 	const char *problem; /* why a rule's action cannot apply to this socket */
 };
 

@@ -368,6 +368,8 @@ static void action_of(struct lr_action *a, const struct lr_rule *r)
 	a->log_level = from->log_level;
 	a->deny = from->deny;
 	a->retry_ms = from->retry_ms;
+	a->keep = from->keep;
+	a->keep_name = from->keep_name; /* a handle: each named rule its own action */
 	if (from->has_rewrite)
 		endpoint_copy(&a->rewrite, &from->rewrite);
 	if (from->has_source)
@@ -498,6 +500,10 @@ struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
 	}
 	size_t path_at = size;
 	size += path ? strlen(path) + 1 : 0;
+	size_t names_at = size;
+	for (size_t i = 0; i < k.nactions; i++)
+		if (k.actions[i].keep_name)
+			size += strlen(arena_str(rs->strings, k.actions[i].keep_name)) + 1;
 
 	char *block = calloc(1, size);
 	if (!block)
@@ -507,6 +513,7 @@ struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
 	t->block_size = size;
 	t->log = rs->log;
 	t->dry_run = rs->dry_run;
+	t->keep_all = rs->keep_all;
 	t->nrules = n;
 	t->nactions = k.nactions;
 	t->ncidrs = k.ncidrs;
@@ -515,7 +522,16 @@ struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
 		t->log.path = block + path_at;
 	}
 	t->rules = memcpy(block + entries_at, k.entries, n * sizeof(struct lr_entry));
-	t->actions = memcpy(block + actions_at, k.actions, k.nactions * sizeof(struct lr_action));
+	struct lr_action *acts = memcpy(block + actions_at, k.actions, k.nactions * sizeof(struct lr_action));
+	for (size_t i = 0; i < k.nactions; i++) {
+		if (!acts[i].keep_name)
+			continue;
+		const char *name = arena_str(rs->strings, acts[i].keep_name);
+		size_t len = strlen(name) + 1;
+		acts[i].keep_name = memcpy(block + names_at, name, len);
+		names_at += len;
+	}
+	t->actions = acts;
 	t->cidrs = memcpy(block + cidrs_at, k.cidrs, k.ncidrs * sizeof(struct lr_cidr));
 	t->max_level = t->log.level;
 	for (size_t i = 0; i < k.nactions; i++)

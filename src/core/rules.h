@@ -34,6 +34,12 @@ enum lr_format { LR_FORMAT_TEXT, LR_FORMAT_JSON };
 struct lr_action {
 	bool reuseaddr, reuseport, force, dry_run;
 	bool has_rewrite, has_source;
+	/* keep = true: the listener outlives the program (a keeper, or systemd's
+	 * socket of the same address); keep = "NAME": systemd's socket of that
+	 * FileDescriptorName. keep_name is a ruleset string handle until
+	 * compiled, then a pointer into the table. */
+	bool keep;
+	const char *keep_name;
 	int8_t log_level; /* enum lr_level, or -1 for the file's level */
 	int deny;         /* errno, or 0 */
 	uint32_t retry_ms;
@@ -68,6 +74,7 @@ struct lr_ruleset {
 	struct lr_log_conf log;
 	unsigned log_set; /* LR_LOGKEY_* a source already gave: the first source wins */
 	bool dry_run;
+	bool keep_all; /* top-level keep = true: every listener is kept, rule or not */
 	struct lr_rule *rules;
 	size_t nrules, cap;
 	char *strings; /* arena for program globs and the log path */
@@ -109,6 +116,7 @@ struct lr_table {
 	struct lr_log_conf log;
 	enum lr_level max_level; /* the file's level or a rule's, whichever is higher */
 	bool dry_run;
+	bool keep_all;
 	size_t nrules, nactions, ncidrs;
 	const struct lr_entry *rules; /* those that apply to this program */
 	const struct lr_action *actions;

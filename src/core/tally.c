@@ -5,7 +5,7 @@ atomic_ulong lr_tally[LR_TALLY_KINDS];
 const char *lr_tally_name(enum lr_tally_kind k)
 {
 	static const char *const names[LR_TALLY_KINDS] = {
-		"injections", "rewrites", "denies", "source_binds", "retries", "conflicts", "dry_run_actions",
+		"injections", "rewrites", "denies", "source_binds", "retries", "kept_sockets", "adoptions", "conflicts", "dry_run_actions",
 		"suppressed_lines",
 	};
 	return names[k];

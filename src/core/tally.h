@@ -12,6 +12,8 @@ enum lr_tally_kind {
 	LR_TALLY_DENY,
 	LR_TALLY_SOURCE,
 	LR_TALLY_RETRY,
+	LR_TALLY_KEPT,    /* sockets handed to the keeper to outlive this process */
+	LR_TALLY_ADOPTED, /* binds given a kept socket instead of a new one */
 	LR_TALLY_CONFLICT,
 	LR_TALLY_WOULD, /* actions a dry run decided and did not carry out */
 	LR_TALLY_SUPPRESSED, /* log lines the rate limit held back */

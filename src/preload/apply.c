@@ -4,11 +4,13 @@
 #include "errname.h"
 #include "fmt.h"
 #include "fdstate.h"
+#include "keep.h"
 #include "ratelimit.h"
 #include "real.h"
 #include "tally.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <time.h>
 
@@ -286,7 +288,7 @@ static int begin(struct lr_loaded *l, struct lr_decision *d, struct lr_event *ev
 		 const struct sockaddr **use, socklen_t *use_len, int *ret)
 {
 	lr_decide(l->table, c, si, d);
-	if (!d->rule) {
+	if (!d->rule && !d->keep) {
 		*ret = pass(l, d, op, real, fd, addr, len, c, si);
 		return 1;
 	}
@@ -295,13 +297,95 @@ static int begin(struct lr_loaded *l, struct lr_decision *d, struct lr_event *ev
 	 * else at the outcome, if that is logged: an injecting bind at the
 	 * default level never builds one. */
 	ev->op = NULL;
-	if (d->level >= (int)LR_LOG_ACTIONS || d->problem || d->deny || d->rewrite || d->source)
+	if (d->level >= (int)LR_LOG_ACTIONS || d->problem || d->deny || d->rewrite || d->source ||
+	    d->keep)
 		event_base(ev, op, c, d, si);
 	if (prepare(l, d, ev, si->family, addr, len, ss, use, use_len, ret)) {
 		errno = d->deny;
 		return 1;
 	}
 	return 0;
+}
+
+/* Set by the first keep that found neither a keeper nor systemd's sockets:
+ * that is said once a process, not at every bind. */
+static atomic_flag no_keeper_said = ATOMIC_FLAG_INIT;
+
+/* Why a keep did not happen, at level errors: a keeper that refused or is
+ * gone, a kept socket that cannot be taken, or no keeper at all (once). */
+static void keep_missed(struct lr_loaded *l, int level, const struct lr_event *base,
+			const struct lr_keep_outcome *o)
+{
+	const char *why = o->why[0] ? o->why : NULL;
+	if (!why && o->no_keeper && !atomic_flag_test_and_set(&no_keeper_said))
+		why = "no keeper (libreuse run --keep) and no socket from systemd: "
+		      "sockets are not kept, binds go on as without keep";
+	if (!why)
+		return;
+	struct lr_event ev = *base;
+	ev.kind = LR_EV_ACTION;
+	ev.action = "keep";
+	ev.message = why;
+	emit(l, level, LR_LOG_ERRORS, &ev);
+}
+
+static void keep_done(struct lr_loaded *l, const struct lr_decision *d, const struct lr_event *ev,
+		      const char *action, const char *prefix, const struct lr_keep_outcome *o)
+{
+	tally(l, d, action[0] == 'a' ? LR_TALLY_ADOPTED : LR_TALLY_KEPT);
+	if (d->level < (int)LR_LOG_ACTIONS)
+		return;
+	char msg[sizeof(o->from) + 16];
+	struct lr_buf b = LR_BUF(msg);
+	lr_buf_str(&b, prefix);
+	lr_buf_str(&b, o->from);
+	log_action(l, d, ev, action, msg);
+}
+
+/* Hands fd, bound (TCP: listening), to the keeper. */
+static void keep_offer(struct lr_loaded *l, const struct lr_decision *d, const struct lr_event *ev,
+		       int fd)
+{
+	struct lr_keep_outcome o;
+	if (lr_keep_offer(fd, &o)) {
+		lr_fd_or(fd, LR_FD_KEPT);
+		keep_done(l, d, ev, "kept", "by ", &o);
+	} else {
+		keep_missed(l, d->level, ev, &o);
+	}
+}
+
+/* A keep rule's bind: the kept socket for this address, if there is one,
+ * takes the place of the program's. True when it did: the bind is done. */
+static bool keep_adopt(struct lr_loaded *l, const struct lr_decision *d, const struct lr_event *ev,
+		       int fd, const struct sockaddr *use, socklen_t use_len, uint8_t proto, int family)
+{
+	struct lr_keep_sock want;
+	memset(&want, 0, sizeof(want));
+	want.proto = proto;
+	want.family = (uint8_t)family;
+	if (lr_sockaddr_read(use, use_len, &want.addr, &want.port) != 0)
+		return false;
+	if (family == AF_INET6) {
+		int v6only = 0, saved = errno;
+		socklen_t len = sizeof(v6only);
+		getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len);
+		want.v6only = v6only != 0;
+		errno = saved;
+	}
+	if (d->dry_run) {
+		tally(l, d, LR_TALLY_ADOPTED);
+		log_action(l, d, ev, "adopt", "a kept socket for this address, if one is held");
+		return false;
+	}
+	struct lr_keep_outcome o;
+	if (!lr_keep_adopt(fd, &want, d->keep_name, &o)) {
+		keep_missed(l, d->level, ev, &o);
+		return false;
+	}
+	lr_fd_or(fd, LR_FD_BOUND | LR_FD_KEPT);
+	keep_done(l, d, ev, "adopt", "from ", &o);
+	return true;
 }
 
 int lr_apply_bind(struct lr_loaded *l, int fd, const struct sockaddr *addr, socklen_t len,
@@ -315,6 +399,8 @@ int lr_apply_bind(struct lr_loaded *l, int fd, const struct sockaddr *addr, sock
 	int ret;
 	if (begin(l, &d, &ev, "bind", lr_real.bind, fd, addr, len, c, si, &ss, &use, &use_len, &ret))
 		return ret;
+	if (d.keep && keep_adopt(l, &d, &ev, fd, use, use_len, c->proto, si->family))
+		return 0;
 	unsigned injected = 0;
 	if (d.inject) {
 		tally(l, &d, LR_TALLY_INJECT);
@@ -326,6 +412,15 @@ int lr_apply_bind(struct lr_loaded *l, int fd, const struct sockaddr *addr, sock
 	int e = errno;
 	if (ret == 0)
 		lr_fd_or(fd, LR_FD_BOUND);
+	if (ret == 0 && d.keep && !d.dry_run) {
+		/* A listener is kept once it listens (so a next instance gets a
+		 * socket that queues connections); a UDP socket now. */
+		if (c->proto == LR_PROTO_UDP)
+			keep_offer(l, &d, &ev, fd);
+		else if (c->proto == LR_PROTO_TCP)
+			lr_fd_or(fd, LR_FD_KEEP);
+		errno = e;
+	}
 	if (outcome_wanted(d.level, ret, e)) {
 		if (!ev.op)
 			event_base(&ev, "bind", c, &d, si);
@@ -386,33 +481,68 @@ int lr_apply_connect(struct lr_loaded *l, int fd, const struct sockaddr *addr, s
 	return ret;
 }
 
+/* An event for a call on a socket that carries no address of its own
+ * (listen, setsockopt, shutdown): the address is the one it is bound to. */
+static void sock_event(struct lr_event *ev, enum lr_event_kind kind, const char *op, int fd,
+		       uint8_t proto, const struct lr_sockinfo *si)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = kind;
+	ev->program = lr_state_program();
+	ev->op = op;
+	ev->proto = proto;
+	ev->set_by_program = si->prog_on;
+	ev->injected = si->injected;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	uint16_t port;
+	int saved = errno;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    lr_sockaddr_read((struct sockaddr *)&ss, len, &ev->addr, &port) == 0) {
+		ev->has_addr = true;
+		ev->port = port;
+	}
+	errno = saved;
+}
+
 void lr_apply_log_call(struct lr_loaded *l, const char *op, int fd, uint8_t proto, int result, int err,
 		       const struct lr_sockinfo *si, const char *message)
 {
 	if (!lr_state_logs_calls())
 		return;
 	struct lr_event ev;
-	memset(&ev, 0, sizeof(ev));
-	ev.kind = LR_EV_CALL;
-	ev.program = lr_state_program();
-	ev.op = op;
+	sock_event(&ev, LR_EV_CALL, op, fd, proto, si);
 	ev.result = result;
 	ev.err = err;
-	ev.proto = proto;
-	ev.set_by_program = si->prog_on;
-	ev.injected = si->injected;
 	ev.message = message;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	uint16_t port;
-	int saved = errno;
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
-	    lr_sockaddr_read((struct sockaddr *)&ss, len, &ev.addr, &port) == 0) {
-		ev.has_addr = true;
-		ev.port = port;
-	}
-	errno = saved;
 	lr_log_event(&l->sink, &ev);
+}
+
+/* No rule decides at listen or shutdown: their keep lines follow the file's
+ * level. */
+static void file_decision(const struct lr_loaded *l, struct lr_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->level = (int)l->table->log.level;
+}
+
+void lr_apply_keep_listener(struct lr_loaded *l, int fd, uint8_t proto, const struct lr_sockinfo *si)
+{
+	struct lr_decision d;
+	struct lr_event ev;
+	file_decision(l, &d);
+	sock_event(&ev, LR_EV_ACTION, "listen", fd, proto, si);
+	keep_offer(l, &d, &ev, fd);
+}
+
+void lr_apply_shutdown_ignored(struct lr_loaded *l, int fd, uint8_t proto, const struct lr_sockinfo *si)
+{
+	struct lr_decision d;
+	struct lr_event ev;
+	file_decision(l, &d);
+	sock_event(&ev, LR_EV_ACTION, "shutdown", fd, proto, si);
+	log_action(l, &d, &ev, "shutdown ignored",
+		   "a kept socket: shutting it down would stop it for the next instance too");
 }
 
 void lr_apply_listen(struct lr_loaded *l, int fd, uint8_t proto, int ret, int err,

@@ -19,6 +19,11 @@ int lr_apply_connect(struct lr_loaded *l, int fd, const struct sockaddr *addr, s
 void lr_apply_log_call(struct lr_loaded *l, const char *op, int fd, uint8_t proto, int result, int err,
 		       const struct lr_sockinfo *si, const char *message);
 
+/* A listener a keep rule bound, now listening: to the keeper. */
+void lr_apply_keep_listener(struct lr_loaded *l, int fd, uint8_t proto, const struct lr_sockinfo *si);
+/* The program's shutdown() of a kept socket, not passed to the kernel. */
+void lr_apply_shutdown_ignored(struct lr_loaded *l, int fd, uint8_t proto, const struct lr_sockinfo *si);
+
 /* listen's line at level "all", and once per process the verdict on what
  * the program never does. */
 void lr_apply_listen(struct lr_loaded *l, int fd, uint8_t proto, int ret, int err,

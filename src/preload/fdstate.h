@@ -19,6 +19,8 @@ enum {
 	LR_FD_PROG_OFF_SHIFT = 7,
 	LR_FD_INJECTED_SHIFT = 9,
 	LR_FD_FORCED = 1 << 11, /* injected under a `force` rule */
+	LR_FD_KEEP = 1 << 12,   /* a keep rule bound it: hand it to the keeper at listen */
+	LR_FD_KEPT = 1 << 13,   /* a keeper or systemd holds it too: shutdown is not passed on */
 };
 
 /* Sockets above this fd number are not tracked: their kind is then asked of

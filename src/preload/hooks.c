@@ -168,7 +168,8 @@ LR_EXPORT int listen(int fd, int backlog)
 	lr_real_init();
 	int ret = lr_real.listen(fd, backlog);
 	uint16_t st = lr_fd_get(fd);
-	if (!(st & LR_FD_KNOWN) || !lr_state_logs_calls())
+	bool keep = ret == 0 && (st & LR_FD_KEEP);
+	if (!(st & LR_FD_KNOWN) || (!keep && !lr_state_logs_calls()))
 		return ret;
 	int e = errno;
 	struct lr_guard g;
@@ -176,12 +177,57 @@ LR_EXPORT int listen(int fd, int backlog)
 	if (l) {
 		struct lr_sockinfo si;
 		uint8_t proto;
-		if (sockinfo(fd, &si, &proto))
+		if (sockinfo(fd, &si, &proto)) {
+			if (keep) {
+				lr_fd_update(fd, LR_FD_KEEP, 0);
+				lr_apply_keep_listener(l, fd, proto, &si);
+			}
 			lr_apply_listen(l, fd, proto, ret, e, &si);
+		}
 		lr_state_leave(&g);
 	}
 	errno = e;
 	return ret;
+}
+
+/* Still the socket that was kept? The fd number may have been reused
+ * without a close() libreuse saw (dup2, close_range): only a listener or a
+ * UDP socket is left alone. */
+static bool still_kept(int fd)
+{
+	int v = 0, saved = errno;
+	socklen_t len = sizeof(v);
+	bool listening = getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v;
+	len = sizeof(v);
+	bool dgram = !listening && getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) == 0 && v == SOCK_DGRAM;
+	errno = saved;
+	return listening || dgram;
+}
+
+/* shutdown() of a kept socket would stop it for every holder — the keeper
+ * and the next instance too — so it is not passed on (the program's close()
+ * drops only its own reference). */
+LR_EXPORT int shutdown(int fd, int how)
+{
+	lr_real_init();
+	if (!(lr_fd_get(fd) & LR_FD_KEPT))
+		return lr_real.shutdown(fd, how);
+	if (!still_kept(fd)) {
+		lr_fd_update(fd, LR_FD_KEPT, 0);
+		return lr_real.shutdown(fd, how);
+	}
+	int e = errno;
+	struct lr_guard g;
+	struct lr_loaded *l = lr_state_enter(&g);
+	if (l) {
+		struct lr_sockinfo si;
+		uint8_t proto;
+		if (sockinfo(fd, &si, &proto))
+			lr_apply_shutdown_ignored(l, fd, proto, &si);
+		lr_state_leave(&g);
+	}
+	errno = e;
+	return 0;
 }
 
 /* The addresses real.c compares its lookups with (see real.h). gcc wants an

@@ -35,6 +35,10 @@ static int sys_close(int fd)
 {
 	return (int)syscall(SYS_close, fd);
 }
+static int sys_shutdown(int fd, int how)
+{
+	return (int)syscall(SYS_shutdown, fd, how);
+}
 
 /* A lookup that came back to our own hook (libreuse loaded in an odd order)
  * would recurse forever: the hooks' own addresses, bound inside this object

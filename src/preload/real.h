@@ -16,6 +16,7 @@ struct lr_real {
 	int (*connect)(int, const struct sockaddr *, socklen_t);
 	int (*listen)(int, int);
 	int (*close)(int);
+	int (*shutdown)(int, int);
 };
 
 /* Filled once (pthread_once), read-only afterwards. */
@@ -26,7 +27,7 @@ extern atomic_bool lr_real_ready;
 void lr_real_resolve(void);
 
 /* Every function libreuse interposes, once: X(name) for each. */
-#define LR_HOOKED(X) X(socket) X(setsockopt) X(bind) X(connect) X(listen) X(close)
+#define LR_HOOKED(X) X(socket) X(setsockopt) X(bind) X(connect) X(listen) X(close) X(shutdown)
 
 /* The hooks themselves, as addresses bound inside libreuse (aliases made in
  * hooks.c): a lookup that returns one of them came back to us. */

@@ -1,6 +1,7 @@
 #include "state.h"
 
 #include "config.h"
+#include "keep.h"
 #include "fmt.h"
 #include "tally.h"
 
@@ -231,6 +232,7 @@ static void load_first(void)
 	}
 	snprintf(program, sizeof(program), "%.*s", NAME_MAX, argv0 && argv0[0] ? argv0 : exe_name);
 	find_sources(&sources);
+	lr_keep_capture();
 	attempted = file_id_of(sources.config_path);
 	struct lr_loaded *first = build();
 	publish_hint(first);
@@ -372,4 +374,5 @@ __attribute__((constructor)) static void lr_state_constructor(void)
 	/* Only this: the host's stderr as it is now, before a daemon closes or
 	 * replaces fd 2. Rules wait for the first IP socket call. */
 	lr_log_capture_stderr();
+	lr_keep_capture();
 }

@@ -7,6 +7,8 @@ peer's port, closing TCP connections itself (so TIME_WAIT stays on its side).
 import argparse
 import errno
 import os
+import select
+import signal
 import socket
 import sys
 
@@ -18,6 +20,9 @@ p.add_argument("--port", type=int, required=True)
 p.add_argument("--id", default=str(os.getpid()))
 p.add_argument("--serve", type=int, default=-1, help="answers to give, then exit")
 p.add_argument("--hold", action="store_true", help="TCP: keep each connection until the peer closes")
+p.add_argument("--graceful", action="store_true",
+               help="on SIGTERM finish the connection or datagram in hand, then exit")
+p.add_argument("--record", help="UDP: append each datagram received to this file, one a line")
 a = p.parse_args()
 
 family = socket.AF_INET6 if a.family == "6" else socket.AF_INET
@@ -33,7 +38,25 @@ if kind == socket.SOCK_STREAM:
 print(f"READY {s.getsockname()[0]} {s.getsockname()[1]}", flush=True)
 served = 0
 held = []
+stopping = False
+record = open(a.record, "a", buffering=1) if a.record else None
+
+
+def on_term(*_):
+    global stopping
+    stopping = True
+
+
+if a.graceful:
+    # The flag is looked at between requests only: a request taken from the
+    # socket is always answered.
+    signal.signal(signal.SIGTERM, on_term)
 while a.serve < 0 or served < a.serve:
+    if a.graceful:
+        if stopping:
+            break
+        if not select.select([s], [], [], 0.05)[0]:
+            continue
     if kind == socket.SOCK_STREAM:
         c, peer = s.accept()
         c.sendall(f"{a.id} {peer[1]}\n".encode())
@@ -42,6 +65,8 @@ while a.serve < 0 or served < a.serve:
         else:
             c.close()
     else:
-        _, peer = s.recvfrom(2048)
+        data, peer = s.recvfrom(2048)
+        if record:
+            record.write(data.decode(errors="replace") + "\n")
         s.sendto(f"{a.id} {peer[1]}\n".encode(), peer)
     served += 1

@@ -75,7 +75,7 @@ rules = ( { match = { port = $P; }; rewrite = \":$R\"; reuseaddr = true; dry_run
 	check "dry run ($where): the bind went through untouched, no option injected" \
 		grep -q "bind tcp 127.0.0.1:$P ok; reuse: none; rule 1" "$T/dry$where.err"
 	check "dry run ($where): the summary counts decisions, not actions" \
-		grep -q "summary: 0 injections, 0 rewrites, 0 denies, 0 source binds, 0 retries, 0 conflicts, 2 dry run actions" "$T/dry$where.err"
+		grep -q "summary: 0 injections, 0 rewrites, 0 denies, 0 source binds, 0 retries, 0 kept sockets, 0 adoptions, 0 conflicts, 2 dry run actions" "$T/dry$where.err"
 done
 
 # A retry loop: 2,000 failing binds to a held port in one program.

@@ -120,16 +120,17 @@ static void holders_reason_and_summary(void **state)
 				    "{\"pid\":null,\"program\":null,\"state\":\"TIME_WAIT\","
 				    "\"uid\":null,\"addr\":\"0.0.0.0:8080\"}],\"reason\":\"because\","
 				    "\"suppressed\":7"));
-	struct lr_summary sum = { .counts = { 3, 0, 0, 0, 1, 2, 0, 9 }, .dropped = 4 };
+	struct lr_summary sum = { .counts = { 3, 0, 0, 0, 1, 1, 0, 2, 0, 9 }, .dropped = 4 };
 	struct lr_event s = { .kind = LR_EV_SUMMARY, .program = "srv", .summary = &sum };
 	lr_format_text(buf, sizeof(buf), 42, &s);
 	assert_string_equal(buf, "libreuse[42]: srv: summary: 3 injections, 0 rewrites, 0 denies, "
-				 "0 source binds, 1 retries, 2 conflicts, 0 dry run actions, "
+				 "0 source binds, 1 retries, 1 kept sockets, 0 adoptions, 2 conflicts, 0 dry run actions, "
 				 "9 suppressed lines; 4 lines dropped\n");
 	lr_format_json(buf, sizeof(buf), 42, &ts, &s);
 	assert_non_null(strstr(buf, "\"event\":\"summary\",\"program\":\"srv\",\"counts\":"
 				    "{\"injections\":3,\"rewrites\":0,\"denies\":0,"
-				    "\"source_binds\":0,\"retries\":1,\"conflicts\":2,"
+				    "\"source_binds\":0,\"retries\":1,\"kept_sockets\":1,"
+				    "\"adoptions\":0,\"conflicts\":2,"
 				    "\"dry_run_actions\":0,\"suppressed_lines\":9},\"dropped\":4"));
 }
 

@@ -1,0 +1,616 @@
+#include "keeper.h"
+
+#include "keepwire.h"
+#include "peer.h"
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A restart overlaps at most a few instances: the serving one, the one
+ * starting, and those still stopping. */
+#define LR_INSTANCES 8
+/* Processes of one instance, other than the one the keeper started, that
+ * spoke to it (a daemon's forked-off main process). */
+#define LR_EXTRAS 16
+#define LR_RESPAWN_FIRST_MS 100
+#define LR_RESPAWN_MAX_MS 5000
+/* An instance that ran this long resets the respawn backoff. */
+#define LR_RESPAWN_RESET_MS 10000
+/* How long one request may take to arrive: a peer that connects and says
+ * nothing cannot hold the keeper longer. */
+#define LR_REQUEST_TIMEOUT_MS 1000
+
+enum state { I_FREE, I_STARTING, I_SERVING, I_STOPPING };
+
+struct instance {
+	enum state state;
+	unsigned gen;
+	pid_t pid; /* the process the keeper started */
+	bool running;
+	int status; /* wait status of the last of its processes reaped */
+	long long started_ms, deadline_ms;
+	bool killed;
+	int nextra;
+	pid_t extra[LR_EXTRAS];
+	int extra_fd[LR_EXTRAS]; /* pidfd; -1 once that process is gone */
+};
+
+/* The keeper's whole state: one process, one thread, one loop. */
+struct keeper {
+	const struct lr_keeper_opts *o;
+	pid_t self;
+	int listener, sigfd;
+	sigset_t orig_mask;
+	struct lr_store store;
+	struct instance inst[LR_INSTANCES];
+	unsigned last_gen;
+	bool quitting, done;
+	unsigned quit_gen; /* whose status the keeper exits with */
+	int exit_status;
+	long long respawn_at; /* 0: none due */
+	int respawn_ms;
+};
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = snprintf(line, sizeof(line), "libreuse: keeper[%d]: ", (int)getpid());
+	if (n > 0 && (size_t)n < sizeof(line))
+		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s\n", line);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 1;
+}
+
+static const char *status_text(int status, char *buf, size_t n)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, n, "killed by SIG%s", sigabbrev_np(WTERMSIG(status)) ?: "?");
+	else
+		snprintf(buf, n, "status %d", exit_code(status));
+	return buf;
+}
+
+static bool alive(const struct instance *in)
+{
+	if (in->running)
+		return true;
+	for (int j = 0; j < in->nextra; j++)
+		if (in->extra_fd[j] >= 0)
+			return true;
+	return false;
+}
+
+static struct instance *by_state(struct keeper *k, enum state s)
+{
+	for (int i = 0; i < LR_INSTANCES; i++)
+		if (k->inst[i].state == s)
+			return &k->inst[i];
+	return NULL;
+}
+
+static struct instance *by_gen(struct keeper *k, unsigned gen)
+{
+	for (int i = 0; i < LR_INSTANCES; i++)
+		if (k->inst[i].state != I_FREE && k->inst[i].gen == gen)
+			return &k->inst[i];
+	return NULL;
+}
+
+/* The instance's main process if it runs, else the processes it forked off
+ * that spoke to the keeper (a daemon that went into the background). */
+static void signal_instance(const struct instance *in, int sig)
+{
+	if (in->running) {
+		kill(in->pid, sig);
+		return;
+	}
+	for (int j = 0; j < in->nextra; j++)
+		if (in->extra_fd[j] >= 0)
+			syscall(SYS_pidfd_send_signal, in->extra_fd[j], sig, NULL, 0);
+}
+
+/* KILL for all of it: its process group (its workers) and what it forked off. */
+static void kill_instance(struct instance *in)
+{
+	if (in->running)
+		kill(-in->pid, SIGKILL), kill(in->pid, SIGKILL);
+	for (int j = 0; j < in->nextra; j++)
+		if (in->extra_fd[j] >= 0)
+			syscall(SYS_pidfd_send_signal, in->extra_fd[j], SIGKILL, NULL, 0);
+	in->killed = true;
+}
+
+static void stop_instance(struct keeper *k, struct instance *in, int sig)
+{
+	in->state = I_STOPPING;
+	in->deadline_ms = now_ms() + k->o->stop_timeout_ms;
+	signal_instance(in, sig);
+}
+
+static struct instance *start_instance(struct keeper *k, enum state s)
+{
+	struct instance *in = by_state(k, I_FREE);
+	if (!in) {
+		say("too many instances still stopping: not starting another");
+		return NULL;
+	}
+	unsigned gen = ++k->last_gen;
+	char g[16];
+	snprintf(g, sizeof(g), "%u", gen);
+	setenv(LR_KEEPER_GEN_ENV, g, 1);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		say("cannot start %s: %s", k->o->argv[0], strerror(errno));
+		return NULL;
+	}
+	if (pid == 0) {
+		/* Its own process group: a terminal's ^C reaches the keeper, which
+		 * passes it on once, instead of reaching both. */
+		setpgid(0, 0);
+		sigprocmask(SIG_SETMASK, &k->orig_mask, NULL);
+		execvp(k->o->argv[0], k->o->argv);
+		int e = errno;
+		fprintf(stderr, "libreuse: cannot run %s: %s\n", k->o->argv[0], strerror(e));
+		_exit(e == ENOENT ? 127 : 126);
+	}
+	memset(in, 0, sizeof(*in));
+	in->state = s;
+	in->gen = gen;
+	in->pid = pid;
+	in->running = true;
+	in->started_ms = now_ms();
+	in->deadline_ms = s == I_STARTING ? in->started_ms + k->o->ready_timeout_ms : 0;
+	return in;
+}
+
+static void add_extra(struct instance *in, pid_t pid, int pidfd)
+{
+	if (pid == in->pid || in->nextra == LR_EXTRAS) {
+		if (pidfd >= 0)
+			close(pidfd);
+		return;
+	}
+	for (int j = 0; j < in->nextra; j++) {
+		if (in->extra[j] == pid && in->extra_fd[j] >= 0) {
+			if (pidfd >= 0)
+				close(pidfd);
+			return;
+		}
+	}
+	if (pidfd < 0)
+		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return;
+	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	in->extra[in->nextra] = pid;
+	in->extra_fd[in->nextra++] = pidfd;
+}
+
+static bool known(const struct keeper *k, pid_t pid)
+{
+	for (int i = 0; i < LR_INSTANCES; i++) {
+		const struct instance *in = &k->inst[i];
+		if (in->state == I_FREE)
+			continue;
+		if (in->running && in->pid == pid)
+			return true;
+		for (int j = 0; j < in->nextra; j++)
+			if (in->extra[j] == pid && in->extra_fd[j] >= 0)
+				return true;
+	}
+	return false;
+}
+
+/* The generation in a process's environment (0 when unreadable). */
+static unsigned gen_of(pid_t pid)
+{
+	char path[64], buf[65536];
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	size_t key = strlen(LR_KEEPER_GEN_ENV);
+	for (char *p = buf; p < buf + n; p += strlen(p) + 1)
+		if (strncmp(p, LR_KEEPER_GEN_ENV, key) == 0 && p[key] == '=')
+			return (unsigned)strtoul(p + key + 1, NULL, 10);
+	return 0;
+}
+
+/* A daemon that forks into the background leaves its main process
+ * orphaned, and so (the keeper being a child subreaper) the keeper's child:
+ * find such children and count them to their instance, so an instance is
+ * over only when all of it is. */
+static void claim_orphans(struct keeper *k)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 1 || known(k, (pid_t)pid) || lr_peer_parent((pid_t)pid) != k->self)
+			continue;
+		struct instance *in = by_gen(k, gen_of((pid_t)pid));
+		if (in)
+			add_extra(in, (pid_t)pid, -1);
+	}
+	closedir(d);
+}
+
+static void reap(struct keeper *k)
+{
+	int st;
+	pid_t pid;
+	bool lost = false;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (int i = 0; i < LR_INSTANCES; i++) {
+			struct instance *in = &k->inst[i];
+			if (in->state == I_FREE)
+				continue;
+			if (in->running && in->pid == pid) {
+				in->running = false;
+				in->status = st;
+				lost = true;
+			}
+			for (int j = 0; j < in->nextra; j++) {
+				if (in->extra[j] == pid && in->extra_fd[j] >= 0) {
+					close(in->extra_fd[j]);
+					in->extra_fd[j] = -1;
+					in->status = st;
+					lost = true;
+				}
+			}
+		}
+	}
+	if (lost)
+		claim_orphans(k);
+}
+
+/* Serves one request: keep a socket, or hand one over. */
+static void serve(struct keeper *k, int conn)
+{
+	struct lr_peer peer = { .pidfd = -1 };
+	struct lr_keep_msg m, reply;
+	int fd = -1;
+	struct timeval tv = { .tv_sec = 0, .tv_usec = LR_REQUEST_TIMEOUT_MS * 1000 };
+	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (lr_peer_of(conn, &peer) != 0 || lr_keep_recv(conn, &m, &fd) != 0)
+		goto out;
+	memset(&reply, 0, sizeof(reply));
+	reply.magic = LR_KEEP_MAGIC;
+	reply.pid = (int32_t)k->self;
+	int give = -1;
+	if (!lr_peer_descends(&peer, k->self)) {
+		reply.op = LR_KEEP_REFUSED;
+		snprintf(reply.reason, sizeof(reply.reason),
+			 "pid %d (uid %u) is not one of the processes this keeper started", (int)peer.pid,
+			 (unsigned)peer.uid);
+		say("refused a request from pid %d (uid %u): not one of its instances", (int)peer.pid,
+		    (unsigned)peer.uid);
+	} else if (m.op == LR_KEEP_OFFER) {
+		if (fd < 0) {
+			reply.op = LR_KEEP_FAILED;
+			snprintf(reply.reason, sizeof(reply.reason), "no socket came with the offer");
+		} else {
+			reply.op = lr_store_offer(&k->store, fd, m.gen, reply.reason, sizeof(reply.reason)) == 0
+					   ? LR_KEEP_OK
+					   : LR_KEEP_FAILED;
+			fd = -1; /* the store's now */
+		}
+	} else if (m.op == LR_KEEP_ADOPT) {
+		give = lr_store_adopt(&k->store, &m.sock, m.gen, reply.reason, sizeof(reply.reason));
+		reply.op = give >= 0 ? LR_KEEP_OK : LR_KEEP_NONE;
+	} else {
+		reply.op = LR_KEEP_FAILED;
+		snprintf(reply.reason, sizeof(reply.reason), "unknown request %u", m.op);
+	}
+	if (reply.op != LR_KEEP_REFUSED) {
+		/* Count the asker to its instance: a daemon's forked-off main
+		 * process is then stopped and waited for as the instance. */
+		struct instance *in = by_gen(k, m.gen);
+		if (in) {
+			add_extra(in, peer.pid, peer.pidfd);
+			peer.pidfd = -1;
+		}
+	}
+	lr_keep_send(conn, &reply, give);
+out:
+	if (fd >= 0)
+		close(fd);
+	lr_peer_close(&peer);
+}
+
+static void accept_all(struct keeper *k)
+{
+	int conn;
+	while ((conn = accept4(k->listener, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		serve(k, conn);
+		close(conn);
+	}
+}
+
+static void restart(struct keeper *k)
+{
+	if (k->quitting)
+		return;
+	if (by_state(k, I_STARTING)) {
+		say("restart already under way: SIG%s ignored", sigabbrev_np(k->o->restart_signal));
+		return;
+	}
+	if (!by_state(k, I_SERVING)) {
+		/* Waiting to respawn: start now. */
+		k->respawn_at = 0;
+		start_instance(k, I_SERVING);
+		return;
+	}
+	struct instance *in = start_instance(k, I_STARTING);
+	if (in)
+		say("restart: started pid %d (generation %u)", (int)in->pid, in->gen);
+}
+
+static void quit(struct keeper *k, int sig)
+{
+	struct instance *cur = by_state(k, I_SERVING);
+	if (!k->quitting) {
+		k->quitting = true;
+		k->quit_gen = cur ? cur->gen : 0;
+		k->respawn_at = 0;
+	}
+	for (int i = 0; i < LR_INSTANCES; i++) {
+		struct instance *in = &k->inst[i];
+		if (in->state == I_SERVING || in->state == I_STARTING)
+			stop_instance(k, in, sig);
+		else if (in->state == I_STOPPING)
+			signal_instance(in, sig);
+	}
+}
+
+static void on_signal(struct keeper *k, int sig)
+{
+	if (sig == SIGCHLD)
+		reap(k);
+	else if (sig == k->o->restart_signal)
+		restart(k);
+	else if (sig == SIGTERM || sig == SIGINT)
+		quit(k, sig);
+	else if (sig != SIGPIPE) {
+		struct instance *cur = by_state(k, I_SERVING);
+		if (cur)
+			signal_instance(cur, sig);
+	}
+}
+
+/* A new instance that took every kept socket replaces the old one. */
+static void check_ready(struct keeper *k)
+{
+	struct instance *next = by_state(k, I_STARTING);
+	if (!next || !lr_store_all_taken(&k->store, next->gen))
+		return;
+	struct instance *old = by_state(k, I_SERVING);
+	next->state = I_SERVING;
+	next->deadline_ms = 0;
+	if (old) {
+		say("restart: pid %d (generation %u) took %zu kept socket(s); stopping pid %d with SIG%s",
+		    (int)next->pid, next->gen, k->store.n, (int)old->pid, sigabbrev_np(k->o->stop_signal));
+		stop_instance(k, old, k->o->stop_signal);
+	}
+}
+
+static void check_deadlines(struct keeper *k)
+{
+	long long now = now_ms();
+	for (int i = 0; i < LR_INSTANCES; i++) {
+		struct instance *in = &k->inst[i];
+		if (!in->deadline_ms || now < in->deadline_ms)
+			continue;
+		if (in->state == I_STARTING) {
+			struct instance *old = by_state(k, I_SERVING);
+			say("restart failed: pid %d (generation %u) did not take its sockets within %d ms; "
+			    "stopping it; pid %d serves on",
+			    (int)in->pid, in->gen, k->o->ready_timeout_ms, old ? (int)old->pid : 0);
+			stop_instance(k, in, k->o->stop_signal);
+		} else if (in->state == I_STOPPING && !in->killed) {
+			say("pid %d (generation %u) still running %d ms after SIG%s: SIGKILL", (int)in->pid,
+			    in->gen, k->o->stop_timeout_ms, sigabbrev_np(k->o->stop_signal));
+			kill_instance(in);
+			in->deadline_ms = 0;
+		}
+	}
+	if (k->respawn_at && now >= k->respawn_at) {
+		k->respawn_at = 0;
+		start_instance(k, I_SERVING);
+	}
+}
+
+/* What follows an instance's end, all of it gone. */
+static void settle(struct keeper *k)
+{
+	for (int i = 0; i < LR_INSTANCES; i++) {
+		struct instance *in = &k->inst[i];
+		if (in->state == I_FREE || alive(in))
+			continue;
+		char st[64];
+		status_text(in->status, st, sizeof(st));
+		enum state was = in->state;
+		in->state = I_FREE;
+		if (k->quitting && in->gen == k->quit_gen)
+			k->exit_status = exit_code(in->status);
+		if (was == I_STARTING) {
+			struct instance *old = by_state(k, I_SERVING);
+			say("restart failed: pid %d (generation %u) exited (%s) before taking its sockets%s",
+			    (int)in->pid, in->gen, st, old ? "; the old instance serves on" : "");
+		} else if (was == I_SERVING && !k->quitting) {
+			if (by_state(k, I_STARTING))
+				continue; /* the new instance becomes the one */
+			if (!k->o->respawn) {
+				k->exit_status = exit_code(in->status);
+				k->done = true;
+				continue;
+			}
+			long long ran = now_ms() - in->started_ms;
+			if (ran >= LR_RESPAWN_RESET_MS || !k->respawn_ms)
+				k->respawn_ms = LR_RESPAWN_FIRST_MS;
+			say("pid %d (generation %u) exited (%s): starting it again in %d ms", (int)in->pid,
+			    in->gen, st, k->respawn_ms);
+			k->respawn_at = now_ms() + k->respawn_ms;
+			k->respawn_ms = k->respawn_ms * 2 > LR_RESPAWN_MAX_MS ? LR_RESPAWN_MAX_MS
+									      : k->respawn_ms * 2;
+		}
+	}
+	if (k->quitting) {
+		bool any = false;
+		for (int i = 0; i < LR_INSTANCES; i++)
+			any = any || k->inst[i].state != I_FREE;
+		k->done = !any;
+	}
+}
+
+static long long next_deadline(const struct keeper *k)
+{
+	long long next = k->respawn_at;
+	for (int i = 0; i < LR_INSTANCES; i++) {
+		long long d = k->inst[i].deadline_ms;
+		if (d && (!next || d < next))
+			next = d;
+	}
+	return next;
+}
+
+static int open_listener(struct keeper *k)
+{
+	unsigned char rnd[8] = { 0 };
+	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			rnd[i] = (unsigned char)(now_ms() >> (i * 3));
+	char name[80];
+	int len = snprintf(name, sizeof(name), "libreuse-keeper-%d-", (int)k->self);
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		len += snprintf(name + len, sizeof(name) - (size_t)len, "%02x", rnd[i]);
+	struct sockaddr_un sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path + 1, name, (size_t)len); /* abstract: no file to chroot away from */
+	k->listener = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (k->listener < 0 ||
+	    bind(k->listener, (struct sockaddr *)&sa,
+		 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len)) != 0 ||
+	    listen(k->listener, 128) != 0) {
+		say("cannot open the keeper's socket: %s", strerror(errno));
+		return -1;
+	}
+	setenv(LR_KEEPER_ENV, name, 1);
+	return 0;
+}
+
+int lr_keeper_run(const struct lr_keeper_opts *o)
+{
+	static struct keeper k; /* one keeper per process, owned by this function */
+	memset(&k, 0, sizeof(k));
+	k.o = o;
+	k.self = getpid();
+	k.listener = k.sigfd = -1;
+	/* Orphans of a daemon that forks into the background come to us, so
+	 * they stay in the tree the keeper serves and waits for. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+		say("cannot become a child subreaper (%s): a daemon that forks into the background "
+		    "is not followed", strerror(errno));
+	if (open_listener(&k) != 0)
+		return 1;
+	sigset_t all;
+	sigfillset(&all);
+	/* Faults are the keeper's own; blocked they would kill it anyway. */
+	int sync_sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT };
+	for (size_t i = 0; i < sizeof(sync_sigs) / sizeof(sync_sigs[0]); i++)
+		sigdelset(&all, sync_sigs[i]);
+	sigprocmask(SIG_BLOCK, &all, &k.orig_mask);
+	k.sigfd = signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (k.sigfd < 0) {
+		say("cannot take signals: %s", strerror(errno));
+		return 1;
+	}
+	if (!start_instance(&k, I_SERVING))
+		return 126;
+	while (!k.done) {
+		struct pollfd p[2] = { { .fd = k.sigfd, .events = POLLIN }, { .fd = k.listener, .events = POLLIN } };
+		long long due = next_deadline(&k), wait = -1;
+		if (due) {
+			wait = due - now_ms();
+			if (wait < 0)
+				wait = 0;
+		}
+		/* Extras' pidfds are not polled: a process of ours is reaped (then
+		 * SIGCHLD), and one that is not ours is looked at each second. */
+		if (wait < 0 || wait > 1000)
+			wait = 1000;
+		if (poll(p, 2, (int)wait) < 0 && errno != EINTR)
+			break;
+		struct signalfd_siginfo si;
+		while (read(k.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			on_signal(&k, (int)si.ssi_signo);
+		if (p[1].revents & POLLIN)
+			accept_all(&k);
+		for (int i = 0; i < LR_INSTANCES; i++) {
+			struct instance *in = &k.inst[i];
+			for (int j = 0; in->state != I_FREE && j < in->nextra; j++) {
+				struct pollfd pf = { .fd = in->extra_fd[j], .events = POLLIN };
+				if (pf.fd >= 0 && poll(&pf, 1, 0) == 1) {
+					close(pf.fd);
+					in->extra_fd[j] = -1;
+					claim_orphans(&k);
+				}
+			}
+		}
+		reap(&k);
+		check_deadlines(&k);
+		check_ready(&k);
+		settle(&k);
+	}
+	lr_store_free(&k.store);
+	close(k.listener);
+	close(k.sigfd);
+	return k.exit_status;
+}

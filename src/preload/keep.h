@@ -1,0 +1,34 @@
+/* Keeping listeners across restarts, from inside the program: a bind that a
+ * keep rule matches is given the socket a keeper (or systemd) already holds
+ * for that address, at the program's own fd number; a new listener is handed
+ * to the keeper. Acts and reports; the log lines are apply.c's. */
+#ifndef LIBREUSE_KEEP_H
+#define LIBREUSE_KEEP_H
+
+#include "keepwire.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* What happened, in words for the log line. */
+struct lr_keep_outcome {
+	char from[320]; /* adopted or kept: "the keeper (pid N)", "systemd fd 3 \"web\"" */
+	char why[320];  /* not: why, or "" when there was simply nothing to take */
+	bool no_keeper; /* neither a keeper nor systemd's sockets: say so once a process */
+};
+
+/* Called once, early (the library's constructor): the keeper's address and
+ * this process's generation, and systemd's sockets when LISTEN_PID is ours —
+ * read before the program can change or clear its environment. */
+void lr_keep_capture(void);
+
+/* fd is about to be bound to `want`. 1: fd now refers to a kept socket (its
+ * FD_CLOEXEC and O_NONBLOCK as the program had them, and the options it set
+ * copied over); 0: bind as usual. errno is preserved. */
+int lr_keep_adopt(int fd, const struct lr_keep_sock *want, const char *name,
+		  struct lr_keep_outcome *out);
+
+/* Hands the bound (TCP: listening) socket fd to the keeper. 1 kept, 0 not. */
+int lr_keep_offer(int fd, struct lr_keep_outcome *out);
+
+#endif

@@ -74,7 +74,7 @@ override CFLAGS += $(if $(LIBCONFIG_SONAME),-DLR_LIBCONFIG_SONAME='"$(LIBCONFIG_
 
 # Everything the build and the tests use, from Debian.
 DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light \
-	iproute2 util-linux groff-base binutils valgrind
+	iproute2 util-linux groff-base binutils valgrind systemd
 
 .PHONY: all deps bench-deps check unit integration demo bench install uninstall clean print-sysconfdir \
 	matrix-doc fuzz fuzz-deps

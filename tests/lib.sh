@@ -195,3 +195,15 @@ json_get() {
 
 # The libreuse command of this build.
 CLI=$BUILD/libreuse
+
+# wait_count_exact N PATTERN [SECONDS]: until exactly N processes' command
+# lines match PATTERN.
+wait_count_exact() {
+	local n=$1 pattern=$2 tries=$((${3:-5} * 20))
+	while [ "$tries" -gt 0 ]; do
+		[ "$(pgrep -fc -- "$pattern")" -eq "$n" ] && return 0
+		sleep 0.05
+		tries=$((tries - 1))
+	done
+	return 1
+}

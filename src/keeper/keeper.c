@@ -66,6 +66,10 @@ struct keeper {
 	int exit_status;
 	long long respawn_at; /* 0: none due */
 	int respawn_ms;
+	/* A child of ours was seen exiting before it could be told to an
+	 * instance: what it leaves behind is not ours to judge until it is
+	 * reaped and the tree looked at again. */
+	bool unsettled;
 };
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -238,32 +242,35 @@ static bool known(const struct keeper *k, pid_t pid)
 	return false;
 }
 
-/* The generation in a process's environment (0 when unreadable). */
-static unsigned gen_of(pid_t pid)
+/* The generation in a process's environment: 0 when it has none, -1 when
+ * it cannot be read (the process is exiting, or gone). */
+static long gen_of(pid_t pid)
 {
 	char path[64], buf[65536];
 	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
+		return -1;
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return 0;
+		return -1;
 	buf[n] = '\0';
 	size_t key = strlen(LR_KEEPER_GEN_ENV);
 	for (char *p = buf; p < buf + n; p += strlen(p) + 1)
 		if (strncmp(p, LR_KEEPER_GEN_ENV, key) == 0 && p[key] == '=')
-			return (unsigned)strtoul(p + key + 1, NULL, 10);
+			return (long)strtoul(p + key + 1, NULL, 10);
 	return 0;
 }
 
 /* A daemon that forks into the background leaves its main process
  * orphaned, and so (the keeper being a child subreaper) the keeper's child:
  * find such children and count them to their instance, so an instance is
- * over only when all of it is. */
+ * over only when all of it is. A child caught exiting (its environment
+ * gone) may be the parent of the next one: look again once it is reaped. */
 static void claim_orphans(struct keeper *k)
 {
+	k->unsettled = false;
 	DIR *d = opendir("/proc");
 	if (!d)
 		return;
@@ -273,9 +280,12 @@ static void claim_orphans(struct keeper *k)
 		long pid = strtol(e->d_name, &end, 10);
 		if (*end || pid <= 1 || known(k, (pid_t)pid) || lr_peer_parent((pid_t)pid) != k->self)
 			continue;
-		struct instance *in = by_gen(k, gen_of((pid_t)pid));
+		long gen = gen_of((pid_t)pid);
+		struct instance *in = gen > 0 ? by_gen(k, (unsigned)gen) : NULL;
 		if (in)
 			add_extra(in, (pid_t)pid, -1);
+		else if (gen < 0)
+			k->unsettled = true;
 	}
 	closedir(d);
 }
@@ -286,6 +296,7 @@ static void reap(struct keeper *k)
 	pid_t pid;
 	bool lost = false;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		lost = lost || k->unsettled;
 		for (int i = 0; i < LR_INSTANCES; i++) {
 			struct instance *in = &k->inst[i];
 			if (in->state == I_FREE)
@@ -469,6 +480,8 @@ static void check_deadlines(struct keeper *k)
 /* What follows an instance's end, all of it gone. */
 static void settle(struct keeper *k)
 {
+	if (k->unsettled)
+		return;
 	for (int i = 0; i < LR_INSTANCES; i++) {
 		struct instance *in = &k->inst[i];
 		if (in->state == I_FREE || alive(in))
@@ -585,7 +598,7 @@ int lr_keeper_run(const struct lr_keeper_opts *o)
 		/* Extras' pidfds are not polled: a process of ours is reaped (then
 		 * SIGCHLD), and one that is not ours is looked at each second. */
 		if (wait < 0 || wait > 1000)
-			wait = 1000;
+			wait = k.unsettled ? 10 : 1000;
 		if (poll(p, 2, (int)wait) < 0 && errno != EINTR)
 			break;
 		struct signalfd_siginfo si;
@@ -605,6 +618,8 @@ int lr_keeper_run(const struct lr_keeper_opts *o)
 			}
 		}
 		reap(&k);
+		if (k.unsettled)
+			claim_orphans(&k);
 		check_deadlines(&k);
 		check_ready(&k);
 		settle(&k);

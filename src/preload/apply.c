@@ -318,7 +318,7 @@ static void keep_missed(struct lr_loaded *l, int level, const struct lr_event *b
 {
 	const char *why = o->why[0] ? o->why : NULL;
 	if (!why && o->no_keeper && !atomic_flag_test_and_set(&no_keeper_said))
-		why = "no keeper (libreuse run --keep) and no socket from systemd: "
+		why = "not possible: no keeper (libreuse run --keep) and no socket from systemd; "
 		      "sockets are not kept, binds go on as without keep";
 	if (!why)
 		return;

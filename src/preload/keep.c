@@ -130,8 +130,8 @@ static int put_in_place(int fd, int k, char *why, size_t n)
 	}
 	if (td != tk || dd != dk) {
 		struct lr_buf b = { .p = why, .len = 0, .cap = n - 1 };
-		lr_buf_str(&b, td != tk ? "the kept socket is of another type" :
-					   "the kept socket is of another address family");
+		lr_buf_str(&b, td != tk ? "not taken: the kept socket is of another type" :
+					   "not taken: the kept socket is of another address family");
 		why[b.len] = '\0';
 		lr_real.close(k);
 		return 0;
@@ -171,13 +171,13 @@ static int adopt_systemd(int fd, const struct lr_keep_sock *want, const char *na
 			continue;
 		if (lr_keep_identify(sd_fd[i], &have) != 0) {
 			if (name)
-				say(out->why, sizeof(out->why), "systemd fd ", NULL, sd_fd[i],
+				say(out->why, sizeof(out->why), "not taken: systemd fd ", NULL, sd_fd[i],
 				    " is not a bound TCP or UDP socket");
 			continue;
 		}
 		if (name ? have.proto != want->proto || have.family != want->family : !lr_keep_same(&have, want)) {
 			if (name)
-				say(out->why, sizeof(out->why), "systemd fd ", NULL, sd_fd[i],
+				say(out->why, sizeof(out->why), "not taken: systemd fd ", NULL, sd_fd[i],
 				    have.proto != want->proto ? " is of another protocol" :
 								 " is of another address family");
 			continue;
@@ -197,7 +197,8 @@ static int adopt_systemd(int fd, const struct lr_keep_sock *want, const char *na
 		return 1;
 	}
 	if (name && !out->why[0])
-		say(out->why, sizeof(out->why), "systemd passed no socket named \"", name, -1, "\"");
+		say(out->why, sizeof(out->why), "not possible: systemd passed no socket named \"", name,
+		    -1, "\"");
 	return 0;
 }
 
@@ -231,7 +232,8 @@ static int ask_keeper(struct lr_keep_msg *m, int send_fd, int *recv_fd)
 static void keeper_said(struct lr_keep_outcome *out, const struct lr_keep_msg *m, int err)
 {
 	if (err) {
-		say(out->why, sizeof(out->why), "keeper not reachable (", lr_errno_name(err), -1, ")");
+		say(out->why, sizeof(out->why), "not possible: the keeper is not reachable (",
+		    lr_errno_name(err), -1, ")");
 		return;
 	}
 	if (m->op == LR_KEEP_OK) {
@@ -239,8 +241,9 @@ static void keeper_said(struct lr_keep_outcome *out, const struct lr_keep_msg *m
 		return;
 	}
 	if (m->reason[0])
-		say(out->why, sizeof(out->why), m->op == LR_KEEP_REFUSED ? "the keeper refused: " : "",
-		    m->reason, -1, NULL);
+		say(out->why, sizeof(out->why),
+		    m->op == LR_KEEP_REFUSED ? "refused by the keeper: " : "not taken: ", m->reason, -1,
+		    NULL);
 }
 
 int lr_keep_adopt(int fd, const struct lr_keep_sock *want, const char *name,
@@ -261,7 +264,8 @@ int lr_keep_adopt(int fd, const struct lr_keep_sock *want, const char *name,
 		keeper_said(out, &m, r == 0 ? 0 : errno);
 		if (r == 0 && m.op == LR_KEEP_OK) {
 			if (k < 0)
-				say(out->why, sizeof(out->why), "the keeper sent no socket", NULL, -1, NULL);
+				say(out->why, sizeof(out->why), "not taken: the keeper sent no socket", NULL, -1,
+				    NULL);
 			else
 				done = put_in_place(fd, k, out->why, sizeof(out->why));
 		} else if (k >= 0) {

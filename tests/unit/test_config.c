@@ -146,6 +146,12 @@ static const struct {
 	{ "rules = (\n { reuseaddr = true; }\n", 3, "syntax error" },
 	{ "\x01\x02\xff garbage\n", 1, "" },
 	{ "rules = ( { match = { program = \"\"; }; } );\n", 1, "empty" },
+	{ "rules = (\n { match = { op = \"connect\"; }; keep = true; }\n);\n", 2, "'keep' applies to binds" },
+	{ "rules = ( { keep = 1; } );\n", 1, "'keep' must be true, false or a systemd socket name" },
+	{ "rules = ( { keep = \"a:b\"; } );\n", 1, "not a systemd socket name" },
+	{ "rules = ( { keep = \"\"; } );\n", 1, "not a systemd socket name" },
+	{ "rules = ( { keep = true; deny = \"EACCES\"; } );\n", 1, "cannot be combined" },
+	{ "keep = \"web\";\n", 1, "must be a boolean" },
 };
 
 static void bad_files_name_file_and_line(void **state)

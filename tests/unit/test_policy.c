@@ -129,6 +129,49 @@ static void deny_source_retry_dry_run(void **state)
 	lr_table_free(t);
 }
 
+static void keep_decisions(void **state)
+{
+	(void)state;
+	struct lr_table *t = compile("rules = ( { match = { port = 80; }; keep = true; reuseaddr = true; },"
+				     " { match = { port = 81; }; keep = \"web\"; },"
+				     " { match = { port = 82; }; rewrite = \":0\"; keep = true; },"
+				     " { match = { port = 83; }; reuseport = true; } );");
+	struct lr_decision d;
+	decide(t, LR_OP_BIND, "0.0.0.0", 80, &v4, &d);
+	assert_true(d.keep);
+	assert_null(d.keep_name);
+	assert_int_equal(d.inject, LR_OPT_REUSEADDR);
+	decide(t, LR_OP_BIND, "0.0.0.0", 81, &v4, &d);
+	assert_true(d.keep);
+	assert_string_equal(d.keep_name, "web");
+	/* Port 0 is never kept: no next instance could ask for it again. */
+	decide(t, LR_OP_BIND, "0.0.0.0", 82, &v4, &d);
+	assert_false(d.keep);
+	decide(t, LR_OP_BIND, "0.0.0.0", 83, &v4, &d);
+	assert_false(d.keep);
+	decide(t, LR_OP_BIND, "0.0.0.0", 0, &v4, &d);
+	assert_false(d.keep);
+	lr_table_free(t);
+
+	/* Top-level keep: every bind to a port, matched by a rule or not;
+	 * never a connect, never a denied bind. */
+	t = compile("keep = true; rules = ( { match = { port = 83; }; reuseport = true; },"
+		    " { match = { port = 84; }; deny = \"EACCES\"; } );");
+	decide(t, LR_OP_BIND, "0.0.0.0", 83, &v4, &d);
+	assert_true(d.keep);
+	assert_int_equal(d.inject, LR_OPT_REUSEPORT);
+	decide(t, LR_OP_BIND, "127.0.0.1", 9999, &v4, &d);
+	assert_null(d.rule);
+	assert_true(d.keep);
+	decide(t, LR_OP_BIND, "127.0.0.1", 0, &v4, &d);
+	assert_false(d.keep);
+	decide(t, LR_OP_BIND, "127.0.0.1", 84, &v4, &d);
+	assert_false(d.keep);
+	decide(t, LR_OP_CONNECT, "127.0.0.1", 83, &v4, &d);
+	assert_false(d.keep);
+	lr_table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -136,6 +179,7 @@ int main(void)
 		cmocka_unit_test(injection_respects_the_program),
 		cmocka_unit_test(rewrites),
 		cmocka_unit_test(deny_source_retry_dry_run),
+		cmocka_unit_test(keep_decisions),
 	};
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }

@@ -326,7 +326,8 @@ static void serve(struct keeper *k, int conn)
 	struct lr_peer peer = { .pidfd = -1 };
 	struct lr_keep_msg m, reply;
 	int fd = -1;
-	struct timeval tv = { .tv_sec = 0, .tv_usec = LR_REQUEST_TIMEOUT_MS * 1000 };
+	struct timeval tv = { .tv_sec = LR_REQUEST_TIMEOUT_MS / 1000,
+			      .tv_usec = (LR_REQUEST_TIMEOUT_MS % 1000) * 1000 };
 	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (lr_peer_of(conn, &peer) != 0 || lr_keep_recv(conn, &m, &fd) != 0)
@@ -602,7 +603,9 @@ int lr_keeper_run(const struct lr_keeper_opts *o)
 		if (poll(p, 2, (int)wait) < 0 && errno != EINTR)
 			break;
 		struct signalfd_siginfo si;
-		while (read(k.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		/* SIGCHLD reaps (every child that exited, however many signals
+		 * were merged into one). */
+		while ((p[0].revents & POLLIN) && read(k.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 			on_signal(&k, (int)si.ssi_signo);
 		if (p[1].revents & POLLIN)
 			accept_all(&k);
@@ -617,7 +620,6 @@ int lr_keeper_run(const struct lr_keeper_opts *o)
 				}
 			}
 		}
-		reap(&k);
 		if (k.unsettled)
 			claim_orphans(&k);
 		check_deadlines(&k);

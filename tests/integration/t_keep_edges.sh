@@ -57,6 +57,28 @@ check "not taken: ...and it does" test -n "$(tcp_get '[::1]' "$P")"
 kill -TERM "$(cat "$T/v6.pid")"
 wait_exit v6 10
 
+# A peer that connects to the keeper and says nothing holds it up for a
+# second at most: the restart behind it still happens.
+P=$(free_port)
+bg silent "$CLI" run --keep -- "${SERVER[@]}" --port "$P"
+wait_for "$T/silent.out" READY
+inst=$(pgrep -P "$(cat "$T/silent.pid")")
+name=$(tr '\0' '\n' <"/proc/$inst/environ" | sed -n 's/^LIBREUSE_KEEPER=//p')
+bg mute "$PY" -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect("\0" + sys.argv[1])
+t = time.monotonic()
+print("CONNECTED", flush=True)
+s.settimeout(10)
+s.recv(1)
+print("CLOSED %.1f" % (time.monotonic() - t), flush=True)' "$name"
+wait_for "$T/mute.out" CONNECTED
+kill -HUP "$(cat "$T/silent.pid")"
+check "silent peer: the keeper hangs up on it within about a second" wait_for "$T/mute.out" "CLOSED [0-2]\." 5
+check "silent peer: ...and the restart behind it is carried out" wait_for "$T/silent.err" "took 1 kept socket" 5
+kill -TERM "$(cat "$T/silent.pid")"
+wait_exit silent 10
+
 # Statuses and signals pass through.
 "$CLI" run --keep -- sh -c 'exit 7' 2>/dev/null
 check "the program's exit status is the keeper's (7)" test $? = 7

@@ -9,7 +9,7 @@ for page in libreuse.1 libreuse.conf.5 libreuse.7; do
 	check "docs/$page: groff -ww -man -z is clean" test $? = 0 -a ! -s "$T/$page.lint"
 done
 # Every key config.c knows appears in libreuse.conf(5).
-for key in program op proto family address port reuseaddr reuseport force rewrite source deny retry log dry_run level target format facility; do
+for key in program op proto family address port reuseaddr reuseport force rewrite source keep deny retry log dry_run level target format facility; do
 	grep -qE "^\.BR $key( |$)|^\.BR $key\b|^\.B $key\b|\.BR [a-z, \"]*\b$key\b" "$ROOT/docs/libreuse.conf.5" || missing+=" $key"
 done
 check "libreuse.conf(5) documents every rule-file key${missing:+ (missing:$missing)}" test -z "${missing:-}"

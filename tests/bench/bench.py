@@ -21,6 +21,7 @@ LIB = os.path.join(BUILD, "libreuse.so")
 PASSTHRU = os.path.join(BUILD, "bench", "passthru.so")
 WORKLOAD = os.path.join(BUILD, "bench", "workload")
 LOADTIME = os.path.join(BUILD, "bench", "loadtime")
+CLI = os.path.join(BUILD, "libreuse")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "21"))
 CYCLES = int(os.environ.get("BENCH_CYCLES", "20000"))
 NGINX_ROUNDS = int(os.environ.get("BENCH_NGINX_ROUNDS", "7"))
@@ -159,8 +160,21 @@ http {{ access_log off; client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_
         p.wait(timeout=10)
 
 
+def keep_costs():
+    """One bind cycle in a fresh process under `libreuse run --keep`, after a
+    warm-up cycle: adopted from the keeper, a keep that finds nothing kept,
+    and libreuse with no rule. Medians of ROUNDS processes each."""
+    empty = os.path.join(TMP, "empty.conf")
+    open(empty, "w").close()
+    ports = [str(free_port()) for _ in range(3)]
+    out = run([CLI, "run", "--keep", "--", WORKLOAD, "keep", str(ROUNDS)] + ports, env_for(None, empty))
+    adopted, none, plain = (float(x) for x in out.split())
+    return {"adopted from the keeper": adopted, "keep rule, nothing kept (keeper asked)": none,
+            "libreuse, no rule": plain}
+
+
 def main():
-    for path in (LIB, PASSTHRU, WORKLOAD, LOADTIME):
+    for path in (LIB, PASSTHRU, WORKLOAD, LOADTIME, CLI):
         if not os.path.exists(path):
             sys.exit(f"bench: {path} missing; run make bench")
     files = {n: rule_file(n) for n in RULE_COUNTS}
@@ -211,8 +225,9 @@ def main():
     if rounds:
         rps["spread"] = (min(rounds), max(rounds))
 
+    keep = keep_costs()
     write_report(bind, conn, ir, (true_none, true_bare, true_lib), load, rss, rps,
-                 load_profile_of(files[10000]))
+                 load_profile_of(files[10000]), keep)
 
 
 def verdict(ok):
@@ -240,7 +255,7 @@ def load_profile_of(conf):
     return {"total": total, "libconfig": libconfig, "compile": total - libconfig}
 
 
-def write_report(bind, conn, ir, true_ir, load, rss, rps, load_profile):
+def write_report(bind, conn, ir, true_ir, load, rss, rps, load_profile, keep):
     cpu = "unknown"
     with open("/proc/cpuinfo") as f:
         for line in f:
@@ -299,6 +314,21 @@ def write_report(bind, conn, ir, true_ir, load, rss, rps, load_profile):
     for name, ns in conn.items():
         w(f"| {name} | {ns:,.0f} | {ns / conn['no shim']:.3f} | {ir['connect: ' + name]:,.0f} |")
     w("")
+    w("## Keeping: one bind cycle in a fresh process under `libreuse run --keep`\n")
+    w(f"Each a child of the program the keeper started (so the keeper serves it), timed after a "
+      f"warm-up cycle on another port; medians of {ROUNDS} processes per variant, in turn.\n")
+    w("| variant | ns/cycle (median) | × no rule |")
+    w("|---|---:|---:|")
+    for name, ns in keep.items():
+        w(f"| {name} | {ns:,.0f} | {ns / keep['libreuse, no rule']:.1f} |")
+    w("")
+    w(f"- Adoption adds {keep['adopted from the keeper'] - keep['libreuse, no rule']:,.0f} ns to the bind "
+      "it replaces: a connection to the keeper and one request each way (the keeper checks the asker's "
+      "ancestry in /proc), then dup3 and the program's options copied over (about 25 pairs of "
+      "getsockopt). A keep that finds nothing kept pays the round trip alone: "
+      f"{keep['keep rule, nothing kept (keeper asked)'] - keep['libreuse, no rule']:,.0f} ns. Both happen "
+      "once per kept socket per instance, at its start; accepting and serving are untouched (the "
+      "program accepts from the kept socket itself).\n")
     w("## Start-up of /bin/true (callgrind instructions)\n")
     w(f"no shim {true_ir[0]:,}; bare interposer {true_ir[1]:,}; libreuse with a 10,000-rule file {true_ir[2]:,}. "
       "libreuse reads nothing until the first IP socket call, so the rule file is never opened here.\n")

@@ -5,8 +5,14 @@
  *   workload bind-self N PORT  the same, the program also setting SO_REUSEPORT itself
  *   workload connect N PORT    connect to a loopback listener on PORT, accept, reset, close both
  *   workload rss PORT          one bind cycle, then prints VmRSS in KiB
+ *   workload keep R P Q W      under `libreuse run --keep`: listens on P (kept), then
+ *                              runs R children of each kind, in turn, and prints the
+ *                              median ns of their one timed bind cycle: adopted (P),
+ *                              keep asked but nothing kept (Q), no rule (Q)
+ *   workload bind-once PORT W  one bind cycle after a warm-up one on port W; prints its ns
  */
 #include <arpa/inet.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,8 +92,89 @@ static double now(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+/* One timed cycle in a fresh process, after a warm-up cycle on another
+ * port: the rule load at the first socket call, and the first touch of
+ * every page the path runs through, are not timed. */
+static int bind_once(int port, int warm_port)
+{
+	bind_cycle(warm_port, 0);
+	double t0 = now();
+	bind_cycle(port, 0);
+	printf("%.1f\n", now() - t0);
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* A child of this process (so the keeper serves it), as its own instance
+ * generation `gen` (so the kept socket is one it has not taken yet). */
+static double child_bind(const char *self, int port, int warm_port, unsigned gen, int with_rules)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		exit(1);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char g[16], p[16], w[16];
+		snprintf(g, sizeof(g), "%u", gen);
+		snprintf(p, sizeof(p), "%d", port);
+		snprintf(w, sizeof(w), "%d", warm_port);
+		setenv("LIBREUSE_KEEPER_GEN", g, 1);
+		if (!with_rules)
+			setenv("LIBREUSE_RULES", "", 1);
+		dup2(fds[1], 1);
+		execl(self, self, "bind-once", p, w, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	char buf[64] = "";
+	ssize_t n = read(fds[0], buf, sizeof(buf) - 1);
+	close(fds[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	if (n <= 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "workload: a bind-once child failed\n");
+		exit(1);
+	}
+	return atof(buf);
+}
+
+static int keep_bench(const char *self, int rounds, int kept_port, int other_port, int warm_port)
+{
+	struct sockaddr_in in = loopback(kept_port);
+	int one = 1, s = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s, (struct sockaddr *)&in, sizeof(in)) != 0 || listen(s, 16) != 0) {
+		perror("keep: listen");
+		return 1;
+	}
+	double *t[3];
+	for (int k = 0; k < 3; k++)
+		t[k] = calloc((size_t)rounds, sizeof(double));
+	for (int r = 0; r < rounds; r++) {
+		t[0][r] = child_bind(self, kept_port, warm_port, 2 + (unsigned)r, 1);
+		t[1][r] = child_bind(self, other_port, warm_port, 2 + (unsigned)r, 1);
+		t[2][r] = child_bind(self, other_port, warm_port, 2 + (unsigned)r, 0);
+	}
+	for (int k = 0; k < 3; k++) {
+		qsort(t[k], (size_t)rounds, sizeof(double), cmp_double);
+		printf("%s%.1f", k ? " " : "", t[k][rounds / 2]);
+	}
+	printf("\n");
+	close(s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[1], "bind-once") == 0)
+		return bind_once(atoi(argv[2]), atoi(argv[3]));
+	if (argc == 6 && strcmp(argv[1], "keep") == 0)
+		return keep_bench(argv[0], atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
 	if (argc == 3 && strcmp(argv[1], "rss") == 0) {
 		bind_cycle(atoi(argv[2]), 0);
 		printf("%ld\n", rss_kib());

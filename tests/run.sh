@@ -25,11 +25,39 @@ for bin in "$@"; do
 	fi
 done
 
+# Processes a test left running: anything started from this checkout's
+# tests/ or build/, or from a test's temporary directory.
+leftovers() {
+	local root
+	root=$(pwd)
+	pgrep -af "$root/(tests|build)/|/tmp/libreuse-test\." | grep -vE "^($$|$BASHPID) " | grep -v pgrep
+}
+
+# What an earlier, interrupted run left is not this run's failure.
+if [ -n "$(leftovers)" ]; then
+	echo "# stopping $(leftovers | wc -l) process(es) an earlier run left behind"
+	pkill -KILL -f "$(pwd)/(tests|build)/|/tmp/libreuse-test\." 2>/dev/null
+	sleep 0.2
+fi
+
 for t in tests/integration/t_*.sh; do
 	[ -e "$t" ] || continue
 	start=$(date +%s%3N)
 	out=$(timeout 300 bash "$t" 2>&1)
 	rc=$?
+	# A test leaves no process behind: give its cleanup a moment, then
+	# count what is left as a failure (and stop it, so the next test
+	# starts clean).
+	left=
+	for _ in $(seq 20); do
+		left=$(leftovers)
+		[ -z "$left" ] && break
+		sleep 0.1
+	done
+	if [ -n "$left" ]; then
+		out+=$'\n'"not ok - $(basename "$t") left processes running:"$'\n'"$left"
+		pkill -KILL -f "$(pwd)/(tests|build)/|/tmp/libreuse-test\." 2>/dev/null
+	fi
 	p=$(grep -cE '^ok( |$)' <<<"$out")
 	f=$(grep -cE '^not ok( |$)' <<<"$out")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then

@@ -19,15 +19,16 @@ static const char usage[] =
 	"usage: libreuse who PORT[/tcp|/udp]\n"
 	"\n"
 	"Lists the sockets on PORT (TCP and UDP unless one is named): state, address,\n"
-	"uid, pid and program as far as this user can see. Then tries a bind to\n"
-	"0.0.0.0:PORT as this user — plain, with SO_REUSEADDR, with SO_REUSEPORT — and\n"
-	"says why Linux would refuse it, as the shim logs it. Exit 0 when some socket\n"
-	"holds the port, 1 when none does, 2 on a usage error.\n";
+	"uid, pid and program as far as this user can see. Then tries binds to\n"
+	"0.0.0.0:PORT and [::]:PORT as this user — plain, with SO_REUSEADDR, with\n"
+	"SO_REUSEPORT — and says why Linux would refuse them, as the shim logs it.\n"
+	"Exit 0 when some socket holds the port, 1 when none does, 2 on a usage error.\n";
 
-/* A bind of 0.0.0.0:port with opts, closed at once: 0 or the errno. */
-static int try_bind(uint8_t proto, uint16_t port, unsigned opts)
+/* A bind of the wildcard address of family:port with opts, closed at once:
+ * 0 or the errno. */
+static int try_bind(int family, uint8_t proto, uint16_t port, unsigned opts)
 {
-	int fd = socket(AF_INET, proto == LR_PROTO_TCP ? SOCK_STREAM : SOCK_DGRAM, 0);
+	int fd = socket(family, proto == LR_PROTO_TCP ? SOCK_STREAM : SOCK_DGRAM, 0);
 	if (fd < 0)
 		return errno;
 	int one = 1;
@@ -35,8 +36,11 @@ static int try_bind(uint8_t proto, uint16_t port, unsigned opts)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (opts & LR_OPT_REUSEPORT)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(port) };
-	int ret = bind(fd, (struct sockaddr *)&in, sizeof(in)) == 0 ? 0 : errno;
+	struct sockaddr_storage ss;
+	struct lr_addr any;
+	lr_addr_any(&any, family);
+	socklen_t len = lr_sockaddr_build(&ss, family, NULL, 0, &any, port);
+	int ret = bind(fd, (struct sockaddr *)&ss, len) == 0 ? 0 : errno;
 	close(fd);
 	return ret;
 }
@@ -59,7 +63,7 @@ static void print_holders(const char *proto, const struct lr_holders *h)
 		printf("... and %zu more\n", h->total - h->n);
 }
 
-static void report_bind(uint8_t proto, uint16_t port, const struct lr_holders *h)
+static void report_bind(int family, uint8_t proto, uint16_t port, const struct lr_holders *h)
 {
 	static const struct {
 		unsigned opts;
@@ -69,10 +73,18 @@ static void report_bind(uint8_t proto, uint16_t port, const struct lr_holders *h
 		      { LR_OPT_REUSEPORT, "with SO_REUSEPORT" },
 		      { LR_OPT_REUSEADDR | LR_OPT_REUSEPORT, "with both" } };
 	const char *pname = proto == LR_PROTO_TCP ? "tcp" : "udp";
-	printf("a bind to 0.0.0.0:%u/%s as uid %u now:", port, pname, (unsigned)geteuid());
+	struct lr_addr any;
+	lr_addr_any(&any, family);
+	char where[64];
+	lr_format_addr(where, sizeof(where), &any, port);
+	printf("a bind to %s/%s as uid %u now:", where, pname, (unsigned)geteuid());
 	int first_err = 0;
 	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
-		int e = try_bind(proto, port, tries[i].opts);
+		int e = try_bind(family, proto, port, tries[i].opts);
+		if (i == 0 && (e == EAFNOSUPPORT || e == EADDRNOTAVAIL) && family == AF_INET6) {
+			printf(" IPv6 is not available here (%s)\n", lr_errno_name(e));
+			return;
+		}
 		printf("%s %s %s", i ? ";" : "", tries[i].name, e ? lr_errno_name(e) : "ok");
 		if (i == 0)
 			first_err = e;
@@ -84,7 +96,7 @@ static void report_bind(uint8_t proto, uint16_t port, const struct lr_holders *h
 		r.op = LR_OP_BIND;
 		r.proto = proto;
 		r.err = first_err;
-		lr_addr_any(&r.addr, AF_INET);
+		r.addr = any;
 		r.port = port;
 		r.uid = (uint32_t)geteuid();
 		lr_conflict_sysctls(&r);
@@ -139,7 +151,8 @@ int lr_cli_who(int argc, char **argv)
 		} else {
 			printf("%s/%lu: no socket this user can see\n", pname, port);
 		}
-		report_bind(proto, (uint16_t)port, &h);
+		report_bind(AF_INET, proto, (uint16_t)port, &h);
+		report_bind(AF_INET6, proto, (uint16_t)port, &h);
 	}
 	return held ? LR_EXIT_OK : LR_EXIT_FAIL;
 }

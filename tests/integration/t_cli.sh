@@ -57,7 +57,13 @@ check "run --log-file (relative): JSON lines in that file, made absolute" \
 # run -c FILE: the rule file is checked first, then exported absolute.
 P=$(free_port)
 rules "$T/rp.conf" "rules = ( { match = { port = $P; }; reuseport = true; } );"
-(cd "$T" && bg f1 "$CLI" run -c rp.conf "${SERVER[@]}" --port "$P" --id f1 && bg f2 "$CLI" run -c rp.conf "${SERVER[@]}" --port "$P" --id f2; wait_for "$T/f1.out" READY; wait_for "$T/f2.out" READY)
+# Not in a subshell: bg records the pids for the cleanup to stop.
+cd "$T" || exit 1
+bg f1 "$CLI" run -c rp.conf "${SERVER[@]}" --port "$P" --id f1
+bg f2 "$CLI" run -c rp.conf "${SERVER[@]}" --port "$P" --id f2
+cd - >/dev/null || exit 1
+wait_for "$T/f1.out" READY
+wait_for "$T/f2.out" READY
 check "run -c FILE (relative): the rules apply to both servers" all_ready f1 f2
 "$CLI" run -c "$T/bad.conf" true 2>"$T/runbad.err"
 check "run -c BADFILE: exit 1 with FILE:LINE, the command not run" test $? = 1
@@ -101,6 +107,7 @@ check "who: exit 0 when held" test $? = 0
 check "who: the TCP listener, pid and program" grep -qE "^tcp +LISTEN +127\.0\.0\.1:$P +$(id -u) +$(cat "$T/held.pid") +python3$" "$T/who.out"
 check "who: the UDP socket, pid and program" grep -qE "^udp +UNCONN +127\.0\.0\.1:$P +$(id -u) +$(cat "$T/heldu.pid") +python3$" "$T/who.out"
 check "who: the explanation the shim would log" grep -q "^why (plain bind): a wildcard and a specific address overlap: 0.0.0.0:$P asked for, 127.0.0.1:$P held by pid $(cat "$T/held.pid") (python3)" "$T/who.out"
+check "who: a bind to [::] is tried too" grep -qE "^a bind to \[::\]:$P/tcp as uid $(id -u) now: plain [A-Z]+" "$T/who.out"
 "$CLI" who "$P/udp" >"$T/whou.out"
 check "who PORT/udp: UDP only" test "$(grep -c '^tcp ' "$T/whou.out")" = 0 -a "$(grep -c '^udp ' "$T/whou.out")" = 1
 Q=$(free_port)

@@ -1,4 +1,5 @@
 #include "config.h"
+#include "sys.h"
 
 /* Memory asked for, as a multiple of the rule text, before libconfig runs. */
 #define LR_CONFIG_HEADROOM 8
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 /* libconfig itself allows 10 levels; stopping earlier keeps its own error
@@ -60,24 +62,30 @@ static enum lr_config_result read_file(struct ctx *c, const char *path, char **o
 		return errorf(c, path, 0, "cannot open: %s", strerror(errno));
 	}
 	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) {
+		/* /dev/null: the usual way to say "an empty file". */
+		lr_sys.close(fd);
+		*out = calloc(1, 1);
+		return *out ? LR_CONFIG_OK : errorf(c, path, 0, "out of memory");
+	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
+		lr_sys.close(fd);
 		return errorf(c, path, 0, "not a regular file");
 	}
 	if ((unsigned long long)st.st_size > LR_CONFIG_MAX_BYTES) {
-		close(fd);
+		lr_sys.close(fd);
 		return errorf(c, path, 0, "larger than %u bytes", LR_CONFIG_MAX_BYTES);
 	}
 	size_t cap = (size_t)st.st_size + 1, len = 0;
 	char *buf = malloc(cap + 1);
 	if (!buf) {
-		close(fd);
+		lr_sys.close(fd);
 		return errorf(c, path, 0, "out of memory");
 	}
 	for (;;) {
 		if (len == cap) {
 			/* The file grew while we read it. */
-			close(fd);
+			lr_sys.close(fd);
 			free(buf);
 			return errorf(c, path, 0, "changed while being read");
 		}
@@ -86,7 +94,7 @@ static enum lr_config_result read_file(struct ctx *c, const char *path, char **o
 			continue;
 		if (n < 0) {
 			int e = errno;
-			close(fd);
+			lr_sys.close(fd);
 			free(buf);
 			return errorf(c, path, 0, "cannot read: %s", strerror(e));
 		}
@@ -94,7 +102,7 @@ static enum lr_config_result read_file(struct ctx *c, const char *path, char **o
 			break;
 		len += (size_t)n;
 	}
-	close(fd);
+	lr_sys.close(fd);
 	buf[len] = '\0';
 	const char *nul = memchr(buf, '\0', len);
 	if (nul) {

@@ -1,4 +1,5 @@
 #include "conflict.h"
+#include "sys.h"
 
 #include "rules.h"
 
@@ -17,7 +18,7 @@ static int read_numbers(const char *path, unsigned long v[2])
 	if (fd < 0)
 		return 0;
 	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	lr_sys.close(fd);
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';

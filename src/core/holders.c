@@ -1,4 +1,5 @@
 #include "holders.h"
+#include "sys.h"
 
 #include "fmt.h"
 #include "rules.h"
@@ -143,16 +144,16 @@ static int netlink_query(int fd, int family, uint8_t proto, uint16_t port,
 int lr_holders_netlink(uint8_t proto, uint16_t port, struct lr_holders *out)
 {
 	reset(out);
-	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	int fd = lr_sys.socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (fd < 0)
 		return -1;
 	/* The kernel answers a dump at once; this only bounds the unexpected. */
 	struct timeval tv = { .tv_sec = 1 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	lr_sys.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	int ret = netlink_query(fd, AF_INET, proto, port, out);
 	if (ret == 0)
 		ret = netlink_query(fd, AF_INET6, proto, port, out);
-	close(fd);
+	lr_sys.close(fd);
 	if (ret == 0)
 		sort_by_rank(out);
 	return ret;
@@ -282,7 +283,7 @@ static int read_proc_table(const char *path, int family, uint8_t proto, uint16_t
 			used = 0;
 		}
 	}
-	close(fd);
+	lr_sys.close(fd);
 	return n < 0 ? -1 : 0;
 }
 
@@ -320,7 +321,7 @@ static void read_comm(int pid, char *out, size_t n)
 	if (fd < 0)
 		return;
 	ssize_t r = read(fd, out, n - 1);
-	close(fd);
+	lr_sys.close(fd);
 	if (r <= 0)
 		return;
 	out[r] = '\0';
@@ -373,7 +374,7 @@ static void scan_process(const char *fd_dir, int pid, struct lr_holders *h)
 			}
 		}
 	}
-	close(dfd);
+	lr_sys.close(dfd);
 }
 
 void lr_holders_owners(struct lr_holders *h)
@@ -405,7 +406,7 @@ void lr_holders_owners(struct lr_holders *h)
 			scan_process(path, (int)pid, h);
 		}
 	}
-	close(proc);
+	lr_sys.close(proc);
 }
 
 int lr_holders_find(uint8_t proto, uint16_t port, struct lr_holders *out)

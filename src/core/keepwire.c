@@ -1,4 +1,5 @@
 #include "keepwire.h"
+#include "sys.h"
 
 #include "rules.h"
 
@@ -63,12 +64,12 @@ int lr_keep_recv(int sock, struct lr_keep_msg *m, int *fd)
 			if (*fd < 0)
 				*fd = got;
 			else
-				close(got);
+				lr_sys.close(got);
 		}
 	}
 	if (n != (ssize_t)sizeof(*m) || m->magic != LR_KEEP_MAGIC) {
 		if (*fd >= 0)
-			close(*fd);
+			lr_sys.close(*fd);
 		*fd = -1;
 		errno = n == 0 ? ECONNRESET : EPROTO;
 		return -1;

@@ -1,4 +1,5 @@
 #include "log.h"
+#include "sys.h"
 
 #include "errname.h"
 #include "fmt.h"
@@ -110,11 +111,21 @@ static void put_holders_text(struct lr_buf *b, const struct lr_holders *h)
 	}
 }
 
+/* What a summary reports: every count, or only the failures. */
+static bool summary_has(const struct lr_summary *s, int k)
+{
+	return !s->failures_only || k == LR_TALLY_CONFLICT || k == LR_TALLY_SUPPRESSED;
+}
+
 static void put_summary_text(struct lr_buf *b, const struct lr_summary *s)
 {
+	bool first = true;
 	for (int k = 0; k < LR_TALLY_KINDS; k++) {
-		if (k)
+		if (!summary_has(s, k))
+			continue;
+		if (!first)
 			lr_buf_str(b, ", ");
+		first = false;
 		lr_buf_u64(b, s->counts[k]);
 		lr_buf_char(b, ' ');
 		for (const char *p = lr_tally_name((enum lr_tally_kind)k); *p; p++)
@@ -316,8 +327,12 @@ static void json_summary(struct lr_buf *b, const struct lr_summary *s)
 {
 	json_key(b, "counts");
 	lr_buf_char(b, '{');
+	bool first = true;
 	for (int k = 0; k < LR_TALLY_KINDS; k++) {
-		lr_buf_str(b, k ? ",\"" : "\"");
+		if (!summary_has(s, k))
+			continue;
+		lr_buf_str(b, first ? "\"" : ",\"");
+		first = false;
 		lr_buf_str(b, lr_tally_name((enum lr_tally_kind)k));
 		lr_buf_str(b, "\":");
 		lr_buf_u64(b, s->counts[k]);
@@ -413,12 +428,12 @@ void lr_sink_open(struct lr_sink *s, const struct lr_log_conf *conf, char *err, 
 		/* The host closed its standard fds; never keep ours where it
 		 * expects its own. */
 		int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		close(fd);
+		lr_sys.close(fd);
 		fd = high;
 	}
 	struct stat st;
 	if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
-		close(fd);
+		lr_sys.close(fd);
 		fd = -1;
 		errno = EINVAL;
 	}
@@ -437,7 +452,7 @@ void lr_sink_open(struct lr_sink *s, const struct lr_log_conf *conf, char *err, 
 void lr_sink_close(struct lr_sink *s)
 {
 	if (s->own_fd && s->fd >= 0)
-		close(s->fd);
+		lr_sys.close(s->fd);
 	s->fd = -1;
 	s->own_fd = false;
 }
@@ -457,11 +472,11 @@ static bool syslog_write(int priority, const char *line, size_t len)
 	struct sockaddr_un to = { .sun_family = AF_UNIX, .sun_path = LR_SYSLOG_PATH };
 	struct msghdr msg = { .msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = iov,
 			      .msg_iovlen = 2 };
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int fd = lr_sys.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
 	bool ok = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)(b.len + len);
-	close(fd);
+	lr_sys.close(fd);
 	return ok;
 }
 

@@ -26,6 +26,9 @@ enum lr_event_kind {
 struct lr_summary {
 	unsigned long counts[LR_TALLY_KINDS];
 	unsigned long dropped; /* lines the sink could not take */
+	/* Below level "actions" only failures are counted: the summary then
+	 * holds conflicts and suppressed lines alone. */
+	bool failures_only;
 };
 
 struct lr_event {

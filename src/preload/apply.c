@@ -199,7 +199,7 @@ static void log_outcome(struct lr_loaded *l, int level, struct lr_event *ev, int
 	ev->result = ret;
 	ev->err = e;
 	ev->kind = outcome_kind(ret, e);
-	if (ev->kind == LR_EV_CONFLICT && l->table->max_level >= LR_LOG_ACTIONS)
+	if (ev->kind == LR_EV_CONFLICT) /* a failed call: rare, always counted */
 		lr_tally_add(LR_TALLY_CONFLICT);
 	if (level < (int)outcome_level(ret, e) || !admit(ev))
 		return;
@@ -330,9 +330,10 @@ static void keep_missed(struct lr_loaded *l, int level, const struct lr_event *b
 }
 
 static void keep_done(struct lr_loaded *l, const struct lr_decision *d, const struct lr_event *ev,
-		      const char *action, const char *prefix, const struct lr_keep_outcome *o)
+		      enum lr_tally_kind kind, const char *action, const char *prefix,
+		      const struct lr_keep_outcome *o)
 {
-	tally(l, d, action[0] == 'a' ? LR_TALLY_ADOPTED : LR_TALLY_KEPT);
+	tally(l, d, kind);
 	if (d->level < (int)LR_LOG_ACTIONS)
 		return;
 	char msg[sizeof(o->from) + 16];
@@ -349,7 +350,7 @@ static void keep_offer(struct lr_loaded *l, const struct lr_decision *d, const s
 	struct lr_keep_outcome o;
 	if (lr_keep_offer(fd, &o)) {
 		lr_fd_or(fd, LR_FD_KEPT);
-		keep_done(l, d, ev, "kept", "by ", &o);
+		keep_done(l, d, ev, LR_TALLY_KEPT, "kept", "by ", &o);
 	} else {
 		keep_missed(l, d->level, ev, &o);
 	}
@@ -384,7 +385,7 @@ static bool keep_adopt(struct lr_loaded *l, const struct lr_decision *d, const s
 		return false;
 	}
 	lr_fd_or(fd, LR_FD_BOUND | LR_FD_KEPT);
-	keep_done(l, d, ev, "adopt", "from ", &o);
+	keep_done(l, d, ev, LR_TALLY_ADOPTED, "adopt", "from ", &o);
 	return true;
 }
 
@@ -580,9 +581,10 @@ void lr_apply_listen(struct lr_loaded *l, int fd, uint8_t proto, int ret, int er
 	lr_log_event(&l->sink, &ev);
 }
 
-static void summary(struct lr_loaded *l)
+static void summary(struct lr_loaded *l, bool failures_only)
 {
 	struct lr_summary sum;
+	sum.failures_only = failures_only;
 	bool any = false;
 	for (int k = 0; k < LR_TALLY_KINDS; k++) {
 		sum.counts[k] = atomic_load_explicit(&lr_tally[k], memory_order_relaxed);
@@ -617,6 +619,11 @@ __attribute__((destructor)) static void summary_at_exit(void)
 	if (!l)
 		return;
 	if (l->table->max_level >= LR_LOG_ACTIONS)
-		summary(l);
+		summary(l, false);
+	else if (atomic_load_explicit(&lr_tally[LR_TALLY_SUPPRESSED], memory_order_relaxed))
+		/* Lines the rate limit held back are said at exit, whatever the
+		 * level: a flood that ended within the window is otherwise never
+		 * counted anywhere. */
+		summary(l, true);
 	lr_state_leave(&g);
 }

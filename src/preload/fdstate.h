@@ -57,6 +57,13 @@ static inline void lr_fd_update(int fd, uint16_t clear, uint16_t set)
 	}
 }
 
+/* Forgets fds first..last (closed): they refer to nothing now. */
+static inline void lr_fd_forget(unsigned int first, unsigned int last)
+{
+	for (unsigned int fd = first; fd <= last && fd < LR_FD_TRACKED; fd++)
+		atomic_store_explicit(&lr_fdstate[fd], 0, memory_order_relaxed);
+}
+
 static inline void lr_fd_or(int fd, uint16_t bits)
 {
 	lr_fd_update(fd, 0, bits);

@@ -7,7 +7,9 @@
 #include "state.h"
 
 #include <errno.h>
+#include <linux/close_range.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 #define LR_EXPORT __attribute__((visibility("default")))
@@ -71,11 +73,58 @@ LR_EXPORT int socket(int domain, int type, int protocol)
 	return fd;
 }
 
+/* What libreuse knows of an fd follows the number: whatever closes it, or
+ * puts another file there, resets or copies it (none of these is on the
+ * bind/connect path). */
 LR_EXPORT int close(int fd)
 {
 	lr_real_init();
 	lr_fd_set(fd, 0);
 	return lr_real.close(fd);
+}
+
+LR_EXPORT int dup2(int old, int new)
+{
+	lr_real_init();
+	int r = lr_real.dup2(old, new);
+	if (r >= 0 && r != old)
+		lr_fd_set(r, lr_fd_get(old));
+	return r;
+}
+
+LR_EXPORT int dup3(int old, int new, int flags)
+{
+	lr_real_init();
+	int r = lr_real.dup3(old, new, flags);
+	if (r >= 0)
+		lr_fd_set(r, lr_fd_get(old));
+	return r;
+}
+
+LR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+	lr_real_init();
+	if (!(flags & CLOSE_RANGE_CLOEXEC)) /* that flag only marks them */
+		lr_fd_forget(first, last);
+	return lr_real.close_range(first, last, flags);
+}
+
+LR_EXPORT void closefrom(int low)
+{
+	lr_real_init();
+	if (low >= 0)
+		lr_fd_forget((unsigned int)low, LR_FD_TRACKED - 1);
+	lr_real.closefrom(low);
+}
+
+/* A socket fdopen'ed and closed with fclose never reaches close(). */
+LR_EXPORT int fclose(FILE *f)
+{
+	lr_real_init();
+	int fd = f ? fileno(f) : -1;
+	if (fd >= 0)
+		lr_fd_set(fd, 0);
+	return lr_real.fclose(f);
 }
 
 LR_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)

@@ -142,7 +142,7 @@ static int put_in_place(int fd, int k, char *why, size_t n)
 	int kfl = fcntl(k, F_GETFL);
 	if (kfl >= 0 && (kfl & O_NONBLOCK) != (flflags & O_NONBLOCK))
 		fcntl(k, F_SETFL, (kfl & ~O_NONBLOCK) | (flflags & O_NONBLOCK));
-	int r = dup3(k, fd, (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0);
+	int r = lr_real.dup3(k, fd, (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0);
 	lr_real.close(k);
 	return r == fd;
 }

@@ -1,6 +1,9 @@
 #include "real.h"
 
+#include "sys.h"
+
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -39,6 +42,31 @@ static int sys_shutdown(int fd, int how)
 {
 	return (int)syscall(SYS_shutdown, fd, how);
 }
+static int sys_dup3(int old, int new, int flags)
+{
+	return (int)syscall(SYS_dup3, old, new, flags);
+}
+static int sys_dup2(int old, int new)
+{
+	/* dup3 refuses old == new, which dup2 allows (when old is open). */
+	if (old == new)
+		return syscall(SYS_fcntl, old, F_GETFD) < 0 ? -1 : new;
+	return sys_dup3(old, new, 0);
+}
+static int sys_close_range(unsigned int first, unsigned int last, int flags)
+{
+	return (int)syscall(SYS_close_range, first, last, flags);
+}
+static void sys_closefrom(int low)
+{
+	syscall(SYS_close_range, (unsigned int)low, ~0u, 0);
+}
+/* No system call closes a FILE: its fd at least, leaving the buffer. */
+static int sys_fclose(FILE *f)
+{
+	fflush(f);
+	return (int)syscall(SYS_close, fileno(f));
+}
 
 /* A lookup that came back to our own hook (libreuse loaded in an odd order)
  * would recurse forever: the hooks' own addresses, bound inside this object
@@ -56,6 +84,10 @@ static void *next(const char *name, void *fallback, void *self)
 static void resolve(void)
 {
 	LR_HOOKED(RESOLVE)
+	/* From here on the core's own socket calls skip our hooks. */
+	lr_sys.socket = lr_real.socket;
+	lr_sys.setsockopt = lr_real.setsockopt;
+	lr_sys.close = lr_real.close;
 	atomic_store_explicit(&lr_real_ready, true, memory_order_release);
 }
 

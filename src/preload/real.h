@@ -6,6 +6,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +18,11 @@ struct lr_real {
 	int (*listen)(int, int);
 	int (*close)(int);
 	int (*shutdown)(int, int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*close_range)(unsigned int, unsigned int, int);
+	void (*closefrom)(int);
+	int (*fclose)(FILE *);
 };
 
 /* Filled once (pthread_once), read-only afterwards. */
@@ -27,7 +33,9 @@ extern atomic_bool lr_real_ready;
 void lr_real_resolve(void);
 
 /* Every function libreuse interposes, once: X(name) for each. */
-#define LR_HOOKED(X) X(socket) X(setsockopt) X(bind) X(connect) X(listen) X(close) X(shutdown)
+#define LR_HOOKED(X)                                                                      \
+	X(socket) X(setsockopt) X(bind) X(connect) X(listen) X(close) X(shutdown) X(dup2) \
+	X(dup3) X(close_range) X(closefrom) X(fclose)
 
 /* The hooks themselves, as addresses bound inside libreuse (aliases made in
  * hooks.c): a lookup that returns one of them came back to us. */

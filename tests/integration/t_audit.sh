@@ -101,3 +101,20 @@ check "...5 conflict lines written, each naming the holder" \
 check "...the summary counts 2,000 conflicts and 1,995 lines suppressed" \
 	grep -qF '"conflicts": 2000, "dry_run_actions": 0, "suppressed_lines": 1995}' <(q "$T/loop.log" event=summary --get counts)
 check "...and nothing went to stderr" test ! -s "$T/loop.err"
+
+# The same flood at the default level (conflicts): 5 lines, and at exit the
+# number held back, though the program ended within the window.
+rules "$T/loopd.conf" "rules = ();"
+shim "$T/loopd.conf" "$PY" -c "
+import socket
+for i in range(2000):
+    s = socket.socket()
+    try:
+        s.bind(('127.0.0.1', $H))
+    except OSError:
+        pass
+    s.close()
+" >"$T/loopd.out" 2>"$T/loopd.err"
+check "default level: 5 conflict lines" test "$(grep -c 'failed: EADDRINUSE' "$T/loopd.err")" = 5
+check "default level: ...and at exit, how many were held back" \
+	grep -qE "^libreuse\[[0-9]+\]: python3: summary: 2000 conflicts, 1995 suppressed lines; 0 lines dropped$" "$T/loopd.err"

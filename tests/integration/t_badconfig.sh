@@ -64,3 +64,14 @@ expect_one_error devzero "/dev/zero: not a regular file"
 
 run_with missing "$T/no-such.conf"
 expect_one_error missing "$T/no-such.conf: no such rule file \(LIBREUSE_CONFIG\); calls pass through"
+
+# /dev/null, the usual way to say "an empty file": no rules, no error, and
+# conflicts are still logged (the default level).
+run_with devnull /dev/null
+check "devnull: no error line" test ! -s "$T/devnull.err"
+H=$(free_port)
+bg held "${SERVER[@]}" --port "$H"
+wait_for "$T/held.out" READY
+shim /dev/null "$HELPERS/bindprobe" "$H" >"$T/dn.out" 2>"$T/dn.err"
+check "devnull: a conflict is still logged, naming the holder" \
+	grep -q "bind tcp 127\.0\.0\.1:$H failed: EADDRINUSE .*held by: pid $(cat "$T/held.pid") (python3)" "$T/dn.err"

@@ -1,0 +1,23 @@
+#include "sys.h"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* The kernel's own entry points, so that the library holds no reference to
+ * the names it exports (one would bind to its own hook). */
+static int sys_socket(int domain, int type, int protocol)
+{
+	return (int)syscall(SYS_socket, domain, type, protocol);
+}
+
+static int sys_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	return (int)syscall(SYS_setsockopt, fd, level, name, val, len);
+}
+
+static int sys_close(int fd)
+{
+	return (int)syscall(SYS_close, fd);
+}
+
+struct lr_sys lr_sys = { sys_socket, sys_setsockopt, sys_close };

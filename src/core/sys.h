@@ -1,0 +1,22 @@
+/* The socket calls the core makes for its own work (sock_diag, syslog, its
+ * files). Inside a program, a plain call to socket, setsockopt or close
+ * from the library would bind to its own exported hook; through these it
+ * reaches the kernel, or the next library's function (the preloaded library
+ * points them at its real functions at start-up), never libreuse's hooks. */
+#ifndef LIBREUSE_SYS_H
+#define LIBREUSE_SYS_H
+
+#include <sys/socket.h>
+
+struct lr_sys {
+	int (*socket)(int, int, int);
+	int (*setsockopt)(int, int, int, const void *, socklen_t);
+	int (*close)(int);
+};
+
+/* System calls until the preloaded library's start-up sets the real
+ * functions (src/preload/real.c, once, before the hooks are marked ready);
+ * read-only afterwards. */
+extern struct lr_sys lr_sys;
+
+#endif

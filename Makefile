@@ -74,9 +74,10 @@ override CFLAGS += $(if $(LIBCONFIG_SONAME),-DLR_LIBCONFIG_SONAME='"$(LIBCONFIG_
 
 # Everything the build and the tests use, from Debian.
 DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light \
-	iproute2 util-linux groff-base binutils valgrind systemd
+	iproute2 util-linux groff-base binutils valgrind systemd bash-completion man-db \
+	debhelper dpkg-dev fakeroot lintian
 
-.PHONY: all deps bench-deps check unit integration demo bench install uninstall clean print-sysconfdir \
+.PHONY: all deps bench-deps check unit integration demo bench install uninstall clean print-sysconfdir deb \
 	matrix-doc fuzz fuzz-deps
 
 all: $(LIB) $(CLI)
@@ -211,11 +212,23 @@ install: $(LIB) $(CLI)
 	$(INSTALL) -m 0644 docs/libreuse.1 $(DESTDIR)$(mandir)/man1/libreuse.1
 	$(INSTALL) -m 0644 docs/libreuse.conf.5 $(DESTDIR)$(mandir)/man5/libreuse.conf.5
 	$(INSTALL) -m 0644 docs/libreuse.7 $(DESTDIR)$(mandir)/man7/libreuse.7
+	$(INSTALL) -D -m 0644 completion/libreuse $(DESTDIR)$(datarootdir)/bash-completion/completions/libreuse
 
 uninstall:
 	rm -f $(DESTDIR)$(libdir)/libreuse.so $(DESTDIR)$(bindir)/libreuse \
 		$(DESTDIR)$(mandir)/man1/libreuse.1 $(DESTDIR)$(mandir)/man5/libreuse.conf.5 \
-		$(DESTDIR)$(mandir)/man7/libreuse.7
+		$(DESTDIR)$(mandir)/man7/libreuse.7 \
+		$(DESTDIR)$(datarootdir)/bash-completion/completions/libreuse
+
+# The Debian package, built from a copy of the tree in build/deb (so the
+# tree stays clean and the .deb lands in build/), and checked by lintian.
+deb: deps
+	rm -rf build/deb
+	mkdir -p build/deb/libreuse-$(VERSION)
+	tar --exclude=./build --exclude=./.git -cf - . | tar -xf - -C build/deb/libreuse-$(VERSION)
+	cd build/deb/libreuse-$(VERSION) && dpkg-buildpackage -b -us -uc
+	cp build/deb/libreuse_$(VERSION)_*.deb build/
+	lintian --fail-on error build/libreuse_$(VERSION)_*.deb
 
 clean:
 	rm -rf build

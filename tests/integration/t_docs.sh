@@ -16,7 +16,7 @@ check "libreuse.conf(5) documents every rule-file key${missing:+ (missing:$missi
 
 if [ -z "${SANITIZE:-}" ]; then
 	make -s -C "$ROOT" install DESTDIR="$T/root" PREFIX=/opt/lr >"$T/install.out" 2>&1
-	for f in lib/libreuse.so bin/libreuse share/man/man1/libreuse.1 share/man/man5/libreuse.conf.5 share/man/man7/libreuse.7; do
+	for f in lib/libreuse.so bin/libreuse share/man/man1/libreuse.1 share/man/man5/libreuse.conf.5 share/man/man7/libreuse.7 share/bash-completion/completions/libreuse; do
 		check "make install: /opt/lr/$f" test -f "$T/root/opt/lr/$f"
 	done
 	check "make install: the installed man page renders" grep -q "libreuse.conf" <(man -l "$T/root/opt/lr/share/man/man5/libreuse.conf.5" 2>/dev/null)

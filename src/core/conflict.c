@@ -57,7 +57,7 @@ static bool option_on(int fd, int level, int name)
 }
 
 void lr_conflict_gather(int fd, uint8_t op, uint8_t proto, const struct lr_addr *addr,
-			uint16_t port, int err, struct lr_conflict *out)
+			uint16_t port, int err, uid_t uid, struct lr_conflict *out)
 {
 	int saved = errno;
 	struct lr_refusal r;
@@ -67,7 +67,7 @@ void lr_conflict_gather(int fd, uint8_t op, uint8_t proto, const struct lr_addr 
 	r.err = err;
 	r.addr = *addr;
 	r.port = port;
-	r.uid = (uint32_t)geteuid();
+	r.uid = (uint32_t)(uid == (uid_t)-1 ? geteuid() : uid);
 	/* The kernel's view of the socket, not what our hooks saw: options set
 	 * through an fd we never tracked count too. */
 	r.opts = (option_on(fd, SOL_SOCKET, SO_REUSEADDR) ? LR_OPT_REUSEADDR : 0) |

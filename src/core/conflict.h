@@ -15,7 +15,7 @@ struct lr_conflict {
 /* addr/port: the address the kernel refused (after any rewrite). errno is
  * preserved. */
 void lr_conflict_gather(int fd, uint8_t op, uint8_t proto, const struct lr_addr *addr,
-			uint16_t port, int err, struct lr_conflict *out);
+			uint16_t port, int err, uid_t uid, struct lr_conflict *out);
 
 /* Reads the sysctls explain.c may need into r (shared with `libreuse who`). */
 void lr_conflict_sysctls(struct lr_refusal *r);

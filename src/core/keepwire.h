@@ -8,6 +8,7 @@
 
 #include "addr.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -47,6 +48,13 @@ struct lr_keep_msg {
 	int32_t pid;     /* reply: the keeper's pid */
 	struct lr_keep_sock sock;
 	char reason[160]; /* reply: why not, in words; NUL-terminated */
+};
+
+/* What a keep came to, in words for the log line. */
+struct lr_keep_outcome {
+	char from[320]; /* adopted or kept: "the keeper (pid N)", "systemd fd 3 \"web\"" */
+	char why[320];  /* not: why, or "" when there was simply nothing to take */
+	bool no_keeper; /* neither a keeper nor systemd's sockets: say so once a process */
 };
 
 /* One message, and fd (or -1) with it. 0, or -1 with errno. Both are one

@@ -508,7 +508,7 @@ void lr_log_event(struct lr_sink *s, const struct lr_event *ev)
 	/* PIPE_BUF: a line to a pipe is written whole or not at all. */
 	char line[4096];
 	size_t len;
-	pid_t pid = getpid();
+	pid_t pid = ev->pid ? ev->pid : getpid();
 	if (s->format == LR_FORMAT_JSON) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);

@@ -43,6 +43,7 @@ struct lr_event {
 	const char *reason;
 	const struct lr_summary *summary; /* LR_EV_SUMMARY */
 	enum lr_event_kind kind;
+	pid_t pid; /* the process the line is about; 0: this one */
 	int port;
 	int eff_port;
 	int result; /* the call's return value */

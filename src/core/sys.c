@@ -15,9 +15,14 @@ static int sys_setsockopt(int fd, int level, int name, const void *val, socklen_
 	return (int)syscall(SYS_setsockopt, fd, level, name, val, len);
 }
 
+static int sys_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	return (int)syscall(SYS_connect, fd, addr, len);
+}
+
 static int sys_close(int fd)
 {
 	return (int)syscall(SYS_close, fd);
 }
 
-struct lr_sys lr_sys = { sys_socket, sys_setsockopt, sys_close };
+struct lr_sys lr_sys = { sys_socket, sys_setsockopt, sys_connect, sys_close };

@@ -1,5 +1,5 @@
 /* The socket calls the core makes for its own work (sock_diag, syslog, its
- * files). Inside a program, a plain call to socket, setsockopt or close
+ * files, the keeper). Inside a program, a plain call to socket, setsockopt or close
  * from the library would bind to its own exported hook; through these it
  * reaches the kernel, or the next library's function (the preloaded library
  * points them at its real functions at start-up), never libreuse's hooks. */
@@ -11,6 +11,7 @@
 struct lr_sys {
 	int (*socket)(int, int, int);
 	int (*setsockopt)(int, int, int, const void *, socklen_t);
+	int (*connect)(int, const struct sockaddr *, socklen_t);
 	int (*close)(int);
 };
 

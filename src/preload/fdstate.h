@@ -5,23 +5,10 @@
 #ifndef LIBREUSE_FDSTATE_H
 #define LIBREUSE_FDSTATE_H
 
+#include "sockbits.h"
+
 #include <stdatomic.h>
 #include <stdint.h>
-
-enum {
-	LR_FD_KNOWN = 1 << 0, /* created through our socket() hook */
-	LR_FD_V6 = 1 << 1,
-	LR_FD_TCP = 1 << 2,
-	LR_FD_UDP = 1 << 3,
-	LR_FD_BOUND = 1 << 4,
-	/* two bits per option (LR_OPT_* shifted): set by the program on, off, injected */
-	LR_FD_PROG_ON_SHIFT = 5,
-	LR_FD_PROG_OFF_SHIFT = 7,
-	LR_FD_INJECTED_SHIFT = 9,
-	LR_FD_FORCED = 1 << 11, /* injected under a `force` rule */
-	LR_FD_KEEP = 1 << 12,   /* a keep rule bound it: hand it to the keeper at listen */
-	LR_FD_KEPT = 1 << 13,   /* a keeper or systemd holds it too: shutdown is not passed on */
-};
 
 /* Sockets above this fd number are not tracked: their kind is then asked of
  * the kernel (getsockopt) and program-set options are not reported. */

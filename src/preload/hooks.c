@@ -1,7 +1,7 @@
 /* The interposed functions, the only symbols libreuse.so exports. Each is a
  * few lines: make sure the real function is known, let IP sockets through
  * to the policy, otherwise call straight through. */
-#include "apply.h"
+#include "caller.h"
 #include "fdstate.h"
 #include "real.h"
 #include "state.h"
@@ -14,45 +14,17 @@
 
 #define LR_EXPORT __attribute__((visibility("default")))
 
-static uint8_t proto_of(int type, int protocol)
-{
-	type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (type == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP))
-		return LR_PROTO_TCP;
-	if (type == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP))
-		return LR_PROTO_UDP;
-	return 0;
-}
-
-static uint16_t fd_bits(int domain, uint8_t proto)
-{
-	return (uint16_t)(LR_FD_KNOWN | (domain == AF_INET6 ? LR_FD_V6 : 0) |
-			  (proto == LR_PROTO_TCP ? LR_FD_TCP : proto == LR_PROTO_UDP ? LR_FD_UDP : 0));
-}
-
 /* What we know of fd; a socket our socket() hook did not see (inherited,
  * dup'ed) is asked of the kernel once. False: not an IP socket. */
 static bool sockinfo(int fd, struct lr_sockinfo *si, uint8_t *proto)
 {
 	uint16_t st = lr_fd_get(fd);
-	if (!(st & LR_FD_KNOWN)) {
-		int domain, type, protocol, saved = errno;
-		socklen_t l1 = sizeof(int), l2 = sizeof(int), l3 = sizeof(int);
-		bool ok = getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l1) == 0 &&
-			  getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l2) == 0 &&
-			  getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &l3) == 0;
-		errno = saved;
-		if (!ok || (domain != AF_INET && domain != AF_INET6))
+	if (!(st & LR_SOCK_KNOWN)) {
+		if (!lr_sock_ask(fd, &st))
 			return false;
-		st = fd_bits(domain, proto_of(type, protocol));
 		lr_fd_set(fd, st);
 	}
-	si->family = (st & LR_FD_V6) ? AF_INET6 : AF_INET;
-	si->prog_on = (st >> LR_FD_PROG_ON_SHIFT) & 3u;
-	si->prog_off = (st >> LR_FD_PROG_OFF_SHIFT) & 3u;
-	si->bound = (st & LR_FD_BOUND) != 0;
-	si->injected = (st >> LR_FD_INJECTED_SHIFT) & 3u;
-	*proto = (st & LR_FD_TCP) ? LR_PROTO_TCP : (st & LR_FD_UDP) ? LR_PROTO_UDP : 0;
+	lr_sockinfo_of(st, si, proto);
 	return true;
 }
 
@@ -64,7 +36,7 @@ LR_EXPORT int socket(int domain, int type, int protocol)
 		return fd;
 	if (domain == AF_INET || domain == AF_INET6) {
 		int saved = errno;
-		lr_fd_set(fd, fd_bits(domain, proto_of(type, protocol)));
+		lr_fd_set(fd, lr_sock_bits(domain, type, protocol));
 		lr_state_start(); /* the first IP socket is when rules are read */
 		errno = saved;
 	} else {
@@ -140,8 +112,8 @@ LR_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t
 	struct lr_sockinfo si;
 	uint8_t proto;
 	struct lr_guard g;
-	bool forced_off = !on && (st & LR_FD_FORCED) && (st & (bit << LR_FD_INJECTED_SHIFT));
-	struct lr_loaded *l = (st & LR_FD_KNOWN) && (forced_off || lr_state_logs_calls())
+	bool forced_off = !on && (st & LR_SOCK_FORCED) && (st & (bit << LR_SOCK_INJECTED_SHIFT));
+	struct lr_loaded *l = (st & LR_SOCK_KNOWN) && (forced_off || lr_state_logs_calls())
 				      ? lr_state_enter(&g)
 				      : NULL;
 	int ret, e;
@@ -153,8 +125,8 @@ LR_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t
 	} else {
 		ret = lr_real.setsockopt(fd, level, name, val, len);
 		e = errno;
-		if (ret == 0 && (st & LR_FD_KNOWN)) {
-			unsigned on_bit = bit << LR_FD_PROG_ON_SHIFT, off_bit = bit << LR_FD_PROG_OFF_SHIFT;
+		if (ret == 0 && (st & LR_SOCK_KNOWN)) {
+			unsigned on_bit = bit << LR_SOCK_PROG_ON_SHIFT, off_bit = bit << LR_SOCK_PROG_OFF_SHIFT;
 			lr_fd_update(fd, (uint16_t)(on_bit | off_bit), (uint16_t)(on ? on_bit : off_bit));
 		}
 	}
@@ -165,8 +137,8 @@ LR_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t
 			{ "SO_REUSEPORT=0", "SO_REUSEPORT=1", "SO_REUSEPORT=0 ignored: forced by rule" },
 		};
 		if (sockinfo(fd, &si, &proto))
-			lr_apply_log_call(l, "setsockopt", fd, proto, ret, forced_off ? 0 : e, &si,
-					  what[bit - 1][forced_off ? 2 : on != 0]);
+			lr_act_log_call(l, &lr_shim, "setsockopt", fd, proto, ret, forced_off ? 0 : e, &si,
+					what[bit - 1][forced_off ? 2 : on != 0]);
 		lr_state_leave(&g);
 	}
 	errno = e;
@@ -175,11 +147,11 @@ LR_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t
 
 /* bind and connect share this: only a complete IP sockaddr on an IP socket
  * reaches the policy; anything else is the real function's to judge. */
-typedef int (*lr_apply_fn)(struct lr_loaded *, int, const struct sockaddr *, socklen_t,
-			   const struct lr_call *, const struct lr_sockinfo *);
+typedef int (*lr_act_fn)(struct lr_loaded *, const struct lr_caller *, int, const struct sockaddr *,
+			 socklen_t, const struct lr_call *, const struct lr_sockinfo *);
 
 static int intercept(uint8_t op, int (*real)(int, const struct sockaddr *, socklen_t),
-		     lr_apply_fn apply, int fd, const struct sockaddr *addr, socklen_t len)
+		     lr_act_fn act, int fd, const struct sockaddr *addr, socklen_t len)
 {
 	struct lr_call c;
 	struct lr_sockinfo si;
@@ -189,11 +161,11 @@ static int intercept(uint8_t op, int (*real)(int, const struct sockaddr *, sockl
 	    !(l = lr_state_enter(&g))) {
 		int ret = real(fd, addr, len);
 		if (ret == 0 && op == LR_OP_BIND)
-			lr_fd_or(fd, LR_FD_BOUND);
+			lr_fd_or(fd, LR_SOCK_BOUND);
 		return ret;
 	}
 	c.op = op;
-	int ret = apply(l, fd, addr, len, &c, &si);
+	int ret = act(l, &lr_shim, fd, addr, len, &c, &si);
 	int e = errno;
 	lr_state_leave(&g);
 	errno = e;
@@ -203,13 +175,13 @@ static int intercept(uint8_t op, int (*real)(int, const struct sockaddr *, sockl
 LR_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	lr_real_init();
-	return intercept(LR_OP_BIND, lr_real.bind, lr_apply_bind, fd, addr, len);
+	return intercept(LR_OP_BIND, lr_real.bind, lr_act_bind, fd, addr, len);
 }
 
 LR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	lr_real_init();
-	return intercept(LR_OP_CONNECT, lr_real.connect, lr_apply_connect, fd, addr, len);
+	return intercept(LR_OP_CONNECT, lr_real.connect, lr_act_connect, fd, addr, len);
 }
 
 LR_EXPORT int listen(int fd, int backlog)
@@ -217,8 +189,8 @@ LR_EXPORT int listen(int fd, int backlog)
 	lr_real_init();
 	int ret = lr_real.listen(fd, backlog);
 	uint16_t st = lr_fd_get(fd);
-	bool keep = ret == 0 && (st & LR_FD_KEEP);
-	if (!(st & LR_FD_KNOWN) || (!keep && !lr_state_logs_calls()))
+	bool keep = ret == 0 && (st & LR_SOCK_KEEP);
+	if (!(st & LR_SOCK_KNOWN) || (!keep && !lr_state_logs_calls()))
 		return ret;
 	int e = errno;
 	struct lr_guard g;
@@ -228,10 +200,10 @@ LR_EXPORT int listen(int fd, int backlog)
 		uint8_t proto;
 		if (sockinfo(fd, &si, &proto)) {
 			if (keep) {
-				lr_fd_update(fd, LR_FD_KEEP, 0);
-				lr_apply_keep_listener(l, fd, proto, &si);
+				lr_fd_update(fd, LR_SOCK_KEEP, 0);
+				lr_act_keep_listener(l, &lr_shim, fd, proto, &si);
 			}
-			lr_apply_listen(l, fd, proto, ret, e, &si);
+			lr_act_listen(l, &lr_shim, fd, proto, ret, e, &si);
 		}
 		lr_state_leave(&g);
 	}
@@ -259,10 +231,10 @@ static bool still_kept(int fd)
 LR_EXPORT int shutdown(int fd, int how)
 {
 	lr_real_init();
-	if (!(lr_fd_get(fd) & LR_FD_KEPT))
+	if (!(lr_fd_get(fd) & LR_SOCK_KEPT))
 		return lr_real.shutdown(fd, how);
 	if (!still_kept(fd)) {
-		lr_fd_update(fd, LR_FD_KEPT, 0);
+		lr_fd_update(fd, LR_SOCK_KEPT, 0);
 		return lr_real.shutdown(fd, how);
 	}
 	int e = errno;
@@ -272,7 +244,7 @@ LR_EXPORT int shutdown(int fd, int how)
 		struct lr_sockinfo si;
 		uint8_t proto;
 		if (sockinfo(fd, &si, &proto))
-			lr_apply_shutdown_ignored(l, fd, proto, &si);
+			lr_act_shutdown_ignored(l, &lr_shim, fd, proto, &si);
 		lr_state_leave(&g);
 	}
 	errno = e;

@@ -1,21 +1,11 @@
 /* Keeping listeners across restarts, from inside the program: a bind that a
  * keep rule matches is given the socket a keeper (or systemd) already holds
  * for that address, at the program's own fd number; a new listener is handed
- * to the keeper. Acts and reports; the log lines are apply.c's. */
+ * to the keeper. Acts and reports; the log lines are the core's (act.c). */
 #ifndef LIBREUSE_KEEP_H
 #define LIBREUSE_KEEP_H
 
 #include "keepwire.h"
-
-#include <stdbool.h>
-#include <stddef.h>
-
-/* What happened, in words for the log line. */
-struct lr_keep_outcome {
-	char from[320]; /* adopted or kept: "the keeper (pid N)", "systemd fd 3 \"web\"" */
-	char why[320];  /* not: why, or "" when there was simply nothing to take */
-	bool no_keeper; /* neither a keeper nor systemd's sockets: say so once a process */
-};
 
 /* Called once, early (the library's constructor): the keeper's address and
  * this process's generation, and systemd's sockets when LISTEN_PID is ours —

@@ -87,6 +87,7 @@ static void resolve(void)
 	/* From here on the core's own socket calls skip our hooks. */
 	lr_sys.socket = lr_real.socket;
 	lr_sys.setsockopt = lr_real.setsockopt;
+	lr_sys.connect = lr_real.connect;
 	lr_sys.close = lr_real.close;
 	atomic_store_explicit(&lr_real_ready, true, memory_order_release);
 }

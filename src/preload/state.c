@@ -1,5 +1,6 @@
 #include "state.h"
 
+#include "caller.h"
 #include "config.h"
 #include "keep.h"
 #include "fmt.h"
@@ -233,6 +234,7 @@ static void load_first(void)
 	snprintf(program, sizeof(program), "%.*s", NAME_MAX, argv0 && argv0[0] ? argv0 : exe_name);
 	find_sources(&sources);
 	lr_keep_capture();
+	lr_caller_init(program);
 	attempted = file_id_of(sources.config_path);
 	struct lr_loaded *first = build();
 	publish_hint(first);

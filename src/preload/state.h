@@ -4,16 +4,9 @@
 #ifndef LIBREUSE_STATE_H
 #define LIBREUSE_STATE_H
 
-#include "log.h"
-#include "rules.h"
+#include "act.h"
 
 #include <stdbool.h>
-
-/* Rules in force and where their log lines go; immutable once published. */
-struct lr_loaded {
-	struct lr_table *table;
-	struct lr_sink sink;
-};
 
 struct lr_guard {
 	unsigned parity;

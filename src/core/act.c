@@ -1,12 +1,9 @@
-#include "apply.h"
+#include "act.h"
 
 #include "conflict.h"
 #include "errname.h"
 #include "fmt.h"
-#include "fdstate.h"
-#include "keep.h"
 #include "ratelimit.h"
-#include "real.h"
 #include "tally.h"
 
 #include <errno.h>
@@ -67,11 +64,12 @@ static void emit(struct lr_loaded *l, int level, enum lr_level at, struct lr_eve
 		lr_log_event(&l->sink, ev);
 }
 
-static void event_base(struct lr_event *ev, const char *op, const struct lr_call *c,
-		       const struct lr_decision *d, const struct lr_sockinfo *si)
+static void event_base(struct lr_event *ev, const struct lr_caller *who, const char *op,
+		       const struct lr_call *c, const struct lr_decision *d, const struct lr_sockinfo *si)
 {
 	memset(ev, 0, sizeof(*ev));
-	ev->program = lr_state_program();
+	ev->program = who->program;
+	ev->pid = who->pid;
 	ev->op = op;
 	ev->proto = c->proto;
 	ev->has_addr = true;
@@ -115,16 +113,17 @@ static const char *option_names(unsigned bits)
 }
 
 /* Sets the options; returns the ones the kernel accepted. */
-static unsigned inject(int fd, unsigned bits, bool force)
+static unsigned inject(const struct lr_caller *who, int fd, unsigned bits, bool force)
 {
 	static const int names[] = { SO_REUSEADDR, SO_REUSEPORT };
 	unsigned done = 0;
 	int saved = errno, one = 1;
 	for (unsigned i = 0; i < 2; i++)
 		if ((bits & (1u << i)) &&
-		    lr_real.setsockopt(fd, SOL_SOCKET, names[i], &one, sizeof(one)) == 0)
+		    who->ops->setsockopt(fd, SOL_SOCKET, names[i], &one, sizeof(one)) == 0)
 			done |= 1u << i;
-	lr_fd_or(fd, (uint16_t)(done << LR_FD_INJECTED_SHIFT | (force && done ? LR_FD_FORCED : 0)));
+	who->ops->mark(who, fd, 0,
+		       (uint16_t)(done << LR_SOCK_INJECTED_SHIFT | (force && done ? LR_SOCK_FORCED : 0)));
 	errno = saved;
 	return done;
 }
@@ -139,10 +138,11 @@ static long long elapsed_ms(const struct timespec *since)
 
 /* bind, and while it meets EADDRINUSE, again with exponential backoff until
  * retry_ms have passed; then fails exactly as it would have. */
-static int bind_retrying(struct lr_loaded *l, const struct lr_decision *d, const struct lr_event *ev,
-			 int fd, const struct sockaddr *sa, socklen_t len)
+static int bind_retrying(struct lr_loaded *l, const struct lr_caller *who,
+			 const struct lr_decision *d, const struct lr_event *ev, int fd,
+			 const struct sockaddr *sa, socklen_t len)
 {
-	int ret = lr_real.bind(fd, sa, len);
+	int ret = who->ops->bind(fd, sa, len);
 	if (ret == 0 || errno != EADDRINUSE || d->retry_ms == 0)
 		return ret;
 	tally(l, d, LR_TALLY_RETRY);
@@ -160,7 +160,7 @@ static int bind_retrying(struct lr_loaded *l, const struct lr_decision *d, const
 		long long wait = step < left ? step : left;
 		struct timespec ts = { .tv_sec = wait / 1000, .tv_nsec = (wait % 1000) * 1000000 };
 		nanosleep(&ts, NULL);
-		ret = lr_real.bind(fd, sa, len);
+		ret = who->ops->bind(fd, sa, len);
 		if (ret == 0 || errno != EADDRINUSE)
 			break;
 		step = step * 2 < LR_RETRY_MAX_STEP_MS ? step * 2 : LR_RETRY_MAX_STEP_MS;
@@ -193,8 +193,8 @@ static bool outcome_wanted(int level, int ret, int e)
 
 /* The call's outcome. A conflict also names the port's holders and the
  * reason — looked up only for a line that will be written. */
-static void log_outcome(struct lr_loaded *l, int level, struct lr_event *ev, int fd, int ret,
-			int e)
+static void log_outcome(struct lr_loaded *l, const struct lr_caller *who, int level,
+			struct lr_event *ev, int fd, int ret, int e)
 {
 	ev->result = ret;
 	ev->err = e;
@@ -208,7 +208,7 @@ static void log_outcome(struct lr_loaded *l, int level, struct lr_event *ev, int
 		bool eff = ev->has_effective;
 		lr_conflict_gather(fd, strcmp(ev->op, "bind") == 0 ? LR_OP_BIND : LR_OP_CONNECT,
 				   ev->proto, eff ? &ev->eff_addr : &ev->addr,
-				   (uint16_t)(eff ? ev->eff_port : ev->port), e, &info);
+				   (uint16_t)(eff ? ev->eff_port : ev->port), e, who->euid, &info);
 		ev->holders = info.has_holders ? &info.holders : NULL;
 		ev->reason = info.reason;
 	}
@@ -260,19 +260,18 @@ static int prepare(struct lr_loaded *l, const struct lr_decision *d, struct lr_e
 
 /* No rule for this call: the real call, and an event only if it will be
  * logged — the common case costs a lookup and nothing more. */
-static int pass(struct lr_loaded *l, const struct lr_decision *d, const char *op,
-		int (*real)(int, const struct sockaddr *, socklen_t), int fd,
-		const struct sockaddr *addr, socklen_t len, const struct lr_call *c,
-		const struct lr_sockinfo *si)
+static int pass(struct lr_loaded *l, const struct lr_caller *who, const struct lr_decision *d,
+		const char *op, int fd, const struct sockaddr *addr, socklen_t len,
+		const struct lr_call *c, const struct lr_sockinfo *si)
 {
-	int ret = real(fd, addr, len);
+	int ret = c->op == LR_OP_BIND ? who->ops->bind(fd, addr, len) : who->ops->connect(fd, addr, len);
 	int e = errno;
 	if (ret == 0 && c->op == LR_OP_BIND)
-		lr_fd_or(fd, LR_FD_BOUND);
+		who->ops->mark(who, fd, 0, LR_SOCK_BOUND);
 	if (outcome_wanted(d->level, ret, e)) {
 		struct lr_event ev;
-		event_base(&ev, op, c, d, si);
-		log_outcome(l, d->level, &ev, fd, ret, e);
+		event_base(&ev, who, op, c, d, si);
+		log_outcome(l, who, d->level, &ev, fd, ret, e);
 	}
 	errno = e;
 	return ret;
@@ -281,15 +280,15 @@ static int pass(struct lr_loaded *l, const struct lr_decision *d, const char *op
 /* The first steps of bind and connect: decide; pass an unmatched call
  * straight through; report a problem, deny, rewrite. Returns 1 when the call
  * is settled, with *ret (and errno) as the program must see them. */
-static int begin(struct lr_loaded *l, struct lr_decision *d, struct lr_event *ev, const char *op,
-		 int (*real)(int, const struct sockaddr *, socklen_t), int fd,
-		 const struct sockaddr *addr, socklen_t len, const struct lr_call *c,
-		 const struct lr_sockinfo *si, struct sockaddr_storage *ss,
-		 const struct sockaddr **use, socklen_t *use_len, int *ret)
+static int begin(struct lr_loaded *l, const struct lr_caller *who, struct lr_decision *d,
+		 struct lr_event *ev, const char *op, int fd, const struct sockaddr *addr,
+		 socklen_t len, const struct lr_call *c, const struct lr_sockinfo *si,
+		 struct sockaddr_storage *ss, const struct sockaddr **use, socklen_t *use_len,
+		 int *ret)
 {
 	lr_decide(l->table, c, si, d);
 	if (!d->rule && !d->keep) {
-		*ret = pass(l, d, op, real, fd, addr, len, c, si);
+		*ret = pass(l, who, d, op, fd, addr, len, c, si);
 		return 1;
 	}
 	/* The event is built now only when a line may need it before the
@@ -299,7 +298,7 @@ static int begin(struct lr_loaded *l, struct lr_decision *d, struct lr_event *ev
 	ev->op = NULL;
 	if (d->level >= (int)LR_LOG_ACTIONS || d->problem || d->deny || d->rewrite || d->source ||
 	    d->keep)
-		event_base(ev, op, c, d, si);
+		event_base(ev, who, op, c, d, si);
 	if (prepare(l, d, ev, si->family, addr, len, ss, use, use_len, ret)) {
 		errno = d->deny;
 		return 1;
@@ -344,12 +343,12 @@ static void keep_done(struct lr_loaded *l, const struct lr_decision *d, const st
 }
 
 /* Hands fd, bound (TCP: listening), to the keeper. */
-static void keep_offer(struct lr_loaded *l, const struct lr_decision *d, const struct lr_event *ev,
-		       int fd)
+static void keep_offer(struct lr_loaded *l, const struct lr_caller *who,
+		       const struct lr_decision *d, const struct lr_event *ev, int fd)
 {
 	struct lr_keep_outcome o;
-	if (lr_keep_offer(fd, &o)) {
-		lr_fd_or(fd, LR_FD_KEPT);
+	if (who->ops->offer(who, fd, &o)) {
+		who->ops->mark(who, fd, 0, LR_SOCK_KEPT);
 		keep_done(l, d, ev, LR_TALLY_KEPT, "kept", "by ", &o);
 	} else {
 		keep_missed(l, d->level, ev, &o);
@@ -358,8 +357,9 @@ static void keep_offer(struct lr_loaded *l, const struct lr_decision *d, const s
 
 /* A keep rule's bind: the kept socket for this address, if there is one,
  * takes the place of the program's. True when it did: the bind is done. */
-static bool keep_adopt(struct lr_loaded *l, const struct lr_decision *d, const struct lr_event *ev,
-		       int fd, const struct sockaddr *use, socklen_t use_len, uint8_t proto, int family)
+static bool keep_adopt(struct lr_loaded *l, const struct lr_caller *who,
+		       const struct lr_decision *d, const struct lr_event *ev, int fd,
+		       const struct sockaddr *use, socklen_t use_len, uint8_t proto, int family)
 {
 	struct lr_keep_sock want;
 	memset(&want, 0, sizeof(want));
@@ -380,17 +380,18 @@ static bool keep_adopt(struct lr_loaded *l, const struct lr_decision *d, const s
 		return false;
 	}
 	struct lr_keep_outcome o;
-	if (!lr_keep_adopt(fd, &want, d->keep_name, &o)) {
+	if (!who->ops->adopt(who, fd, &want, d->keep_name, &o)) {
 		keep_missed(l, d->level, ev, &o);
 		return false;
 	}
-	lr_fd_or(fd, LR_FD_BOUND | LR_FD_KEPT);
+	who->ops->mark(who, fd, 0, LR_SOCK_BOUND | LR_SOCK_KEPT);
 	keep_done(l, d, ev, LR_TALLY_ADOPTED, "adopt", "from ", &o);
 	return true;
 }
 
-int lr_apply_bind(struct lr_loaded *l, int fd, const struct sockaddr *addr, socklen_t len,
-		  const struct lr_call *c, const struct lr_sockinfo *si)
+int lr_act_bind(struct lr_loaded *l, const struct lr_caller *who, int fd,
+		const struct sockaddr *addr, socklen_t len, const struct lr_call *c,
+		const struct lr_sockinfo *si)
 {
 	struct lr_decision d;
 	struct lr_event ev;
@@ -398,42 +399,43 @@ int lr_apply_bind(struct lr_loaded *l, int fd, const struct sockaddr *addr, sock
 	const struct sockaddr *use;
 	socklen_t use_len;
 	int ret;
-	if (begin(l, &d, &ev, "bind", lr_real.bind, fd, addr, len, c, si, &ss, &use, &use_len, &ret))
+	if (begin(l, who, &d, &ev, "bind", fd, addr, len, c, si, &ss, &use, &use_len, &ret))
 		return ret;
-	if (d.keep && keep_adopt(l, &d, &ev, fd, use, use_len, c->proto, si->family))
+	if (d.keep && keep_adopt(l, who, &d, &ev, fd, use, use_len, c->proto, si->family))
 		return 0;
 	unsigned injected = 0;
 	if (d.inject) {
 		tally(l, &d, LR_TALLY_INJECT);
 		log_action(l, &d, &ev, "inject", option_names(d.inject));
 		if (!d.dry_run)
-			injected = inject(fd, d.inject, d.force);
+			injected = inject(who, fd, d.inject, d.force);
 	}
-	ret = bind_retrying(l, &d, &ev, fd, use, use_len);
+	ret = bind_retrying(l, who, &d, &ev, fd, use, use_len);
 	int e = errno;
 	if (ret == 0)
-		lr_fd_or(fd, LR_FD_BOUND);
+		who->ops->mark(who, fd, 0, LR_SOCK_BOUND);
 	if (ret == 0 && d.keep && !d.dry_run) {
 		/* A listener is kept once it listens (so a next instance gets a
 		 * socket that queues connections); a UDP socket now. */
 		if (c->proto == LR_PROTO_UDP)
-			keep_offer(l, &d, &ev, fd);
+			keep_offer(l, who, &d, &ev, fd);
 		else if (c->proto == LR_PROTO_TCP)
-			lr_fd_or(fd, LR_FD_KEEP);
+			who->ops->mark(who, fd, 0, LR_SOCK_KEEP);
 		errno = e;
 	}
 	if (outcome_wanted(d.level, ret, e)) {
 		if (!ev.op)
-			event_base(&ev, "bind", c, &d, si);
+			event_base(&ev, who, "bind", c, &d, si);
 		ev.injected |= injected;
-		log_outcome(l, d.level, &ev, fd, ret, e);
+		log_outcome(l, who, d.level, &ev, fd, ret, e);
 	}
 	errno = e;
 	return ret;
 }
 
-int lr_apply_connect(struct lr_loaded *l, int fd, const struct sockaddr *addr, socklen_t len,
-		     const struct lr_call *c, const struct lr_sockinfo *si)
+int lr_act_connect(struct lr_loaded *l, const struct lr_caller *who, int fd,
+		   const struct sockaddr *addr, socklen_t len, const struct lr_call *c,
+		   const struct lr_sockinfo *si)
 {
 	struct lr_decision d;
 	struct lr_event ev;
@@ -441,7 +443,7 @@ int lr_apply_connect(struct lr_loaded *l, int fd, const struct sockaddr *addr, s
 	const struct sockaddr *use;
 	socklen_t use_len;
 	int ret;
-	if (begin(l, &d, &ev, "connect", lr_real.connect, fd, addr, len, c, si, &ss, &use, &use_len, &ret))
+	if (begin(l, who, &d, &ev, "connect", fd, addr, len, c, si, &ss, &use, &use_len, &ret))
 		return ret;
 	if (d.source) {
 		struct sockaddr_storage src;
@@ -456,27 +458,27 @@ int lr_apply_connect(struct lr_loaded *l, int fd, const struct sockaddr *addr, s
 		log_action(l, &d, &sev, "source", "before connect");
 		if (!d.dry_run) {
 			if (d.inject)
-				sev.injected |= inject(fd, d.inject, d.force);
-			ret = bind_retrying(l, &d, &sev, fd, (const struct sockaddr *)&src, src_len);
+				sev.injected |= inject(who, fd, d.inject, d.force);
+			ret = bind_retrying(l, who, &d, &sev, fd, (const struct sockaddr *)&src, src_len);
 			if (ret < 0) {
 				/* The connect does not happen: the rule said where it must
 				 * come from, and that address is not to be had. */
 				int e = errno;
 				sev.message = "source bind before connect";
-				log_outcome(l, d.level, &sev, fd, ret, e);
+				log_outcome(l, who, d.level, &sev, fd, ret, e);
 				errno = e;
 				return ret;
 			}
-			lr_fd_or(fd, LR_FD_BOUND);
+			who->ops->mark(who, fd, 0, LR_SOCK_BOUND);
 			ev.injected = sev.injected;
 		}
 	}
-	ret = lr_real.connect(fd, use, use_len);
+	ret = who->ops->connect(fd, use, use_len);
 	int e = errno;
 	if (outcome_wanted(d.level, ret, e)) {
 		if (!ev.op)
-			event_base(&ev, "connect", c, &d, si);
-		log_outcome(l, d.level, &ev, fd, ret, e);
+			event_base(&ev, who, "connect", c, &d, si);
+		log_outcome(l, who, d.level, &ev, fd, ret, e);
 	}
 	errno = e;
 	return ret;
@@ -484,12 +486,13 @@ int lr_apply_connect(struct lr_loaded *l, int fd, const struct sockaddr *addr, s
 
 /* An event for a call on a socket that carries no address of its own
  * (listen, setsockopt, shutdown): the address is the one it is bound to. */
-static void sock_event(struct lr_event *ev, enum lr_event_kind kind, const char *op, int fd,
-		       uint8_t proto, const struct lr_sockinfo *si)
+static void sock_event(struct lr_event *ev, const struct lr_caller *who, enum lr_event_kind kind,
+		       const char *op, int fd, uint8_t proto, const struct lr_sockinfo *si)
 {
 	memset(ev, 0, sizeof(*ev));
 	ev->kind = kind;
-	ev->program = lr_state_program();
+	ev->program = who->program;
+	ev->pid = who->pid;
 	ev->op = op;
 	ev->proto = proto;
 	ev->set_by_program = si->prog_on;
@@ -506,13 +509,19 @@ static void sock_event(struct lr_event *ev, enum lr_event_kind kind, const char 
 	errno = saved;
 }
 
-void lr_apply_log_call(struct lr_loaded *l, const char *op, int fd, uint8_t proto, int result, int err,
-		       const struct lr_sockinfo *si, const char *message)
+static bool logs_calls(const struct lr_loaded *l)
 {
-	if (!lr_state_logs_calls())
+	return l->table->log.level >= LR_LOG_ALL;
+}
+
+void lr_act_log_call(struct lr_loaded *l, const struct lr_caller *who, const char *op, int fd,
+		     uint8_t proto, int result, int err, const struct lr_sockinfo *si,
+		     const char *message)
+{
+	if (!logs_calls(l))
 		return;
 	struct lr_event ev;
-	sock_event(&ev, LR_EV_CALL, op, fd, proto, si);
+	sock_event(&ev, who, LR_EV_CALL, op, fd, proto, si);
 	ev.result = result;
 	ev.err = err;
 	ev.message = message;
@@ -527,30 +536,32 @@ static void file_decision(const struct lr_loaded *l, struct lr_decision *d)
 	d->level = (int)l->table->log.level;
 }
 
-void lr_apply_keep_listener(struct lr_loaded *l, int fd, uint8_t proto, const struct lr_sockinfo *si)
+void lr_act_keep_listener(struct lr_loaded *l, const struct lr_caller *who, int fd, uint8_t proto,
+			  const struct lr_sockinfo *si)
 {
 	struct lr_decision d;
 	struct lr_event ev;
 	file_decision(l, &d);
-	sock_event(&ev, LR_EV_ACTION, "listen", fd, proto, si);
-	keep_offer(l, &d, &ev, fd);
+	sock_event(&ev, who, LR_EV_ACTION, "listen", fd, proto, si);
+	keep_offer(l, who, &d, &ev, fd);
 }
 
-void lr_apply_shutdown_ignored(struct lr_loaded *l, int fd, uint8_t proto, const struct lr_sockinfo *si)
+void lr_act_shutdown_ignored(struct lr_loaded *l, const struct lr_caller *who, int fd,
+			     uint8_t proto, const struct lr_sockinfo *si)
 {
 	struct lr_decision d;
 	struct lr_event ev;
 	file_decision(l, &d);
-	sock_event(&ev, LR_EV_ACTION, "shutdown", fd, proto, si);
+	sock_event(&ev, who, LR_EV_ACTION, "shutdown", fd, proto, si);
 	log_action(l, &d, &ev, "shutdown ignored",
 		   "a kept socket: shutting it down would stop it for the next instance too");
 }
 
-void lr_apply_listen(struct lr_loaded *l, int fd, uint8_t proto, int ret, int err,
-		     const struct lr_sockinfo *si)
+void lr_act_listen(struct lr_loaded *l, const struct lr_caller *who, int fd, uint8_t proto, int ret,
+		   int err, const struct lr_sockinfo *si)
 {
-	lr_apply_log_call(l, "listen", fd, proto, ret, err, si, NULL);
-	if (ret != 0 || proto != LR_PROTO_TCP || !lr_state_logs_calls() ||
+	lr_act_log_call(l, who, "listen", fd, proto, ret, err, si, NULL);
+	if (ret != 0 || proto != LR_PROTO_TCP || !logs_calls(l) ||
 	    atomic_flag_test_and_set(&verdict_given))
 		return;
 	/* Once per process, at its first listener: the options it sets itself
@@ -560,7 +571,8 @@ void lr_apply_listen(struct lr_loaded *l, int fd, uint8_t proto, int ret, int er
 	struct lr_event ev;
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = LR_EV_VERDICT;
-	ev.program = lr_state_program();
+	ev.program = who->program;
+	ev.pid = who->pid;
 	ev.op = "listen";
 	ev.proto = proto;
 	ev.set_by_program = si->prog_on;
@@ -581,7 +593,7 @@ void lr_apply_listen(struct lr_loaded *l, int fd, uint8_t proto, int ret, int er
 	lr_log_event(&l->sink, &ev);
 }
 
-static void summary(struct lr_loaded *l, bool failures_only)
+static void summary(struct lr_loaded *l, const struct lr_caller *who, bool failures_only)
 {
 	struct lr_summary sum;
 	sum.failures_only = failures_only;
@@ -598,7 +610,8 @@ static void summary(struct lr_loaded *l, bool failures_only)
 	struct lr_event ev;
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = LR_EV_SUMMARY;
-	ev.program = lr_state_program();
+	ev.program = who->program;
+	ev.pid = who->pid;
 	ev.summary = &sum;
 	lr_log_event(&l->sink, &ev);
 	if (sum.dropped && l->sink.kind != LR_TARGET_STDERR) {
@@ -611,19 +624,50 @@ static void summary(struct lr_loaded *l, bool failures_only)
 	}
 }
 
-/* At exit (exit(3) or a return from main; not _exit or a fatal signal). */
-__attribute__((destructor)) static void summary_at_exit(void)
+void lr_act_summary(struct lr_loaded *l, const struct lr_caller *who)
 {
-	struct lr_guard g;
-	struct lr_loaded *l = lr_state_peek(&g);
-	if (!l)
-		return;
 	if (l->table->max_level >= LR_LOG_ACTIONS)
-		summary(l, false);
+		summary(l, who, false);
 	else if (atomic_load_explicit(&lr_tally[LR_TALLY_SUPPRESSED], memory_order_relaxed))
 		/* Lines the rate limit held back are said at exit, whatever the
 		 * level: a flood that ended within the window is otherwise never
 		 * counted anywhere. */
-		summary(l, true);
-	lr_state_leave(&g);
+		summary(l, who, true);
+}
+
+/* What a record of LR_SOCK_* bits says of a socket. */
+void lr_sockinfo_of(uint16_t st, struct lr_sockinfo *si, uint8_t *proto)
+{
+	si->family = (st & LR_SOCK_V6) ? AF_INET6 : AF_INET;
+	si->prog_on = (st >> LR_SOCK_PROG_ON_SHIFT) & 3u;
+	si->prog_off = (st >> LR_SOCK_PROG_OFF_SHIFT) & 3u;
+	si->bound = (st & LR_SOCK_BOUND) != 0;
+	si->injected = (st >> LR_SOCK_INJECTED_SHIFT) & 3u;
+	*proto = (st & LR_SOCK_TCP) ? LR_PROTO_TCP : (st & LR_SOCK_UDP) ? LR_PROTO_UDP : 0;
+}
+
+bool lr_sock_ask(int fd, uint16_t *bits)
+{
+	int domain, type, protocol, saved = errno;
+	socklen_t l1 = sizeof(int), l2 = sizeof(int), l3 = sizeof(int);
+	bool ok = getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l1) == 0 &&
+		  getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l2) == 0 &&
+		  getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &l3) == 0 &&
+		  (domain == AF_INET || domain == AF_INET6);
+	errno = saved;
+	if (ok)
+		*bits = lr_sock_bits(domain, type, protocol);
+	return ok;
+}
+
+uint16_t lr_sock_bits(int domain, int type, int protocol)
+{
+	type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	uint8_t proto = 0;
+	if (type == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP))
+		proto = LR_PROTO_TCP;
+	else if (type == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP))
+		proto = LR_PROTO_UDP;
+	return (uint16_t)(LR_SOCK_KNOWN | (domain == AF_INET6 ? LR_SOCK_V6 : 0) |
+			  (proto == LR_PROTO_TCP ? LR_SOCK_TCP : proto == LR_PROTO_UDP ? LR_SOCK_UDP : 0));
 }

@@ -1,0 +1,80 @@
+/* Carrying out the policy's decision on a real socket — inject options,
+ * rewrite, deny, bind a source, retry, keep — and the log lines that tell
+ * of it, for every front end. The front end says how its calls reach the
+ * socket (struct lr_socket_ops) and who made the call (struct lr_caller):
+ * the shim acts on the program's own fd with libc's real functions; the
+ * seccomp supervisor on a duplicate of the program's socket. The result and
+ * errno returned are exactly the real call's (or the deny errno). */
+#ifndef LIBREUSE_ACT_H
+#define LIBREUSE_ACT_H
+
+#include "keepwire.h"
+#include "log.h"
+#include "policy.h"
+#include "rules.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/* Rules in force and where their log lines go; immutable once published. */
+struct lr_loaded {
+	struct lr_table *table;
+	struct lr_sink sink;
+};
+
+#include "sockbits.h"
+
+struct lr_caller;
+
+/* How a front end's calls reach the socket, and what it records of it. */
+struct lr_socket_ops {
+	int (*bind)(int fd, const struct sockaddr *addr, socklen_t len);
+	int (*connect)(int fd, const struct sockaddr *addr, socklen_t len);
+	int (*setsockopt)(int fd, int level, int name, const void *val, socklen_t len);
+	/* Clears, then sets, LR_SOCK_* bits of what is known of fd. */
+	void (*mark)(const struct lr_caller *who, int fd, uint16_t clear, uint16_t set);
+	/* keep: a kept socket in place of the caller's fd (1), or why not (0);
+	 * the caller's bound socket handed to the keeper (1), or why not (0). */
+	int (*adopt)(const struct lr_caller *who, int fd, const struct lr_keep_sock *want,
+		     const char *name, struct lr_keep_outcome *out);
+	int (*offer)(const struct lr_caller *who, int fd, struct lr_keep_outcome *out);
+};
+
+/* Who made the call, for the log lines and the explanations. */
+struct lr_caller {
+	const struct lr_socket_ops *ops;
+	pid_t pid;           /* 0: this process */
+	uid_t euid;          /* whose binds the kernel checks; (uid_t)-1: this process's */
+	const char *program; /* the name log lines give */
+	void *ctx;           /* the front end's own */
+};
+
+int lr_act_bind(struct lr_loaded *l, const struct lr_caller *who, int fd,
+		const struct sockaddr *addr, socklen_t len, const struct lr_call *c,
+		const struct lr_sockinfo *si);
+int lr_act_connect(struct lr_loaded *l, const struct lr_caller *who, int fd,
+		   const struct sockaddr *addr, socklen_t len, const struct lr_call *c,
+		   const struct lr_sockinfo *si);
+
+/* Logs a call that no rule acts on (listen, setsockopt) at level "all". */
+void lr_act_log_call(struct lr_loaded *l, const struct lr_caller *who, const char *op, int fd,
+		     uint8_t proto, int result, int err, const struct lr_sockinfo *si,
+		     const char *message);
+/* listen's line at level "all", and once per process the verdict on what
+ * the program never does. */
+void lr_act_listen(struct lr_loaded *l, const struct lr_caller *who, int fd, uint8_t proto, int ret,
+		   int err, const struct lr_sockinfo *si);
+/* A listener a keep rule bound, now listening: to the keeper. */
+void lr_act_keep_listener(struct lr_loaded *l, const struct lr_caller *who, int fd, uint8_t proto,
+			  const struct lr_sockinfo *si);
+/* The program's shutdown() of a kept socket, not passed to the kernel. */
+void lr_act_shutdown_ignored(struct lr_loaded *l, const struct lr_caller *who, int fd,
+			     uint8_t proto, const struct lr_sockinfo *si);
+/* The setsockopt line at level "all" (what = "SO_REUSEADDR=1" ...). */
+/* At the end: counts per kind, lines suppressed and dropped, if anything
+ * was done or held back. */
+void lr_act_summary(struct lr_loaded *l, const struct lr_caller *who);
+
+#endif

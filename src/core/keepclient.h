@@ -1,0 +1,38 @@
+/* Asking a keeper for a kept socket, or handing it one — from a program's
+ * own libreuse, or from the supervisor acting for a program — and fitting a
+ * kept socket to stand in for the program's fresh one. */
+#ifndef LIBREUSE_KEEPCLIENT_H
+#define LIBREUSE_KEEPCLIENT_H
+
+#include "keepwire.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Where the keeper is, and which start of the program is asking. */
+struct lr_keeper_addr {
+	char name[108]; /* abstract socket name; empty: no keeper */
+	size_t len;
+	uint32_t gen;
+};
+
+/* From LIBREUSE_KEEPER and LIBREUSE_KEEPER_GEN (ignored in secure execution). */
+void lr_keeper_from_env(struct lr_keeper_addr *k);
+
+/* A kept socket for want: 1 with *fd (the caller's to close), 0 without,
+ * out->why saying why when there was a reason. errno is preserved. */
+int lr_keeper_adopt(const struct lr_keeper_addr *k, const struct lr_keep_sock *want, int *fd,
+		    struct lr_keep_outcome *out);
+
+/* Hands the bound (TCP: listening) socket fd to the keeper: 1 kept, 0 not. */
+int lr_keeper_offer(const struct lr_keeper_addr *k, int fd, struct lr_keep_outcome *out);
+
+/* Readies kept socket k to stand in for the program's fresh socket fd: the
+ * same type and family (else 0, why says so), the options the program set
+ * copied over, O_NONBLOCK as the program's. 1 when k fits. */
+int lr_keep_fit(int fd, int k, char *why, size_t n);
+
+/* "PREFIX A[N]B" into out, for the outcome's words. */
+void lr_keep_say(char *out, size_t n, const char *a, const char *b, long num, const char *c);
+
+#endif

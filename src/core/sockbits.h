@@ -1,0 +1,36 @@
+/* What a front end records of each socket, as bits: its kind, the reuse
+ * options the program set and those libreuse injected, whether it is kept. */
+#ifndef LIBREUSE_SOCKBITS_H
+#define LIBREUSE_SOCKBITS_H
+
+#include "policy.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* What a front end records of each socket (LR_SOCK_* bits), and reports in
+ * a struct lr_sockinfo. */
+enum {
+	LR_SOCK_KNOWN = 1 << 0, /* its kind is known (seen created, or asked) */
+	LR_SOCK_V6 = 1 << 1,
+	LR_SOCK_TCP = 1 << 2,
+	LR_SOCK_UDP = 1 << 3,
+	LR_SOCK_BOUND = 1 << 4,
+	/* two bits per option (LR_OPT_* shifted): set by the program on, off, injected */
+	LR_SOCK_PROG_ON_SHIFT = 5,
+	LR_SOCK_PROG_OFF_SHIFT = 7,
+	LR_SOCK_INJECTED_SHIFT = 9,
+	LR_SOCK_FORCED = 1 << 11, /* injected under a `force` rule */
+	LR_SOCK_KEEP = 1 << 12,   /* a keep rule bound it: hand it to the keeper at listen */
+	LR_SOCK_KEPT = 1 << 13,   /* a keeper or systemd holds it too: shutdown is not passed on */
+};
+
+/* The lr_sockinfo a record of LR_SOCK_* bits says. */
+void lr_sockinfo_of(uint16_t bits, struct lr_sockinfo *si, uint8_t *proto);
+/* LR_SOCK_* bits for a socket of this domain and type/protocol. */
+uint16_t lr_sock_bits(int domain, int type, int protocol);
+/* The same, asked of the kernel; false when fd is not an IP socket. errno
+ * is preserved. */
+bool lr_sock_ask(int fd, uint16_t *bits);
+
+#endif

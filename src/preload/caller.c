@@ -1,0 +1,50 @@
+#include "caller.h"
+
+#include "fdstate.h"
+#include "keep.h"
+#include "real.h"
+#include "state.h"
+
+static void mark(const struct lr_caller *who, int fd, uint16_t clear, uint16_t set)
+{
+	(void)who;
+	lr_fd_update(fd, clear, set);
+}
+
+static int adopt(const struct lr_caller *who, int fd, const struct lr_keep_sock *want,
+		 const char *name, struct lr_keep_outcome *out)
+{
+	(void)who;
+	return lr_keep_adopt(fd, want, name, out);
+}
+
+static int offer(const struct lr_caller *who, int fd, struct lr_keep_outcome *out)
+{
+	(void)who;
+	return lr_keep_offer(fd, out);
+}
+
+/* Its functions are the real ones, known only once resolved. */
+static struct lr_socket_ops ops = { .mark = mark, .adopt = adopt, .offer = offer };
+
+struct lr_caller lr_shim = { .ops = &ops, .pid = 0, .euid = (uid_t)-1 };
+
+void lr_caller_init(const char *program)
+{
+	lr_real_init();
+	ops.bind = lr_real.bind;
+	ops.connect = lr_real.connect;
+	ops.setsockopt = lr_real.setsockopt;
+	lr_shim.program = program;
+}
+
+/* At exit (exit(3) or a return from main; not _exit or a fatal signal). */
+__attribute__((destructor)) static void summary_at_exit(void)
+{
+	struct lr_guard g;
+	struct lr_loaded *l = lr_state_peek(&g);
+	if (!l)
+		return;
+	lr_act_summary(l, &lr_shim);
+	lr_state_leave(&g);
+}

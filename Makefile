@@ -49,7 +49,7 @@ LIB := $(B)/libreuse.so
 # src/preload (the hooks inside the program), src/keeper (the process that
 # holds kept sockets across restarts) and src/command (the `libreuse` command). Each layer includes only its own headers and the core's.
 CORE_SRC := $(addprefix src/core/,addr.c fmt.c errname.c rules.c config.c libconfig_dl.c \
-	    policy.c log.c tally.c ratelimit.c holders.c explain.c conflict.c keepwire.c keepclient.c sys.c act.c)
+	    policy.c log.c tally.c ratelimit.c holders.c explain.c conflict.c keepwire.c keepclient.c sys.c act.c load.c)
 PRELOAD_SRC := $(addprefix src/preload/,fdstate.c real.c state.c keep.c caller.c hooks.c)
 CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_matrix.c)
 # The keeper runs inside the command (libreuse run --keep).

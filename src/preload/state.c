@@ -1,29 +1,23 @@
 #include "state.h"
 
 #include "caller.h"
-#include "config.h"
-#include "keep.h"
 #include "fmt.h"
+#include "keep.h"
+#include "load.h"
 #include "tally.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#ifndef LR_SYSCONFDIR
-#define LR_SYSCONFDIR "/etc"
-#endif
-#define LR_SYSTEM_CONFIG LR_SYSCONFDIR "/libreuse.conf"
 #define LR_RELOAD_INTERVAL_NS 1000000000LL
 
 extern char *program_invocation_short_name;
@@ -108,32 +102,8 @@ static bool file_id_equal(const struct file_id *a, const struct file_id *b)
 	       a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
-/* The rule sources this process uses, honouring secure execution. */
-struct lr_sources {
-	bool secure;
-	bool config_from_env;
-	const char *config_path;  /* a file (which may not exist) */
-	const char *inline_rules; /* LIBREUSE_RULES text, or NULL */
-};
 /* Written once by load_first under start_once, read-only afterwards. */
 static struct lr_sources sources;
-
-static void find_sources(struct lr_sources *src)
-{
-	memset(src, 0, sizeof(*src));
-	/* Secure execution (setuid, setgid, file capabilities): the caller's
-	 * environment is not to be trusted, only the system rule file counts. */
-	src->secure = getauxval(AT_SECURE) != 0;
-	const char *env = src->secure ? NULL : secure_getenv("LIBREUSE_CONFIG");
-	if (env && env[0]) {
-		src->config_path = env;
-		src->config_from_env = true;
-	} else {
-		src->config_path = LR_SYSTEM_CONFIG;
-	}
-	const char *rules = src->secure ? NULL : secure_getenv("LIBREUSE_RULES");
-	src->inline_rules = rules && rules[0] ? rules : NULL;
-}
 
 /* One error line made of up to three parts (NULL parts are skipped). */
 static void report(const char *a, const char *b, const char *c)
@@ -148,64 +118,9 @@ static void report(const char *a, const char *b, const char *c)
 	lr_log_message(&error_sink, msg);
 }
 
-static void free_loaded(struct lr_loaded *l)
-{
-	if (!l)
-		return;
-	lr_sink_close(&l->sink);
-	lr_table_free(l->table);
-	free(l);
-}
-
-/* Reads every source and compiles the table; NULL when there is nothing to
- * load, or (reported) when something is wrong. */
 static struct lr_loaded *build(void)
 {
-	char err[1024];
-	struct lr_ruleset rs;
-	lr_ruleset_init(&rs);
-	bool have = false;
-	/* LIBREUSE_RULES first: its rules come before the file's and its log
-	 * settings are the ones kept (see config.c). */
-	if (sources.inline_rules) {
-		if (lr_config_load_text(sources.inline_rules, "LIBREUSE_RULES", NULL, &rs, err,
-					sizeof(err)) != LR_CONFIG_OK) {
-			report(err, "; rules not applied, calls pass through", NULL);
-			lr_ruleset_free(&rs);
-			return NULL;
-		}
-		have = true;
-	}
-	enum lr_config_result r = lr_config_load_file(sources.config_path, &rs, err, sizeof(err));
-	if (r == LR_CONFIG_ERROR) {
-		report(err, "; rules not applied, calls pass through", NULL);
-		lr_ruleset_free(&rs);
-		return NULL;
-	}
-	if (r == LR_CONFIG_MISSING && sources.config_from_env)
-		report(sources.config_path, ": no such rule file (LIBREUSE_CONFIG)",
-		       have ? "; using LIBREUSE_RULES alone" : "; calls pass through");
-	have = have || r == LR_CONFIG_OK;
-	if (!have) {
-		lr_ruleset_free(&rs);
-		return NULL;
-	}
-	struct lr_loaded *l = calloc(1, sizeof(*l));
-	if (l)
-		l->table = lr_table_compile(&rs, exe_name[0] ? exe_name : NULL, program);
-	lr_ruleset_free(&rs);
-	if (!l || !l->table) {
-		free(l);
-		report("out of memory while loading rules from ", sources.config_path, NULL);
-		return NULL;
-	}
-	/* libconfig's parse tree is freed by now; hand its pages back rather
-	 * than leave megabytes of a 10,000-rule file resident in the host. */
-	malloc_trim(0);
-	lr_sink_open(&l->sink, &l->table->log, err, sizeof(err));
-	if (err[0])
-		lr_log_message(&error_sink, err);
-	return l;
+	return lr_load(&sources, exe_name, program, &error_sink);
 }
 
 static void after_fork_child(void)
@@ -232,7 +147,7 @@ static void load_first(void)
 		snprintf(exe_name, sizeof(exe_name), "%.*s", NAME_MAX, base ? base + 1 : exe);
 	}
 	snprintf(program, sizeof(program), "%.*s", NAME_MAX, argv0 && argv0[0] ? argv0 : exe_name);
-	find_sources(&sources);
+	lr_sources_find(&sources);
 	lr_keep_capture();
 	lr_caller_init(program);
 	attempted = file_id_of(sources.config_path);
@@ -264,7 +179,7 @@ void lr_state_start(void)
 static bool reclaim(void)
 {
 	if (retired && atomic_load(&active[retired_parity]) == 0) {
-		free_loaded(retired);
+		lr_loaded_free(retired);
 		retired = NULL;
 	}
 	return retired == NULL;
@@ -301,7 +216,7 @@ static void maybe_reload(void)
 		if (fresh && (after = file_id_of(sources.config_path), !file_id_equal(&id, &after))) {
 			/* Rewritten while we read it: what we parsed may be a torn
 			 * mix. Keep the rules in force and read it again next time. */
-			free_loaded(fresh);
+			lr_loaded_free(fresh);
 			fresh = NULL;
 			attempted.size = -1; /* matches no file: read again */
 		}

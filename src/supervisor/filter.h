@@ -1,0 +1,21 @@
+/* The seccomp filter a supervised program runs under: which system calls
+ * reach the supervisor (only those the rules can touch; every other call
+ * costs the program nothing), installed in the child before it execs. */
+#ifndef LIBREUSE_FILTER_H
+#define LIBREUSE_FILTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct lr_traps {
+	bool connect;  /* a connect rule, or level "all" */
+	bool listen;   /* keep, or level "all" (the audit) */
+	bool shutdown; /* keep: a kept listener is not shut down */
+};
+
+/* In the child: no_new_privs, then the filter with a user-notification
+ * listener (WAIT_KILLABLE_RECV where the kernel has it). The listener fd,
+ * or -1 with why (naming what the kernel lacks or refused). */
+int lr_filter_install(const struct lr_traps *t, char *why, size_t n);
+
+#endif

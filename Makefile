@@ -46,18 +46,23 @@ LIB := $(B)/libreuse.so
 
 # The tree shows the layers: src/core (rules, policy, log, holders: no hooks,
 # no process state; unit-tested directly), and the front ends on it —
-# src/preload (the hooks inside the program), src/keeper (the process that
-# holds kept sockets across restarts) and src/command (the `libreuse` command). Each layer includes only its own headers and the core's.
+# src/preload (the hooks inside the program), src/supervisor (the same rules
+# from outside the program, by seccomp user notification), src/keeper (the
+# process that holds kept sockets across restarts) and src/command (the
+# `libreuse` command). Each layer includes only its own headers and the core's.
 CORE_SRC := $(addprefix src/core/,addr.c fmt.c errname.c rules.c config.c libconfig_dl.c \
-	    policy.c log.c tally.c ratelimit.c holders.c explain.c conflict.c keepwire.c keepclient.c sys.c act.c load.c)
+	    policy.c log.c tally.c ratelimit.c holders.c explain.c conflict.c keepwire.c keepclient.c sys.c act.c load.c child.c)
 PRELOAD_SRC := $(addprefix src/preload/,fdstate.c real.c state.c keep.c caller.c hooks.c)
 CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_matrix.c)
-# The keeper runs inside the command (libreuse run --keep).
+# The keeper and the seccomp supervisor run inside the command (libreuse run
+# --keep, --seccomp).
 KEEPER_SRC := $(addprefix src/keeper/,keeper.c store.c peer.c)
+SUPERVISOR_SRC := $(addprefix src/supervisor/,supervise.c filter.c notify.c procs.c front.c handle.c)
 CORE_OBJ := $(CORE_SRC:src/%.c=$(B)/obj/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:src/%.c=$(B)/obj/%.o)
 SHIM_OBJ := $(CORE_OBJ) $(PRELOAD_OBJ)
-CLI_OBJ := $(CLI_SRC:src/%.c=$(B)/obj/%.o) $(KEEPER_SRC:src/%.c=$(B)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:src/%.c=$(B)/obj/%.o) $(KEEPER_SRC:src/%.c=$(B)/obj/%.o) \
+	   $(SUPERVISOR_SRC:src/%.c=$(B)/obj/%.o)
 CLI := $(B)/libreuse
 CORE_H := $(wildcard src/core/*.h)
 
@@ -96,18 +101,21 @@ $(B)/obj/core/%.o: src/core/%.c $(CORE_H) | $(B)/obj
 $(B)/obj/preload/%.o: src/preload/%.c $(CORE_H) $(wildcard src/preload/*.h) | $(B)/obj
 	$(CC) $(CFLAGS) -Isrc/core -Isrc/preload -c $< -o $@
 
-$(B)/obj/command/%.o: src/command/%.c $(CORE_H) $(wildcard src/command/*.h src/keeper/*.h) | $(B)/obj
-	$(CC) $(CFLAGS) -Isrc/core -Isrc/command -Isrc/keeper -c $< -o $@
+$(B)/obj/command/%.o: src/command/%.c $(CORE_H) $(wildcard src/command/*.h src/keeper/*.h src/supervisor/*.h) | $(B)/obj
+	$(CC) $(CFLAGS) -Isrc/core -Isrc/command -Isrc/keeper -Isrc/supervisor -c $< -o $@
 
 $(B)/obj/keeper/%.o: src/keeper/%.c $(CORE_H) $(wildcard src/keeper/*.h) | $(B)/obj
 	$(CC) $(CFLAGS) -Isrc/core -Isrc/keeper -c $< -o $@
+
+$(B)/obj/supervisor/%.o: src/supervisor/%.c $(CORE_H) $(wildcard src/supervisor/*.h) | $(B)/obj
+	$(CC) $(CFLAGS) -Isrc/core -Isrc/supervisor -c $< -o $@
 
 $(LIB): $(SHIM_OBJ) src/preload/libreuse.map
 	$(CC) $(CFLAGS) -shared -Wl,--version-script=src/preload/libreuse.map $(LDFLAGS) \
 		-o $@ $(SHIM_OBJ)
 
 $(CLI): $(CLI_OBJ) $(CORE_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CORE_OBJ) -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CORE_OBJ) -lm -lpthread
 
 $(B)/tests/%: tests/unit/%.c $(CORE_OBJ) $(wildcard tests/unit/*.h) | $(B)/tests
 	$(CC) $(CFLAGS) -Isrc/core $< $(CORE_OBJ) $(LDFLAGS) -o $@ -lcmocka
@@ -122,7 +130,7 @@ $(B)/helpers/early: tests/helpers/early.c $(B)/helpers/libearly.so
 	$(CC) $(CFLAGS) $< $(LDFLAGS) -L$(B)/helpers -learly -Wl,-rpath,'$$ORIGIN' -o $@
 
 $(B)/obj:
-	mkdir -p $@/core $@/preload $@/command $@/keeper
+	mkdir -p $@/core $@/preload $@/command $@/keeper $@/supervisor
 
 $(B)/tests $(B)/helpers $(B)/fuzz:
 	mkdir -p $@

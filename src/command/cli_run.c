@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "config.h"
 #include "keeper.h"
+#include "supervise.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -27,9 +28,11 @@ static const char usage[] =
 	"usage: libreuse run [-c FILE] [--reuseaddr] [--reuseport] [--bind ADDR[:PORT]]\n"
 	"                    [--log LEVEL] [--log-file PATH] [--json] [--dry-run]\n"
 	"                    [--keep [--respawn] [--restart-signal SIG] [--stop-signal SIG]\n"
-	"                     [--ready-timeout SECONDS] [--stop-timeout SECONDS]] [--] CMD [ARG...]\n"
+	"                     [--ready-timeout SECONDS] [--stop-timeout SECONDS]]\n"
+	"                    [--preload | --seccomp] [--] CMD [ARG...]\n"
 	"\n"
-	"Runs CMD with libreuse preloaded (prepended to any LD_PRELOAD).\n"
+	"Runs CMD with libreuse preloaded (prepended to any LD_PRELOAD), or, for a\n"
+	"static or Go program, under the seccomp supervisor.\n"
 	"  -c, --config FILE     the rule file (checked first; exported as LIBREUSE_CONFIG)\n"
 	"  --reuseaddr           set SO_REUSEADDR on every socket CMD binds\n"
 	"  --reuseport           set SO_REUSEPORT on every socket CMD binds\n"
@@ -47,6 +50,9 @@ static const char usage[] =
 	"  --ready-timeout SECONDS  for a new instance to take every kept socket (30)\n"
 	"  --stop-timeout SECONDS   after the stop signal, before SIGKILL (10)\n"
 	"  --respawn             start CMD again when it exits by itself\n"
+	"  --preload             use LD_PRELOAD even for a static or Go program\n"
+	"  --seccomp             apply the rules from outside CMD, by seccomp user\n"
+	"                        notification (what static and Go programs get by default)\n"
 	"Quick flags need no file: they become rules in LIBREUSE_RULES, which come\n"
 	"before the file's. Exit status: CMD's own; 126/127 when it cannot be run;\n"
 	"1 for a bad rule file; 2 for a usage error.\n";
@@ -271,31 +277,71 @@ static void inspect_elf(const char *path, bool *is_elf, bool *is_static, bool *i
 	close(fd);
 }
 
-static void warn_unreachable(const char *cmd)
+enum run_mode { MODE_AUTO, MODE_PRELOAD, MODE_SECCOMP };
+
+/* Which way reaches CMD, said in plain words: LD_PRELOAD for a dynamically
+ * linked program, the seccomp supervisor for a static or Go one (unless a
+ * mode was forced; then what that way cannot do is warned of). */
+static enum run_mode choose(const char *cmd, enum run_mode forced)
 {
 	char path[PATH_MAX];
 	if (!resolve(cmd, path, sizeof(path)))
-		return; /* execvp will say so */
+		return forced == MODE_SECCOMP ? MODE_SECCOMP : MODE_PRELOAD; /* execvp will say so */
+	bool elf, is_static, go;
+	inspect_elf(path, &elf, &is_static, &go);
+	const char *what = !elf ? NULL : go ? "a Go program (Go makes its socket system calls itself, "
+					      "not through libc)"
+				  : is_static ? "statically linked (there is no dynamic loader to preload "
+						"libreuse)"
+					      : NULL;
+	enum run_mode mode = forced != MODE_AUTO ? forced : what ? MODE_SECCOMP : MODE_PRELOAD;
+	if (what && forced == MODE_PRELOAD)
+		fprintf(stderr, "libreuse: warning: %s is %s: LD_PRELOAD cannot change or see its calls "
+				"(--seccomp can)\n",
+			path, what);
+	else if (what && forced == MODE_AUTO)
+		fprintf(stderr, "libreuse: %s is %s: applying the rules from outside it, by seccomp user "
+				"notification\n",
+			path, what);
 	struct stat st;
-	if (stat(path, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID)))
+	bool setid = stat(path, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID));
+	bool caps = !setid && getxattr(path, "security.capability", NULL, 0) > 0;
+	if ((setid || caps) && mode == MODE_SECCOMP)
+		fprintf(stderr, "libreuse: warning: %s %s: under the seccomp supervisor no_new_privs stops "
+				"it gaining privileges, so it runs with yours\n",
+			path, setid ? ((st.st_mode & S_ISUID) ? "is set-user-ID" : "is set-group-ID")
+				    : "has file capabilities");
+	else if (setid)
 		fprintf(stderr, "libreuse: warning: %s is set-%s-ID: the dynamic loader ignores LD_PRELOAD "
 				"from the environment for it, so libreuse will not be loaded (only a library "
 				"installed in a system directory and /etc/ld.so.preload reach it)\n",
 			path, (st.st_mode & S_ISUID) ? "user" : "group");
-	else if (getxattr(path, "security.capability", NULL, 0) > 0)
+	else if (caps)
 		fprintf(stderr, "libreuse: warning: %s has file capabilities: the dynamic loader runs it in "
 				"secure mode and ignores LD_PRELOAD, so libreuse will not be loaded\n",
 			path);
-	bool elf, is_static, go;
-	inspect_elf(path, &elf, &is_static, &go);
-	if (elf && go)
-		fprintf(stderr, "libreuse: warning: %s is a Go program: Go makes its socket system calls "
-				"itself, not through libc, so libreuse cannot change or see them\n",
-			path);
-	else if (elf && is_static)
-		fprintf(stderr, "libreuse: warning: %s is statically linked: there is no dynamic loader to "
-				"preload libreuse, so it will not be loaded\n",
-			path);
+	return mode;
+}
+
+/* Under the keeper, each instance of a supervised program is this command
+ * again, supervising it. */
+static char **supervised_argv(char **cmd)
+{
+	size_t n = 0;
+	while (cmd[n])
+		n++;
+	char **v = calloc(n + 5, sizeof(*v));
+	static char self[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (!v || len <= 0)
+		return NULL;
+	self[len] = '\0';
+	v[0] = self;
+	v[1] = "run";
+	v[2] = "--seccomp";
+	v[3] = "--";
+	memcpy(v + 4, cmd, n * sizeof(*v));
+	return v;
 }
 
 /* "HUP", "SIGHUP" or a number; -1 when none of them. */
@@ -335,7 +381,8 @@ static bool signal_usable(int sig)
 int lr_cli_run(int argc, char **argv)
 {
 	enum { OPT_REUSEADDR = 256, OPT_REUSEPORT, OPT_BIND, OPT_LOG, OPT_LOG_FILE, OPT_JSON, OPT_DRY,
-	       OPT_KEEP, OPT_RESTART_SIG, OPT_STOP_SIG, OPT_READY_TIMEOUT, OPT_STOP_TIMEOUT, OPT_RESPAWN };
+	       OPT_KEEP, OPT_RESTART_SIG, OPT_STOP_SIG, OPT_READY_TIMEOUT, OPT_STOP_TIMEOUT, OPT_RESPAWN,
+	       OPT_PRELOAD, OPT_SECCOMP };
 	static const struct option longs[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "reuseaddr", no_argument, NULL, OPT_REUSEADDR },
@@ -351,6 +398,8 @@ int lr_cli_run(int argc, char **argv)
 		{ "ready-timeout", required_argument, NULL, OPT_READY_TIMEOUT },
 		{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
 		{ "respawn", no_argument, NULL, OPT_RESPAWN },
+		{ "preload", no_argument, NULL, OPT_PRELOAD },
+		{ "seccomp", no_argument, NULL, OPT_SECCOMP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -358,6 +407,7 @@ int lr_cli_run(int argc, char **argv)
 	struct lr_keeper_opts ko = { .restart_signal = SIGHUP, .stop_signal = SIGTERM,
 				     .ready_timeout_ms = 30000, .stop_timeout_ms = 10000 };
 	bool keeper_flag = false;
+	enum run_mode forced = MODE_AUTO;
 	int c, v;
 	/* "+": stop at the first non-option, which is CMD. */
 	while ((c = getopt_long(argc, argv, "+c:h", longs, NULL)) != -1) {
@@ -372,6 +422,14 @@ int lr_cli_run(int argc, char **argv)
 		case OPT_DRY: o.dry_run = true; break;
 		case OPT_KEEP: o.keep = true; break;
 		case OPT_RESPAWN: ko.respawn = keeper_flag = true; break;
+		case OPT_PRELOAD:
+		case OPT_SECCOMP:
+			if (forced != MODE_AUTO) {
+				lr_cli_error("--preload and --seccomp: one way or the other");
+				return LR_EXIT_USAGE;
+			}
+			forced = c == OPT_PRELOAD ? MODE_PRELOAD : MODE_SECCOMP;
+			break;
 		case OPT_RESTART_SIG:
 		case OPT_STOP_SIG:
 			if ((v = parse_signal(optarg)) < 0 || !signal_usable(v) ||
@@ -437,13 +495,22 @@ int lr_cli_run(int argc, char **argv)
 		return LR_EXIT_USAGE;
 	if (rules[0])
 		setenv("LIBREUSE_RULES", rules, 1);
+	enum run_mode mode = choose(argv[optind], forced);
+	if (mode == MODE_SECCOMP) {
+		if (!o.keep)
+			return lr_supervise_run(argv + optind, forced == MODE_SECCOMP);
+		if (!(ko.argv = supervised_argv(argv + optind))) {
+			lr_cli_error("cannot find this command's own path for the keeper's instances");
+			return LR_EXIT_FAIL;
+		}
+		return lr_keeper_run(&ko);
+	}
 	char preload[PATH_MAX * 4];
 	if (build_preload(lib, getenv("LD_PRELOAD"), preload, sizeof(preload)) != 0) {
 		lr_cli_error("LD_PRELOAD is too long");
 		return LR_EXIT_FAIL;
 	}
 	setenv("LD_PRELOAD", preload, 1);
-	warn_unreachable(argv[optind]);
 	if (o.keep) {
 		ko.argv = argv + optind;
 		return lr_keeper_run(&ko);

@@ -514,7 +514,8 @@ static bool logs_calls(const struct lr_loaded *l)
 	return l->table->log.level >= LR_LOG_ALL;
 }
 
-void lr_act_log_call(struct lr_loaded *l, const struct lr_caller *who, const char *op, int fd,
+/* A call that no rule acts on (listen, setsockopt), at level "all". */
+static void log_call(struct lr_loaded *l, const struct lr_caller *who, const char *op, int fd,
 		     uint8_t proto, int result, int err, const struct lr_sockinfo *si,
 		     const char *message)
 {
@@ -536,7 +537,51 @@ static void file_decision(const struct lr_loaded *l, struct lr_decision *d)
 	d->level = (int)l->table->log.level;
 }
 
-void lr_act_keep_listener(struct lr_loaded *l, const struct lr_caller *who, int fd, uint8_t proto,
+bool lr_act_reuse_forced(uint16_t st, int name, int on)
+{
+	unsigned bit = name == SO_REUSEADDR ? LR_OPT_REUSEADDR : LR_OPT_REUSEPORT;
+	return !on && (st & LR_SOCK_FORCED) && (st & (bit << LR_SOCK_INJECTED_SHIFT));
+}
+
+int lr_act_reuse_option(struct lr_loaded *l, const struct lr_caller *who, int fd, uint16_t st,
+			int name, const void *val, socklen_t len)
+{
+	unsigned bit = name == SO_REUSEADDR ? LR_OPT_REUSEADDR : LR_OPT_REUSEPORT;
+	int on;
+	memcpy(&on, val, sizeof(on));
+	bool forced_off = lr_act_reuse_forced(st, name, on);
+	int ret, e;
+	if (forced_off) {
+		/* A `force` rule injected this option: the program's attempt to
+		 * turn it off is ignored (and said so), and it sees success. */
+		ret = 0;
+		e = errno;
+	} else {
+		ret = who->ops->setsockopt(fd, SOL_SOCKET, name, val, len);
+		e = errno;
+		if (ret == 0) {
+			unsigned on_bit = bit << LR_SOCK_PROG_ON_SHIFT, off_bit = bit << LR_SOCK_PROG_OFF_SHIFT;
+			who->ops->mark(who, fd, (uint16_t)(on_bit | off_bit), (uint16_t)(on ? on_bit : off_bit));
+		}
+	}
+	if (l && logs_calls(l)) {
+		/* [option][0: set to 0, 1: set to 1, 2: forced off ignored] */
+		static const char *const what[2][3] = {
+			{ "SO_REUSEADDR=0", "SO_REUSEADDR=1", "SO_REUSEADDR=0 ignored: forced by rule" },
+			{ "SO_REUSEPORT=0", "SO_REUSEPORT=1", "SO_REUSEPORT=0 ignored: forced by rule" },
+		};
+		struct lr_sockinfo si;
+		uint8_t proto;
+		lr_sockinfo_of(st, &si, &proto);
+		log_call(l, who, "setsockopt", fd, proto, ret, forced_off ? 0 : e, &si,
+				what[bit - 1][forced_off ? 2 : on != 0]);
+	}
+	errno = e;
+	return ret;
+}
+
+/* A listener a keep rule bound, now listening: to the keeper. */
+static void keep_listener(struct lr_loaded *l, const struct lr_caller *who, int fd, uint8_t proto,
 			  const struct lr_sockinfo *si)
 {
 	struct lr_decision d;
@@ -546,21 +591,46 @@ void lr_act_keep_listener(struct lr_loaded *l, const struct lr_caller *who, int 
 	keep_offer(l, who, &d, &ev, fd);
 }
 
-void lr_act_shutdown_ignored(struct lr_loaded *l, const struct lr_caller *who, int fd,
-			     uint8_t proto, const struct lr_sockinfo *si)
+/* Still the socket that was kept? The fd number may have been reused
+ * without a close() libreuse saw: only a listener or a UDP socket is left
+ * alone. */
+static bool still_kept(int fd)
 {
-	struct lr_decision d;
-	struct lr_event ev;
-	file_decision(l, &d);
-	sock_event(&ev, who, LR_EV_ACTION, "shutdown", fd, proto, si);
-	log_action(l, &d, &ev, "shutdown ignored",
-		   "a kept socket: shutting it down would stop it for the next instance too");
+	int v = 0, saved = errno;
+	socklen_t len = sizeof(v);
+	bool listening = getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v;
+	len = sizeof(v);
+	bool dgram = !listening && getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) == 0 && v == SOCK_DGRAM;
+	errno = saved;
+	return listening || dgram;
 }
 
-void lr_act_listen(struct lr_loaded *l, const struct lr_caller *who, int fd, uint8_t proto, int ret,
-		   int err, const struct lr_sockinfo *si)
+bool lr_act_shutdown(struct lr_loaded *l, const struct lr_caller *who, int fd, uint16_t st)
 {
-	lr_act_log_call(l, who, "listen", fd, proto, ret, err, si, NULL);
+	if (!still_kept(fd)) {
+		who->ops->mark(who, fd, LR_SOCK_KEPT, 0);
+		return false;
+	}
+	if (l) {
+		struct lr_decision d;
+		struct lr_event ev;
+		struct lr_sockinfo si;
+		uint8_t proto;
+		lr_sockinfo_of(st, &si, &proto);
+		file_decision(l, &d);
+		sock_event(&ev, who, LR_EV_ACTION, "shutdown", fd, proto, &si);
+		log_action(l, &d, &ev, "shutdown ignored",
+			   "a kept socket: shutting it down would stop it for the next instance too");
+	}
+	return true;
+}
+
+/* listen's line at level "all", and once per process the verdict on what
+ * the program never does. */
+static void listen_lines(struct lr_loaded *l, const struct lr_caller *who, int fd, uint8_t proto,
+			 int ret, int err, const struct lr_sockinfo *si)
+{
+	log_call(l, who, "listen", fd, proto, ret, err, si, NULL);
 	if (ret != 0 || proto != LR_PROTO_TCP || !logs_calls(l) ||
 	    atomic_flag_test_and_set(&verdict_given))
 		return;
@@ -622,6 +692,19 @@ static void summary(struct lr_loaded *l, const struct lr_caller *who, bool failu
 		err.format = l->sink.format;
 		lr_log_event(&err, &ev);
 	}
+}
+
+void lr_act_listened(struct lr_loaded *l, const struct lr_caller *who, int fd, uint16_t st, int ret,
+		     int err)
+{
+	struct lr_sockinfo si;
+	uint8_t proto;
+	lr_sockinfo_of(st, &si, &proto);
+	if (ret == 0 && (st & LR_SOCK_KEEP)) {
+		who->ops->mark(who, fd, LR_SOCK_KEEP, 0);
+		keep_listener(l, who, fd, proto, &si);
+	}
+	listen_lines(l, who, fd, proto, ret, err, &si);
 }
 
 void lr_act_summary(struct lr_loaded *l, const struct lr_caller *who)

@@ -58,21 +58,29 @@ int lr_act_connect(struct lr_loaded *l, const struct lr_caller *who, int fd,
 		   const struct sockaddr *addr, socklen_t len, const struct lr_call *c,
 		   const struct lr_sockinfo *si);
 
-/* Logs a call that no rule acts on (listen, setsockopt) at level "all". */
-void lr_act_log_call(struct lr_loaded *l, const struct lr_caller *who, const char *op, int fd,
-		     uint8_t proto, int result, int err, const struct lr_sockinfo *si,
-		     const char *message);
-/* listen's line at level "all", and once per process the verdict on what
- * the program never does. */
-void lr_act_listen(struct lr_loaded *l, const struct lr_caller *who, int fd, uint8_t proto, int ret,
-		   int err, const struct lr_sockinfo *si);
-/* A listener a keep rule bound, now listening: to the keeper. */
-void lr_act_keep_listener(struct lr_loaded *l, const struct lr_caller *who, int fd, uint8_t proto,
-			  const struct lr_sockinfo *si);
-/* The program's shutdown() of a kept socket, not passed to the kernel. */
-void lr_act_shutdown_ignored(struct lr_loaded *l, const struct lr_caller *who, int fd,
-			     uint8_t proto, const struct lr_sockinfo *si);
-/* The setsockopt line at level "all" (what = "SO_REUSEADDR=1" ...). */
+/* Whether the program turning SO_REUSEADDR/SO_REUSEPORT (name) off is to
+ * be ignored: a `force` rule injected it (st: the socket's LR_SOCK_* bits). */
+bool lr_act_reuse_forced(uint16_t st, int name, int on);
+
+/* The program's own setsockopt of SO_REUSEADDR or SO_REUSEPORT on a socket
+ * whose kind is known (st): done through who's ops — or, when forced, not
+ * done and reported as success — recorded, and logged at level "all" when
+ * l is given. Returns what the program sees, errno as it must see it. */
+int lr_act_reuse_option(struct lr_loaded *l, const struct lr_caller *who, int fd, uint16_t st,
+			int name, const void *val, socklen_t len);
+
+/* After the program's listen() (ret, err) on a socket recorded as st: a
+ * listener a keep rule bound goes to the keeper; at level "all" the line,
+ * and once per process the verdict on what the program never does. */
+void lr_act_listened(struct lr_loaded *l, const struct lr_caller *who, int fd, uint16_t st, int ret,
+		     int err);
+
+/* The program's shutdown() of a socket recorded as kept: true when it must
+ * not reach the kernel (it would stop the socket for every holder, the
+ * next instance too), and said so; false when fd is no longer the kept
+ * socket (the number was reused), and the record is cleared. */
+bool lr_act_shutdown(struct lr_loaded *l, const struct lr_caller *who, int fd, uint16_t st);
+
 /* At the end: counts per kind, lines suppressed and dropped, if anything
  * was done or held back. */
 void lr_act_summary(struct lr_loaded *l, const struct lr_caller *who);

@@ -23,6 +23,7 @@ enum {
 	LR_SOCK_FORCED = 1 << 11, /* injected under a `force` rule */
 	LR_SOCK_KEEP = 1 << 12,   /* a keep rule bound it: hand it to the keeper at listen */
 	LR_SOCK_KEPT = 1 << 13,   /* a keeper or systemd holds it too: shutdown is not passed on */
+	LR_SOCK_RETRIED = 1 << 14, /* supervisor: a call on it was given up by the program, to be made again */
 };
 
 /* The lr_sockinfo a record of LR_SOCK_* bits says. */

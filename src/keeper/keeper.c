@@ -1,5 +1,6 @@
 #include "keeper.h"
 
+#include "child.h"
 #include "keepwire.h"
 #include "peer.h"
 #include "store.h"
@@ -92,23 +93,6 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int exit_code(int status)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return 1;
-}
-
-static const char *status_text(int status, char *buf, size_t n)
-{
-	if (WIFSIGNALED(status))
-		snprintf(buf, n, "killed by SIG%s", sigabbrev_np(WTERMSIG(status)) ?: "?");
-	else
-		snprintf(buf, n, "status %d", exit_code(status));
-	return buf;
-}
 
 static bool alive(const struct instance *in)
 {
@@ -488,11 +472,11 @@ static void settle(struct keeper *k)
 		if (in->state == I_FREE || alive(in))
 			continue;
 		char st[64];
-		status_text(in->status, st, sizeof(st));
+		lr_child_status_text(in->status, st, sizeof(st));
 		enum state was = in->state;
 		in->state = I_FREE;
 		if (k->quitting && in->gen == k->quit_gen)
-			k->exit_status = exit_code(in->status);
+			k->exit_status = lr_child_exit_code(in->status);
 		if (was == I_STARTING) {
 			struct instance *old = by_state(k, I_SERVING);
 			say("restart failed: pid %d (generation %u) exited (%s) before taking its sockets%s",
@@ -501,7 +485,7 @@ static void settle(struct keeper *k)
 			if (by_state(k, I_STARTING))
 				continue; /* the new instance becomes the one */
 			if (!k->o->respawn) {
-				k->exit_status = exit_code(in->status);
+				k->exit_status = lr_child_exit_code(in->status);
 				k->done = true;
 				continue;
 			}
@@ -574,14 +558,7 @@ int lr_keeper_run(const struct lr_keeper_opts *o)
 		    "is not followed", strerror(errno));
 	if (open_listener(&k) != 0)
 		return 1;
-	sigset_t all;
-	sigfillset(&all);
-	/* Faults are the keeper's own; blocked they would kill it anyway. */
-	int sync_sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT };
-	for (size_t i = 0; i < sizeof(sync_sigs) / sizeof(sync_sigs[0]); i++)
-		sigdelset(&all, sync_sigs[i]);
-	sigprocmask(SIG_BLOCK, &all, &k.orig_mask);
-	k.sigfd = signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK);
+	k.sigfd = lr_child_signals(&k.orig_mask);
 	if (k.sigfd < 0) {
 		say("cannot take signals: %s", strerror(errno));
 		return 1;

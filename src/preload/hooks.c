@@ -102,46 +102,22 @@ LR_EXPORT int fclose(FILE *f)
 LR_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
 	lr_real_init();
-	if (level != SOL_SOCKET || (name != SO_REUSEADDR && name != SO_REUSEPORT) || !val ||
-	    len < (socklen_t)sizeof(int))
-		return lr_real.setsockopt(fd, level, name, val, len);
 	uint16_t st = lr_fd_get(fd);
-	unsigned bit = name == SO_REUSEADDR ? LR_OPT_REUSEADDR : LR_OPT_REUSEPORT;
+	if (level != SOL_SOCKET || (name != SO_REUSEADDR && name != SO_REUSEPORT) || !val ||
+	    len < (socklen_t)sizeof(int) || !(st & LR_SOCK_KNOWN))
+		return lr_real.setsockopt(fd, level, name, val, len);
 	int on;
 	memcpy(&on, val, sizeof(on));
-	struct lr_sockinfo si;
-	uint8_t proto;
 	struct lr_guard g;
-	bool forced_off = !on && (st & LR_SOCK_FORCED) && (st & (bit << LR_SOCK_INJECTED_SHIFT));
-	struct lr_loaded *l = (st & LR_SOCK_KNOWN) && (forced_off || lr_state_logs_calls())
+	struct lr_loaded *l = lr_act_reuse_forced(st, name, on) || lr_state_logs_calls()
 				      ? lr_state_enter(&g)
 				      : NULL;
-	int ret, e;
-	if (forced_off) {
-		/* A `force` rule injected this option: the program's attempt to
-		 * turn it off is ignored (and said so), and it sees success. */
-		ret = 0;
-		e = errno;
-	} else {
-		ret = lr_real.setsockopt(fd, level, name, val, len);
-		e = errno;
-		if (ret == 0 && (st & LR_SOCK_KNOWN)) {
-			unsigned on_bit = bit << LR_SOCK_PROG_ON_SHIFT, off_bit = bit << LR_SOCK_PROG_OFF_SHIFT;
-			lr_fd_update(fd, (uint16_t)(on_bit | off_bit), (uint16_t)(on ? on_bit : off_bit));
-		}
-	}
+	int ret = lr_act_reuse_option(l, &lr_shim, fd, st, name, val, len);
 	if (l) {
-		/* [option][0: set to 0, 1: set to 1, 2: forced off ignored] */
-		static const char *const what[2][3] = {
-			{ "SO_REUSEADDR=0", "SO_REUSEADDR=1", "SO_REUSEADDR=0 ignored: forced by rule" },
-			{ "SO_REUSEPORT=0", "SO_REUSEPORT=1", "SO_REUSEPORT=0 ignored: forced by rule" },
-		};
-		if (sockinfo(fd, &si, &proto))
-			lr_act_log_call(l, &lr_shim, "setsockopt", fd, proto, ret, forced_off ? 0 : e, &si,
-					what[bit - 1][forced_off ? 2 : on != 0]);
+		int e = errno;
 		lr_state_leave(&g);
+		errno = e;
 	}
-	errno = e;
 	return ret;
 }
 
@@ -189,40 +165,17 @@ LR_EXPORT int listen(int fd, int backlog)
 	lr_real_init();
 	int ret = lr_real.listen(fd, backlog);
 	uint16_t st = lr_fd_get(fd);
-	bool keep = ret == 0 && (st & LR_SOCK_KEEP);
-	if (!(st & LR_SOCK_KNOWN) || (!keep && !lr_state_logs_calls()))
+	if (!(st & LR_SOCK_KNOWN) || (!(ret == 0 && (st & LR_SOCK_KEEP)) && !lr_state_logs_calls()))
 		return ret;
 	int e = errno;
 	struct lr_guard g;
 	struct lr_loaded *l = lr_state_enter(&g);
 	if (l) {
-		struct lr_sockinfo si;
-		uint8_t proto;
-		if (sockinfo(fd, &si, &proto)) {
-			if (keep) {
-				lr_fd_update(fd, LR_SOCK_KEEP, 0);
-				lr_act_keep_listener(l, &lr_shim, fd, proto, &si);
-			}
-			lr_act_listen(l, &lr_shim, fd, proto, ret, e, &si);
-		}
+		lr_act_listened(l, &lr_shim, fd, st, ret, e);
 		lr_state_leave(&g);
 	}
 	errno = e;
 	return ret;
-}
-
-/* Still the socket that was kept? The fd number may have been reused
- * without a close() libreuse saw (dup2, close_range): only a listener or a
- * UDP socket is left alone. */
-static bool still_kept(int fd)
-{
-	int v = 0, saved = errno;
-	socklen_t len = sizeof(v);
-	bool listening = getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v;
-	len = sizeof(v);
-	bool dgram = !listening && getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) == 0 && v == SOCK_DGRAM;
-	errno = saved;
-	return listening || dgram;
 }
 
 /* shutdown() of a kept socket would stop it for every holder — the keeper
@@ -231,24 +184,17 @@ static bool still_kept(int fd)
 LR_EXPORT int shutdown(int fd, int how)
 {
 	lr_real_init();
-	if (!(lr_fd_get(fd) & LR_SOCK_KEPT))
+	uint16_t st = lr_fd_get(fd);
+	if (!(st & LR_SOCK_KEPT))
 		return lr_real.shutdown(fd, how);
-	if (!still_kept(fd)) {
-		lr_fd_update(fd, LR_SOCK_KEPT, 0);
-		return lr_real.shutdown(fd, how);
-	}
 	int e = errno;
 	struct lr_guard g;
 	struct lr_loaded *l = lr_state_enter(&g);
-	if (l) {
-		struct lr_sockinfo si;
-		uint8_t proto;
-		if (sockinfo(fd, &si, &proto))
-			lr_act_shutdown_ignored(l, &lr_shim, fd, proto, &si);
+	bool ignored = lr_act_shutdown(l, &lr_shim, fd, st);
+	if (l)
 		lr_state_leave(&g);
-	}
 	errno = e;
-	return 0;
+	return ignored ? 0 : lr_real.shutdown(fd, how);
 }
 
 /* The addresses real.c compares its lookups with (see real.h). gcc wants an

@@ -79,18 +79,23 @@ check "run: prepends to an existing LD_PRELOAD, absolute" \
 check "run: a sanitizer runtime first in LD_PRELOAD stays first" \
 	grep -qE "^$SANRT/usr/lib/libasan\.so\.8:$BUILD/libreuse\.so:/x\.so$" <(LD_PRELOAD="/usr/lib/libasan.so.8 /x.so" "$CLI" run sh -c 'echo "$LD_PRELOAD"' 2>/dev/null)
 
-# Warnings for what LD_PRELOAD cannot reach.
+# What LD_PRELOAD cannot reach goes to the seccomp supervisor, said so.
 printf 'int main(void) { return 0; }\n' >"$T/p.c"
 if cc -static -o "$T/static" "$T/p.c" 2>/dev/null; then
 	"$CLI" run "$T/static" 2>"$T/static.err"
-	check "run of a static binary: warned in plain words" grep -q "is statically linked: there is no dynamic loader" "$T/static.err"
+	check "run of a static binary: supervised from outside, said in plain words" \
+		grep -q "is statically linked (there is no dynamic loader to preload libreuse): applying the rules from outside it, by seccomp user notification" "$T/static.err"
+	"$CLI" run --preload "$T/static" 2>"$T/static2.err"
+	check "run --preload of a static binary: warned that LD_PRELOAD cannot reach it" \
+		grep -q "is statically linked (there is no dynamic loader to preload libreuse): LD_PRELOAD cannot change or see its calls (--seccomp can)" "$T/static2.err"
 else
 	ok "# SKIP static warning: no static libc to build a static program"
 fi
 cc -o "$T/gox" "$T/p.c" && printf 'Go\0\0buildid' >"$T/note" &&
 	objcopy --add-section .note.go.buildid="$T/note" "$T/gox" 2>/dev/null
 "$CLI" run "$T/gox" 2>"$T/go.err"
-check "run of a Go binary (a .note.go.buildid section): warned" grep -q "is a Go program: Go makes its socket system calls itself" "$T/go.err"
+check "run of a Go binary (a .note.go.buildid section): supervised, said so" \
+	grep -q "is a Go program (Go makes its socket system calls itself, not through libc): applying the rules from outside it" "$T/go.err"
 cp /bin/true "$T/suid" && chmod u+s "$T/suid"
 "$CLI" run "$T/suid" 2>"$T/suid.err"
 check "run of a set-user-ID program: warned" grep -q "is set-user-ID: the dynamic loader ignores LD_PRELOAD" "$T/suid.err"

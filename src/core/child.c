@@ -1,0 +1,39 @@
+#include "child.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+
+int lr_child_signals(sigset_t *orig)
+{
+	sigset_t all;
+	sigfillset(&all);
+	/* Faults are the parent's own; blocked they would kill it anyway. */
+	static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT };
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+		sigdelset(&all, faults[i]);
+	if (sigprocmask(SIG_BLOCK, &all, orig) != 0)
+		return -1;
+	return signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int lr_child_exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 1;
+}
+
+const char *lr_child_status_text(int status, char *buf, size_t n)
+{
+	if (WIFSIGNALED(status)) {
+		const char *name = sigabbrev_np(WTERMSIG(status));
+		snprintf(buf, n, "killed by SIG%s", name ? name : "?");
+	} else {
+		snprintf(buf, n, "status %d", lr_child_exit_code(status));
+	}
+	return buf;
+}

@@ -1,0 +1,194 @@
+#include "front.h"
+
+#include "addr.h"
+#include "keepclient.h"
+#include "notify.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Sockets whose record is remembered at once. A record is only what the
+ * supervisor learnt of a socket (who set which option): losing one to a
+ * collision loses a detail of a log line, never a decision about another
+ * socket — the key is the socket's inode, not a reusable fd number. */
+#define LR_SOCKETS 8192
+
+/* Shared by every worker, under `lock`. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	ino_t ino;
+	uint16_t bits;
+} sockets[LR_SOCKETS];
+
+/* Set once by lr_front_init, before the workers start. */
+static struct lr_keeper_addr keeper;
+static int unprivileged_start = 1024;
+
+void lr_front_init(void)
+{
+	lr_keeper_from_env(&keeper);
+	char buf[32];
+	int fd = open("/proc/sys/net/ipv4/ip_unprivileged_port_start", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		if (n > 0) {
+			buf[n] = '\0';
+			unprivileged_start = atoi(buf);
+		}
+		close(fd);
+	}
+}
+
+uint16_t lr_front_get(ino_t ino)
+{
+	pthread_mutex_lock(&lock);
+	size_t i = (size_t)ino % LR_SOCKETS;
+	uint16_t bits = sockets[i].ino == ino ? sockets[i].bits : 0;
+	pthread_mutex_unlock(&lock);
+	return bits;
+}
+
+void lr_front_update(ino_t ino, uint16_t clear, uint16_t set)
+{
+	pthread_mutex_lock(&lock);
+	size_t i = (size_t)ino % LR_SOCKETS;
+	if (sockets[i].ino != ino) {
+		sockets[i].ino = ino;
+		sockets[i].bits = 0;
+	}
+	sockets[i].bits = (uint16_t)((sockets[i].bits & ~clear) | set);
+	pthread_mutex_unlock(&lock);
+}
+
+void lr_front_set(ino_t ino, uint16_t bits)
+{
+	lr_front_update(ino, 0xffff, bits);
+}
+
+/* The call the current worker thread acts for (the core's socket calls
+ * take no context). Set by that thread only, for the length of one call. */
+static __thread struct lr_trapped *current;
+
+/* A bind the supervisor makes is checked against its own capabilities: ask
+ * the program's, as the kernel would have. */
+static int bind_as_program(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct lr_addr a;
+	uint16_t port;
+	if (lr_sockaddr_read(addr, len, &a, &port) == 0 && port && port < unprivileged_start &&
+	    !(current->capeff & (1ull << CAP_NET_BIND_SERVICE))) {
+		errno = EACCES;
+		return -1;
+	}
+	int r = bind(fd, addr, len);
+	if (r < 0 && errno == EINVAL && current->retried) {
+		/* Made again after a signal: if the first attempt bound it where
+		 * asked, that is this call's success. */
+		struct sockaddr_storage ss;
+		socklen_t l = sizeof(ss);
+		struct lr_addr b;
+		uint16_t bport;
+		if (getsockname(fd, (struct sockaddr *)&ss, &l) == 0 &&
+		    lr_sockaddr_read((struct sockaddr *)&ss, l, &b, &bport) == 0 && bport == port &&
+		    memcmp(&a, &b, sizeof(a)) == 0)
+			return 0;
+		errno = EINVAL;
+	}
+	return r;
+}
+
+static int connect_as_program(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	int r = connect(fd, addr, len);
+	if (r < 0 && current->retried) {
+		/* A connect made again after a signal: the first is under way,
+		 * or done. Say what the program would have been told once. */
+		if (errno == EALREADY)
+			errno = EINPROGRESS;
+		else if (errno == EISCONN)
+			return 0;
+	}
+	return r;
+}
+
+static void mark(const struct lr_caller *who, int fd, uint16_t clear, uint16_t set)
+{
+	(void)who;
+	(void)fd;
+	lr_front_update(current->ino, clear, set);
+}
+
+/* The program's FD_CLOEXEC on its fd, from /proc/PID/fdinfo ("flags:" in octal). */
+static bool program_cloexec(pid_t tgid, int fd)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)tgid, fd);
+	int f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return false;
+	ssize_t n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	const char *flags = strstr(buf, "flags:");
+	return flags && (strtoul(flags + 6, NULL, 8) & O_CLOEXEC);
+}
+
+static int adopt(const struct lr_caller *who, int fd, const struct lr_keep_sock *want,
+		 const char *name, struct lr_keep_outcome *out)
+{
+	(void)who;
+	memset(out, 0, sizeof(*out));
+	if (name) {
+		lr_keep_say(out->why, sizeof(out->why), "not possible: keep = \"", name, -1,
+			    "\" takes a socket from systemd, which the supervisor does not reach");
+		return 0;
+	}
+	int k;
+	out->no_keeper = !keeper.len;
+	if (!keeper.len || !lr_keeper_adopt(&keeper, want, &k, out))
+		return 0;
+	int ok = lr_keep_fit(fd, k, out->why, sizeof(out->why)) &&
+		 lr_notify_addfd(current->listener, current->id, k, current->target,
+				 program_cloexec(current->tgid, current->target)) == 0;
+	if (!ok && !out->why[0])
+		lr_keep_say(out->why, sizeof(out->why), "not taken: the socket could not be put in the program (",
+			    strerror(errno), -1, ")");
+	close(k);
+	return ok;
+}
+
+static int offer(const struct lr_caller *who, int fd, struct lr_keep_outcome *out)
+{
+	(void)who;
+	memset(out, 0, sizeof(*out));
+	out->no_keeper = !keeper.len;
+	return keeper.len && lr_keeper_offer(&keeper, fd, out);
+}
+
+static const struct lr_socket_ops ops = {
+	.bind = bind_as_program,
+	.connect = connect_as_program,
+	.setsockopt = setsockopt,
+	.mark = mark,
+	.adopt = adopt,
+	.offer = offer,
+};
+
+void lr_front_caller(struct lr_caller *who, struct lr_trapped *t, const char *program, uid_t euid)
+{
+	current = t;
+	who->ops = &ops;
+	who->pid = t->tgid;
+	who->euid = euid;
+	who->program = program;
+	who->ctx = t;
+}

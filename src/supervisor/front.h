@@ -1,0 +1,41 @@
+/* The supervisor as a front end of the core: its calls reach the program's
+ * socket through a duplicate (pidfd_getfd) — the same socket — with the
+ * supervisor's own system calls, checked as the kernel would check the
+ * program's; what it knows of each socket is kept by socket inode; a kept
+ * socket goes into the program with SECCOMP_IOCTL_NOTIF_ADDFD. */
+#ifndef LIBREUSE_FRONT_H
+#define LIBREUSE_FRONT_H
+
+#include "act.h"
+#include "keepclient.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The trapped call a worker thread is acting for. */
+struct lr_trapped {
+	int listener;
+	uint64_t id;     /* the notification */
+	pid_t tgid;
+	int pidfd;
+	int target;      /* the program's fd number */
+	int dup;         /* the supervisor's duplicate of it */
+	ino_t ino;       /* the socket */
+	uint64_t capeff; /* the program's effective capabilities */
+	bool retried;    /* the program gave up this call once (a signal) and made it again */
+};
+
+/* Once: the keeper to ask (from the environment) and the kernel's lowest
+ * unprivileged port. */
+void lr_front_init(void);
+
+/* The caller for one trapped call of process (tgid, program, euid). */
+void lr_front_caller(struct lr_caller *who, struct lr_trapped *t, const char *program, uid_t euid);
+
+/* What is recorded of a socket (LR_SOCK_* bits), by inode. */
+uint16_t lr_front_get(ino_t ino);
+void lr_front_set(ino_t ino, uint16_t bits);
+void lr_front_update(ino_t ino, uint16_t clear, uint16_t set);
+
+#endif

@@ -1,0 +1,176 @@
+#include "handle.h"
+
+#include "act.h"
+#include "front.h"
+#include "notify.h"
+#include "procs.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Calls that found the program's socket, ready for the core. */
+struct ready {
+	struct lr_trapped t;
+	struct lr_proc proc;
+	struct lr_caller who;
+	uint16_t st; /* LR_SOCK_* bits */
+};
+
+/* Answers, and when the program had given the call up (a signal: it will
+ * make it again) records that on the socket, so that the next attempt
+ * finds the first one's effect as its own. */
+static void answer(struct ready *r, int ret, int err)
+{
+	if (lr_notify_return(r->t.listener, r->t.id, ret, ret < 0 ? err : 0) != 0 && errno == ENOENT)
+		lr_front_update(r->t.ino, 0, LR_SOCK_RETRIED);
+}
+
+static void release(struct ready *r)
+{
+	if (r->t.dup >= 0)
+		close(r->t.dup);
+	if (r->t.pidfd >= 0)
+		close(r->t.pidfd);
+}
+
+/* Reaches the program's socket fd for call req: its process, a duplicate,
+ * what is known of it. False when the call is not ours to change (the fd
+ * is not an IP socket, no rules apply, the process is gone): then the
+ * caller lets it run as the program asked. */
+static bool reach(int listener, const struct seccomp_notif *req, int fd, bool fresh, struct ready *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->t.listener = listener;
+	r->t.id = req->id;
+	r->t.target = fd;
+	r->t.dup = -1;
+	r->t.pidfd = lr_notify_pidfd((pid_t)req->pid, &r->t.tgid);
+	if (r->t.pidfd < 0 || !lr_notify_valid(listener, req->id))
+		return false;
+	if (lr_proc_get(r->t.tgid, fresh, &r->proc) != 0 || !r->proc.loaded)
+		return false;
+	r->t.dup = (int)syscall(SYS_pidfd_getfd, r->t.pidfd, fd, 0);
+	struct stat st;
+	if (r->t.dup < 0 || fstat(r->t.dup, &st) != 0 || !S_ISSOCK(st.st_mode))
+		return false;
+	r->t.ino = st.st_ino;
+	r->st = lr_front_get(r->t.ino);
+	if (!(r->st & LR_SOCK_KNOWN)) {
+		if (!lr_sock_ask(r->t.dup, &r->st))
+			return false;
+		lr_front_set(r->t.ino, r->st);
+	}
+	r->t.capeff = r->proc.capeff;
+	r->t.retried = (r->st & LR_SOCK_RETRIED) != 0;
+	if (r->t.retried)
+		lr_front_update(r->t.ino, LR_SOCK_RETRIED, 0);
+	lr_front_caller(&r->who, &r->t, r->proc.argv0[0] ? r->proc.argv0 : r->proc.exe, r->proc.euid);
+	return true;
+}
+
+/* bind and connect: the address is copied out of the program, and the call
+ * checked still waiting, before anything acts on the copy. */
+static void address_call(int listener, const struct seccomp_notif *req, bool is_bind)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = (socklen_t)req->data.args[2];
+	struct lr_call c;
+	struct ready r = { .t = { .dup = -1, .pidfd = -1 } };
+	if (len > sizeof(ss) || len < sizeof(sa_family_t) ||
+	    lr_notify_read((pid_t)req->pid, req->data.args[1], &ss, len) != 0 ||
+	    lr_sockaddr_read((struct sockaddr *)&ss, len, &c.addr, &c.port) != 0 ||
+	    !reach(listener, req, (int)req->data.args[0], is_bind, &r)) {
+		release(&r);
+		lr_notify_continue(listener, req->id);
+		return;
+	}
+	struct lr_sockinfo si;
+	lr_sockinfo_of(r.st, &si, &c.proto);
+	c.op = is_bind ? LR_OP_BIND : LR_OP_CONNECT;
+	int ret = (is_bind ? lr_act_bind : lr_act_connect)(r.proc.loaded, &r.who, r.t.dup,
+							   (struct sockaddr *)&ss, len, &c, &si);
+	answer(&r, ret, errno);
+	release(&r);
+}
+
+static void setsockopt_call(int listener, const struct seccomp_notif *req)
+{
+	int val;
+	struct ready r = { .t = { .dup = -1, .pidfd = -1 } };
+	if (req->data.args[3] == 0 || req->data.args[4] < sizeof(int) ||
+	    lr_notify_read((pid_t)req->pid, req->data.args[3], &val, sizeof(val)) != 0 ||
+	    !reach(listener, req, (int)req->data.args[0], false, &r)) {
+		release(&r);
+		lr_notify_continue(listener, req->id);
+		return;
+	}
+	int ret = lr_act_reuse_option(r.proc.loaded, &r.who, r.t.dup, r.st, (int)req->data.args[2], &val,
+				      sizeof(val));
+	answer(&r, ret, errno);
+	release(&r);
+}
+
+static void listen_call(int listener, const struct seccomp_notif *req)
+{
+	struct ready r = { .t = { .dup = -1, .pidfd = -1 } };
+	if (!reach(listener, req, (int)req->data.args[0], false, &r)) {
+		release(&r);
+		lr_notify_continue(listener, req->id);
+		return;
+	}
+	int ret = listen(r.t.dup, (int)req->data.args[1]);
+	int e = errno;
+	lr_act_listened(r.proc.loaded, &r.who, r.t.dup, r.st, ret, e);
+	answer(&r, ret, e);
+	release(&r);
+}
+
+static void shutdown_call(int listener, const struct seccomp_notif *req)
+{
+	struct ready r = { .t = { .dup = -1, .pidfd = -1 } };
+	if (reach(listener, req, (int)req->data.args[0], false, &r) && (r.st & LR_SOCK_KEPT) &&
+	    lr_act_shutdown(r.proc.loaded, &r.who, r.t.dup, r.st))
+		answer(&r, 0, 0);
+	else
+		lr_notify_continue(listener, req->id);
+	release(&r);
+}
+
+void lr_handle(int listener, const struct seccomp_notif *req)
+{
+	switch (req->data.nr) {
+	case __NR_bind:
+		address_call(listener, req, true);
+		break;
+	case __NR_connect:
+		address_call(listener, req, false);
+		break;
+	case __NR_setsockopt:
+		setsockopt_call(listener, req);
+		break;
+	case __NR_listen:
+		listen_call(listener, req);
+		break;
+	case __NR_shutdown:
+		shutdown_call(listener, req);
+		break;
+	case __NR_execve: {
+		/* Another program from here on: its names, and rules, anew. */
+		pid_t tgid;
+		int pidfd = lr_notify_pidfd((pid_t)req->pid, &tgid);
+		if (pidfd >= 0) {
+			lr_proc_forget(tgid);
+			close(pidfd);
+		}
+		lr_notify_continue(listener, req->id);
+		break;
+	}
+	default:
+		lr_notify_continue(listener, req->id);
+	}
+}

@@ -1,0 +1,38 @@
+/* What the supervisor knows of each process it serves: its program's names
+ * (for rules that name a program, and for log lines), the rules compiled
+ * for that program, and the credentials the kernel's own checks use. */
+#ifndef LIBREUSE_PROCS_H
+#define LIBREUSE_PROCS_H
+
+#include "load.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct lr_proc {
+	pid_t tgid;
+	char exe[NAME_MAX + 1];   /* basename of /proc/PID/exe */
+	char argv0[NAME_MAX + 1]; /* basename of its argv[0]; what log lines call it */
+	struct lr_loaded *loaded; /* the rules for it, or NULL: none apply */
+	uid_t euid;
+	uint64_t capeff;
+};
+
+/* Once, before any call is handled: where the rules come from, and where
+ * errors in them are said. */
+void lr_procs_init(const struct lr_sources *src, struct lr_sink *errors);
+
+/* What is known of process tgid, read from /proc the first time (and its
+ * credentials again when fresh is set: a daemon drops privileges after its
+ * first bind). 0, or -1 when it is gone. */
+int lr_proc_get(pid_t tgid, bool fresh, struct lr_proc *out);
+
+/* tgid exec'd another program: its names are to be read again. */
+void lr_proc_forget(pid_t tgid);
+
+/* The rules for a program that is not running yet (the command line). */
+struct lr_loaded *lr_procs_rules_for(const char *exe, const char *argv0);
+
+#endif

@@ -1,0 +1,236 @@
+#include "supervise.h"
+
+#include "child.h"
+#include "filter.h"
+#include "front.h"
+#include "handle.h"
+#include "load.h"
+#include "notify.h"
+#include "procs.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Threads receiving and handling calls. One slow call (a blocking connect,
+ * a retried bind) holds one thread; another is started whenever none is
+ * left waiting, up to this many. */
+#define LR_WORKERS_MAX 256
+
+/* Shared by the workers, set before the first starts. */
+static int listener = -1;
+static atomic_int waiting; /* workers blocked in NOTIF_RECV */
+static atomic_int workers;
+
+static void start_worker(void);
+
+static void *worker(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		atomic_fetch_add(&waiting, 1);
+		struct seccomp_notif req;
+		int r = lr_notify_recv(listener, &req);
+		/* The last one waiting takes a call: another waits for the next
+		 * before this one may block on a slow call. */
+		if (atomic_fetch_sub(&waiting, 1) == 1)
+			start_worker();
+		if (r == 0) {
+			lr_handle(listener, &req);
+		} else if (errno != ENOENT) {
+			/* Nothing more to receive (every filtered process gone):
+			 * wait for the supervisor to end. */
+			struct pollfd p = { .fd = listener, .events = POLLIN };
+			poll(&p, 1, 100);
+		}
+	}
+	return NULL;
+}
+
+static void start_worker(void)
+{
+	if (atomic_fetch_add(&workers, 1) >= LR_WORKERS_MAX) {
+		atomic_fetch_sub(&workers, 1);
+		return;
+	}
+	pthread_t t;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&a, 256 * 1024);
+	if (pthread_create(&t, &a, worker, NULL) != 0)
+		atomic_fetch_sub(&workers, 1);
+	pthread_attr_destroy(&a);
+}
+
+/* Which calls the rules can touch, over every program (the program may
+ * exec others): the filter traps those alone. */
+static void traps_for(const struct lr_sources *src, struct lr_sink *errors, struct lr_traps *t)
+{
+	memset(t, 0, sizeof(*t));
+	struct lr_loaded *all = lr_load(src, NULL, NULL, errors);
+	if (!all)
+		return;
+	const struct lr_table *tab = all->table;
+	bool keep = tab->keep_all;
+	for (size_t i = 0; i < tab->nactions; i++)
+		keep = keep || tab->actions[i].keep;
+	bool everything = tab->max_level >= LR_LOG_ALL;
+	t->connect = everything || tab->index[1].nintervals > 0 || tab->index[1].linear;
+	t->listen = everything || keep;
+	t->shutdown = keep;
+	lr_loaded_free(all);
+}
+
+/* The child: the filter, its listener to the parent, then the program. */
+static void child(int sock, char **argv, const struct lr_traps *t, const sigset_t *orig, bool required)
+{
+	sigprocmask(SIG_SETMASK, orig, NULL);
+	char why[256] = "";
+	int fd = lr_filter_install(t, why, sizeof(why));
+	struct msghdr mh = { 0 };
+	struct iovec iov = { .iov_base = why, .iov_len = sizeof(why) };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (fd >= 0) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 || (fd < 0 && required))
+		_exit(126);
+	if (fd >= 0)
+		close(fd);
+	close(sock);
+	execvp(argv[0], argv);
+	int e = errno;
+	fprintf(stderr, "libreuse: cannot run %s: %s\n", argv[0], strerror(e));
+	_exit(e == ENOENT ? 127 : 126);
+}
+
+/* The listener from the child, or -1 with why. */
+static int receive_listener(int sock, char *why, size_t n)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = why, .iov_len = n };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	why[0] = '\0';
+	ssize_t got = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	if (got <= 0) {
+		snprintf(why, n, "the program's process ended before its filter was installed");
+		return -1;
+	}
+	why[n - 1] = '\0';
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	int fd = -1;
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+int lr_supervise_run(char **argv, bool required)
+{
+	static struct lr_sources sources; /* read by the workers: set once, here */
+	static struct lr_sink errors;
+	lr_log_capture_stderr();
+	lr_sink_stderr(&errors);
+	lr_sources_find(&sources);
+	struct lr_traps traps;
+	traps_for(&sources, &errors, &traps);
+	lr_procs_init(&sources, &errors);
+	lr_front_init();
+
+	sigset_t orig;
+	int sigfd = lr_child_signals(&orig);
+	int sp[2];
+	if (sigfd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
+		fprintf(stderr, "libreuse: cannot start the supervisor: %s\n", strerror(errno));
+		return 126;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "libreuse: cannot start %s: %s\n", argv[0], strerror(errno));
+		return 126;
+	}
+	if (pid == 0) {
+		close(sp[0]);
+		child(sp[1], argv, &traps, &orig, required);
+	}
+	close(sp[1]);
+	char why[256];
+	listener = receive_listener(sp[0], why, sizeof(why));
+	close(sp[0]);
+	if (listener < 0) {
+		if (required)
+			fprintf(stderr, "libreuse: --seccomp: %s; %s not run\n", why, argv[0]);
+		else
+			fprintf(stderr, "libreuse: warning: cannot supervise %s (%s): it runs untouched\n",
+				argv[0], why);
+	} else {
+		lr_notify_sync_wakeup(listener);
+		start_worker();
+	}
+
+	/* Until the program has exited and no process under the filter is left
+	 * (a daemon it forked off still makes trapped calls: without this
+	 * process every one of them would fail with ENOSYS). */
+	int status = 0;
+	bool exited = false, hangup = listener < 0;
+	while (!exited || !hangup) {
+		struct pollfd p[2] = { { .fd = sigfd, .events = POLLIN }, { .fd = listener, .events = 0 } };
+		if (poll(p, hangup ? 1 : 2, -1) < 0 && errno != EINTR)
+			break;
+		if (!hangup && (p[1].revents & (POLLHUP | POLLERR)))
+			hangup = true;
+		struct signalfd_siginfo si;
+		while ((p[0].revents & POLLIN) && read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if (si.ssi_signo != SIGCHLD) {
+				if (!exited)
+					kill(pid, (int)si.ssi_signo);
+				continue;
+			}
+			int st;
+			pid_t w;
+			while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+				if (w == pid) {
+					status = st;
+					exited = true;
+				}
+		}
+	}
+	if (listener < 0 && required)
+		return 126;
+	if (listener >= 0) {
+		/* The exit summary, as the shim writes it at the program's exit. */
+		const char *slash = strrchr(argv[0], '/');
+		const char *name = slash ? slash + 1 : argv[0];
+		struct lr_loaded *l = lr_procs_rules_for(name, name);
+		struct lr_caller who = { .pid = pid, .euid = (uid_t)-1, .program = name };
+		if (l)
+			lr_act_summary(l, &who);
+	}
+	return lr_child_exit_code(status);
+}

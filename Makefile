@@ -80,7 +80,7 @@ override CFLAGS += $(if $(LIBCONFIG_SONAME),-DLR_LIBCONFIG_SONAME='"$(LIBCONFIG_
 # Everything the build and the tests use, from Debian.
 DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light \
 	iproute2 util-linux groff-base binutils valgrind systemd bash-completion man-db \
-	debhelper dpkg-dev fakeroot lintian
+	debhelper dpkg-dev fakeroot lintian golang-go busybox-static
 
 .PHONY: all deps bench-deps check unit integration demo bench install uninstall clean print-sysconfdir deb \
 	matrix-doc fuzz fuzz-deps
@@ -126,6 +126,13 @@ $(B)/helpers/%: tests/helpers/%.c | $(B)/helpers
 $(B)/helpers/lib%.so: tests/helpers/lib%.c | $(B)/helpers
 	$(CC) $(CFLAGS) -fvisibility=default -shared $< $(LDFLAGS) -o $@
 
+# Go programs for the seccomp supervisor's tests, static as Go builds them.
+GO_HELPERS := $(B)/helpers/goserver $(B)/helpers/goclient
+$(B)/helpers/goserver: tests/helpers/go/server.go | $(B)/helpers
+	CGO_ENABLED=0 GOCACHE=$(CURDIR)/build/gocache GOPATH=$(CURDIR)/build/gopath go build -o $@ $<
+$(B)/helpers/goclient: tests/helpers/go/client.go | $(B)/helpers
+	CGO_ENABLED=0 GOCACHE=$(CURDIR)/build/gocache GOPATH=$(CURDIR)/build/gopath go build -o $@ $<
+
 $(B)/helpers/early: tests/helpers/early.c $(B)/helpers/libearly.so
 	$(CC) $(CFLAGS) $< $(LDFLAGS) -L$(B)/helpers -learly -Wl,-rpath,'$$ORIGIN' -o $@
 
@@ -142,7 +149,7 @@ REPLAY_BIN := $(B)/fuzz/replay_config $(B)/fuzz/replay_addr
 $(B)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE_OBJ) | $(B)/fuzz
 	$(CC) $(CFLAGS) -Isrc/core tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(CORE_OBJ) $(LDFLAGS) -o $@
 
-integration: $(LIB) $(CLI) $(HELPER_BIN) $(REPLAY_BIN)
+integration: $(LIB) $(CLI) $(HELPER_BIN) $(REPLAY_BIN) $(GO_HELPERS)
 
 check: deps
 	$(MAKE) SANITIZE='$(SANITIZE)' all unit integration

@@ -207,3 +207,14 @@ wait_count_exact() {
 	done
 	return 1
 }
+
+# seccomp_or_skip: ends the test, skipping with the reason, where this
+# kernel (or a sandbox) gives no seccomp user notification.
+seccomp_or_skip() {
+	local why
+	why=$("$CLI" run --seccomp -- true 2>&1)
+	if [ $? = 126 ]; then
+		ok "# SKIP seccomp user notification is not available here: $why"
+		exit 0
+	fi
+}

@@ -27,9 +27,12 @@ static struct lr_ratelimit rate;
 /* Written once, by the first listen that earns the verdict. */
 static atomic_flag verdict_given = ATOMIC_FLAG_INIT;
 
+/* A non-blocking connect under way (EINPROGRESS) is no failure: every
+ * such connect is logged, not cut after the fifth. */
 static bool is_failure(const struct lr_event *ev)
 {
-	return ev->kind == LR_EV_CONFLICT || (ev->kind == LR_EV_CALL && ev->result < 0);
+	return ev->kind == LR_EV_CONFLICT ||
+	       (ev->kind == LR_EV_CALL && ev->result < 0 && ev->err != EINPROGRESS);
 }
 
 /* Failures and actions are rate-limited per (kind, op, address, errno or

@@ -58,17 +58,25 @@ func main() {
 			conns <- c
 		}
 	}()
+	answer := func(c net.Conn) {
+		peer := c.RemoteAddr().(*net.TCPAddr)
+		fmt.Fprintf(c, "%s %d\n", *id, peer.Port)
+		c.Close()
+	}
 	for served := 0; *serve < 0 || served < *serve; served++ {
 		select {
 		case <-stop:
+			// Stop accepting; answer what was accepted already.
+			ln.Close()
+			for c := range conns {
+				answer(c)
+			}
 			return
 		case c, ok := <-conns:
 			if !ok {
 				return
 			}
-			peer := c.RemoteAddr().(*net.TCPAddr)
-			fmt.Fprintf(c, "%s %d\n", *id, peer.Port)
-			c.Close()
+			answer(c)
 		}
 	}
 }

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The seccomp supervisor's own promises: a bind it makes is checked against
+# the program's privileges, not its own; children after fork and exec are
+# served; it outlives the program while anything under the filter runs;
+# signals and the exit status pass through; where user notification cannot
+# be had, it says so. And the aim: a Go daemon restarted under load, under
+# the keeper, with nothing refused.
+. "$(dirname "$0")/../lib.sh"
+seccomp_or_skip
+
+GOSERVER=$HELPERS/goserver
+
+# The privileged-port check: the supervisor runs as root, the program as
+# nobody, which may not bind below net.ipv4.ip_unprivileged_port_start.
+start=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)
+low=$("$PY" -c "
+import socket
+for p in range(1000, 100, -1):
+    try:
+        s = socket.socket(); s.bind(('127.0.0.1', p)); s.close(); print(p); break
+    except OSError: pass")
+if [ "$(id -u)" = 0 ] && [ "$low" -lt "$start" ]; then
+	out=$("$CLI" run --seccomp --reuseaddr -- setpriv --reuid nobody --regid nogroup --clear-groups \
+		"$GOSERVER" -port "$low" -serve 0 2>&1)
+	check "a program without CAP_NET_BIND_SERVICE gets EACCES for port $low through the root supervisor" \
+		grep -q "BINDERR 13" <<<"$out"
+	out=$("$CLI" run --seccomp --reuseaddr -- "$GOSERVER" -port "$low" -serve 0 2>&1)
+	check "...while as root it binds it" grep -q "READY 127.0.0.1 $low" <<<"$out"
+else
+	ok "# SKIP privileged ports: not root, or ip_unprivileged_port_start is $start"
+fi
+
+# Children after fork and exec.
+P=$(free_port)
+bg shell "$CLI" run --seccomp --reuseport -- sh -c "\"$GOSERVER\" -port $P -id one & \"$GOSERVER\" -port $P -id two & wait"
+wait_count "$T/shell.out" 'READY|BINDERR' 2 5
+check "exec'd children: two Go servers started by a shell share port $P" \
+	test "$(grep -c "READY 127.0.0.1 $P" "$T/shell.out")" = 2
+sh_pid=$(pgrep -P "$(cat "$T/shell.pid")")
+kill -TERM "$(cat "$T/shell.pid")"
+sleep 0.3
+check "...TERM to the supervisor reaches the shell (the servers it started run on)" \
+	test -n "$sh_pid" -a ! -d "/proc/$sh_pid" -a "$(pgrep -fc "$GOSERVER -port $P ")" = 2
+pkill -TERM -f "$GOSERVER -port $P "
+check "...and once they are gone, so is the supervisor" wait_exit shell 10
+P=$(free_port)
+"$CLI" run --seccomp --reuseport -- "$PY" -c "
+import os, socket, sys
+child = os.fork()
+s = socket.socket()
+s.bind(('127.0.0.1', $P))
+print('BOUND', 'child' if child == 0 else 'parent', flush=True)
+if child:
+    os.waitpid(child, 0)
+" >"$T/fork.out" 2>&1
+check "a forked child is served too: both processes bind port $P" \
+	test "$(grep -c '^BOUND' "$T/fork.out")" = 2
+
+# Exit status, signals.
+"$CLI" run --seccomp -- sh -c 'exit 7' 2>/dev/null
+check "the program's exit status passes through (7)" test $? = 7
+"$CLI" run --seccomp -- sh -c 'kill -TERM $$' 2>/dev/null
+check "a program killed by SIGTERM: 128+15" test $? = 143
+bg usr1 "$CLI" run --seccomp -- sh -c 'trap "echo GOT USR1; exit 5" USR1; echo READY; while :; do sleep 0.05; done'
+wait_for "$T/usr1.out" READY
+kill -USR1 "$(cat "$T/usr1.pid")"
+wait_exit usr1 5
+wait "$(cat "$T/usr1.pid")"
+check "SIGUSR1 to the supervisor reaches the program (which exits 5)" test $? = 5 -a -n "$(grep 'GOT USR1' "$T/usr1.out")"
+
+# The program exits, what it forked off runs on: the supervisor stays (its
+# calls would fail with ENOSYS without it), then returns the program's status.
+P=$(free_port)
+bg orphan "$CLI" run --seccomp --reuseport -- sh -c "\"$GOSERVER\" -port $P -id orphan & exit 0"
+wait_for "$T/orphan.out" READY
+sleep 0.3
+check "the shell is gone, its server runs on, and the supervisor with it" kill -0 "$(cat "$T/orphan.pid")"
+check "...and the server answers" test -n "$(tcp_get 127.0.0.1 "$P")"
+pkill -TERM -f "$GOSERVER -port $P -id orphan"
+check "once the server is gone, the supervisor returns" wait_exit orphan 10
+wait "$(cat "$T/orphan.pid")"
+check "...with the program's (the shell's) status, 0" test $? = 0
+
+# Where user notification cannot be had (here: a supervisor's listener is
+# already installed), --seccomp says so and runs nothing; the automatic
+# choice warns and runs the program untouched.
+out=$("$CLI" run --seccomp -- "$CLI" run --seccomp -- true 2>&1)
+check "--seccomp without user notification: one clear line, exit 126" \
+	grep -q "libreuse: --seccomp: a seccomp listener is already installed for this process .*; true not run" <<<"$out"
+out=$("$CLI" run --seccomp -- "$CLI" run -- "$GOSERVER" -port 0 -serve 0 2>&1)
+check "automatic choice without it: a warning, and the program runs untouched" \
+	grep -q "warning: cannot supervise .*goserver .*: it runs untouched" <<<"$out"
+check "...(it ran)" grep -q "^READY" <<<"$out"
+
+# The aim: a Go daemon restarted under load by the keeper, nothing refused.
+P=$(free_port)
+bg keeper "$CLI" run --keep -- "$GOSERVER" -port "$P"
+wait_for "$T/keeper.out" READY 10
+bg load "$PY" "$ROOT/tests/helpers/loadgen.py" --port "$P" --until "$T/load.stop" --seconds 60
+sleep 0.3
+for i in $(seq 1 10); do
+	kill -HUP "$(cat "$T/keeper.pid")"
+	wait_count "$T/keeper.err" 'took [0-9]+ kept socket' "$i" 10 || break
+	sleep 0.3
+done
+touch "$T/load.stop"
+wait_exit load 20
+res=$(cat "$T/load.out")
+echo "# Go under the keeper and the supervisor, 10 restarts: $res" | cut -c1-240
+check "Go + keep: 10 restarts carried out" test "$(grep -cE 'took [0-9]+ kept socket' "$T/keeper.err")" = 10
+check "Go + keep: no connection refused or reset ($(json_get "$res" refused) refused, $(json_get "$res" reset) reset)" \
+	test "$(json_get "$res" refused)$(json_get "$res" reset)$(json_get "$res" timeout)$(json_get "$res" other)" = 0000
+check "Go + keep: answers from 11 instances" test "$(json_get "$res" ids | wc -w)" = 11
+kill -TERM "$(cat "$T/keeper.pid")"
+check "Go + keep: TERM to the keeper ends it all" wait_exit keeper 10

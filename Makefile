@@ -57,7 +57,7 @@ CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_ma
 # The keeper and the seccomp supervisor run inside the command (libreuse run
 # --keep, --seccomp).
 KEEPER_SRC := $(addprefix src/keeper/,keeper.c store.c peer.c)
-SUPERVISOR_SRC := $(addprefix src/supervisor/,supervise.c filter.c notify.c procs.c front.c handle.c)
+SUPERVISOR_SRC := $(addprefix src/supervisor/,supervise.c filter.c notify.c procs.c front.c handle.c pool.c)
 CORE_OBJ := $(CORE_SRC:src/%.c=$(B)/obj/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:src/%.c=$(B)/obj/%.o)
 SHIM_OBJ := $(CORE_OBJ) $(PRELOAD_OBJ)
@@ -95,19 +95,24 @@ deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-$(B)/obj/core/%.o: src/core/%.c $(CORE_H) | $(B)/obj
+$(B)/obj/core/%.o: src/core/%.c $(CORE_H)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc/core -c $< -o $@
 
-$(B)/obj/preload/%.o: src/preload/%.c $(CORE_H) $(wildcard src/preload/*.h) | $(B)/obj
+$(B)/obj/preload/%.o: src/preload/%.c $(CORE_H) $(wildcard src/preload/*.h)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc/core -Isrc/preload -c $< -o $@
 
-$(B)/obj/command/%.o: src/command/%.c $(CORE_H) $(wildcard src/command/*.h src/keeper/*.h src/supervisor/*.h) | $(B)/obj
+$(B)/obj/command/%.o: src/command/%.c $(CORE_H) $(wildcard src/command/*.h src/keeper/*.h src/supervisor/*.h)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc/core -Isrc/command -Isrc/keeper -Isrc/supervisor -c $< -o $@
 
-$(B)/obj/keeper/%.o: src/keeper/%.c $(CORE_H) $(wildcard src/keeper/*.h) | $(B)/obj
+$(B)/obj/keeper/%.o: src/keeper/%.c $(CORE_H) $(wildcard src/keeper/*.h)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc/core -Isrc/keeper -c $< -o $@
 
-$(B)/obj/supervisor/%.o: src/supervisor/%.c $(CORE_H) $(wildcard src/supervisor/*.h) | $(B)/obj
+$(B)/obj/supervisor/%.o: src/supervisor/%.c $(CORE_H) $(wildcard src/supervisor/*.h)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc/core -Isrc/supervisor -c $< -o $@
 
 $(LIB): $(SHIM_OBJ) src/preload/libreuse.map
@@ -135,9 +140,6 @@ $(B)/helpers/goclient: tests/helpers/go/client.go | $(B)/helpers
 
 $(B)/helpers/early: tests/helpers/early.c $(B)/helpers/libearly.so
 	$(CC) $(CFLAGS) $< $(LDFLAGS) -L$(B)/helpers -learly -Wl,-rpath,'$$ORIGIN' -o $@
-
-$(B)/obj:
-	mkdir -p $@/core $@/preload $@/command $@/keeper $@/supervisor
 
 $(B)/tests $(B)/helpers $(B)/fuzz:
 	mkdir -p $@

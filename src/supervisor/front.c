@@ -3,6 +3,7 @@
 #include "addr.h"
 #include "keepclient.h"
 #include "notify.h"
+#include "procs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -82,10 +83,15 @@ static int bind_as_program(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	struct lr_addr a;
 	uint16_t port;
-	if (lr_sockaddr_read(addr, len, &a, &port) == 0 && port && port < unprivileged_start &&
-	    !(current->capeff & (1ull << CAP_NET_BIND_SERVICE))) {
-		errno = EACCES;
-		return -1;
+	if (lr_sockaddr_read(addr, len, &a, &port) == 0 && port && port < unprivileged_start) {
+		/* Its credentials now, not as first seen: a daemon drops them. */
+		uid_t euid;
+		uint64_t capeff = 0;
+		if (lr_proc_creds(current->tgid, &euid, &capeff) != 0 ||
+		    !(capeff & (1ull << CAP_NET_BIND_SERVICE))) {
+			errno = EACCES;
+			return -1;
+		}
 	}
 	int r = bind(fd, addr, len);
 	if (r < 0 && errno == EINVAL && current->retried) {

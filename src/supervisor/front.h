@@ -22,7 +22,6 @@ struct lr_trapped {
 	int target;      /* the program's fd number */
 	int dup;         /* the supervisor's duplicate of it */
 	ino_t ino;       /* the socket */
-	uint64_t capeff; /* the program's effective capabilities */
 	bool retried;    /* the program gave up this call once (a signal) and made it again */
 };
 

@@ -3,9 +3,12 @@
 #include "act.h"
 #include "front.h"
 #include "notify.h"
+#include "pool.h"
 #include "procs.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,7 +45,7 @@ static void release(struct ready *r)
  * what is known of it. False when the call is not ours to change (the fd
  * is not an IP socket, no rules apply, the process is gone): then the
  * caller lets it run as the program asked. */
-static bool reach(int listener, const struct seccomp_notif *req, int fd, bool fresh, struct ready *r)
+static bool reach(int listener, const struct seccomp_notif *req, int fd, struct ready *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->t.listener = listener;
@@ -52,7 +55,7 @@ static bool reach(int listener, const struct seccomp_notif *req, int fd, bool fr
 	r->t.pidfd = lr_notify_pidfd((pid_t)req->pid, &r->t.tgid);
 	if (r->t.pidfd < 0 || !lr_notify_valid(listener, req->id))
 		return false;
-	if (lr_proc_get(r->t.tgid, fresh, &r->proc) != 0 || !r->proc.loaded)
+	if (lr_proc_get(r->t.tgid, &r->proc) != 0 || !r->proc.loaded)
 		return false;
 	r->t.dup = (int)syscall(SYS_pidfd_getfd, r->t.pidfd, fd, 0);
 	struct stat st;
@@ -65,7 +68,6 @@ static bool reach(int listener, const struct seccomp_notif *req, int fd, bool fr
 			return false;
 		lr_front_set(r->t.ino, r->st);
 	}
-	r->t.capeff = r->proc.capeff;
 	r->t.retried = (r->st & LR_SOCK_RETRIED) != 0;
 	if (r->t.retried)
 		lr_front_update(r->t.ino, LR_SOCK_RETRIED, 0);
@@ -73,29 +75,70 @@ static bool reach(int listener, const struct seccomp_notif *req, int fd, bool fr
 	return true;
 }
 
+/* A bind or connect, its address copied out of the program. */
+struct address_call {
+	struct ready r;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct lr_call c;
+};
+
+static void finish(struct address_call *a)
+{
+	struct lr_sockinfo si;
+	lr_sockinfo_of(a->r.st, &si, &a->c.proto);
+	int ret = (a->c.op == LR_OP_BIND ? lr_act_bind : lr_act_connect)(
+		a->r.proc.loaded, &a->r.who, a->r.t.dup, (struct sockaddr *)&a->ss, a->len, &a->c, &si);
+	answer(&a->r, ret, errno);
+	release(&a->r);
+}
+
+/* On a pool thread: the caller it acts for is its own copy's. */
+static void finish_elsewhere(void *arg)
+{
+	struct address_call *a = arg;
+	lr_front_caller(&a->r.who, &a->r.t, a->r.who.program, a->r.who.euid);
+	finish(a);
+	free(a);
+}
+
+/* Whether acting may block this thread: a connect on a blocking socket
+ * (until it connects), a bind under rules that retry. */
+static bool may_block(const struct address_call *a)
+{
+	if (a->c.op == LR_OP_BIND) {
+		const struct lr_table *t = a->r.proc.loaded->table;
+		for (size_t i = 0; i < t->nactions; i++)
+			if (t->actions[i].retry_ms)
+				return true;
+		return false;
+	}
+	int fl = fcntl(a->r.t.dup, F_GETFL);
+	return fl >= 0 && !(fl & O_NONBLOCK);
+}
+
 /* bind and connect: the address is copied out of the program, and the call
  * checked still waiting, before anything acts on the copy. */
 static void address_call(int listener, const struct seccomp_notif *req, bool is_bind)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = (socklen_t)req->data.args[2];
-	struct lr_call c;
-	struct ready r = { .t = { .dup = -1, .pidfd = -1 } };
-	if (len > sizeof(ss) || len < sizeof(sa_family_t) ||
-	    lr_notify_read((pid_t)req->pid, req->data.args[1], &ss, len) != 0 ||
-	    lr_sockaddr_read((struct sockaddr *)&ss, len, &c.addr, &c.port) != 0 ||
-	    !reach(listener, req, (int)req->data.args[0], is_bind, &r)) {
-		release(&r);
+	struct address_call a = { .r = { .t = { .dup = -1, .pidfd = -1 } } };
+	a.len = (socklen_t)req->data.args[2];
+	if (a.len > sizeof(a.ss) || a.len < sizeof(sa_family_t) ||
+	    lr_notify_read((pid_t)req->pid, req->data.args[1], &a.ss, a.len) != 0 ||
+	    lr_sockaddr_read((struct sockaddr *)&a.ss, a.len, &a.c.addr, &a.c.port) != 0 ||
+	    !reach(listener, req, (int)req->data.args[0], &a.r)) {
+		release(&a.r);
 		lr_notify_continue(listener, req->id);
 		return;
 	}
-	struct lr_sockinfo si;
-	lr_sockinfo_of(r.st, &si, &c.proto);
-	c.op = is_bind ? LR_OP_BIND : LR_OP_CONNECT;
-	int ret = (is_bind ? lr_act_bind : lr_act_connect)(r.proc.loaded, &r.who, r.t.dup,
-							   (struct sockaddr *)&ss, len, &c, &si);
-	answer(&r, ret, errno);
-	release(&r);
+	a.c.op = is_bind ? LR_OP_BIND : LR_OP_CONNECT;
+	struct address_call *slow;
+	if (may_block(&a) && (slow = malloc(sizeof(*slow)))) {
+		*slow = a;
+		lr_pool_run(finish_elsewhere, slow);
+		return;
+	}
+	finish(&a);
 }
 
 static void setsockopt_call(int listener, const struct seccomp_notif *req)
@@ -104,7 +147,7 @@ static void setsockopt_call(int listener, const struct seccomp_notif *req)
 	struct ready r = { .t = { .dup = -1, .pidfd = -1 } };
 	if (req->data.args[3] == 0 || req->data.args[4] < sizeof(int) ||
 	    lr_notify_read((pid_t)req->pid, req->data.args[3], &val, sizeof(val)) != 0 ||
-	    !reach(listener, req, (int)req->data.args[0], false, &r)) {
+	    !reach(listener, req, (int)req->data.args[0], &r)) {
 		release(&r);
 		lr_notify_continue(listener, req->id);
 		return;
@@ -118,7 +161,7 @@ static void setsockopt_call(int listener, const struct seccomp_notif *req)
 static void listen_call(int listener, const struct seccomp_notif *req)
 {
 	struct ready r = { .t = { .dup = -1, .pidfd = -1 } };
-	if (!reach(listener, req, (int)req->data.args[0], false, &r)) {
+	if (!reach(listener, req, (int)req->data.args[0], &r)) {
 		release(&r);
 		lr_notify_continue(listener, req->id);
 		return;
@@ -133,7 +176,7 @@ static void listen_call(int listener, const struct seccomp_notif *req)
 static void shutdown_call(int listener, const struct seccomp_notif *req)
 {
 	struct ready r = { .t = { .dup = -1, .pidfd = -1 } };
-	if (reach(listener, req, (int)req->data.args[0], false, &r) && (r.st & LR_SOCK_KEPT) &&
+	if (reach(listener, req, (int)req->data.args[0], &r) && (r.st & LR_SOCK_KEPT) &&
 	    lr_act_shutdown(r.proc.loaded, &r.who, r.t.dup, r.st))
 		answer(&r, 0, 0);
 	else

@@ -61,12 +61,19 @@ static pid_t tgid_of(pid_t tid)
 
 int lr_notify_pidfd(pid_t tid, pid_t *tgid)
 {
+	/* Without PIDFD_THREAD only a thread-group leader opens: then tid is
+	 * the process, and /proc need not be asked (the common case). */
+	int fd = (int)syscall(SYS_pidfd_open, tid, 0);
+	if (fd >= 0) {
+		*tgid = tid;
+		return fd;
+	}
 	*tgid = tgid_of(tid);
 	if (*tgid < 0)
 		return -1;
-	/* The thread itself where the kernel can (a thread that is not the
-	 * group leader); its process either way: pidfd_getfd looks at its files. */
-	int fd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+	/* Another thread: itself where the kernel can (Linux 6.9), else its
+	 * process; either way pidfd_getfd reaches the process's files. */
+	fd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
 	if (fd < 0)
 		fd = (int)syscall(SYS_pidfd_open, *tgid, 0);
 	return fd;

@@ -50,7 +50,7 @@ static ssize_t read_small(const char *path, char *buf, size_t n)
 	return r;
 }
 
-static int read_creds(pid_t tgid, struct lr_proc *p)
+int lr_proc_creds(pid_t tgid, uid_t *euid, uint64_t *capeff)
 {
 	char path[64], buf[4096];
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)tgid);
@@ -61,8 +61,8 @@ static int read_creds(pid_t tgid, struct lr_proc *p)
 	unsigned long real = 0, eff = 0;
 	if (!uid || sscanf(uid + 5, "%lu %lu", &real, &eff) != 2)
 		return -1;
-	p->euid = (uid_t)eff;
-	p->capeff = cap ? strtoull(cap + 8, NULL, 16) : 0;
+	*euid = (uid_t)eff;
+	*capeff = cap ? strtoull(cap + 8, NULL, 16) : 0;
 	return 0;
 }
 
@@ -113,7 +113,7 @@ struct lr_loaded *lr_procs_rules_for(const char *exe, const char *argv0)
 	return l;
 }
 
-int lr_proc_get(pid_t tgid, bool fresh, struct lr_proc *out)
+int lr_proc_get(pid_t tgid, struct lr_proc *out)
 {
 	pthread_mutex_lock(&lock);
 	struct lr_proc *p = NULL;
@@ -126,15 +126,13 @@ int lr_proc_get(pid_t tgid, bool fresh, struct lr_proc *out)
 	if (!p) {
 		p = &procs[next_slot++ % LR_PROCS];
 		memset(p, 0, sizeof(*p));
-		if (read_names(tgid, p) != 0 || read_creds(tgid, p) != 0) {
+		if (read_names(tgid, p) != 0 || lr_proc_creds(tgid, &p->euid, &p->capeff) != 0) {
 			p->tgid = 0;
 			r = -1;
 		} else {
 			p->tgid = tgid;
 			p->loaded = rules_locked(p->exe, p->argv0);
 		}
-	} else if (fresh && read_creds(tgid, p) != 0) {
-		r = -1;
 	}
 	if (r == 0)
 		*out = *p;

@@ -24,10 +24,12 @@ struct lr_proc {
  * errors in them are said. */
 void lr_procs_init(const struct lr_sources *src, struct lr_sink *errors);
 
-/* What is known of process tgid, read from /proc the first time (and its
- * credentials again when fresh is set: a daemon drops privileges after its
- * first bind). 0, or -1 when it is gone. */
-int lr_proc_get(pid_t tgid, bool fresh, struct lr_proc *out);
+/* What is known of process tgid, read from /proc the first time. 0, or -1
+ * when it is gone. */
+int lr_proc_get(pid_t tgid, struct lr_proc *out);
+
+/* Its credentials now (a daemon drops privileges after its first bind). */
+int lr_proc_creds(pid_t tgid, uid_t *euid, uint64_t *capeff);
 
 /* tgid exec'd another program: its names are to be read again. */
 void lr_proc_forget(pid_t tgid);

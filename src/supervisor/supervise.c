@@ -12,7 +12,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,30 +20,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Threads receiving and handling calls. One slow call (a blocking connect,
- * a retried bind) holds one thread; another is started whenever none is
- * left waiting, up to this many. */
-#define LR_WORKERS_MAX 256
-
-/* Shared by the workers, set before the first starts. */
+/* The listener, set before the receiving thread starts. */
 static int listener = -1;
-static atomic_int waiting; /* workers blocked in NOTIF_RECV */
-static atomic_int workers;
 
-static void start_worker(void);
-
-static void *worker(void *arg)
+/* Receives every trapped call and handles it at once; the few that may
+ * block are handed to the pool (handle.c), so this thread is always soon
+ * back waiting — the program's calls are received eagerly. */
+static void *receiver(void *arg)
 {
 	(void)arg;
 	for (;;) {
-		atomic_fetch_add(&waiting, 1);
 		struct seccomp_notif req;
-		int r = lr_notify_recv(listener, &req);
-		/* The last one waiting takes a call: another waits for the next
-		 * before this one may block on a slow call. */
-		if (atomic_fetch_sub(&waiting, 1) == 1)
-			start_worker();
-		if (r == 0) {
+		if (lr_notify_recv(listener, &req) == 0) {
 			lr_handle(listener, &req);
 		} else if (errno != ENOENT) {
 			/* Nothing more to receive (every filtered process gone):
@@ -54,22 +41,6 @@ static void *worker(void *arg)
 		}
 	}
 	return NULL;
-}
-
-static void start_worker(void)
-{
-	if (atomic_fetch_add(&workers, 1) >= LR_WORKERS_MAX) {
-		atomic_fetch_sub(&workers, 1);
-		return;
-	}
-	pthread_t t;
-	pthread_attr_t a;
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&a, 256 * 1024);
-	if (pthread_create(&t, &a, worker, NULL) != 0)
-		atomic_fetch_sub(&workers, 1);
-	pthread_attr_destroy(&a);
 }
 
 /* Which calls the rules can touch, over every program (the program may
@@ -191,7 +162,11 @@ int lr_supervise_run(char **argv, bool required)
 				argv[0], why);
 	} else {
 		lr_notify_sync_wakeup(listener);
-		start_worker();
+		pthread_t t;
+		if (pthread_create(&t, NULL, receiver, NULL) != 0) {
+			fprintf(stderr, "libreuse: cannot start the supervisor's thread: %s\n", strerror(errno));
+			kill(pid, SIGKILL);
+		}
 	}
 
 	/* Until the program has exited and no process under the filter is left

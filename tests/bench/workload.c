@@ -10,8 +10,10 @@
  *                              median ns of their one timed bind cycle: adopted (P),
  *                              keep asked but nothing kept (Q), no rule (Q)
  *   workload bind-once PORT W  one bind cycle after a warm-up one on port W; prints its ns
+ *   workload syscalls N 0      N getppid system calls (which no filter traps); ns per call
  */
 #include <arpa/inet.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -187,12 +189,15 @@ int main(int argc, char **argv)
 	const char *mode = argv[1];
 	long n = atol(argv[2]);
 	int port = atoi(argv[3]);
-	int which = strcmp(mode, "bind") == 0 ? 0 : strcmp(mode, "bind-self") == 0 ? 1 : 2;
+	int which = strcmp(mode, "bind") == 0		 ? 0
+		    : strcmp(mode, "bind-self") == 0 ? 1
+		    : strcmp(mode, "connect") == 0   ? 2
+						     : 3;
 	for (long i = 0; i < n / 10; i++)
-		which == 2 ? connect_cycle(port) : bind_cycle(port, which);
+		which == 3 ? (void)syscall(SYS_getppid) : which == 2 ? connect_cycle(port) : bind_cycle(port, which);
 	double t0 = now();
 	for (long i = 0; i < n; i++)
-		which == 2 ? connect_cycle(port) : bind_cycle(port, which);
+		which == 3 ? (void)syscall(SYS_getppid) : which == 2 ? connect_cycle(port) : bind_cycle(port, which);
 	printf("%.1f\n", n ? (now() - t0) / n : 0);
 	return 0;
 }

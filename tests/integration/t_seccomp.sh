@@ -56,6 +56,33 @@ if child:
 check "a forked child is served too: both processes bind port $P" \
 	test "$(grep -c '^BOUND' "$T/fork.out")" = 2
 
+# One slow call never stalls another: a bind that retries for 3 s (its
+# port is held) in one thread, a plain bind in another.
+H=$(free_port)
+F=$(free_port)
+bg held "${SERVER[@]}" --port "$H"
+wait_for "$T/held.out" READY
+rules "$T/retry.conf" "rules = ( { match = { port = $H; }; retry = 3000; } );"
+"$CLI" run --seccomp -c "$T/retry.conf" -- "$PY" -c "
+import socket, threading, time
+t0 = time.monotonic()
+def slow():
+    s = socket.socket()
+    try:
+        s.bind(('127.0.0.1', $H))
+    except OSError as e:
+        print('SLOW %.1f errno %d' % (time.monotonic() - t0, e.errno), flush=True)
+th = threading.Thread(target=slow)
+th.start()
+time.sleep(0.2)
+s = socket.socket()
+s.bind(('127.0.0.1', $F))
+print('FAST %.1f' % (time.monotonic() - t0), flush=True)
+th.join()
+" >"$T/slow.out" 2>&1
+check "a retrying bind waits its 3 s, then fails as it would have" grep -qE "^SLOW (2\.9|3\.[0-9]) errno 98" "$T/slow.out"
+check "...while another thread's bind is answered at once" grep -qE "^FAST 0\.[2-5]" "$T/slow.out"
+
 # Exit status, signals.
 "$CLI" run --seccomp -- sh -c 'exit 7' 2>/dev/null
 check "the program's exit status passes through (7)" test $? = 7

@@ -218,3 +218,30 @@ seccomp_or_skip() {
 		exit 0
 	fi
 }
+
+# load_start NAME PORT [LOADGEN ARGS...]: 4 threads connecting to PORT in a
+# loop (tests/helpers/loadgen.py) until load_stop NAME, which prints the
+# counts, one JSON line.
+load_start() {
+	local name=$1 port=$2
+	shift 2
+	bg "$name" "$PY" "$ROOT/tests/helpers/loadgen.py" --port "$port" --threads 4 \
+		--until "$T/$name.stop" --seconds 60 "$@"
+}
+load_stop() {
+	touch "$T/$1.stop"
+	wait_exit "$1" 20
+	cat "$T/$1.out"
+}
+
+# restarts KEEPER SIGNAL N: SIGNAL to the background keeper KEEPER, N times,
+# each once the previous restart was carried out (the new instance took its
+# sockets); false when one was not.
+restarts() {
+	local name=$1 sig=$2 n=$3 i
+	for ((i = 1; i <= n; i++)); do
+		kill -"$sig" "$(cat "$T/$name.pid")"
+		wait_count "$T/$name.err" 'took [0-9]+ kept socket' "$i" 10 || return 1
+		sleep 0.3
+	done
+}

@@ -1,9 +1,11 @@
 #include "child.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 int lr_child_signals(sigset_t *orig)
 {
@@ -16,6 +18,21 @@ int lr_child_signals(sigset_t *orig)
 	if (sigprocmask(SIG_BLOCK, &all, orig) != 0)
 		return -1;
 	return signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+long lr_child_read(pid_t pid, const char *what, char *buf, size_t n)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t r = read(fd, buf, n - 1);
+	close(fd);
+	if (r <= 0)
+		return -1;
+	buf[r] = '\0';
+	return (long)r;
 }
 
 int lr_child_exit_code(int status)

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Blocks every signal a parent can pass on (not the faults, which are its
  * own) and returns a signalfd for them, close-on-exec and non-blocking; the
@@ -14,6 +15,11 @@ int lr_child_signals(sigset_t *orig);
 /* The command's exit status for a child's wait status: its own, or 128+N
  * for a signal N, as shells say it. */
 int lr_child_exit_code(int status);
+
+/* /proc/PID/WHAT ("stat", "status", "environ", "fdinfo/3"...) into buf,
+ * NUL-terminated: its length, or -1 when it cannot be read (the process
+ * is gone, or exiting). */
+long lr_child_read(pid_t pid, const char *what, char *buf, size_t n);
 
 /* "status 3", "killed by SIGKILL". */
 const char *lr_child_status_text(int status, char *buf, size_t n);

@@ -9,9 +9,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int lr_keep_send(int sock, const struct lr_keep_msg *m, int fd)
+int lr_send_fd(int sock, const void *data, size_t len, int fd)
 {
-	struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof(*m) };
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
@@ -33,12 +33,12 @@ int lr_keep_send(int sock, const struct lr_keep_msg *m, int fd)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -1;
-	return n == (ssize_t)sizeof(*m) ? 0 : (errno = EPROTO, -1);
+	return n == (ssize_t)len ? 0 : (errno = EPROTO, -1);
 }
 
-int lr_keep_recv(int sock, struct lr_keep_msg *m, int *fd)
+long lr_recv_fd(int sock, void *data, size_t len, int *fd)
 {
-	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
+	struct iovec iov = { .iov_base = data, .iov_len = len };
 	union {
 		/* Room for more than one: a peer that sends several must not make
 		 * the kernel drop them unseen (MSG_CTRUNC); extras are closed. */
@@ -67,7 +67,20 @@ int lr_keep_recv(int sock, struct lr_keep_msg *m, int *fd)
 				lr_sys.close(got);
 		}
 	}
-	if (n != (ssize_t)sizeof(*m) || m->magic != LR_KEEP_MAGIC) {
+	return (long)n;
+}
+
+int lr_keep_send(int sock, const struct lr_keep_msg *m, int fd)
+{
+	return lr_send_fd(sock, m, sizeof(*m), fd);
+}
+
+int lr_keep_recv(int sock, struct lr_keep_msg *m, int *fd)
+{
+	long n = lr_recv_fd(sock, m, sizeof(*m), fd);
+	if (n < 0)
+		return -1;
+	if (n != (long)sizeof(*m) || m->magic != LR_KEEP_MAGIC) {
 		if (*fd >= 0)
 			lr_sys.close(*fd);
 		*fd = -1;

@@ -57,6 +57,13 @@ struct lr_keep_outcome {
 	bool no_keeper; /* neither a keeper nor systemd's sockets: say so once a process */
 };
 
+/* len bytes as one message over a connected AF_UNIX socket, with fd (or
+ * -1) passed along: 0, or -1 with errno (EPROTO: sent short). The receiver:
+ * the length received (or -1), *fd the first fd that came (O_CLOEXEC; any
+ * more are closed) or -1. */
+int lr_send_fd(int sock, const void *data, size_t len, int fd);
+long lr_recv_fd(int sock, void *data, size_t len, int *fd);
+
 /* One message, and fd (or -1) with it. 0, or -1 with errno. Both are one
  * system call and async-signal-safe. recv gives fd -1 when none came; a
  * message of the wrong size or magic is EPROTO. Received fds are O_CLOEXEC. */

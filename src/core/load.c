@@ -1,7 +1,6 @@
 #include "load.h"
 
 #include "config.h"
-#include "fmt.h"
 
 #include <malloc.h>
 #include <stdlib.h>
@@ -29,19 +28,6 @@ void lr_sources_find(struct lr_sources *src)
 	src->inline_rules = rules && rules[0] ? rules : NULL;
 }
 
-/* One error line made of up to three parts (NULL parts are skipped). */
-static void report(struct lr_sink *errors, const char *a, const char *b, const char *c)
-{
-	char msg[1536];
-	struct lr_buf buf = LR_BUF(msg);
-	lr_buf_str(&buf, a);
-	if (b)
-		lr_buf_str(&buf, b);
-	if (c)
-		lr_buf_str(&buf, c);
-	lr_log_message(errors, msg);
-}
-
 void lr_loaded_free(struct lr_loaded *l)
 {
 	if (!l)
@@ -63,7 +49,7 @@ struct lr_loaded *lr_load(const struct lr_sources *src, const char *exe, const c
 	if (src->inline_rules) {
 		if (lr_config_load_text(src->inline_rules, "LIBREUSE_RULES", NULL, &rs, err, sizeof(err)) !=
 		    LR_CONFIG_OK) {
-			report(errors, err, "; rules not applied, calls pass through", NULL);
+			lr_log_parts(errors, err, "; rules not applied, calls pass through", NULL);
 			lr_ruleset_free(&rs);
 			return NULL;
 		}
@@ -71,12 +57,12 @@ struct lr_loaded *lr_load(const struct lr_sources *src, const char *exe, const c
 	}
 	enum lr_config_result r = lr_config_load_file(src->config_path, &rs, err, sizeof(err));
 	if (r == LR_CONFIG_ERROR) {
-		report(errors, err, "; rules not applied, calls pass through", NULL);
+		lr_log_parts(errors, err, "; rules not applied, calls pass through", NULL);
 		lr_ruleset_free(&rs);
 		return NULL;
 	}
 	if (r == LR_CONFIG_MISSING && src->config_from_env)
-		report(errors, src->config_path, ": no such rule file (LIBREUSE_CONFIG)",
+		lr_log_parts(errors, src->config_path, ": no such rule file (LIBREUSE_CONFIG)",
 		       have ? "; using LIBREUSE_RULES alone" : "; calls pass through");
 	have = have || r == LR_CONFIG_OK;
 	if (!have) {
@@ -89,7 +75,7 @@ struct lr_loaded *lr_load(const struct lr_sources *src, const char *exe, const c
 	lr_ruleset_free(&rs);
 	if (!l || !l->table) {
 		free(l);
-		report(errors, "out of memory while loading rules from ", src->config_path, NULL);
+		lr_log_parts(errors, "out of memory while loading rules from ", src->config_path, NULL);
 		return NULL;
 	}
 	/* libconfig's parse tree is freed by now; hand its pages back rather

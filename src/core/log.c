@@ -528,6 +528,18 @@ void lr_log_event(struct lr_sink *s, const struct lr_event *ev)
 	errno = saved;
 }
 
+void lr_log_parts(struct lr_sink *s, const char *a, const char *b, const char *c)
+{
+	char msg[1536];
+	struct lr_buf buf = LR_BUF(msg);
+	lr_buf_str(&buf, a);
+	if (b)
+		lr_buf_str(&buf, b);
+	if (c)
+		lr_buf_str(&buf, c);
+	lr_log_message(s, msg);
+}
+
 void lr_log_message(struct lr_sink *s, const char *message)
 {
 	struct lr_event ev = { .kind = LR_EV_ERROR, .message = message };

@@ -93,5 +93,7 @@ void lr_sink_stderr(struct lr_sink *s);
 void lr_log_event(struct lr_sink *s, const struct lr_event *ev);
 /* A plain "libreuse[PID]: message" line, for errors outside any call. */
 void lr_log_message(struct lr_sink *s, const char *message);
+/* The same, the message made of up to three parts (NULL parts skipped). */
+void lr_log_parts(struct lr_sink *s, const char *a, const char *b, const char *c);
 
 #endif

@@ -25,4 +25,5 @@ static int sys_close(int fd)
 	return (int)syscall(SYS_close, fd);
 }
 
+const struct lr_sys lr_sys_kernel = { sys_socket, sys_setsockopt, sys_connect, sys_close };
 struct lr_sys lr_sys = { sys_socket, sys_setsockopt, sys_connect, sys_close };

@@ -19,5 +19,7 @@ struct lr_sys {
  * functions (src/preload/real.c, once, before the hooks are marked ready);
  * read-only afterwards. */
 extern struct lr_sys lr_sys;
+/* The system calls themselves, always. */
+extern const struct lr_sys lr_sys_kernel;
 
 #endif

@@ -230,16 +230,10 @@ static bool known(const struct keeper *k, pid_t pid)
  * it cannot be read (the process is exiting, or gone). */
 static long gen_of(pid_t pid)
 {
-	char path[64], buf[65536];
-	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	static char buf[65536]; /* the keeper's one thread's */
+	long n = lr_child_read(pid, "environ", buf, sizeof(buf));
+	if (n < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	size_t key = strlen(LR_KEEPER_GEN_ENV);
 	for (char *p = buf; p < buf + n; p += strlen(p) + 1)
 		if (strncmp(p, LR_KEEPER_GEN_ENV, key) == 0 && p[key] == '=')

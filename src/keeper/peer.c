@@ -1,5 +1,7 @@
 #include "peer.h"
 
+#include "child.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -35,16 +37,9 @@ int lr_peer_of(int conn, struct lr_peer *p)
 
 pid_t lr_peer_parent(pid_t pid)
 {
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char buf[512];
+	if (lr_child_read(pid, "stat", buf, sizeof(buf)) < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	/* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
 	const char *close_paren = strrchr(buf, ')');
 	int ppid;

@@ -14,29 +14,13 @@ static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 
 /* Fallbacks for a lookup that failed or found our own hook (which would
  * recurse forever): the kernel's entry points, as libc would reach them. */
-static int sys_socket(int d, int t, int p)
-{
-	return (int)syscall(SYS_socket, d, t, p);
-}
-static int sys_setsockopt(int fd, int l, int n, const void *v, socklen_t len)
-{
-	return (int)syscall(SYS_setsockopt, fd, l, n, v, len);
-}
 static int sys_bind(int fd, const struct sockaddr *a, socklen_t l)
 {
 	return (int)syscall(SYS_bind, fd, a, l);
 }
-static int sys_connect(int fd, const struct sockaddr *a, socklen_t l)
-{
-	return (int)syscall(SYS_connect, fd, a, l);
-}
 static int sys_listen(int fd, int b)
 {
 	return (int)syscall(SYS_listen, fd, b);
-}
-static int sys_close(int fd)
-{
-	return (int)syscall(SYS_close, fd);
 }
 static int sys_shutdown(int fd, int how)
 {
@@ -76,6 +60,12 @@ static void *next(const char *name, void *fallback, void *self)
 	void *f = dlsym(RTLD_NEXT, name);
 	return !f || f == self ? fallback : f;
 }
+
+/* The core's system calls serve as these four fallbacks. */
+#define sys_socket lr_sys_kernel.socket
+#define sys_setsockopt lr_sys_kernel.setsockopt
+#define sys_connect lr_sys_kernel.connect
+#define sys_close lr_sys_kernel.close
 
 /* dlsym returns void *; POSIX guarantees it converts to a function pointer. */
 #define RESOLVE(name) \

@@ -105,19 +105,6 @@ static bool file_id_equal(const struct file_id *a, const struct file_id *b)
 /* Written once by load_first under start_once, read-only afterwards. */
 static struct lr_sources sources;
 
-/* One error line made of up to three parts (NULL parts are skipped). */
-static void report(const char *a, const char *b, const char *c)
-{
-	char msg[1536];
-	struct lr_buf buf = LR_BUF(msg);
-	lr_buf_str(&buf, a);
-	if (b)
-		lr_buf_str(&buf, b);
-	if (c)
-		lr_buf_str(&buf, c);
-	lr_log_message(&error_sink, msg);
-}
-
 static struct lr_loaded *build(void)
 {
 	return lr_load(&sources, exe_name, program, &error_sink);
@@ -211,7 +198,8 @@ static void maybe_reload(void)
 		attempted = id;
 		struct lr_loaded *fresh = id.exists ? build() : NULL;
 		if (!id.exists)
-			report(sources.config_path, ": rule file removed; keeping the rules in force", NULL);
+			lr_log_parts(&error_sink, sources.config_path,
+				     ": rule file removed; keeping the rules in force", NULL);
 		struct file_id after;
 		if (fresh && (after = file_id_of(sources.config_path), !file_id_equal(&id, &after))) {
 			/* Rewritten while we read it: what we parsed may be a torn

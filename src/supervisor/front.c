@@ -1,6 +1,7 @@
 #include "front.h"
 
 #include "addr.h"
+#include "child.h"
 #include "keepclient.h"
 #include "notify.h"
 #include "procs.h"
@@ -134,16 +135,10 @@ static void mark(const struct lr_caller *who, int fd, uint16_t clear, uint16_t s
 /* The program's FD_CLOEXEC on its fd, from /proc/PID/fdinfo ("flags:" in octal). */
 static bool program_cloexec(pid_t tgid, int fd)
 {
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)tgid, fd);
-	int f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
+	char what[32], buf[512];
+	snprintf(what, sizeof(what), "fdinfo/%d", fd);
+	if (lr_child_read(tgid, what, buf, sizeof(buf)) < 0)
 		return false;
-	ssize_t n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	const char *flags = strstr(buf, "flags:");
 	return flags && (strtoul(flags + 6, NULL, 8) & O_CLOEXEC);
 }

@@ -1,5 +1,7 @@
 #include "notify.h"
 
+#include "child.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -45,16 +47,9 @@ int lr_notify_read(pid_t pid, uint64_t addr, void *buf, size_t len)
 /* Tgid from /proc/TID/status, for kernels without PIDFD_THREAD. */
 static pid_t tgid_of(pid_t tid)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char buf[1024];
+	if (lr_child_read(tid, "status", buf, sizeof(buf)) < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	const char *t = strstr(buf, "\nTgid:");
 	return t ? (pid_t)strtol(t + 6, NULL, 10) : -1;
 }

@@ -1,5 +1,7 @@
 #include "procs.h"
 
+#include "child.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -38,23 +40,10 @@ static const char *base(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-static ssize_t read_small(const char *path, char *buf, size_t n)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t r = read(fd, buf, n - 1);
-	close(fd);
-	if (r >= 0)
-		buf[r] = '\0';
-	return r;
-}
-
 int lr_proc_creds(pid_t tgid, uid_t *euid, uint64_t *capeff)
 {
-	char path[64], buf[4096];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tgid);
-	if (read_small(path, buf, sizeof(buf)) <= 0)
+	char buf[4096];
+	if (lr_child_read(tgid, "status", buf, sizeof(buf)) < 0)
 		return -1;
 	const char *uid = strstr(buf, "\nUid:");
 	const char *cap = strstr(buf, "\nCapEff:");
@@ -76,8 +65,7 @@ static int read_names(pid_t tgid, struct lr_proc *p)
 		buf[n] = '\0';
 		snprintf(p->exe, sizeof(p->exe), "%.*s", NAME_MAX, base(buf));
 	}
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)tgid);
-	if (read_small(path, buf, sizeof(buf)) > 0 && buf[0])
+	if (lr_child_read(tgid, "cmdline", buf, sizeof(buf)) > 0 && buf[0])
 		snprintf(p->argv0, sizeof(p->argv0), "%.*s", NAME_MAX, base(buf));
 	else
 		snprintf(p->argv0, sizeof(p->argv0), "%s", p->exe);

@@ -4,6 +4,7 @@
 #include "filter.h"
 #include "front.h"
 #include "handle.h"
+#include "keepwire.h"
 #include "load.h"
 #include "notify.h"
 #include "procs.h"
@@ -68,25 +69,7 @@ static void child(int sock, char **argv, const struct lr_traps *t, const sigset_
 	sigprocmask(SIG_SETMASK, orig, NULL);
 	char why[256] = "";
 	int fd = lr_filter_install(t, why, sizeof(why));
-	struct msghdr mh = { 0 };
-	struct iovec iov = { .iov_base = why, .iov_len = sizeof(why) };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	if (fd >= 0) {
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 || (fd < 0 && required))
+	if (lr_send_fd(sock, why, sizeof(why), fd) != 0 || (fd < 0 && required))
 		_exit(126);
 	if (fd >= 0)
 		close(fd);
@@ -100,24 +83,13 @@ static void child(int sock, char **argv, const struct lr_traps *t, const sigset_
 /* The listener from the child, or -1 with why. */
 static int receive_listener(int sock, char *why, size_t n)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { .iov_base = why, .iov_len = n };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf) };
+	int fd;
 	why[0] = '\0';
-	ssize_t got = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	if (got <= 0) {
+	if (lr_recv_fd(sock, why, n, &fd) <= 0) {
 		snprintf(why, n, "the program's process ended before its filter was installed");
 		return -1;
 	}
 	why[n - 1] = '\0';
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	int fd = -1;
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-		memcpy(&fd, CMSG_DATA(c), sizeof(int));
 	return fd;
 }
 

@@ -9,33 +9,13 @@
 
 LOADGEN=("$PY" "$ROOT/tests/helpers/loadgen.py")
 
-# load_start NAME PORT: 4 threads connecting in a loop until load_stop.
-load_start() { bg "$1" "${LOADGEN[@]}" --port "$2" --threads 4 --until "$T/$1.stop" --seconds 60; }
-# load_stop NAME: the counts, one JSON line.
-load_stop() {
-	touch "$T/$1.stop"
-	wait_exit "$1" 20
-	cat "$T/$1.out"
-}
-
-# keep_restarts KEEPER_ERR N: SIGHUP to the keeper N times, each time once
-# the previous restart has been carried out.
-keep_restarts() {
-	local err=$1 n=$2 i
-	for ((i = 1; i <= n; i++)); do
-		kill -HUP "$(cat "$T/keeper.pid")"
-		wait_count "$err" 'took [0-9]+ kept socket' "$i" 10 || return 1
-		sleep 0.25
-	done
-}
-
 # --- with keep ---
 P=$(free_port)
 bg keeper "$CLI" run --keep -- "${SERVER[@]}" --port "$P" --graceful
 wait_for "$T/keeper.out" READY || not_ok "the first instance did not start"
 load_start loadk "$P"
 sleep 0.3
-keep_restarts "$T/keeper.err" 20 || not_ok "a restart was not carried out" "$(tail -5 "$T/keeper.err")"
+restarts keeper HUP 20 || not_ok "a restart was not carried out" "$(tail -5 "$T/keeper.err")"
 sleep 0.3
 keep=$(load_stop loadk)
 refused=$(json_get "$keep" refused)
@@ -96,11 +76,7 @@ wait_for "$T/ukeeper.out" READY || not_ok "the UDP server did not start"
 check "udp: the socket is kept at bind" wait_for "$T/ukeeper.err" "bind udp 127\.0\.0\.1:$P: kept by the keeper"
 bg usend "${LOADGEN[@]}" --proto udp --port "$P" --until "$T/usend.stop" --seconds 60 --sent "$T/udp.sent" --gap 0.002
 sleep 0.3
-for i in $(seq 1 10); do
-	kill -HUP "$(cat "$T/ukeeper.pid")"
-	wait_count "$T/ukeeper.err" 'took [0-9]+ kept socket' "$i" 10 || break
-	sleep 0.25
-done
+restarts ukeeper HUP 10
 touch "$T/usend.stop"
 wait_exit usend 10
 sleep 0.5 # the last datagrams are read

@@ -6,22 +6,14 @@
 . "$(dirname "$0")/../lib.sh"
 
 DAEMON=("$PY" "$ROOT/tests/helpers/daemon.py")
-LOADGEN=("$PY" "$ROOT/tests/helpers/loadgen.py")
 
 # restarts_under_load NAME PORT N: N restarts of keeper NAME while 4
 # threads connect; prints the load's counts.
 restarts_under_load() {
-	local name=$1 port=$2 n=$3 i
-	bg "load$name" "${LOADGEN[@]}" --port "$port" --until "$T/load$name.stop" --seconds 60
+	load_start "load$1" "$2"
 	sleep 0.3
-	for ((i = 1; i <= n; i++)); do
-		kill -HUP "$(cat "$T/$name.pid")"
-		wait_count "$T/$name.err" 'took [0-9]+ kept socket' "$i" 10 || break
-		sleep 0.3
-	done
-	touch "$T/load$name.stop"
-	wait_exit "load$name" 20
-	cat "$T/load$name.out"
+	restarts "$1" HUP "$3"
+	load_stop "load$1"
 }
 failures() { echo "$(json_get "$1" refused) refused, $(json_get "$1" reset) reset, $(json_get "$1" timeout) timed out"; }
 
@@ -74,7 +66,7 @@ check "drop: TERM to the keeper stops it all" wait_exit drop 10
 P=$(free_port)
 bg resp "$CLI" run --keep --respawn -- "${SERVER[@]}" --port "$P" --graceful
 wait_for "$T/resp.out" READY || not_ok "the server did not start"
-bg loadr "${LOADGEN[@]}" --port "$P" --until "$T/loadr.stop" --seconds 60
+load_start loadr "$P"
 sleep 0.3
 for i in 1 2 3; do
 	pkill -KILL -P "$(cat "$T/resp.pid")"
@@ -82,9 +74,7 @@ for i in 1 2 3; do
 	wait_count "$T/resp.out" READY "$((i + 1))" 5
 	sleep 0.3
 done
-touch "$T/loadr.stop"
-wait_exit loadr 20
-res=$(cat "$T/loadr.out")
+res=$(load_stop loadr)
 echo "# respawn, 3 KILLs under load: $(failures "$res"), $(json_get "$res" ok) answered"
 check "respawn: 3 instances killed, each started again" test "$(grep -c 'killed by SIGKILL): starting it again' "$T/resp.err")" = 3
 check "respawn: ...no connection refused" test "$(json_get "$res" refused)" = 0

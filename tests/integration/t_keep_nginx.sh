@@ -10,16 +10,10 @@ nginx_conf "$T/ngx" "127.0.0.1:$P"
 bg keeper "$CLI" run --keep --restart-signal USR2 --stop-signal QUIT --log actions -- \
 	/usr/sbin/nginx -c "$T/ngx/nginx.conf" -p "$T/ngx" -e "$T/ngx/error.log"
 check "nginx under the keeper answers" wait_for "$T/keeper.err" "listen tcp 127\.0\.0\.1:$P: kept by the keeper"
-bg load "$PY" "$ROOT/tests/helpers/loadgen.py" --http --port "$P" --threads 4 --until "$T/load.stop" --seconds 60
+load_start load "$P" --http
 sleep 0.3
-for i in $(seq 1 10); do
-	kill -USR2 "$(cat "$T/keeper.pid")"
-	wait_count "$T/keeper.err" 'took [0-9]+ kept socket' "$i" 10 || break
-	sleep 0.3
-done
-touch "$T/load.stop"
-wait_exit load 20
-res=$(cat "$T/load.out")
+restarts keeper USR2 10
+res=$(load_stop load)
 echo "# nginx, 10 restarts under load: $res"
 check "nginx: 10 restarts carried out" test "$(grep -cE 'took [0-9]+ kept socket' "$T/keeper.err")" = 10
 check "nginx: ...each new master took the kept listener" \

@@ -123,16 +123,10 @@ check "...(it ran)" grep -q "^READY" <<<"$out"
 P=$(free_port)
 bg keeper "$CLI" run --keep -- "$GOSERVER" -port "$P"
 wait_for "$T/keeper.out" READY 10
-bg load "$PY" "$ROOT/tests/helpers/loadgen.py" --port "$P" --until "$T/load.stop" --seconds 60
+load_start load "$P"
 sleep 0.3
-for i in $(seq 1 10); do
-	kill -HUP "$(cat "$T/keeper.pid")"
-	wait_count "$T/keeper.err" 'took [0-9]+ kept socket' "$i" 10 || break
-	sleep 0.3
-done
-touch "$T/load.stop"
-wait_exit load 20
-res=$(cat "$T/load.out")
+restarts keeper HUP 10
+res=$(load_stop load)
 echo "# Go under the keeper and the supervisor, 10 restarts: $res" | cut -c1-240
 check "Go + keep: 10 restarts carried out" test "$(grep -cE 'took [0-9]+ kept socket' "$T/keeper.err")" = 10
 check "Go + keep: no connection refused or reset ($(json_get "$res" refused) refused, $(json_get "$res" reset) reset)" \

@@ -83,6 +83,29 @@ th.join()
 check "a retrying bind waits its 3 s, then fails as it would have" grep -qE "^SLOW (2\.9|3\.[0-9]) errno 98" "$T/slow.out"
 check "...while another thread's bind is answered at once" grep -qE "^FAST 0\.[2-5]" "$T/slow.out"
 
+# force, and dry_run, from outside: the same actions as the library's.
+P=$(free_port)
+rules "$T/force.conf" "log = { level = \"all\"; };
+rules = ( { match = { port = $P; }; reuseport = true; force = true; } );"
+out=$("$CLI" run --seccomp -c "$T/force.conf" -- "$PY" -c "
+import socket
+s = socket.socket()
+s.bind(('127.0.0.1', $P))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 0)
+print('REUSEPORT', s.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT))" 2>&1)
+check "force: the program turning an injected option off is ignored (it stays on)" grep -q "^REUSEPORT 1" <<<"$out"
+check "force: ...and said so" grep -q "python3: setsockopt tcp 127\.0\.0\.1:$P ok; .*SO_REUSEPORT=0 ignored: forced by rule" <<<"$out"
+R=$(free_port)
+out=$("$CLI" run --seccomp --dry-run --bind "127.0.0.1:$R" --log actions -- "$GOSERVER" -port "$P" -serve 0 2>&1)
+check "dry_run: the Go server binds the port it asked for" grep -q "READY 127.0.0.1 $P" <<<"$out"
+check "dry_run: ...and the rewrite is said as what would be done" grep -q "goserver: bind tcp 127\.0\.0\.1:$P -> 127\.0\.0\.1:$R: would rewrite" <<<"$out"
+
+# A set-ID program: no_new_privs stops it gaining privileges, and run says so.
+cp /bin/true "$T/suid" && chmod u+s "$T/suid"
+"$CLI" run --seccomp -- "$T/suid" 2>"$T/suid.err"
+check "set-ID under the supervisor: warned that it runs without its privileges" \
+	grep -q "is set-user-ID: under the seccomp supervisor no_new_privs stops it gaining privileges" "$T/suid.err"
+
 # Exit status, signals.
 "$CLI" run --seccomp -- sh -c 'exit 7' 2>/dev/null
 check "the program's exit status passes through (7)" test $? = 7

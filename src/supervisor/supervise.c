@@ -46,10 +46,13 @@ static void *receiver(void *arg)
 
 /* Which calls the rules can touch, over every program (the program may
  * exec others): the filter traps those alone. */
-static void traps_for(const struct lr_sources *src, struct lr_sink *errors, struct lr_traps *t)
+static void traps_for(const struct lr_sources *src, const struct lr_sink *errors, struct lr_traps *t)
 {
 	memset(t, 0, sizeof(*t));
-	struct lr_loaded *all = lr_load(src, NULL, NULL, errors);
+	/* Quiet: a broken rule file is said once, by the program's own load. */
+	struct lr_sink quiet = *errors;
+	quiet.fd = -1;
+	struct lr_loaded *all = lr_load(src, NULL, NULL, &quiet);
 	if (!all)
 		return;
 	const struct lr_table *tab = all->table;

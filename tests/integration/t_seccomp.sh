@@ -100,6 +100,14 @@ out=$("$CLI" run --seccomp --dry-run --bind "127.0.0.1:$R" --log actions -- "$GO
 check "dry_run: the Go server binds the port it asked for" grep -q "READY 127.0.0.1 $P" <<<"$out"
 check "dry_run: ...and the rewrite is said as what would be done" grep -q "goserver: bind tcp 127\.0\.0\.1:$P -> 127\.0\.0\.1:$R: would rewrite" <<<"$out"
 
+# A broken rule file: one line naming file and line, and the program runs
+# untouched.
+printf 'rules = (\n { match = { port = 80; }; colour = 1; }\n);\n' >"$T/bad.conf"
+out=$(LIBREUSE_CONFIG=$T/bad.conf "$CLI" run --seccomp -- "$GOSERVER" -port 0 -serve 0 2>&1)
+check "bad rule file: exactly one line, naming file and line" \
+	test "$(grep -c "$T/bad.conf:2: unknown key 'colour'" <<<"$out")" = 1
+check "bad rule file: ...and the program runs untouched" grep -q "^READY 127.0.0.1" <<<"$out"
+
 # A set-ID program: no_new_privs stops it gaining privileges, and run says so.
 cp /bin/true "$T/suid" && chmod u+s "$T/suid"
 "$CLI" run --seccomp -- "$T/suid" 2>"$T/suid.err"

@@ -464,11 +464,6 @@ int lr_cli_run(int argc, char **argv)
 		lr_cli_error("--respawn, --restart-signal, --stop-signal and the timeouts go with --keep");
 		return LR_EXIT_USAGE;
 	}
-	char lib[PATH_MAX];
-	if (find_library(lib, sizeof(lib)) != 0) {
-		lr_cli_error("cannot find libreuse.so (looked next to this program and in %s)", LR_LIBDIR);
-		return LR_EXIT_FAIL;
-	}
 	if (o.config) {
 		char err[1024], abs[PATH_MAX];
 		struct lr_ruleset rs;
@@ -504,6 +499,12 @@ int lr_cli_run(int argc, char **argv)
 			return LR_EXIT_FAIL;
 		}
 		return lr_keeper_run(&ko);
+	}
+	/* The supervisor needs no library; the preload does. */
+	char lib[PATH_MAX];
+	if (find_library(lib, sizeof(lib)) != 0) {
+		lr_cli_error("cannot find libreuse.so (looked next to this program and in %s)", LR_LIBDIR);
+		return LR_EXIT_FAIL;
 	}
 	char preload[PATH_MAX * 4];
 	if (build_preload(lib, getenv("LD_PRELOAD"), preload, sizeof(preload)) != 0) {

@@ -540,19 +540,13 @@ static void file_decision(const struct lr_loaded *l, struct lr_decision *d)
 	d->level = (int)l->table->log.level;
 }
 
-bool lr_act_reuse_forced(uint16_t st, int name, int on)
-{
-	unsigned bit = name == SO_REUSEADDR ? LR_OPT_REUSEADDR : LR_OPT_REUSEPORT;
-	return !on && (st & LR_SOCK_FORCED) && (st & (bit << LR_SOCK_INJECTED_SHIFT));
-}
-
 int lr_act_reuse_option(struct lr_loaded *l, const struct lr_caller *who, int fd, uint16_t st,
 			int name, const void *val, socklen_t len)
 {
 	unsigned bit = name == SO_REUSEADDR ? LR_OPT_REUSEADDR : LR_OPT_REUSEPORT;
 	int on;
 	memcpy(&on, val, sizeof(on));
-	bool forced_off = lr_act_reuse_forced(st, name, on);
+	bool forced_off = lr_sock_reuse_forced(st, name, on);
 	int ret, e;
 	if (forced_off) {
 		/* A `force` rule injected this option: the program's attempt to
@@ -563,8 +557,9 @@ int lr_act_reuse_option(struct lr_loaded *l, const struct lr_caller *who, int fd
 		ret = who->ops->setsockopt(fd, SOL_SOCKET, name, val, len);
 		e = errno;
 		if (ret == 0) {
-			unsigned on_bit = bit << LR_SOCK_PROG_ON_SHIFT, off_bit = bit << LR_SOCK_PROG_OFF_SHIFT;
-			who->ops->mark(who, fd, (uint16_t)(on_bit | off_bit), (uint16_t)(on ? on_bit : off_bit));
+			uint16_t clear, set;
+			lr_sock_reuse_bits(name, on, &clear, &set);
+			who->ops->mark(who, fd, clear, set);
 		}
 	}
 	if (l && logs_calls(l)) {

@@ -58,10 +58,6 @@ int lr_act_connect(struct lr_loaded *l, const struct lr_caller *who, int fd,
 		   const struct sockaddr *addr, socklen_t len, const struct lr_call *c,
 		   const struct lr_sockinfo *si);
 
-/* Whether the program turning SO_REUSEADDR/SO_REUSEPORT (name) off is to
- * be ignored: a `force` rule injected it (st: the socket's LR_SOCK_* bits). */
-bool lr_act_reuse_forced(uint16_t st, int name, int on);
-
 /* The program's own setsockopt of SO_REUSEADDR or SO_REUSEPORT on a socket
  * whose kind is known (st): done through who's ops — or, when forced, not
  * done and reported as success — recorded, and logged at level "all" when

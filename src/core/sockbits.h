@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* What a front end records of each socket (LR_SOCK_* bits), and reports in
  * a struct lr_sockinfo. */
@@ -25,6 +26,24 @@ enum {
 	LR_SOCK_KEPT = 1 << 13,   /* a keeper or systemd holds it too: shutdown is not passed on */
 	LR_SOCK_RETRIED = 1 << 14, /* supervisor: a call on it was given up by the program, to be made again */
 };
+
+/* The bits a program's own SO_REUSEADDR/SO_REUSEPORT (name) set to `on`
+ * clears and sets in a socket's record. */
+static inline void lr_sock_reuse_bits(int name, int on, uint16_t *clear, uint16_t *set)
+{
+	unsigned bit = name == SO_REUSEADDR ? LR_OPT_REUSEADDR : LR_OPT_REUSEPORT;
+	unsigned on_bit = bit << LR_SOCK_PROG_ON_SHIFT, off_bit = bit << LR_SOCK_PROG_OFF_SHIFT;
+	*clear = (uint16_t)(on_bit | off_bit);
+	*set = (uint16_t)(on ? on_bit : off_bit);
+}
+
+/* Whether the program turning SO_REUSEADDR/SO_REUSEPORT (name) off is to
+ * be ignored: a `force` rule injected it (st: the socket's LR_SOCK_* bits). */
+static inline bool lr_sock_reuse_forced(uint16_t st, int name, int on)
+{
+	unsigned bit = name == SO_REUSEADDR ? LR_OPT_REUSEADDR : LR_OPT_REUSEPORT;
+	return !on && (st & LR_SOCK_FORCED) && (st & (bit << LR_SOCK_INJECTED_SHIFT));
+}
 
 /* The lr_sockinfo a record of LR_SOCK_* bits says. */
 void lr_sockinfo_of(uint16_t bits, struct lr_sockinfo *si, uint8_t *proto);

@@ -108,10 +108,19 @@ LR_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t
 		return lr_real.setsockopt(fd, level, name, val, len);
 	int on;
 	memcpy(&on, val, sizeof(on));
+	bool forced = lr_sock_reuse_forced(st, name, on);
+	if (!forced && !lr_state_logs_calls()) {
+		/* The common case, kept short: the call, and its record. */
+		int ret = lr_real.setsockopt(fd, level, name, val, len);
+		if (ret == 0) {
+			uint16_t clear, set;
+			lr_sock_reuse_bits(name, on, &clear, &set);
+			lr_fd_update(fd, clear, set);
+		}
+		return ret;
+	}
 	struct lr_guard g;
-	struct lr_loaded *l = lr_act_reuse_forced(st, name, on) || lr_state_logs_calls()
-				      ? lr_state_enter(&g)
-				      : NULL;
+	struct lr_loaded *l = lr_state_enter(&g);
 	int ret = lr_act_reuse_option(l, &lr_shim, fd, st, name, val, len);
 	if (l) {
 		int e = errno;

@@ -25,18 +25,33 @@ for bin in "$@"; do
 	fi
 done
 
+# This runner and the processes that started it (make, its shell: their
+# command lines name build/ too), never counted as left behind.
+ancestors() {
+	local p=$$
+	while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+		echo "$p"
+		p=$(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null)
+	done
+}
+SELF=$(ancestors | paste -sd'|')
+
 # Processes a test left running: anything started from this checkout's
 # tests/ or build/, or from a test's temporary directory.
 leftovers() {
-	local root
-	root=$(pwd)
-	pgrep -af "$root/(tests|build)/|/tmp/libreuse-test\." | grep -vE "^($$|$BASHPID) " | grep -v pgrep
+	pgrep -af "$(pwd)/(tests|build)/|/tmp/libreuse-test\." | grep -vE "^($SELF|$BASHPID) " | grep -v pgrep
+}
+# stop_leftovers: KILL what leftovers lists.
+stop_leftovers() {
+	local pids
+	pids=$(leftovers | awk '{ print $1 }')
+	[ -n "$pids" ] && kill -KILL $pids 2>/dev/null
 }
 
 # What an earlier, interrupted run left is not this run's failure.
 if [ -n "$(leftovers)" ]; then
 	echo "# stopping $(leftovers | wc -l) process(es) an earlier run left behind"
-	pkill -KILL -f "$(pwd)/(tests|build)/|/tmp/libreuse-test\." 2>/dev/null
+	stop_leftovers
 	sleep 0.2
 fi
 
@@ -56,7 +71,7 @@ for t in tests/integration/t_*.sh; do
 	done
 	if [ -n "$left" ]; then
 		out+=$'\n'"not ok - $(basename "$t") left processes running:"$'\n'"$left"
-		pkill -KILL -f "$(pwd)/(tests|build)/|/tmp/libreuse-test\." 2>/dev/null
+		stop_leftovers
 	fi
 	p=$(grep -cE '^ok( |$)' <<<"$out")
 	f=$(grep -cE '^not ok( |$)' <<<"$out")

@@ -22,6 +22,7 @@ struct ready {
 	struct lr_proc proc;
 	struct lr_caller who;
 	uint16_t st; /* LR_SOCK_* bits */
+	bool gone;   /* its kept pidfd named a process no longer there */
 };
 
 /* Answers, and when the program had given the call up (a signal: it will
@@ -37,8 +38,7 @@ static void release(struct ready *r)
 {
 	if (r->t.dup >= 0)
 		close(r->t.dup);
-	if (r->t.pidfd >= 0)
-		close(r->t.pidfd);
+	lr_notify_pidfd_put(r->t.pidfd, r->gone);
 }
 
 /* Reaches the program's socket fd for call req: its process, a duplicate,
@@ -52,12 +52,20 @@ static bool reach(int listener, const struct seccomp_notif *req, int fd, struct 
 	r->t.id = req->id;
 	r->t.target = fd;
 	r->t.dup = -1;
-	r->t.pidfd = lr_notify_pidfd((pid_t)req->pid, &r->t.tgid);
+	r->t.pidfd = lr_notify_pidfd_take((pid_t)req->pid, &r->t.tgid);
+	r->t.dup = r->t.pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, r->t.pidfd, fd, 0);
+	if (r->t.dup < 0 && errno == ESRCH) {
+		/* A kept pidfd of a thread that is gone (its number now another
+		 * thread's, which made this call): open the caller's afresh. */
+		lr_notify_pidfd_put(r->t.pidfd, true);
+		r->t.pidfd = lr_notify_pidfd_take((pid_t)req->pid, &r->t.tgid);
+		r->t.dup = r->t.pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, r->t.pidfd, fd, 0);
+	}
+	/* Only now is the pid known to be the caller's: the call still waits. */
 	if (r->t.pidfd < 0 || !lr_notify_valid(listener, req->id))
 		return false;
 	if (lr_proc_get(r->t.tgid, &r->proc) != 0 || !r->proc.loaded)
 		return false;
-	r->t.dup = (int)syscall(SYS_pidfd_getfd, r->t.pidfd, fd, 0);
 	struct stat st;
 	if (r->t.dup < 0 || fstat(r->t.dup, &st) != 0 || !S_ISSOCK(st.st_mode))
 		return false;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,11 +55,14 @@ static pid_t tgid_of(pid_t tid)
 	return t ? (pid_t)strtol(t + 6, NULL, 10) : -1;
 }
 
-int lr_notify_pidfd(pid_t tid, pid_t *tgid)
+/* *exact: the pidfd names thread tid itself (a leader's names its process,
+ * whose pid tid stays while any of it lives), not only its process. */
+static int open_pidfd(pid_t tid, pid_t *tgid, bool *exact)
 {
 	/* Without PIDFD_THREAD only a thread-group leader opens: then tid is
 	 * the process, and /proc need not be asked (the common case). */
 	int fd = (int)syscall(SYS_pidfd_open, tid, 0);
+	*exact = fd >= 0;
 	if (fd >= 0) {
 		*tgid = tid;
 		return fd;
@@ -69,9 +73,108 @@ int lr_notify_pidfd(pid_t tid, pid_t *tgid)
 	/* Another thread: itself where the kernel can (Linux 6.9), else its
 	 * process; either way pidfd_getfd reaches the process's files. */
 	fd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+	*exact = fd >= 0;
 	if (fd < 0)
 		fd = (int)syscall(SYS_pidfd_open, *tgid, 0);
 	return fd;
+}
+
+int lr_notify_pidfd(pid_t tid, pid_t *tgid)
+{
+	bool exact;
+	return open_pidfd(tid, tgid, &exact);
+}
+
+/* Threads whose pidfd is kept open, shared by the receiving thread and the
+ * pool, under `lock`. A slot in use (users > 0) is never closed. */
+#define LR_PIDFDS 512
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	pid_t tid, tgid;
+	int fd; /* -1: free */
+	int users;
+	bool gone;
+	unsigned long used; /* when last taken, for eviction */
+} kept[LR_PIDFDS];
+static unsigned long tick;
+
+static void init_kept(void)
+{
+	static bool done; /* under `lock` */
+	if (done)
+		return;
+	for (int i = 0; i < LR_PIDFDS; i++)
+		kept[i].fd = -1;
+	done = true;
+}
+
+int lr_notify_pidfd_take(pid_t tid, pid_t *tgid)
+{
+	pthread_mutex_lock(&lock);
+	init_kept();
+	for (int i = 0; i < LR_PIDFDS; i++) {
+		if (kept[i].fd >= 0 && kept[i].tid == tid && !kept[i].gone) {
+			kept[i].users++;
+			kept[i].used = ++tick;
+			*tgid = kept[i].tgid;
+			int fd = kept[i].fd;
+			pthread_mutex_unlock(&lock);
+			return fd;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	bool exact;
+	int fd = open_pidfd(tid, tgid, &exact);
+	/* Kept only when it names the thread itself: a process's pidfd kept
+	 * for a thread number could, once that thread is gone and its number
+	 * another process's thread's, reach the wrong process's files. */
+	if (fd < 0 || !exact)
+		return fd;
+	pthread_mutex_lock(&lock);
+	int slot = -1;
+	for (int i = 0; i < LR_PIDFDS; i++) {
+		if (kept[i].fd < 0) {
+			slot = i;
+			break;
+		}
+		if (kept[i].users == 0 && (slot < 0 || kept[i].used < kept[slot].used))
+			slot = i;
+	}
+	if (slot >= 0) {
+		if (kept[slot].fd >= 0)
+			close(kept[slot].fd);
+		kept[slot].tid = tid;
+		kept[slot].tgid = *tgid;
+		kept[slot].fd = fd;
+		kept[slot].users = 1;
+		kept[slot].gone = false;
+		kept[slot].used = ++tick;
+	}
+	pthread_mutex_unlock(&lock);
+	/* No slot free of users: this one is the caller's alone, closed at put
+	 * (it is found in no slot). */
+	return fd;
+}
+
+void lr_notify_pidfd_put(int pidfd, bool gone)
+{
+	if (pidfd < 0)
+		return;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < LR_PIDFDS; i++) {
+		if (kept[i].fd == pidfd) {
+			kept[i].users--;
+			kept[i].gone = kept[i].gone || gone;
+			if (kept[i].gone && kept[i].users == 0) {
+				close(kept[i].fd);
+				kept[i].fd = -1;
+			}
+			pthread_mutex_unlock(&lock);
+			return;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	close(pidfd);
 }
 
 static int send_resp(int listener, struct seccomp_notif_resp *resp)

@@ -25,6 +25,13 @@ int lr_notify_read(pid_t pid, uint64_t addr, void *buf, size_t len);
  * and its thread group id. -1 when it is gone. */
 int lr_notify_pidfd(pid_t tid, pid_t *tgid);
 
+/* The same, kept open for the thread's next calls: each take is handed
+ * back with lr_notify_pidfd_put (gone: the process was found dead, so the
+ * entry is dropped). A pidfd names one process for good, so a kept one is
+ * never another's: once its process is gone, pidfd_getfd says ESRCH. */
+int lr_notify_pidfd_take(pid_t tid, pid_t *tgid);
+void lr_notify_pidfd_put(int pidfd, bool gone);
+
 /* The answers. Each returns 0, or -1 with errno (ENOENT: the program gave
  * up the call — a signal — and will make it again: not an error). */
 int lr_notify_return(int listener, uint64_t id, long val, int err);

@@ -367,7 +367,7 @@ def write_report(bind, conn, ir, true_ir, load, rss, rps, load_profile, keep, su
     w("")
     w(f"- A trapped call costs about {per_bind / 1000:.1f} µs in the bind cycle and {per_conn / 1000:.1f} µs in the "
       "connect cycle: the round trip through the kernel's notification (two context switches), copying "
-      "the sockaddr out of the program, pidfd_open and pidfd_getfd for a duplicate of its socket, the "
+      "the sockaddr out of the program, pidfd_getfd (on a pidfd kept for the thread) for a duplicate of its socket, the "
       "checks that the call is still waiting, the core's decision, the call on the duplicate, and the "
       "answer; some ten system calls at 1 to 2 µs each on this machine, where a whole bind cycle is "
       f"{sup['bind: no shim'] / 1000:.1f} µs. The workload's connect is on a blocking socket, so the "

@@ -415,15 +415,14 @@ int lr_act_bind(struct lr_loaded *l, const struct lr_caller *who, int fd,
 	}
 	ret = bind_retrying(l, who, &d, &ev, fd, use, use_len);
 	int e = errno;
+	/* A kept listener goes to the keeper once it listens (so a next
+	 * instance gets a socket that queues connections); a UDP socket now. */
+	bool keep = ret == 0 && d.keep && !d.dry_run;
 	if (ret == 0)
-		who->ops->mark(who, fd, 0, LR_SOCK_BOUND);
-	if (ret == 0 && d.keep && !d.dry_run) {
-		/* A listener is kept once it listens (so a next instance gets a
-		 * socket that queues connections); a UDP socket now. */
-		if (c->proto == LR_PROTO_UDP)
-			keep_offer(l, who, &d, &ev, fd);
-		else if (c->proto == LR_PROTO_TCP)
-			who->ops->mark(who, fd, 0, LR_SOCK_KEEP);
+		who->ops->mark(who, fd, 0,
+			       LR_SOCK_BOUND | (keep && c->proto == LR_PROTO_TCP ? LR_SOCK_KEEP : 0));
+	if (keep && c->proto == LR_PROTO_UDP) {
+		keep_offer(l, who, &d, &ev, fd);
 		errno = e;
 	}
 	if (outcome_wanted(d.level, ret, e)) {

@@ -560,18 +560,36 @@ int lr_keeper_run(const struct lr_keeper_opts *o)
 	if (!start_instance(&k, I_SERVING))
 		return 126;
 	while (!k.done) {
-		struct pollfd p[2] = { { .fd = k.sigfd, .events = POLLIN }, { .fd = k.listener, .events = POLLIN } };
+		/* The signals, the requests, and the end of every process an
+		 * instance forked off that is not the keeper's child to reap. */
+		struct pollfd p[2 + LR_INSTANCES * LR_EXTRAS] = {
+			{ .fd = k.sigfd, .events = POLLIN }, { .fd = k.listener, .events = POLLIN }
+		};
+		struct {
+			struct instance *in;
+			int j;
+		} extra_of[LR_INSTANCES * LR_EXTRAS];
+		nfds_t n = 2;
+		for (int i = 0; i < LR_INSTANCES; i++) {
+			struct instance *in = &k.inst[i];
+			for (int j = 0; in->state != I_FREE && j < in->nextra; j++) {
+				if (in->extra_fd[j] < 0)
+					continue;
+				extra_of[n - 2].in = in;
+				extra_of[n - 2].j = j;
+				p[n++] = (struct pollfd){ .fd = in->extra_fd[j], .events = POLLIN };
+			}
+		}
 		long long due = next_deadline(&k), wait = -1;
 		if (due) {
 			wait = due - now_ms();
 			if (wait < 0)
 				wait = 0;
 		}
-		/* Extras' pidfds are not polled: a process of ours is reaped (then
-		 * SIGCHLD), and one that is not ours is looked at each second. */
-		if (wait < 0 || wait > 1000)
-			wait = k.unsettled ? 10 : 1000;
-		if (poll(p, 2, (int)wait) < 0 && errno != EINTR)
+		/* Unsettled: a child caught exiting is looked at again soon. */
+		if (k.unsettled && (wait < 0 || wait > 10))
+			wait = 10;
+		if (poll(p, n, (int)wait) < 0 && errno != EINTR)
 			break;
 		struct signalfd_siginfo si;
 		/* SIGCHLD reaps (every child that exited, however many signals
@@ -580,15 +598,14 @@ int lr_keeper_run(const struct lr_keeper_opts *o)
 			on_signal(&k, (int)si.ssi_signo);
 		if (p[1].revents & POLLIN)
 			accept_all(&k);
-		for (int i = 0; i < LR_INSTANCES; i++) {
-			struct instance *in = &k.inst[i];
-			for (int j = 0; in->state != I_FREE && j < in->nextra; j++) {
-				struct pollfd pf = { .fd = in->extra_fd[j], .events = POLLIN };
-				if (pf.fd >= 0 && poll(&pf, 1, 0) == 1) {
-					close(pf.fd);
-					in->extra_fd[j] = -1;
-					claim_orphans(&k);
-				}
+		for (nfds_t i = 2; i < n; i++) {
+			struct instance *in = extra_of[i - 2].in;
+			int j = extra_of[i - 2].j;
+			/* Still this process's (a reap above may have closed it). */
+			if ((p[i].revents & POLLIN) && in->extra_fd[j] == p[i].fd) {
+				close(p[i].fd);
+				in->extra_fd[j] = -1;
+				claim_orphans(&k);
 			}
 		}
 		if (k.unsettled)

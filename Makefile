@@ -20,7 +20,7 @@ INSTALL    ?= install
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC \
 	-fvisibility=hidden -fno-strict-aliasing \
 	-fstack-protector-strong -Wformat -Werror=format-security \
-	-DLR_SYSCONFDIR='"$(sysconfdir)"' -DLR_LIBDIR='"$(libdir)"' -DLR_VERSION='"$(VERSION)"'
+	-DLR_SYSCONFDIR='"$(sysconfdir)"' -DLR_LIBDIR='"$(libdir)"' -DLR_BINDIR='"$(bindir)"' -DLR_VERSION='"$(VERSION)"'
 # relro as in Debian's default hardening; not -z now (bindnow): resolving every
 # symbol of a preloaded library eagerly costs each program's start-up.
 override LDFLAGS += -Wl,-z,relro
@@ -50,15 +50,20 @@ LIB := $(B)/libreuse.so
 # from outside the program, by seccomp user notification), src/keeper (the
 # process that holds kept sockets across restarts) and src/command (the
 # `libreuse` command). Each layer includes only its own headers and the core's.
-CORE_SRC := $(addprefix src/core/,addr.c fmt.c errname.c rules.c config.c libconfig_dl.c \
+# The library in the program carries the core's readers only: the table,
+# the policy, the sinks. Parsing and compiling the rule file (libconfig)
+# happen outside it, in the command (PARSE_SRC).
+CORE_SRC := $(addprefix src/core/,addr.c fmt.c errname.c rules.c table.c tablecache.c fileid.c \
 	    policy.c log.c tally.c ratelimit.c holders.c explain.c conflict.c keepwire.c keepclient.c sys.c act.c load.c child.c)
-PRELOAD_SRC := $(addprefix src/preload/,fdstate.c real.c state.c keep.c caller.c hooks.c)
-CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_matrix.c)
+PARSE_SRC := $(addprefix src/core/,config.c libconfig_dl.c compile.c tablemake.c)
+PRELOAD_SRC := $(addprefix src/preload/,fdstate.c real.c state.c keep.c caller.c fetch.c helper.c hooks.c)
+CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_matrix.c cli_compile.c)
 # The keeper and the seccomp supervisor run inside the command (libreuse run
 # --keep, --seccomp).
 KEEPER_SRC := $(addprefix src/keeper/,keeper.c store.c peer.c)
 SUPERVISOR_SRC := $(addprefix src/supervisor/,supervise.c filter.c notify.c procs.c front.c handle.c pool.c)
 CORE_OBJ := $(CORE_SRC:src/%.c=$(B)/obj/%.o)
+PARSE_OBJ := $(PARSE_SRC:src/%.c=$(B)/obj/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:src/%.c=$(B)/obj/%.o)
 SHIM_OBJ := $(CORE_OBJ) $(PRELOAD_OBJ)
 CLI_OBJ := $(CLI_SRC:src/%.c=$(B)/obj/%.o) $(KEEPER_SRC:src/%.c=$(B)/obj/%.o) \
@@ -116,14 +121,14 @@ $(B)/obj/supervisor/%.o: src/supervisor/%.c $(CORE_H) $(wildcard src/supervisor/
 	$(CC) $(CFLAGS) -Isrc/core -Isrc/supervisor -c $< -o $@
 
 $(LIB): $(SHIM_OBJ) src/preload/libreuse.map
-	$(CC) $(CFLAGS) -shared -Wl,--version-script=src/preload/libreuse.map $(LDFLAGS) \
+	$(CC) $(CFLAGS) -shared -Wl,--version-script=src/preload/libreuse.map -Wl,-z,defs $(LDFLAGS) \
 		-o $@ $(SHIM_OBJ)
 
-$(CLI): $(CLI_OBJ) $(CORE_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CORE_OBJ) -lm -lpthread
+$(CLI): $(CLI_OBJ) $(CORE_OBJ) $(PARSE_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CORE_OBJ) $(PARSE_OBJ) -lm -lpthread
 
-$(B)/tests/%: tests/unit/%.c $(CORE_OBJ) $(wildcard tests/unit/*.h) | $(B)/tests
-	$(CC) $(CFLAGS) -Isrc/core $< $(CORE_OBJ) $(LDFLAGS) -o $@ -lcmocka
+$(B)/tests/%: tests/unit/%.c $(CORE_OBJ) $(PARSE_OBJ) $(wildcard tests/unit/*.h) | $(B)/tests
+	$(CC) $(CFLAGS) -Isrc/core $< $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@ -lcmocka
 
 $(B)/helpers/%: tests/helpers/%.c | $(B)/helpers
 	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@ -ldl
@@ -148,8 +153,8 @@ unit: $(UNIT_BIN)
 # The fuzz targets as plain programs that replay files: make check runs the
 # seeds and every input a fuzzer found (tests/fuzz/regressions).
 REPLAY_BIN := $(B)/fuzz/replay_config $(B)/fuzz/replay_addr
-$(B)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE_OBJ) | $(B)/fuzz
-	$(CC) $(CFLAGS) -Isrc/core tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(CORE_OBJ) $(LDFLAGS) -o $@
+$(B)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE_OBJ) $(PARSE_OBJ) | $(B)/fuzz
+	$(CC) $(CFLAGS) -Isrc/core tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@
 
 integration: $(LIB) $(CLI) $(HELPER_BIN) $(REPLAY_BIN) $(GO_HELPERS)
 
@@ -174,8 +179,8 @@ $(B)/bench/workload: tests/bench/workload.c | $(B)/bench
 $(B)/bench/passthru.so: tests/bench/passthru.c | $(B)/bench
 	$(CC) $(CFLAGS) -shared $< $(LDFLAGS) -o $@
 
-$(B)/bench/loadtime: tests/bench/loadtime.c $(CORE_OBJ) | $(B)/bench
-	$(CC) $(CFLAGS) -Isrc/core $< $(CORE_OBJ) $(LDFLAGS) -o $@
+$(B)/bench/loadtime: tests/bench/loadtime.c $(CORE_OBJ) $(PARSE_OBJ) | $(B)/bench
+	$(CC) $(CFLAGS) -Isrc/core $< $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@
 
 $(B)/bench:
 	mkdir -p $@
@@ -200,9 +205,9 @@ fuzz-deps: deps
 	@dpkg -s clang >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang; }
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(CORE_H)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(PARSE_SRC) $(CORE_H)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) $< $(CORE_SRC) -o $@
+	clang $(FUZZ_CFLAGS) $< $(CORE_SRC) $(PARSE_SRC) -o $@
 
 fuzz: fuzz-deps
 	$(MAKE) build/fuzz/fuzz_config build/fuzz/fuzz_addr

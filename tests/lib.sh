@@ -12,6 +12,8 @@ LOGQ=("$PY" "$ROOT/tests/helpers/logq.py")
 HELPERS=$BUILD/helpers
 T=$(mktemp -d /tmp/libreuse-test.XXXXXX)
 chmod 755 "$T"
+# Compiled tables go to the test's own cache, so no test sees another's.
+export LIBREUSE_CACHE_DIR=$T/cache
 PIDS=()
 
 # Under a sanitizer build, reports go to files here; any report is a

@@ -82,7 +82,7 @@ static void print_rule(const struct lr_ruleset *rs, const struct lr_rule *r)
 		print_endpoint("source", &a->source);
 	if (a->keep_name) {
 		printf(" keep = ");
-		print_quoted(lr_ruleset_str(rs, a->keep_name));
+		print_quoted(lr_ruleset_str(rs, (const char *)(uintptr_t)a->keep_name));
 		putchar(';');
 	} else if (a->keep) {
 		printf(" keep = true;");

@@ -66,7 +66,12 @@ static enum lr_config_result read_file(struct ctx *c, const char *path, char **o
 		/* /dev/null: the usual way to say "an empty file". */
 		lr_sys.close(fd);
 		*out = calloc(1, 1);
-		return *out ? LR_CONFIG_OK : errorf(c, path, 0, "out of memory");
+		if (!*out || lr_ruleset_add_source(c->rs, path, &st) != 0) {
+			free(*out);
+			*out = NULL;
+			return errorf(c, path, 0, "out of memory");
+		}
+		return LR_CONFIG_OK;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		lr_sys.close(fd);
@@ -111,6 +116,11 @@ static enum lr_config_result read_file(struct ctx *c, const char *path, char **o
 			line += *p == '\n';
 		free(buf);
 		return errorf(c, path, line, "NUL byte: not a text file");
+	}
+	/* Recorded as it was before the read: a write since makes it differ. */
+	if (lr_ruleset_add_source(c->rs, path, &st) != 0) {
+		free(buf);
+		return errorf(c, path, 0, "out of memory");
 	}
 	*out = buf;
 	return LR_CONFIG_OK;
@@ -440,8 +450,10 @@ static enum lr_config_result parse_keep(struct ctx *c, const config_setting_t *s
 	if (!name[0] || strlen(name) > 255 || strchr(name, ':'))
 		return SERR(c, s, "keep \"%s\" is not a systemd socket name (1-255 characters, no ':')", name);
 	a->keep = true;
-	if (!(a->keep_name = lr_ruleset_strdup(c->rs, name)))
+	const char *h = lr_ruleset_strdup(c->rs, name);
+	if (!h)
 		return SERR(c, s, "out of memory");
+	a->keep_name = (uint32_t)(uintptr_t)h;
 	return LR_CONFIG_OK;
 }
 

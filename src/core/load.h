@@ -1,30 +1,33 @@
 /* Reading the rules: where they come from (the environment, honouring
- * secure execution) and the table they compile to for one program, with
- * its log sink. Shared by the shim (at its first IP socket call and on
- * reload) and the supervisor (once per program it serves). */
+ * secure execution), and the rules in force made of a table with its log
+ * sink. Shared by the library (which gets its table from the cache or its
+ * helper: src/preload/fetch.c) and the command (which compiles it itself:
+ * tablemake.h). */
 #ifndef LIBREUSE_LOAD_H
 #define LIBREUSE_LOAD_H
 
 #include "act.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct lr_sources {
 	bool secure;
 	bool config_from_env;
-	const char *config_path;  /* a file (which may not exist) */
-	const char *inline_rules; /* LIBREUSE_RULES text, or NULL */
+	/* Copies of their own: the program may change its environment. */
+	char *config_path;  /* a file (which may not exist); NULL: no sources */
+	char *inline_rules; /* LIBREUSE_RULES text, or NULL */
+	uint64_t inline_hash; /* lr_text_hash of inline_rules, or 0 */
 };
 
 /* From LIBREUSE_CONFIG and LIBREUSE_RULES; in secure execution (set-ID,
- * file capabilities) only the system rule file. */
-void lr_sources_find(struct lr_sources *src);
+ * file capabilities) only the system rule file. -1 when out of memory. */
+int lr_sources_find(struct lr_sources *src);
 
-/* Reads every source and compiles the rules that apply to a program called
- * exe (basename of the executable) or argv0; NULL when there is nothing to
- * load, or when something is wrong (said on `errors`, once). */
-struct lr_loaded *lr_load(const struct lr_sources *src, const char *exe, const char *argv0,
-			  struct lr_sink *errors);
+/* The rules in force for one program: t (taken over, freed with the
+ * result), its sink opened, and the table's notes said on `errors`. NULL
+ * when out of memory (t is freed then too). */
+struct lr_loaded *lr_loaded_of(struct lr_table *t, struct lr_sink *errors);
 void lr_loaded_free(struct lr_loaded *l);
 
 #endif

@@ -56,7 +56,7 @@ void lr_decide(const struct lr_table *t, const struct lr_call *c,
 		d->inject = options_to_inject(r, s);
 		d->retry_ms = r->retry_ms;
 		d->keep = (r->keep || keep_all) && (d->rewrite ? d->port : c->port) != 0;
-		d->keep_name = d->keep ? r->keep_name : NULL;
+		d->keep_name = d->keep ? lr_table_str(t, r->keep_name) : NULL;
 		return;
 	}
 	/* connect: options and retry belong to the source bind, if there is one. */

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 enum lr_level {
 	LR_LOG_OFF = 0,
@@ -30,18 +31,20 @@ enum lr_target { LR_TARGET_STDERR, LR_TARGET_FILE, LR_TARGET_SYSLOG };
 enum lr_format { LR_FORMAT_TEXT, LR_FORMAT_JSON };
 
 /* What a matched rule does. Rules that do the same share one, so a file of
- * 10,000 rules that differ only in their ports holds a single action. */
+ * 10,000 rules that differ only in their ports holds a single action. Part
+ * of the table image (table.h): fixed-width fields, the same layout for 32-
+ * and 64-bit readers, no pointers. */
 struct lr_action {
 	bool reuseaddr, reuseport, force, dry_run;
 	bool has_rewrite, has_source;
 	/* keep = true: the listener outlives the program (a keeper, or systemd's
 	 * socket of the same address); keep = "NAME": systemd's socket of that
-	 * FileDescriptorName. keep_name is a ruleset string handle until
-	 * compiled, then a pointer into the table. */
+	 * FileDescriptorName. keep_name is a string handle (0: none): into the
+	 * ruleset's arena until compiled, then into the table's strings. */
 	bool keep;
-	const char *keep_name;
+	uint32_t keep_name;
 	int8_t log_level; /* enum lr_level, or -1 for the file's level */
-	int deny;         /* errno, or 0 */
+	int32_t deny;     /* errno, or 0 */
 	uint32_t retry_ms;
 	struct lr_endpoint rewrite, source;
 };
@@ -79,12 +82,23 @@ struct lr_ruleset {
 	size_t nrules, cap;
 	char *strings; /* arena for program globs and the log path */
 	size_t strings_len, strings_cap;
+	/* Every file the rules were read from (the rule file, its @includes),
+	 * as it was when read: a table compiled from them is stale once one
+	 * of them differs. */
+	struct lr_source_id *sources;
+	size_t nsources;
+};
+
+struct lr_source_id {
+	const char *path; /* a string handle */
+	uint64_t dev, ino, size, mtime_sec;
+	uint32_t mtime_nsec;
 };
 
 /* One operation's index: the port space cut into intervals at every rule
  * boundary; interval i starts at bound[i] and owns cand[off[i]..off[i+1]),
  * rule indices in file order, cut after the first rule that matches every
- * address and family (nothing after it can ever win).
+ * address, family and program (nothing after it can ever win).
  * Blocks of 4 ports: a lookup then searches at most 5 intervals, and the
  * block map costs 32 KiB an operation that has rules. */
 #define LR_BLOCK_SHIFT 2
@@ -95,35 +109,47 @@ struct lr_index {
 	/* block[b]: the interval holding port b << LR_BLOCK_SHIFT, so a lookup
 	 * searches only the few intervals of one block (block[LR_BLOCKS] is the
 	 * last interval). Empty when nintervals is 0. */
-	uint16_t *block; /* intervals number at most 65,536: an index fits */
-	uint16_t *bound; /* a port */
-	uint32_t *off;
-	uint32_t *cand;
+	const uint16_t *block; /* intervals number at most 65,536: an index fits */
+	const uint16_t *bound; /* a port */
+	const uint32_t *off;
+	const uint32_t *cand;
 	bool linear; /* too many overlaps to expand: cand is every rule of the op */
 };
 
-/* A rule as the call path reads it: 20 bytes, against 104 for the rule as
- * parsed; the address block and the action live in side arrays. */
+/* A rule as the call path reads it: 24 bytes, against 104 for the rule as
+ * parsed; the address block, the program and the action live in side
+ * arrays. Part of the table image. */
 struct lr_entry {
 	uint16_t port_lo, port_hi;
 	uint8_t proto, family;
+	uint16_t unused;
 	uint32_t cidr;   /* 1 + its index in lr_table.cidrs, or 0: any address */
 	uint32_t action; /* its index in lr_table.actions */
+	uint32_t prog;   /* 1 + its program glob's index, or 0: any program */
 	uint32_t index;  /* position in the file, 0-based */
 };
 
+/* The rules in force for one program: a view of a table image (table.h),
+ * which holds every rule of the file for every program; the view says
+ * which program globs name this one. Immutable once opened. */
 struct lr_table {
 	struct lr_log_conf log;
 	enum lr_level max_level; /* the file's level or a rule's, whichever is higher */
 	bool dry_run;
 	bool keep_all;
-	size_t nrules, nactions, ncidrs;
-	const struct lr_entry *rules; /* those that apply to this program */
+	unsigned ops; /* LR_OP_* a rule of this program's could match: 0 leaves at once */
+	size_t nrules, nactions, ncidrs, nprogs;
+	const struct lr_entry *rules;
 	const struct lr_action *actions;
 	const struct lr_cidr *cidrs;
+	const char *strings; /* handles are offsets + 1 into it */
+	size_t strings_len;
+	const char *notes;      /* what loading the rules had to say, or NULL */
+	const uint8_t *applies; /* [prog]: 1 when that glob names this program ([0]: any) */
 	struct lr_index index[2]; /* [0] bind, [1] connect */
-	void *block;              /* one allocation holding everything above */
-	size_t block_size;
+	const void *image;        /* the bytes all of the above point into */
+	size_t image_len;
+	void (*release)(void *image, size_t len); /* how the image goes (NULL: it stays) */
 };
 
 void lr_ruleset_init(struct lr_ruleset *rs);
@@ -137,11 +163,30 @@ int lr_ruleset_reserve(struct lr_ruleset *rs, size_t more);
 const char *lr_ruleset_strdup(struct lr_ruleset *rs, const char *s);
 const char *lr_ruleset_str(const struct lr_ruleset *rs, const char *handle);
 
-/* Compiles the rules that apply to a program called exe (basename of the
- * executable) or argv0; both NULL keeps every rule. NULL when out of memory. */
+/* Records a file the rules are read from; -1 when out of memory. */
+int lr_ruleset_add_source(struct lr_ruleset *rs, const char *path, const struct stat *st);
+
+/* Compiles a ruleset to a table image and opens it for a program called exe
+ * (basename of the executable) or argv0; both NULL keeps every rule. NULL
+ * when out of memory. (The image alone: lr_table_build in table.h.) */
 struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
 				  const char *argv0);
 void lr_table_free(struct lr_table *t);
+
+/* Whether a rule of the table is one of this program's. */
+static inline bool lr_table_applies(const struct lr_table *t, const struct lr_entry *e)
+{
+	return t->applies[e->prog];
+}
+
+/* How many of the table's rules are this program's. */
+size_t lr_table_count_applying(const struct lr_table *t);
+
+/* A string of the table's by handle (NULL for 0). */
+static inline const char *lr_table_str(const struct lr_table *t, uint32_t handle)
+{
+	return handle && handle <= t->strings_len ? t->strings + handle - 1 : NULL;
+}
 
 /* The facts of one call that matching needs. */
 struct lr_call {

@@ -1,9 +1,10 @@
 #include "state.h"
 
 #include "caller.h"
+#include "fetch.h"
+#include "fileid.h"
 #include "fmt.h"
 #include "keep.h"
-#include "load.h"
 #include "tally.h"
 
 #include <errno.h>
@@ -17,8 +18,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#define LR_RELOAD_INTERVAL_NS 1000000000LL
 
 extern char *program_invocation_short_name;
 
@@ -48,14 +47,7 @@ static atomic_long active[2];
 static atomic_flag reloading = ATOMIC_FLAG_INIT;
 static struct lr_loaded *retired;
 static unsigned retired_parity;
-struct file_id {
-	bool exists;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
-};
-static struct file_id attempted; /* the rule file as last read, good or bad */
+static struct lr_file_id attempted; /* the rule file as last read, good or bad */
 /* Set with every publication of `current`; read by any hook. */
 static atomic_bool calls_logged;
 
@@ -81,33 +73,12 @@ static long long now_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static struct file_id file_id_of(const char *path)
-{
-	struct file_id id = { 0 };
-	struct stat st;
-	if (path && stat(path, &st) == 0) {
-		id.exists = true;
-		id.dev = st.st_dev;
-		id.ino = st.st_ino;
-		id.size = st.st_size;
-		id.mtime = st.st_mtim;
-	}
-	return id;
-}
-
-static bool file_id_equal(const struct file_id *a, const struct file_id *b)
-{
-	return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
-	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
-	       a->mtime.tv_nsec == b->mtime.tv_nsec;
-}
-
 /* Written once by load_first under start_once, read-only afterwards. */
 static struct lr_sources sources;
 
 static struct lr_loaded *build(void)
 {
-	return lr_load(&sources, exe_name, program, &error_sink);
+	return lr_fetch(&sources, exe_name, program, &error_sink);
 }
 
 static void after_fork_child(void)
@@ -134,10 +105,11 @@ static void load_first(void)
 		snprintf(exe_name, sizeof(exe_name), "%.*s", NAME_MAX, base ? base + 1 : exe);
 	}
 	snprintf(program, sizeof(program), "%.*s", NAME_MAX, argv0 && argv0[0] ? argv0 : exe_name);
-	lr_sources_find(&sources);
+	if (lr_sources_find(&sources) != 0)
+		lr_log_message(&error_sink, "out of memory at start-up; rules not applied");
 	lr_keep_capture();
 	lr_caller_init(program);
-	attempted = file_id_of(sources.config_path);
+	attempted = lr_file_id_of(sources.config_path);
 	struct lr_loaded *first = build();
 	publish_hint(first);
 	atomic_store(&current, first);
@@ -172,36 +144,20 @@ static bool reclaim(void)
 	return retired == NULL;
 }
 
-/* `printf ... > rules.conf` truncates the file, then writes it: a reload
- * landing in between sees an empty file, which is valid libconfig with no
- * rules, and would drop every rule for a second. An empty file is taken as
- * a write in progress until it has stayed empty for a whole check interval;
- * then it is applied (emptying the file is a way to clear the rules). */
-static bool being_written(const struct file_id *id)
-{
-	if (!id->exists || id->size != 0)
-		return false;
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	long long age = (long long)(now.tv_sec - id->mtime.tv_sec) * 1000000000LL +
-			(now.tv_nsec - id->mtime.tv_nsec);
-	return age < LR_RELOAD_INTERVAL_NS;
-}
-
 static void maybe_reload(void)
 {
 	if (atomic_flag_test_and_set(&reloading))
 		return;
 	in_start = 1;
-	struct file_id id = file_id_of(sources.config_path);
-	if (reclaim() && !file_id_equal(&id, &attempted) && !being_written(&id)) {
+	struct lr_file_id id = lr_file_id_of(sources.config_path);
+	if (reclaim() && !lr_file_id_equal(&id, &attempted) && !lr_file_being_written(&id)) {
 		attempted = id;
 		struct lr_loaded *fresh = id.exists ? build() : NULL;
 		if (!id.exists)
 			lr_log_parts(&error_sink, sources.config_path,
 				     ": rule file removed; keeping the rules in force", NULL);
-		struct file_id after;
-		if (fresh && (after = file_id_of(sources.config_path), !file_id_equal(&id, &after))) {
+		struct lr_file_id after;
+		if (fresh && (after = lr_file_id_of(sources.config_path), !lr_file_id_equal(&id, &after))) {
 			/* Rewritten while we read it: what we parsed may be a torn
 			 * mix. Keep the rules in force and read it again next time. */
 			lr_loaded_free(fresh);

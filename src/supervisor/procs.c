@@ -1,6 +1,8 @@
 #include "procs.h"
 
 #include "child.h"
+#include "fileid.h"
+#include "table.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Processes and programs the supervisor remembers at once; past that the
@@ -27,6 +30,65 @@ static struct {
 /* Set once by lr_procs_init, before the workers start. */
 static const struct lr_sources *sources;
 static struct lr_sink *errors;
+
+/* The table every program's rules are a view of, compiled again when the
+ * rule file changes (looked at most once a second, as the library does), and
+ * what it was compiled from; under `lock`. A replaced table and its views
+ * stay allocated: a handler may still be using a copy of a process's rules
+ * (struct lr_proc), and nothing counts those. A reload costs one table. */
+static void *image;
+static size_t image_len;
+static bool compiled;
+static unsigned generation;
+static struct lr_file_id attempted;
+static long long next_check_ns;
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Under `lock`: compiles the table the first time, and again once the rule
+ * file changed; a bad new file keeps the table in force. */
+static void reload_locked(void)
+{
+	long long now = now_ns();
+	if (compiled && now < next_check_ns)
+		return;
+	next_check_ns = now + LR_RELOAD_INTERVAL_NS;
+	struct lr_file_id id = lr_file_id_of(sources->config_path);
+	if (compiled && (lr_file_id_equal(&id, &attempted) || lr_file_being_written(&id)))
+		return;
+	bool first = !compiled;
+	compiled = true;
+	attempted = id;
+	if (!first && !id.exists) {
+		lr_log_parts(errors, sources->config_path,
+			     ": rule file removed; keeping the rules in force", NULL);
+		return;
+	}
+	char msg[1536];
+	void *fresh = NULL;
+	size_t len = 0;
+	enum lr_make_result r = lr_table_make(sources, &fresh, &len, msg, sizeof(msg));
+	if (r == LR_MAKE_ERROR || (r == LR_MAKE_NOTHING && msg[0]))
+		lr_log_message(errors, msg);
+	if (r == LR_MAKE_ERROR && !first)
+		return;
+	struct lr_file_id after = lr_file_id_of(sources->config_path);
+	if (!first && !lr_file_id_equal(&id, &after)) {
+		/* Rewritten while we read it: read it again next time. */
+		free(fresh);
+		attempted.size = -1;
+		return;
+	}
+	image = fresh;
+	image_len = len;
+	generation++;
+	memset(programs, 0, sizeof(programs));
+}
 
 void lr_procs_init(const struct lr_sources *src, struct lr_sink *err)
 {
@@ -72,13 +134,29 @@ static int read_names(pid_t tgid, struct lr_proc *p)
 	return p->exe[0] || p->argv0[0] ? 0 : -1;
 }
 
-/* Under `lock`. Compiled once per program, kept for the supervisor's life. */
+/* Under `lock`: the view of the table for one program. */
+static struct lr_loaded *open_for(const char *exe, const char *argv0)
+{
+	if (!image)
+		return NULL;
+	const char *why = "out of memory";
+	struct lr_table *t = malloc(sizeof(*t));
+	if (!t || lr_table_open(t, image, image_len, exe[0] ? exe : NULL, argv0, NULL, &why) != 0) {
+		lr_log_parts(errors, sources->config_path, ": its compiled table is refused: ", why);
+		free(t);
+		return NULL;
+	}
+	return lr_loaded_of(t, errors);
+}
+
+/* Under `lock`. One view per program and table, kept while that table is. */
 static struct lr_loaded *rules_locked(const char *exe, const char *argv0)
 {
+	reload_locked();
 	for (int i = 0; i < LR_PROGRAMS && programs[i].used; i++)
 		if (strcmp(programs[i].exe, exe) == 0 && strcmp(programs[i].argv0, argv0) == 0)
 			return programs[i].loaded;
-	struct lr_loaded *l = lr_load(sources, exe, argv0, errors);
+	struct lr_loaded *l = open_for(exe, argv0);
 	for (int i = 0; i < LR_PROGRAMS; i++) {
 		if (!programs[i].used) {
 			programs[i].used = true;
@@ -111,6 +189,11 @@ int lr_proc_get(pid_t tgid, struct lr_proc *out)
 			break;
 		}
 	int r = 0;
+	reload_locked();
+	if (p && p->gen != generation) {
+		p->loaded = rules_locked(p->exe, p->argv0);
+		p->gen = generation;
+	}
 	if (!p) {
 		p = &procs[next_slot++ % LR_PROCS];
 		memset(p, 0, sizeof(*p));
@@ -120,6 +203,7 @@ int lr_proc_get(pid_t tgid, struct lr_proc *out)
 		} else {
 			p->tgid = tgid;
 			p->loaded = rules_locked(p->exe, p->argv0);
+			p->gen = generation;
 		}
 	}
 	if (r == 0)

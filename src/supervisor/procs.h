@@ -4,7 +4,7 @@
 #ifndef LIBREUSE_PROCS_H
 #define LIBREUSE_PROCS_H
 
-#include "load.h"
+#include "tablemake.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -16,6 +16,7 @@ struct lr_proc {
 	char exe[NAME_MAX + 1];   /* basename of /proc/PID/exe */
 	char argv0[NAME_MAX + 1]; /* basename of its argv[0]; what log lines call it */
 	struct lr_loaded *loaded; /* the rules for it, or NULL: none apply */
+	unsigned gen;             /* the table generation `loaded` is of */
 	uid_t euid;
 	uint64_t capeff;
 };

@@ -16,6 +16,9 @@ Q=$(free_port)
 
 cp "$LIB" "$T/libreuse.so"
 chmod 644 "$T/libreuse.so"
+# Beside it, as in a build tree: the command the library runs to compile.
+cp "$BUILD/libreuse" "$T/libreuse"
+chmod 755 "$T/libreuse"
 mkdir -p "$T/sysconf" "$T/plain"
 cat >"$T/sysconf/libreuse.conf" <<CONF
 rules = ( { match = { program = "suidprobe"; port = $P; }; deny = "EPERM"; } );
@@ -36,6 +39,8 @@ cp -a /etc "$T/etc"
 echo "$(preload | tr ':' ' ' | sed "s|$LIB|$T/libreuse.so|")" >"$T/etc/ld.so.preload"
 mount --bind "$T/etc" /etc
 mount --bind "$T/sysconf" "$SYSCONF"
+# Root's table cache (/run/libreuse) stays inside the namespace.
+mount -t tmpfs tmpfs /run
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "\$@"; }
 as_nobody env LIBREUSE_CONFIG="$T/user.conf" LIBREUSE_RULES='rules = ( { match = { port = $P; }; rewrite = ":$Q"; } );' \
 	"$T/suidprobe" $P >"$T/suid.out" 2>"$T/suid.err" || true

@@ -1,0 +1,237 @@
+/* Opening a table image for one program, and the lookup the call path
+ * makes in it. Runs inside the program: nothing here parses text, and
+ * nothing trusts an offset before it was checked against the image. */
+#include "table.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+_Static_assert(sizeof(struct lr_tf_header) == 168, "the header's layout is the format");
+_Static_assert(sizeof(struct lr_tf_source) == 40, "32- and 64-bit readers agree");
+_Static_assert(sizeof(struct lr_tf_prog) == 8, "32- and 64-bit readers agree");
+_Static_assert(sizeof(struct lr_entry) == 24, "32- and 64-bit readers agree");
+_Static_assert(sizeof(struct lr_action) == 68, "32- and 64-bit readers agree");
+_Static_assert(sizeof(struct lr_cidr) == 18, "32- and 64-bit readers agree");
+
+uint64_t lr_text_hash(const char *s, uint64_t seed)
+{
+	uint64_t h = 0xcbf29ce484222325u ^ seed;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3u;
+	return h ? h : 1;
+}
+
+static bool applies_to(const char *glob, const char *exe, const char *argv0)
+{
+	if (!exe && !argv0)
+		return true;
+	return (exe && lr_glob_match(glob, exe)) || (argv0 && lr_glob_match(glob, argv0));
+}
+
+/* [at, at + count * size) lies inside the image, at an aligned offset. */
+static bool inside(const struct lr_tf_header *h, uint32_t at, uint64_t count, size_t size,
+		   size_t align)
+{
+	return at >= h->header_size && at % align == 0 && count * size <= h->total_size &&
+	       at <= h->total_size - count * size;
+}
+
+static bool handle_ok(const struct lr_tf_header *h, uint32_t handle)
+{
+	return handle <= h->strings_len;
+}
+
+/* Every offset, count and index the call path follows. */
+static const char *check(const struct lr_tf_header *h, size_t len)
+{
+	if (len < sizeof(*h) || memcmp(h->magic, LR_TABLE_MAGIC, sizeof(h->magic)) != 0)
+		return "not a libreuse table";
+	if (h->version != LR_TABLE_VERSION || h->header_size != sizeof(*h))
+		return "a table of another libreuse version";
+	if (h->total_size != len)
+		return "truncated table";
+	const char *b = (const char *)h;
+	if (!inside(h, h->rules_at, h->nrules, sizeof(struct lr_entry), 4) ||
+	    !inside(h, h->actions_at, h->nactions, sizeof(struct lr_action), 4) ||
+	    !inside(h, h->cidrs_at, h->ncidrs, sizeof(struct lr_cidr), 1) ||
+	    !inside(h, h->progs_at, h->nprogs, sizeof(struct lr_tf_prog), 4) ||
+	    !inside(h, h->sources_at, h->nsources, sizeof(struct lr_tf_source), 8) ||
+	    !inside(h, h->strings_at, h->strings_len, 1, 1))
+		return "an array lies outside the table";
+	/* Strings end inside their section, so none can run off its end. */
+	if (h->strings_len && b[h->strings_at + h->strings_len - 1] != '\0')
+		return "unterminated strings";
+	if (!handle_ok(h, h->log_path) || !handle_ok(h, h->notes) || h->level > LR_LOG_ALL ||
+	    h->target > LR_TARGET_SYSLOG || h->format > LR_FORMAT_JSON)
+		return "bad log settings";
+	const struct lr_entry *e = (const struct lr_entry *)(b + h->rules_at);
+	for (uint32_t i = 0; i < h->nrules; i++)
+		if (e[i].action >= h->nactions || e[i].cidr > h->ncidrs || e[i].prog > h->nprogs ||
+		    e[i].port_lo > e[i].port_hi)
+			return "a rule points outside the table";
+	const struct lr_action *a = (const struct lr_action *)(b + h->actions_at);
+	for (uint32_t i = 0; i < h->nactions; i++)
+		if (!handle_ok(h, a[i].keep_name) || a[i].log_level > LR_LOG_ALL)
+			return "an action points outside the table";
+	const struct lr_tf_prog *p = (const struct lr_tf_prog *)(b + h->progs_at);
+	for (uint32_t i = 0; i < h->nprogs; i++)
+		if (!p[i].glob || !handle_ok(h, p[i].glob))
+			return "a program points outside the table";
+	const struct lr_tf_source *s = (const struct lr_tf_source *)(b + h->sources_at);
+	for (uint32_t i = 0; i < h->nsources; i++)
+		if (!s[i].path || !handle_ok(h, s[i].path))
+			return "a source points outside the table";
+	for (int op = 0; op < 2; op++) {
+		const struct lr_tf_index *x = &h->index[op];
+		if (!x->nintervals)
+			continue;
+		if (x->nintervals > 65536 || x->noff != x->nintervals + 1 ||
+		    !inside(h, x->off_at, x->noff, 4, 4) || !inside(h, x->cand_at, x->ncand, 4, 4) ||
+		    !inside(h, x->bound_at, x->nintervals, 2, 2) ||
+		    !inside(h, x->block_at, LR_BLOCKS + 1, 2, 2))
+			return "an index lies outside the table";
+		const uint32_t *off = (const uint32_t *)(b + x->off_at);
+		const uint32_t *cand = (const uint32_t *)(b + x->cand_at);
+		const uint16_t *block = (const uint16_t *)(b + x->block_at);
+		for (uint32_t i = 0; i < x->nintervals; i++)
+			if (off[i] > off[i + 1])
+				return "an index is out of order";
+		if (off[x->nintervals] > x->ncand)
+			return "an index points outside the table";
+		for (uint32_t i = 0; i < x->ncand; i++)
+			if (cand[i] >= h->nrules)
+				return "an index points outside the table";
+		for (uint32_t i = 0; i <= LR_BLOCKS; i++)
+			if (block[i] >= x->nintervals || (i && block[i] < block[i - 1]))
+				return "an index points outside the table";
+	}
+	return NULL;
+}
+
+int lr_table_open(struct lr_table *t, const void *image, size_t len, const char *exe,
+		  const char *argv0, void (*release)(void *, size_t), const char **why)
+{
+	memset(t, 0, sizeof(*t));
+	const struct lr_tf_header *h = image;
+	const char *b = image;
+	if ((uintptr_t)image % 8) {
+		*why = "misaligned table";
+		return -1;
+	}
+	if ((*why = check(h, len)))
+		return -1;
+	uint8_t *applies = malloc((size_t)h->nprogs + 1);
+	if (!applies) {
+		*why = "out of memory";
+		return -1;
+	}
+	t->image = image;
+	t->image_len = len;
+	t->release = release;
+	t->strings = b + h->strings_at;
+	t->strings_len = h->strings_len;
+	t->log.level = (enum lr_level)h->level;
+	t->log.target = (enum lr_target)h->target;
+	t->log.format = (enum lr_format)h->format;
+	t->log.facility = (int)h->facility;
+	t->log.path = lr_table_str(t, h->log_path);
+	t->notes = lr_table_str(t, h->notes);
+	t->dry_run = h->flags & LR_TF_DRY_RUN;
+	t->keep_all = h->flags & LR_TF_KEEP_ALL;
+	t->nrules = h->nrules;
+	t->nactions = h->nactions;
+	t->ncidrs = h->ncidrs;
+	t->nprogs = h->nprogs;
+	t->rules = (const struct lr_entry *)(b + h->rules_at);
+	t->actions = (const struct lr_action *)(b + h->actions_at);
+	t->cidrs = (const struct lr_cidr *)(b + h->cidrs_at);
+	/* What this program's rules add to those of every program. */
+	t->ops = h->ops;
+	int max = h->max_level > (int8_t)h->level ? h->max_level : (int8_t)h->level;
+	applies[0] = 1;
+	const struct lr_tf_prog *p = (const struct lr_tf_prog *)(b + h->progs_at);
+	for (uint32_t i = 0; i < h->nprogs; i++) {
+		applies[i + 1] = applies_to(lr_table_str(t, p[i].glob), exe, argv0);
+		if (!applies[i + 1])
+			continue;
+		t->ops |= p[i].ops;
+		if (p[i].max_level > max)
+			max = p[i].max_level;
+	}
+	t->max_level = (enum lr_level)max;
+	t->applies = applies;
+	for (int op = 0; op < 2; op++) {
+		const struct lr_tf_index *x = &h->index[op];
+		struct lr_index *ix = &t->index[op];
+		ix->nintervals = (t->ops & (op ? LR_OP_CONNECT : LR_OP_BIND)) ? x->nintervals : 0;
+		ix->linear = x->linear;
+		ix->off = (const uint32_t *)(b + x->off_at);
+		ix->cand = (const uint32_t *)(b + x->cand_at);
+		ix->bound = (const uint16_t *)(b + x->bound_at);
+		ix->block = (const uint16_t *)(b + x->block_at);
+	}
+	return 0;
+}
+
+void lr_table_close(struct lr_table *t)
+{
+	free((void *)t->applies);
+	if (t->release)
+		t->release((void *)t->image, t->image_len);
+	memset(t, 0, sizeof(*t));
+}
+
+void lr_table_free(struct lr_table *t)
+{
+	if (t) {
+		lr_table_close(t);
+		free(t);
+	}
+}
+
+size_t lr_table_count_applying(const struct lr_table *t)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < t->nrules; i++)
+		n += lr_table_applies(t, &t->rules[i]);
+	return n;
+}
+
+static bool rule_matches(const struct lr_table *t, const struct lr_entry *r,
+			 const struct lr_call *c)
+{
+	/* The port is checked again: in a linear index (see build_linear) the
+	 * interval says nothing about it. */
+	if (!(r->proto & c->proto) || c->port < r->port_lo || c->port > r->port_hi ||
+	    !lr_table_applies(t, r))
+		return false;
+	uint8_t fam = c->addr.family == AF_INET ? LR_FAM_V4 : LR_FAM_V6;
+	if (!(r->family & fam))
+		return false;
+	return !r->cidr || lr_cidr_match(&t->cidrs[r->cidr - 1], &c->addr);
+}
+
+const struct lr_entry *lr_table_match(const struct lr_table *t, const struct lr_call *c)
+{
+	const struct lr_index *ix = &t->index[c->op == LR_OP_CONNECT];
+	if (ix->nintervals == 0)
+		return NULL;
+	/* The last interval starting at or below the port: between the
+	 * intervals holding the first port of its block and of the next. */
+	uint32_t b = c->port >> LR_BLOCK_SHIFT;
+	uint32_t lo = ix->block[b], hi = ix->block[b + 1] + 1;
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (ix->bound[mid] <= c->port)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	for (uint32_t k = ix->off[lo]; k < ix->off[lo + 1]; k++) {
+		const struct lr_entry *r = &t->rules[ix->cand[k]];
+		if (rule_matches(t, r, c))
+			return r;
+	}
+	return NULL;
+}

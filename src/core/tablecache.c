@@ -1,0 +1,200 @@
+#include "tablecache.h"
+
+#include "sys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+int lr_cache_dir(const struct lr_sources *src, char *out, size_t n)
+{
+	const char *env = src->secure ? NULL : secure_getenv("LIBREUSE_CACHE_DIR");
+	const char *xdg = src->secure ? NULL : secure_getenv("XDG_RUNTIME_DIR");
+	int r;
+	if (env && env[0] == '/')
+		r = snprintf(out, n, "%s", env);
+	else if (xdg && xdg[0] == '/')
+		r = snprintf(out, n, "%s/libreuse", xdg);
+	else if (geteuid() == 0)
+		r = snprintf(out, n, "/run/libreuse");
+	else
+		r = snprintf(out, n, "/tmp/libreuse-%u", (unsigned)geteuid());
+	return r > 0 && (size_t)r < n ? 0 : -1;
+}
+
+int lr_cache_path(const struct lr_sources *src, const char *dir, char *out, size_t n)
+{
+	char v[16];
+	snprintf(v, sizeof(v), "v%u", LR_TABLE_VERSION);
+	uint64_t h = lr_text_hash(src->config_path, src->inline_hash ^ lr_text_hash(v, 0));
+	int r = snprintf(out, n, "%s/%016llx.table", dir, (unsigned long long)h);
+	return r > 0 && (size_t)r < n ? 0 : -1;
+}
+
+const char *lr_cache_distrust(const struct stat *st)
+{
+	if (st->st_uid != geteuid() && st->st_uid != 0)
+		return "owned by another user";
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return "writable by others";
+	return NULL;
+}
+
+void lr_image_release(void *image, size_t len)
+{
+	if (image)
+		munmap(image, len ? len : 1);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int lr_image_read(int fd, size_t max, int deadline_ms, void **image, size_t *len,
+		  const char **why)
+{
+	long long end = deadline_ms >= 0 ? now_ms() + deadline_ms : 0;
+	size_t cap = 64 << 10, n = 0;
+	char *buf = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED) {
+		*why = "out of memory";
+		return -1;
+	}
+	for (;;) {
+		if (n == cap) {
+			if (cap > max) {
+				munmap(buf, cap);
+				*why = "too large";
+				return -1;
+			}
+			char *bigger = mremap(buf, cap, cap * 2, MREMAP_MAYMOVE);
+			if (bigger == MAP_FAILED) {
+				munmap(buf, cap);
+				*why = "out of memory";
+				return -1;
+			}
+			buf = bigger;
+			cap *= 2;
+		}
+		if (deadline_ms >= 0) {
+			long long left = end - now_ms();
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			int r = left > 0 ? poll(&p, 1, (int)left) : 0;
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				munmap(buf, cap);
+				*why = r == 0 ? "timed out" : "cannot read";
+				return -1;
+			}
+		}
+		ssize_t got = read(fd, buf + n, cap - n);
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got < 0) {
+			munmap(buf, cap);
+			*why = "cannot read";
+			return -1;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	if (n > max) {
+		munmap(buf, cap);
+		*why = "too large";
+		return -1;
+	}
+	/* What the program holds of it is read-only from here on. */
+	mprotect(buf, cap, PROT_READ);
+	/* The mapping is cap bytes; lr_image_release is given len, and munmap
+	 * of a shorter length would leave the tail mapped: keep them equal by
+	 * trimming the tail now. */
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t keep = n ? (n + page - 1) / page * page : page;
+	if (keep < cap)
+		munmap(buf + keep, cap - keep);
+	*image = buf;
+	*len = n;
+	return 0;
+}
+
+static bool source_same(const struct lr_tf_source *s, const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return s->dev == 0 && s->ino == 0; /* recorded as absent, and still is */
+	return s->dev == (uint64_t)st.st_dev && s->ino == (uint64_t)st.st_ino &&
+	       s->size == (uint64_t)st.st_size && s->mtime_sec == (uint64_t)st.st_mtim.tv_sec &&
+	       s->mtime_nsec == (uint32_t)st.st_mtim.tv_nsec;
+}
+
+bool lr_table_fresh(const struct lr_table *t, const struct lr_sources *src)
+{
+	if (lr_table_inline_hash(t) != src->inline_hash)
+		return false;
+	size_t n;
+	const struct lr_tf_source *s = lr_table_sources(t, &n);
+	bool has_config = false;
+	for (size_t i = 0; i < n; i++) {
+		const char *path = lr_table_str(t, s[i].path);
+		if (!path || !source_same(&s[i], path))
+			return false;
+		has_config = has_config || strcmp(path, src->config_path) == 0;
+	}
+	/* Compiled from another file of the same name hash: not ours. */
+	return has_config;
+}
+
+int lr_cache_write(const struct lr_sources *src, const void *image, size_t len, const char **why)
+{
+	char dir[4096], path[4200], tmp[4300];
+	if (lr_cache_dir(src, dir, sizeof(dir)) != 0 ||
+	    lr_cache_path(src, dir, path, sizeof(path)) != 0) {
+		*why = "cache path too long";
+		return -1;
+	}
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		*why = "cannot create the cache directory";
+		return -1;
+	}
+	struct stat st;
+	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		*why = "the cache directory is not a directory";
+		return -1;
+	}
+	if ((*why = lr_cache_distrust(&st)))
+		return -1;
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		*why = "cannot write to the cache directory";
+		return -1;
+	}
+	const char *p = image;
+	size_t left = len;
+	while (left) {
+		ssize_t w = write(fd, p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		p += w;
+		left -= (size_t)w;
+	}
+	if (lr_sys.close(fd) != 0 || left || rename(tmp, path) != 0) {
+		unlink(tmp);
+		*why = "cannot write to the cache directory";
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,90 @@
+#include "tablemake.h"
+
+#include "config.h"
+#include "table.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum lr_make_result lr_table_make(const struct lr_sources *src, void **image, size_t *len,
+				  char *msg, size_t msglen)
+{
+	char err[1024];
+	msg[0] = '\0';
+	struct lr_ruleset rs;
+	lr_ruleset_init(&rs);
+	bool have = false;
+	/* LIBREUSE_RULES first: its rules come before the file's and its log
+	 * settings are the ones kept (see config.c). */
+	if (src->inline_rules) {
+		if (lr_config_load_text(src->inline_rules, "LIBREUSE_RULES", NULL, &rs, err,
+					sizeof(err)) != LR_CONFIG_OK) {
+			snprintf(msg, msglen, "%s; rules not applied, calls pass through", err);
+			lr_ruleset_free(&rs);
+			return LR_MAKE_ERROR;
+		}
+		have = true;
+	}
+	enum lr_config_result r = lr_config_load_file(src->config_path, &rs, err, sizeof(err));
+	if (r == LR_CONFIG_ERROR) {
+		snprintf(msg, msglen, "%s; rules not applied, calls pass through", err);
+		lr_ruleset_free(&rs);
+		return LR_MAKE_ERROR;
+	}
+	if (r == LR_CONFIG_MISSING) {
+		if (src->config_from_env)
+			snprintf(msg, msglen, "%s: no such rule file (LIBREUSE_CONFIG)%s",
+				 src->config_path,
+				 have ? "; using LIBREUSE_RULES alone" : "; calls pass through");
+		/* Absent, and recorded so: the table is stale once it appears. */
+		struct stat none;
+		memset(&none, 0, sizeof(none));
+		if (have && lr_ruleset_add_source(&rs, src->config_path, &none) != 0)
+			goto oom;
+	}
+	if (!have && r != LR_CONFIG_OK) {
+		lr_ruleset_free(&rs);
+		return LR_MAKE_NOTHING;
+	}
+	struct lr_build_info info = { .notes = msg, .inline_hash = src->inline_hash };
+	if (lr_table_build(&rs, &info, image, len) != 0)
+		goto oom;
+	lr_ruleset_free(&rs);
+	return LR_MAKE_OK;
+oom:
+	lr_ruleset_free(&rs);
+	snprintf(msg, msglen, "out of memory while loading rules from %s", src->config_path);
+	return LR_MAKE_ERROR;
+}
+
+static void release_malloced(void *image, size_t len)
+{
+	(void)len;
+	free(image);
+}
+
+struct lr_loaded *lr_load(const struct lr_sources *src, const char *exe, const char *argv0,
+			  struct lr_sink *errors)
+{
+	char msg[1536];
+	void *image = NULL;
+	size_t len = 0;
+	enum lr_make_result r = lr_table_make(src, &image, &len, msg, sizeof(msg));
+	if (r != LR_MAKE_OK) {
+		if (msg[0])
+			lr_log_message(errors, msg);
+		return NULL;
+	}
+	const char *why = NULL;
+	struct lr_table *t = malloc(sizeof(*t));
+	if (!t || lr_table_open(t, image, len, exe && exe[0] ? exe : NULL, argv0,
+				release_malloced, &why) != 0) {
+		lr_log_parts(errors, src->config_path, ": its compiled table is refused: ",
+			     why ? why : "out of memory");
+		free(t);
+		free(image);
+		return NULL;
+	}
+	return lr_loaded_of(t, errors);
+}

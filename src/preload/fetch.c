@@ -1,0 +1,185 @@
+#include "fetch.h"
+
+#include "helper.h"
+#include "sys.h"
+#include "table.h"
+#include "tablecache.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef LR_BINDIR
+#define LR_BINDIR "/usr/bin"
+#endif
+
+/* The `libreuse` command that compiles for us: $LIBREUSE_HELPER (not in
+ * secure execution), else the one beside this library (a build tree), else
+ * the installed one. */
+static void helper_path(const struct lr_sources *src, char *out, size_t n)
+{
+	const char *env = src->secure ? NULL : secure_getenv("LIBREUSE_HELPER");
+	if (env && env[0] == '/') {
+		snprintf(out, n, "%s", env);
+		return;
+	}
+	Dl_info info;
+	if (dladdr((void *)helper_path, &info) && info.dli_fname) {
+		const char *slash = strrchr(info.dli_fname, '/');
+		if (slash && snprintf(out, n, "%.*s/libreuse", (int)(slash - info.dli_fname),
+				      info.dli_fname) < (int)n &&
+		    access(out, X_OK) == 0)
+			return;
+	}
+	snprintf(out, n, "%s/libreuse", LR_BINDIR);
+}
+
+static struct lr_table *open_image(void *image, size_t len, const char *exe, const char *argv0,
+				   const char **why)
+{
+	struct lr_table *t = malloc(sizeof(*t));
+	if (!t) {
+		*why = "out of memory";
+		return NULL;
+	}
+	if (lr_table_open(t, image, len, exe, argv0, lr_image_release, why) != 0) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* The cached table, if there is one this process may use; NULL otherwise
+ * (a distrusted one is said, once per load). */
+static struct lr_table *from_cache(const struct lr_sources *src, const char *dir,
+				   const char *path, const char *exe, const char *argv0,
+				   struct lr_sink *errors)
+{
+	struct stat st;
+	if (lstat(dir, &st) != 0)
+		return NULL;
+	const char *why = S_ISDIR(st.st_mode) ? lr_cache_distrust(&st) : "not a directory";
+	if (why) {
+		lr_log_parts(errors, dir, ": table cache ignored: ", why);
+		return NULL;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return NULL;
+	why = fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ? "not a regular file" : lr_cache_distrust(&st);
+	void *image = NULL;
+	size_t len = 0;
+	if (!why && lr_image_read(fd, LR_TABLE_MAX_BYTES, -1, &image, &len, &why) != 0)
+		image = NULL;
+	lr_sys.close(fd);
+	if (why) {
+		lr_log_parts(errors, path, ": cached table ignored: ", why);
+		return NULL;
+	}
+	struct lr_table *t = open_image(image, len, exe, argv0, &why);
+	if (!t) {
+		/* Another version's, or damaged: the helper writes a new one. */
+		lr_image_release(image, len);
+		return NULL;
+	}
+	if (!lr_table_fresh(t, src)) {
+		lr_table_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static char *env_entry(const char *name, const char *value)
+{
+	size_t n = strlen(name) + strlen(value) + 2;
+	char *e = malloc(n);
+	if (e)
+		snprintf(e, n, "%s=%s", name, value);
+	return e;
+}
+
+/* Compiled by the helper, in an environment of only what it needs. */
+static struct lr_table *from_helper(const struct lr_sources *src, const char *dir,
+				    const char *exe, const char *argv0, struct lr_sink *errors)
+{
+	char path[PATH_MAX];
+	helper_path(src, path, sizeof(path));
+	char *envp[4] = { NULL, NULL, NULL, NULL };
+	int k = 0;
+	if (src->config_from_env)
+		envp[k++] = env_entry("LIBREUSE_CONFIG", src->config_path);
+	if (src->inline_rules)
+		envp[k++] = env_entry("LIBREUSE_RULES", src->inline_rules);
+	envp[k++] = env_entry("LIBREUSE_CACHE_DIR", dir);
+	char *argv[] = { "libreuse", "compile", "--helper", NULL };
+	struct lr_helper_out out;
+	struct lr_table *t = NULL;
+	bool ok = true;
+	for (int i = 0; i < k; i++)
+		ok = ok && envp[i];
+	if (!ok) {
+		snprintf(out.why, sizeof(out.why), "out of memory");
+		out.image = NULL;
+	} else if (lr_helper_run(path, argv, envp, &out) == 0) {
+		const char *why = NULL;
+		t = open_image(out.image, out.len, exe, argv0, &why);
+		if (!t) {
+			snprintf(out.why, sizeof(out.why), "its table is refused: %s", why);
+			lr_image_release(out.image, out.len);
+			out.image = NULL;
+		}
+	}
+	for (int i = 0; i < k; i++)
+		free(envp[i]);
+	if (t)
+		return t;
+	if (out.image && out.len && ((const char *)out.image)[0] != '\177') {
+		/* The helper's own words: the rule file's error, FILE:LINE. */
+		char msg[1536];
+		size_t n = out.len < sizeof(msg) - 1 ? out.len : sizeof(msg) - 1;
+		memcpy(msg, out.image, n);
+		msg[n] = '\0';
+		char *nl = strchr(msg, '\n');
+		if (nl)
+			*nl = '\0';
+		lr_log_message(errors, msg);
+	} else {
+		char msg[2 * PATH_MAX + 512];
+		snprintf(msg, sizeof(msg), "%s: the rule compiler (%s) failed: %s; rules not applied, calls pass through",
+			 src->config_path, path, out.why);
+		lr_log_message(errors, msg);
+	}
+	lr_image_release(out.image, out.len);
+	return NULL;
+}
+
+struct lr_loaded *lr_fetch(const struct lr_sources *src, const char *exe, const char *argv0,
+			   struct lr_sink *errors)
+{
+	struct stat st;
+	if (!src->config_path)
+		return NULL;
+	if (!src->inline_rules && stat(src->config_path, &st) != 0 && errno == ENOENT) {
+		/* Nothing to compile: no helper for it. */
+		if (src->config_from_env)
+			lr_log_parts(errors, src->config_path,
+				     ": no such rule file (LIBREUSE_CONFIG); calls pass through", NULL);
+		return NULL;
+	}
+	char dir[PATH_MAX], path[PATH_MAX + 64];
+	struct lr_table *t = NULL;
+	if (lr_cache_dir(src, dir, sizeof(dir)) == 0 &&
+	    lr_cache_path(src, dir, path, sizeof(path)) == 0)
+		t = from_cache(src, dir, path, exe, argv0, errors);
+	else
+		dir[0] = '\0';
+	if (!t)
+		t = from_helper(src, dir, exe, argv0, errors);
+	return t ? lr_loaded_of(t, errors) : NULL;
+}

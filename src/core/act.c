@@ -708,7 +708,8 @@ void lr_act_summary(struct lr_loaded *l, const struct lr_caller *who)
 {
 	if (l->table->max_level >= LR_LOG_ACTIONS)
 		summary(l, who, false);
-	else if (atomic_load_explicit(&lr_tally[LR_TALLY_SUPPRESSED], memory_order_relaxed))
+	else if (atomic_load_explicit(&lr_tally[LR_TALLY_SUPPRESSED], memory_order_relaxed) ||
+		 atomic_load_explicit(&l->sink.dropped, memory_order_relaxed))
 		/* Lines the rate limit held back are said at exit, whatever the
 		 * level: a flood that ended within the window is otherwise never
 		 * counted anywhere. */

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/resource.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,29 +22,99 @@
 /* Where syslog daemons listen (glibc's _PATH_LOG). */
 #define LR_SYSLOG_PATH "/dev/log"
 
-/* The copy of the host's original stderr. Written once, under
- * stderr_once, then only read. */
-static int stderr_fd = -1;
-static dev_t stderr_dev;
-static ino_t stderr_ino;
+/* The copy of the host's original stderr, shared by every stderr sink:
+ * set under stderr_once, then only by lr_fdref's retaking (see retake). */
+static struct lr_fdref stderr_ref = { .fd = -1, .retaking = ATOMIC_FLAG_INIT };
 static pthread_once_t stderr_once = PTHREAD_ONCE_INIT;
+
+/* Our fds go high, where a program's own numbering (its first socket at
+ * fd 3, systemd's fds from 3 on) does not meet them. */
+static int dup_high(int fd)
+{
+	struct rlimit rl;
+	int low = 3;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 600)
+		low = 512;
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, low);
+	return high >= 0 ? high : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
 
 static void capture_stderr(void)
 {
 	struct stat st;
 	if (fstat(STDERR_FILENO, &st) != 0)
 		return;
-	int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	int fd = dup_high(STDERR_FILENO);
 	if (fd < 0)
 		return;
-	stderr_fd = fd;
-	stderr_dev = st.st_dev;
-	stderr_ino = st.st_ino;
+	atomic_store(&stderr_ref.dev, (unsigned long long)st.st_dev);
+	atomic_store(&stderr_ref.ino, (unsigned long long)st.st_ino);
+	atomic_store(&stderr_ref.fd, fd);
 }
 
 void lr_log_capture_stderr(void)
 {
 	pthread_once(&stderr_once, capture_stderr);
+}
+
+static bool same_file(const struct lr_fdref *r, const struct stat *st)
+{
+	return (unsigned long long)st->st_dev == atomic_load(&r->dev) &&
+	       (unsigned long long)st->st_ino == atomic_load(&r->ino);
+}
+
+/* Opens the log file at a high fd; -1 (errno set) unless a regular file. */
+static int open_log(const char *path, struct stat *st)
+{
+	/* O_NOFOLLOW: a symlink planted at the path is refused, not followed. */
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0)
+		return -1;
+	int high = dup_high(fd);
+	lr_sys.close(fd);
+	if (high >= 0 && (fstat(high, st) != 0 || !S_ISREG(st->st_mode))) {
+		lr_sys.close(high);
+		errno = EINVAL;
+		return -1;
+	}
+	return high;
+}
+
+/* The sink's fd lost to the program: taken again, or -1 (the line is
+ * dropped). The old number is the program's now: it is left alone. */
+static int retake(struct lr_sink *s, struct stat *st)
+{
+	struct lr_fdref *r = s->ref;
+	if (atomic_flag_test_and_set(&r->retaking))
+		return -1;
+	int fd = atomic_load(&r->fd);
+	if (fd < 0 || fstat(fd, st) != 0 || !same_file(r, st)) {
+		fd = -1;
+		if (s->kind == LR_TARGET_FILE && s->path) {
+			fd = open_log(s->path, st);
+			if (fd >= 0) {
+				atomic_store(&r->dev, (unsigned long long)st->st_dev);
+				atomic_store(&r->ino, (unsigned long long)st->st_ino);
+			}
+		} else if (s->kind == LR_TARGET_STDERR && fstat(STDERR_FILENO, st) == 0 &&
+			   same_file(r, st)) {
+			/* fd 2 is still the stderr we started with. */
+			fd = dup_high(STDERR_FILENO);
+		}
+		if (fd >= 0)
+			atomic_store(&r->fd, fd);
+	}
+	atomic_flag_clear(&r->retaking);
+	return fd;
+}
+
+/* The sink's fd if it still holds the sink's file, else taken again. */
+static int sink_fd(struct lr_sink *s, struct stat *st)
+{
+	int fd = atomic_load_explicit(&s->ref->fd, memory_order_relaxed);
+	if (fd >= 0 && fstat(fd, st) == 0 && same_file(s->ref, st))
+		return fd;
+	return retake(s, st);
 }
 
 static const char *proto_name(uint8_t proto)
@@ -401,9 +472,8 @@ void lr_sink_stderr(struct lr_sink *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->kind = LR_TARGET_STDERR;
-	s->fd = stderr_fd;
-	s->dev = stderr_dev;
-	s->ino = stderr_ino;
+	s->ref = &stderr_ref;
+	s->file.fd = -1;
 }
 
 void lr_sink_open(struct lr_sink *s, const struct lr_log_conf *conf, char *err, size_t errlen)
@@ -416,45 +486,36 @@ void lr_sink_open(struct lr_sink *s, const struct lr_log_conf *conf, char *err, 
 		err[0] = '\0';
 	if (conf->target == LR_TARGET_SYSLOG) {
 		s->kind = LR_TARGET_SYSLOG;
-		s->fd = -1;
 		return;
 	}
 	if (conf->target != LR_TARGET_FILE || !conf->path)
 		return;
-	/* O_NOFOLLOW: a symlink planted at the path is refused, not followed. */
-	int fd = open(conf->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
-		      0600);
-	if (fd >= 0 && fd <= 2) {
-		/* The host closed its standard fds; never keep ours where it
-		 * expects its own. */
-		int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		lr_sys.close(fd);
-		fd = high;
-	}
 	struct stat st;
-	if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
-		lr_sys.close(fd);
-		fd = -1;
-		errno = EINVAL;
-	}
+	int fd = open_log(conf->path, &st);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open log file %s: %s; logging to stderr", conf->path,
 			 errno == ELOOP ? "it is a symbolic link" : strerror(errno));
 		return;
 	}
 	s->kind = LR_TARGET_FILE;
-	s->fd = fd;
-	s->own_fd = true;
-	s->dev = st.st_dev;
-	s->ino = st.st_ino;
+	s->path = conf->path;
+	atomic_store(&s->file.dev, (unsigned long long)st.st_dev);
+	atomic_store(&s->file.ino, (unsigned long long)st.st_ino);
+	atomic_store(&s->file.fd, fd);
+	s->ref = &s->file;
 }
 
 void lr_sink_close(struct lr_sink *s)
 {
-	if (s->own_fd && s->fd >= 0)
-		lr_sys.close(s->fd);
-	s->fd = -1;
-	s->own_fd = false;
+	/* Only a file's own fd, and only while it is still that file: the
+	 * program may hold the number by now. */
+	struct stat st;
+	int fd = atomic_load(&s->file.fd);
+	if (s->kind == LR_TARGET_FILE && fd >= 0 && fstat(fd, &st) == 0 && same_file(&s->file, &st))
+		lr_sys.close(fd);
+	atomic_store(&s->file.fd, -1);
+	s->ref = &stderr_ref;
+	s->kind = LR_TARGET_STDERR;
 }
 
 /* The syslog wire format, as syslog(3) speaks it, on a socket of our own
@@ -483,20 +544,22 @@ static bool syslog_write(int priority, const char *line, size_t len)
 static void sink_write(struct lr_sink *s, int priority, const char *line, size_t len)
 {
 	bool ok;
+	if (s->mute)
+		return;
 	if (s->kind == LR_TARGET_SYSLOG) {
 		ok = syslog_write(s->facility | priority,
 				  line, len && line[len - 1] == '\n' ? len - 1 : len);
 	} else {
 		struct stat st;
-		struct pollfd p = { .fd = s->fd, .events = POLLOUT };
 		/* A host that closed and reused the fd is never written to; a
 		 * pipe or terminal that cannot take the line now drops it. One
 		 * write per line: appends from many processes never interleave
 		 * within a line; a short or failed write is counted, not retried. */
-		ok = s->fd >= 0 && fstat(s->fd, &st) == 0 && st.st_dev == s->dev &&
-		     st.st_ino == s->ino &&
+		int fd = sink_fd(s, &st);
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		ok = fd >= 0 &&
 		     (S_ISREG(st.st_mode) || (poll(&p, 1, 0) == 1 && (p.revents & POLLOUT))) &&
-		     write(s->fd, line, len) == (ssize_t)len;
+		     write(fd, line, len) == (ssize_t)len;
 	}
 	if (!ok)
 		atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);

@@ -65,20 +65,32 @@ size_t lr_format_text(char *buf, size_t n, pid_t pid, const struct lr_event *ev)
 size_t lr_format_json(char *buf, size_t n, pid_t pid, const struct timespec *ts,
 		      const struct lr_event *ev);
 
+/* An fd of libreuse's own inside the program, and the identity of the file
+ * it was opened on. Programs close every fd at start (close_range,
+ * closefrom) and reuse the numbers: a line is written only while the number
+ * still holds that file, and once it does not, the fd is taken again from
+ * where it came (the program's stderr, if fd 2 still is it; the log file's
+ * path), never from the number the program now owns. */
+struct lr_fdref {
+	atomic_int fd;
+	atomic_ullong dev, ino;
+	atomic_flag retaking; /* held by the one thread taking it again */
+};
+
 /* Where lines go. One small interface: every sink is written with whole
  * lines, and counts what it had to drop instead of blocking or failing. */
 struct lr_sink {
 	enum lr_target kind;
 	enum lr_format format;
-	int fd;        /* stderr copy or log file; -1 for syslog */
-	bool own_fd;   /* closed with the sink */
-	dev_t dev;     /* identity of what fd was when opened: a host that */
-	ino_t ino;     /* closes and reuses the number is never written to */
 	int facility;
+	bool mute;            /* writes nothing at all (a quiet stand-in) */
+	struct lr_fdref *ref; /* stderr: the process's one copy; a file: &file */
+	struct lr_fdref file;
+	const char *path;     /* the log file's, to open it again */
 	atomic_ulong dropped;
 };
 
-/* The process's stderr as it was at start-up, copied to an fd >= 3 with
+/* The process's stderr as it was at start-up, copied to a high fd with
  * O_CLOEXEC. Call early (the constructor) and again lazily; only the first
  * call does anything. */
 void lr_log_capture_stderr(void);

@@ -5,7 +5,7 @@
 #include "front.h"
 #include "handle.h"
 #include "keepwire.h"
-#include "load.h"
+#include "tablemake.h"
 #include "notify.h"
 #include "procs.h"
 
@@ -50,8 +50,10 @@ static void traps_for(const struct lr_sources *src, const struct lr_sink *errors
 {
 	memset(t, 0, sizeof(*t));
 	/* Quiet: a broken rule file is said once, by the program's own load. */
-	struct lr_sink quiet = *errors;
-	quiet.fd = -1;
+	(void)errors;
+	struct lr_sink quiet;
+	lr_sink_stderr(&quiet);
+	quiet.mute = true;
 	struct lr_loaded *all = lr_load(src, NULL, NULL, &quiet);
 	if (!all)
 		return;

@@ -5,6 +5,8 @@
 #include "config.h"
 #include "keeper.h"
 #include "supervise.h"
+#include "tablecache.h"
+#include "tablemake.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -378,6 +380,32 @@ static bool signal_usable(int sig)
 	       sig != SIGFPE && sig != SIGILL;
 }
 
+/* The table the program's library will look for, compiled now and cached,
+ * so that the program starts without a helper; and this command named as
+ * its helper for when the rules change. Best effort: without the cache the
+ * library compiles for itself. */
+static void precompile(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		setenv("LIBREUSE_HELPER", self, 1);
+	}
+	struct lr_sources src;
+	if (lr_sources_find(&src) != 0)
+		return;
+	char msg[1536];
+	void *image = NULL;
+	size_t len = 0;
+	const char *why;
+	if (lr_table_make(&src, &image, &len, msg, sizeof(msg)) == LR_MAKE_OK)
+		lr_cache_write(&src, image, len, &why);
+	free(image);
+	free(src.config_path);
+	free(src.inline_rules);
+}
+
 int lr_cli_run(int argc, char **argv)
 {
 	enum { OPT_REUSEADDR = 256, OPT_REUSEPORT, OPT_BIND, OPT_LOG, OPT_LOG_FILE, OPT_JSON, OPT_DRY,
@@ -512,6 +540,7 @@ int lr_cli_run(int argc, char **argv)
 		return LR_EXIT_FAIL;
 	}
 	setenv("LD_PRELOAD", preload, 1);
+	precompile();
 	if (o.keep) {
 		ko.argv = argv + optind;
 		return lr_keeper_run(&ko);

@@ -1,8 +1,9 @@
 /* The helper: a process the library starts to compile the rules, so that
  * no parser runs inside the program. Started so that the program cannot
- * tell: a clone child that sends no SIGCHLD and that no wait() of the
- * program's can reap, with no atfork handler run, no fd of the program's
- * left to it, and the program's signal mask and dispositions untouched. */
+ * tell: not its child but the child of a clone child of its own that never
+ * execs (so sends no SIGCHLD, and no wait() of the program's can reap it),
+ * with no atfork handler run, no fd of the program's left to it, and the
+ * program's signal mask and dispositions untouched. */
 #ifndef LIBREUSE_HELPER_H
 #define LIBREUSE_HELPER_H
 

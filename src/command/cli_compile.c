@@ -91,6 +91,7 @@ int lr_cli_compile(int argc, char **argv)
 		} else {
 			lr_cli_error("%s: no rules to compile", src.config_path);
 		}
+		lr_sources_free(&src);
 		return r == LR_MAKE_NOTHING && !helper ? LR_EXIT_OK : LR_EXIT_FAIL;
 	}
 	const char *why = NULL;
@@ -111,5 +112,6 @@ int lr_cli_compile(int argc, char **argv)
 		       h->nrules == 1 ? "" : "s", path, len);
 	}
 	free(image);
+	lr_sources_free(&src);
 	return rc;
 }

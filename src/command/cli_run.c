@@ -402,8 +402,7 @@ static void precompile(void)
 	if (lr_table_make(&src, &image, &len, msg, sizeof(msg)) == LR_MAKE_OK)
 		lr_cache_write(&src, image, len, &why);
 	free(image);
-	free(src.config_path);
-	free(src.inline_rules);
+	lr_sources_free(&src);
 }
 
 int lr_cli_run(int argc, char **argv)

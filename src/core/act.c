@@ -261,6 +261,18 @@ static int prepare(struct lr_loaded *l, const struct lr_decision *d, struct lr_e
 	return 0;
 }
 
+/* A call no rule matched, done: its line, if one is due (a conflict). */
+static void unruled_outcome(struct lr_loaded *l, const struct lr_caller *who,
+			    const struct lr_decision *d, const char *op, int fd,
+			    const struct lr_call *c, const struct lr_sockinfo *si, int ret, int e)
+{
+	if (outcome_wanted(d->level, ret, e)) {
+		struct lr_event ev;
+		event_base(&ev, who, op, c, d, si);
+		log_outcome(l, who, d->level, &ev, fd, ret, e);
+	}
+}
+
 /* No rule for this call: the real call, and an event only if it will be
  * logged — the common case costs a lookup and nothing more. */
 static int pass(struct lr_loaded *l, const struct lr_caller *who, const struct lr_decision *d,
@@ -271,13 +283,18 @@ static int pass(struct lr_loaded *l, const struct lr_caller *who, const struct l
 	int e = errno;
 	if (ret == 0 && c->op == LR_OP_BIND)
 		who->ops->mark(who, fd, 0, LR_SOCK_BOUND);
-	if (outcome_wanted(d->level, ret, e)) {
-		struct lr_event ev;
-		event_base(&ev, who, op, c, d, si);
-		log_outcome(l, who, d->level, &ev, fd, ret, e);
-	}
+	unruled_outcome(l, who, d, op, fd, c, si, ret, e);
 	errno = e;
 	return ret;
+}
+
+void lr_act_unruled(struct lr_loaded *l, const struct lr_caller *who, int fd,
+		    const struct lr_call *c, const struct lr_sockinfo *si, int ret, int e)
+{
+	struct lr_decision d;
+	lr_decide(l->table, c, si, &d);
+	unruled_outcome(l, who, &d, c->op == LR_OP_BIND ? "bind" : "connect", fd, c, si, ret, e);
+	errno = e;
 }
 
 /* The first steps of bind and connect: decide; pass an unmatched call

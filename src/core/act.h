@@ -58,6 +58,11 @@ int lr_act_connect(struct lr_loaded *l, const struct lr_caller *who, int fd,
 		   const struct sockaddr *addr, socklen_t len, const struct lr_call *c,
 		   const struct lr_sockinfo *si);
 
+/* A bind or connect no rule could match, made already by the front end
+ * (ret, e): its line, if one is due (a conflict). errno is left as e. */
+void lr_act_unruled(struct lr_loaded *l, const struct lr_caller *who, int fd,
+		    const struct lr_call *c, const struct lr_sockinfo *si, int ret, int e);
+
 /* The program's own setsockopt of SO_REUSEADDR or SO_REUSEPORT on a socket
  * whose kind is known (st): done through who's ops — or, when forced, not
  * done and reported as success — recorded, and logged at level "all" when

@@ -474,6 +474,10 @@ int lr_table_build(const struct lr_ruleset *rs, const struct lr_build_info *info
 		if (ib[op].bound.n)
 			size += (LR_BLOCKS + 1) * sizeof(uint16_t);
 		size = align8(size);
+		if (h.ops & (op ? LR_OP_CONNECT : LR_OP_BIND)) {
+			x->map_at = (uint32_t)size;
+			size += 1024 * sizeof(uint64_t);
+		}
 	}
 	h.strings_at = (uint32_t)size;
 	h.strings_len = (uint32_t)strs.n;
@@ -515,6 +519,29 @@ int lr_table_build(const struct lr_ruleset *rs, const struct lr_build_info *info
 		uint16_t *bound = (uint16_t *)(b + x->bound_at);
 		for (size_t i = 0; i < x->nintervals; i++)
 			bound[i] = (uint16_t)ib[op].bound.v[i];
+		if (x->map_at) {
+			/* Ports covered by rules naming no program: a difference
+			 * array over the ranges, then one pass. */
+			int32_t *delta = calloc(65537, sizeof(*delta));
+			if (!delta) {
+				free(b);
+				goto out;
+			}
+			uint8_t bit = op ? LR_OP_CONNECT : LR_OP_BIND;
+			for (size_t i = 0; i < n; i++)
+				if ((rules[i]->op & bit) && !rules[i]->program) {
+					delta[rules[i]->port_lo]++;
+					delta[rules[i]->port_hi + 1]--;
+				}
+			uint64_t *map = (uint64_t *)(b + x->map_at);
+			int32_t depth = 0;
+			for (uint32_t port = 0; port < 65536; port++) {
+				depth += delta[port];
+				if (depth > 0)
+					map[port >> 6] |= 1ull << (port & 63);
+			}
+			free(delta);
+		}
 		if (!x->nintervals)
 			continue;
 		uint16_t *block = (uint16_t *)(b + x->block_at);

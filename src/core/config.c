@@ -53,7 +53,22 @@ static enum lr_config_result errorf(struct ctx *c, const char *file, int line,
 
 /* Reads a whole regular file. FIFOs, devices and directories are refused
  * before any read, so nothing here can block or run without end. */
+static enum lr_config_result read_once(struct ctx *c, const char *path, char **out, bool *torn);
+
+/* A file rewritten in place while it is read is read again, so what is
+ * returned is one version of it, never a mix. */
 static enum lr_config_result read_file(struct ctx *c, const char *path, char **out)
+{
+	for (int tries = 0; tries < 5; tries++) {
+		bool torn = false;
+		enum lr_config_result r = read_once(c, path, out, &torn);
+		if (!torn)
+			return r;
+	}
+	return errorf(c, path, 0, "changed while being read, again and again");
+}
+
+static enum lr_config_result read_once(struct ctx *c, const char *path, char **out, bool *torn)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
@@ -92,7 +107,8 @@ static enum lr_config_result read_file(struct ctx *c, const char *path, char **o
 			/* The file grew while we read it. */
 			lr_sys.close(fd);
 			free(buf);
-			return errorf(c, path, 0, "changed while being read");
+			*torn = true;
+			return LR_CONFIG_ERROR;
 		}
 		ssize_t n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
@@ -106,6 +122,15 @@ static enum lr_config_result read_file(struct ctx *c, const char *path, char **o
 		if (n == 0)
 			break;
 		len += (size_t)n;
+	}
+	struct stat now;
+	if (fstat(fd, &now) == 0 && (now.st_size != st.st_size ||
+				     now.st_mtim.tv_sec != st.st_mtim.tv_sec ||
+				     now.st_mtim.tv_nsec != st.st_mtim.tv_nsec)) {
+		lr_sys.close(fd);
+		free(buf);
+		*torn = true;
+		return LR_CONFIG_ERROR;
 	}
 	lr_sys.close(fd);
 	buf[len] = '\0';

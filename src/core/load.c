@@ -27,10 +27,15 @@ int lr_sources_find(struct lr_sources *src)
 	if (src->config_path && (!rules || !rules[0] || src->inline_rules))
 		return 0;
 	/* Out of memory: no sources at all, so nothing is loaded. */
+	lr_sources_free(src);
+	return -1;
+}
+
+void lr_sources_free(struct lr_sources *src)
+{
 	free(src->config_path);
 	free(src->inline_rules);
 	memset(src, 0, sizeof(*src));
-	return -1;
 }
 
 void lr_loaded_free(struct lr_loaded *l)

@@ -23,6 +23,7 @@ struct lr_sources {
 /* From LIBREUSE_CONFIG and LIBREUSE_RULES; in secure execution (set-ID,
  * file capabilities) only the system rule file. -1 when out of memory. */
 int lr_sources_find(struct lr_sources *src);
+void lr_sources_free(struct lr_sources *src);
 
 /* The rules in force for one program: t (taken over, freed with the
  * result), its sink opened, and the table's notes said on `errors`. NULL

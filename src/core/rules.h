@@ -147,6 +147,9 @@ struct lr_table {
 	const char *notes;      /* what loading the rules had to say, or NULL */
 	const uint8_t *applies; /* [prog]: 1 when that glob names this program ([0]: any) */
 	struct lr_index index[2]; /* [0] bind, [1] connect */
+	/* [op]: the ports a rule could match a call of at all, one bit each;
+	 * NULL: ask the index (rules of this program's own). */
+	const uint64_t *port_map[2];
 	const void *image;        /* the bytes all of the above point into */
 	size_t image_len;
 	void (*release)(void *image, size_t len); /* how the image goes (NULL: it stays) */
@@ -177,6 +180,14 @@ void lr_table_free(struct lr_table *t);
 static inline bool lr_table_applies(const struct lr_table *t, const struct lr_entry *e)
 {
 	return t->applies[e->prog];
+}
+
+/* False when no rule of the table could match a call of op (LR_OP_BIND or
+ * LR_OP_CONNECT) on port: the hook's one check before anything else. */
+static inline bool lr_table_may_match(const struct lr_table *t, uint8_t op, uint16_t port)
+{
+	const uint64_t *map = t->port_map[op == LR_OP_CONNECT];
+	return !map || (map[port >> 6] >> (port & 63)) & 1;
 }
 
 /* How many of the table's rules are this program's. */

@@ -7,12 +7,15 @@
 #include <string.h>
 #include <sys/socket.h>
 
-_Static_assert(sizeof(struct lr_tf_header) == 168, "the header's layout is the format");
+_Static_assert(sizeof(struct lr_tf_header) == 184, "the header's layout is the format");
 _Static_assert(sizeof(struct lr_tf_source) == 40, "32- and 64-bit readers agree");
 _Static_assert(sizeof(struct lr_tf_prog) == 8, "32- and 64-bit readers agree");
 _Static_assert(sizeof(struct lr_entry) == 24, "32- and 64-bit readers agree");
 _Static_assert(sizeof(struct lr_action) == 68, "32- and 64-bit readers agree");
 _Static_assert(sizeof(struct lr_cidr) == 18, "32- and 64-bit readers agree");
+
+/* The port map of an op no rule names: read-only, shared by every table. */
+static const uint64_t no_ports[1024];
 
 uint64_t lr_text_hash(const char *s, uint64_t seed)
 {
@@ -84,6 +87,8 @@ static const char *check(const struct lr_tf_header *h, size_t len)
 			return "a source points outside the table";
 	for (int op = 0; op < 2; op++) {
 		const struct lr_tf_index *x = &h->index[op];
+		if (x->map_at && !inside(h, x->map_at, 1024, 8, 8))
+			return "a port map lies outside the table";
 		if (!x->nintervals)
 			continue;
 		if (x->nintervals > 65536 || x->noff != x->nintervals + 1 ||
@@ -160,6 +165,9 @@ int lr_table_open(struct lr_table *t, const void *image, size_t len, const char 
 			max = p[i].max_level;
 	}
 	t->max_level = (enum lr_level)max;
+	unsigned prog_ops = 0;
+	for (uint32_t i = 0; i < h->nprogs; i++)
+		prog_ops |= applies[i + 1] ? p[i].ops : 0;
 	t->applies = applies;
 	for (int op = 0; op < 2; op++) {
 		const struct lr_tf_index *x = &h->index[op];
@@ -170,6 +178,10 @@ int lr_table_open(struct lr_table *t, const void *image, size_t len, const char 
 		ix->cand = (const uint32_t *)(b + x->cand_at);
 		ix->bound = (const uint16_t *)(b + x->bound_at);
 		ix->block = (const uint16_t *)(b + x->block_at);
+		/* The map covers rules that name no program: with rules of this
+		 * program's for the op, the index is asked instead. */
+		t->port_map[op] = (prog_ops & (op ? LR_OP_CONNECT : LR_OP_BIND)) ? NULL
+				  : x->map_at ? (const uint64_t *)(b + x->map_at) : no_ports;
 	}
 	return 0;
 }

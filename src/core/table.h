@@ -28,6 +28,10 @@ struct lr_tf_index {
 	uint32_t cand_at, ncand; /* uint32_t[ncand] */
 	uint32_t bound_at;       /* uint16_t[nintervals] */
 	uint32_t block_at;       /* uint16_t[LR_BLOCKS + 1] */
+	/* uint64_t[1024]: bit p set when a rule naming no program covers port
+	 * p (0: no such rule, no map). The hook's one check. */
+	uint32_t map_at;
+	uint32_t unused;
 };
 
 /* A file the rules came from, as it was when compiled. */

@@ -155,6 +155,28 @@ bool lr_table_fresh(const struct lr_table *t, const struct lr_sources *src)
 	return has_config;
 }
 
+bool lr_table_source_id(const struct lr_table *t, const char *path, struct lr_file_id *out)
+{
+	size_t n;
+	const struct lr_tf_source *s = lr_table_sources(t, &n);
+	for (size_t i = 0; i < n; i++) {
+		const char *p = lr_table_str(t, s[i].path);
+		if (!p || strcmp(p, path) != 0)
+			continue;
+		memset(out, 0, sizeof(*out));
+		out->exists = s[i].dev || s[i].ino;
+		if (out->exists) {
+			out->dev = (dev_t)s[i].dev;
+			out->ino = (ino_t)s[i].ino;
+			out->size = (off_t)s[i].size;
+			out->mtime.tv_sec = (time_t)s[i].mtime_sec;
+			out->mtime.tv_nsec = (long)s[i].mtime_nsec;
+		}
+		return true;
+	}
+	return false;
+}
+
 int lr_cache_write(const struct lr_sources *src, const void *image, size_t len, const char **why)
 {
 	char dir[4096], path[4200], tmp[4300];

@@ -7,6 +7,7 @@
 #ifndef LIBREUSE_TABLECACHE_H
 #define LIBREUSE_TABLECACHE_H
 
+#include "fileid.h"
 #include "load.h"
 #include "table.h"
 
@@ -35,6 +36,10 @@ void lr_image_release(void *image, size_t len);
 /* Whether every file a table was compiled from is still as it was, and it
  * was compiled with the same LIBREUSE_RULES. */
 bool lr_table_fresh(const struct lr_table *t, const struct lr_sources *src);
+
+/* The identity path had when the table was compiled from it; false when
+ * the table was not compiled from it. */
+bool lr_table_source_id(const struct lr_table *t, const char *path, struct lr_file_id *out);
 
 /* Writes an image to the cache, atomically, creating the directory (0700)
  * if needed; refuses a directory it could not trust. 0, or -1 with *why. */

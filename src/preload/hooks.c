@@ -150,8 +150,22 @@ static int intercept(uint8_t op, int (*real)(int, const struct sockaddr *, sockl
 		return ret;
 	}
 	c.op = op;
-	int ret = act(l, &lr_shim, fd, addr, len, &c, &si);
-	int e = errno;
+	const struct lr_table *t = l->table;
+	int ret, e;
+	if (!lr_table_may_match(t, op, c.port) && t->log.level < LR_LOG_ALL &&
+	    !(op == LR_OP_BIND && t->keep_all)) {
+		/* No rule could match: the call, its record, and a line only
+		 * if it failed as a conflict. */
+		ret = real(fd, addr, len);
+		e = errno;
+		if (ret == 0 && op == LR_OP_BIND)
+			lr_fd_or(fd, LR_SOCK_BOUND);
+		else if (ret < 0)
+			lr_act_unruled(l, &lr_shim, fd, &c, &si, ret, e);
+	} else {
+		ret = act(l, &lr_shim, fd, addr, len, &c, &si);
+		e = errno;
+	}
 	lr_state_leave(&g);
 	errno = e;
 	return ret;

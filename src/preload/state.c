@@ -3,6 +3,7 @@
 #include "caller.h"
 #include "fetch.h"
 #include "fileid.h"
+#include "tablecache.h"
 #include "fmt.h"
 #include "keep.h"
 #include "tally.h"
@@ -156,13 +157,18 @@ static void maybe_reload(void)
 		if (!id.exists)
 			lr_log_parts(&error_sink, sources.config_path,
 				     ": rule file removed; keeping the rules in force", NULL);
-		struct lr_file_id after;
-		if (fresh && (after = lr_file_id_of(sources.config_path), !lr_file_id_equal(&id, &after))) {
-			/* Rewritten while we read it: what we parsed may be a torn
-			 * mix. Keep the rules in force and read it again next time. */
-			lr_loaded_free(fresh);
-			fresh = NULL;
-			attempted.size = -1; /* matches no file: read again */
+		struct lr_file_id used;
+		if (fresh && lr_table_source_id(fresh->table, sources.config_path, &used)) {
+			/* The compiler read one version whole (config.c reads a file
+			 * rewritten under it again): the one it read is the one in
+			 * force, and a newer one is read at the next check. An empty
+			 * one may be a write in progress: read it again then. */
+			attempted = used;
+			if (lr_file_being_written(&used)) {
+				lr_loaded_free(fresh);
+				fresh = NULL;
+				attempted.size = -1; /* matches no file: read again */
+			}
 		}
 		if (fresh) {
 			/* Publish, then flip: callers counted under the old parity may

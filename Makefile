@@ -85,7 +85,8 @@ override CFLAGS += $(if $(LIBCONFIG_SONAME),-DLR_LIBCONFIG_SONAME='"$(LIBCONFIG_
 # Everything the build and the tests use, from Debian.
 DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light \
 	iproute2 util-linux groff-base binutils valgrind systemd bash-completion man-db \
-	debhelper dpkg-dev fakeroot lintian golang-go busybox-static lighttpd openssh-server curl
+	debhelper dpkg-dev fakeroot lintian golang-go busybox-static lighttpd openssh-server curl \
+	redis-server redis-tools memcached ruby nodejs openjdk-17-jdk-headless tcl netcat-openbsd wget
 
 .PHONY: all deps bench-deps check unit integration demo bench install uninstall clean print-sysconfdir deb \
 	matrix-doc fuzz fuzz-deps
@@ -143,6 +144,9 @@ $(B)/helpers/confighost_names.c: | $(B)/helpers
 
 $(B)/helpers/confighost: tests/helpers/confighost.c $(B)/helpers/confighost_names.c
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -rdynamic $^ $(LDFLAGS) -o $@
+
+$(B)/helpers/configuser: tests/helpers/configuser.c | $(B)/helpers
+	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@ -lconfig
 
 $(B)/helpers/lib%.so: tests/helpers/lib%.c | $(B)/helpers
 	$(CC) $(CFLAGS) -fvisibility=default -shared $< $(LDFLAGS) -o $@

@@ -165,3 +165,24 @@ check "Go + keep: no connection refused or reset ($(json_get "$res" refused) ref
 check "Go + keep: answers from 11 instances" test "$(json_get "$res" ids | wc -w)" = 11
 kill -TERM "$(cat "$T/keeper.pid")"
 check "Go + keep: TERM to the keeper ends it all" wait_exit keeper 10
+
+# The supervisor reloads as the library does: at most once a second, the
+# table compiled again when the rule file changed (it used to read the file
+# once per program and keep it).
+P=$(free_port)
+Q=$(free_port)
+R=$(free_port)
+rules "$T/reload.conf" "rules = ( { match = { port = $P; }; rewrite = \":$Q\"; } );"
+timeout 20 "$CLI" run --seccomp -c "$T/reload.conf" -- "$PY" -c "
+import os, socket, time
+def where():
+    s = socket.socket(); s.bind(('127.0.0.1', $P)); p = s.getsockname()[1]; s.close(); return p
+print('FIRST', where(), flush=True)
+open('$T/reload.new', 'w').write('rules = ( { match = { port = $P; }; rewrite = \":$R\"; } );\n')
+os.replace('$T/reload.new', '$T/reload.conf')
+time.sleep(1.2)
+print('AFTER', where(), flush=True)
+" >"$T/reload.out" 2>"$T/reload.err"
+check "supervisor: the first rules in force (P -> $Q)" grep -qx "FIRST $Q" "$T/reload.out"
+check "...and after the rule file changed, the new ones (P -> $R), with no word" \
+	test "$(grep -x "AFTER $R" "$T/reload.out")" = "AFTER $R" -a ! -s "$T/reload.err"

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# A compatibility sweep: programs from Debian's packages doing their real
+# job on loopback, each run twice — without libreuse, and with it under a
+# rule file that loads and logs every call (level all) — and checked to
+# give the same result. Servers and their clients both run under it.
+. "$(dirname "$0")/../lib.sh"
+
+if [ -n "${SANITIZE:-}" ]; then
+	# A sanitizer runtime preloaded into the JVM, node or sshd tests the
+	# runtime, not libreuse: the sweep is the release library's.
+	ok "# SKIP compatibility sweep: the release library's, not the sanitizer build's"
+	exit 0
+fi
+
+# A rule that loads and matches nothing these programs do: every hook runs
+# its whole path (level all), nothing is changed.
+rules "$T/sweep.conf" 'log = { level = "all"; target = "'"$T"'/sweep.log"; };
+rules = ( { match = { port = 1; }; deny = "EACCES"; } );'
+
+# wait_port PORT: until something listens on 127.0.0.1:PORT (5 s at most),
+# asked of the kernel, not by connecting (servers here accept only once).
+wait_port() {
+	local i
+	for i in $(seq 100); do
+		[ -n "$(ss -Hltn "sport = :$1")" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# serve NAME PORT SERVER-COMMAND...: start it, wait for its port.
+serve() {
+	local name=$1 port=$2
+	shift 2
+	"$@" >"$T/$name.srv.out" 2>"$T/$name.srv.err" &
+	SRV=$!
+	PIDS+=($SRV)
+	wait_port "$port"
+}
+stop() { kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null; }
+
+# Each job prints its result; a job gets a fresh port in $P.
+job_python_curl() { echo hello >"$T/www/index.html"; serve py "$P" "$PY" -m http.server -b 127.0.0.1 -d "$T/www" "$P"; curl -s "http://127.0.0.1:$P/index.html"; stop; }
+job_python_urllib() { serve py2 "$P" "$PY" -m http.server -b 127.0.0.1 -d "$T/www" "$P"; "$PY" -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$P/index.html').read().decode().strip())"; stop; }
+job_wget() { serve py3 "$P" "$PY" -m http.server -b 127.0.0.1 -d "$T/www" "$P"; wget -q -O - "http://127.0.0.1:$P/index.html"; stop; }
+job_redis() { serve redis "$P" redis-server --port "$P" --bind 127.0.0.1 --save '' --appendonly no --dir "$T"; redis-cli -p "$P" set k v; redis-cli -p "$P" get k; redis-cli -p "$P" incr n; stop; }
+job_memcached() { serve mc "$P" memcached -l 127.0.0.1 -p "$P" -U 0 -u root; printf 'set k 0 0 2\r\nhi\r\nget k\r\nquit\r\n' | nc -q 2 127.0.0.1 "$P" | tr -d '\r'; stop; }
+job_lighttpd() { printf 'server.document-root = "%s"\nserver.bind = "127.0.0.1"\nserver.port = %s\n' "$T/www" "$P" >"$T/l.conf"; serve light "$P" lighttpd -D -f "$T/l.conf"; curl -s "http://127.0.0.1:$P/index.html"; stop; }
+job_nginx() { nginx_conf "$T/ngx" "127.0.0.1:$P"; serve nginx "$P" nginx -p "$T/ngx" -c "$T/ngx/nginx.conf"; curl -s "http://127.0.0.1:$P/"; stop; }
+job_socat() { serve socat "$P" socat "TCP-LISTEN:$P,bind=127.0.0.1,reuseaddr" EXEC:'tr a-z A-Z'; echo socat | socat - "TCP:127.0.0.1:$P"; stop; }
+job_nc() { serve nc "$P" nc -l 127.0.0.1 "$P"; echo netcat | nc -q 1 127.0.0.1 "$P"; wait "$SRV" 2>/dev/null; cat "$T/nc.srv.out"; }
+job_perl() {
+	serve perl "$P" perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ARGV[0], Listen => 5, ReuseAddr => 1) or die; $c = $s->accept; $l = <$c>; print $c uc $l; close $c' "$P"
+	perl -MIO::Socket::INET -e '$c = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $ARGV[0]) or die; print $c "perl\n"; print scalar <$c>' "$P"
+	stop
+}
+job_ruby() {
+	serve ruby "$P" ruby -rsocket -e 's = TCPServer.new("127.0.0.1", ARGV[0].to_i); c = s.accept; c.puts c.gets.upcase; c.close' "$P"
+	ruby -rsocket -e 'c = TCPSocket.new("127.0.0.1", ARGV[0].to_i); c.puts "ruby"; puts c.gets' "$P"
+	stop
+}
+job_node() {
+	serve node "$P" node -e 'require("net").createServer(c => c.on("data", d => { c.end(d.toString().toUpperCase()); })).listen(+process.argv[1], "127.0.0.1")' "$P"
+	node -e 'const c = require("net").connect(+process.argv[1], "127.0.0.1", () => c.write("node\n")); c.on("data", d => process.stdout.write(d.toString()))' "$P"
+	stop
+}
+job_java() {
+	cat >"$T/Echo.java" <<'JAVA'
+import java.io.*; import java.net.*;
+public class Echo { public static void main(String[] a) throws Exception {
+  int p = Integer.parseInt(a[1]);
+  if (a[0].equals("server")) { try (ServerSocket s = new ServerSocket(p, 5, InetAddress.getByName("127.0.0.1")); Socket c = s.accept()) {
+      BufferedReader r = new BufferedReader(new InputStreamReader(c.getInputStream())); c.getOutputStream().write((r.readLine().toUpperCase() + "\n").getBytes()); } }
+  else { try (Socket c = new Socket("127.0.0.1", p)) { c.getOutputStream().write("java\n".getBytes());
+      System.out.println(new BufferedReader(new InputStreamReader(c.getInputStream())).readLine()); } } } }
+JAVA
+	[ -d "$T/java" ] || javac -d "$T/java" "$T/Echo.java" 2>/dev/null
+	serve java "$P" java -cp "$T/java" Echo server "$P"
+	java -cp "$T/java" Echo client "$P"
+	stop
+}
+job_tcl() {
+	serve tcl "$P" tclsh <(printf 'proc on {c a p} { gets $c l; puts $c [string toupper $l]; close $c; set ::done 1 }\nsocket -server on -myaddr 127.0.0.1 %s\nvwait done\n' "$P")
+	printf 'set c [socket 127.0.0.1 %s]\nputs $c tcl\nflush $c\nputs [gets $c]\n' "$P" | tclsh
+	stop
+}
+job_sshd() {
+	[ -f "$T/hostkey" ] || ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
+	mkdir -p /run/sshd
+	serve sshd "$P" /usr/sbin/sshd -D -e -f /dev/null -h "$T/hostkey" -o ListenAddress=127.0.0.1 -o Port="$P" -o PidFile=none -o UsePAM=no
+	timeout 5 socat -T 2 - "TCP:127.0.0.1:$P" </dev/null 2>/dev/null | head -c 7; echo
+	stop
+}
+job_keyscan() {
+	[ -f "$T/hostkey" ] || ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey"
+	mkdir -p /run/sshd
+	serve sshd2 "$P" /usr/sbin/sshd -D -e -f /dev/null -h "$T/hostkey" -o ListenAddress=127.0.0.1 -o Port="$P" -o PidFile=none -o UsePAM=no
+	ssh-keyscan -t ed25519 -p "$P" 127.0.0.1 2>/dev/null | awk '{ print $2 }'
+	stop
+}
+job_libconfig() { printf 'name = "own";\nport = %s;\n' "$P" >"$T/own.cfg"; "$HELPERS/configuser" "$T/own.cfg"; }
+
+mkdir -p "$T/www"
+echo hello >"$T/www/index.html"
+# What each job must print, and does without libreuse.
+declare -A want=(
+	[python_curl]="hello" [python_urllib]="hello" [wget]="hello" [redis]="OK v 1"
+	[memcached]="STORED VALUE k 0 2 hi END" [lighttpd]="hello"
+	[nginx]="hello from nginx" [socat]="SOCAT" [nc]="netcat" [keyscan]="ssh-ed25519"
+	[perl]="PERL" [ruby]="RUBY" [node]="NODE" [java]="JAVA" [tcl]="TCL" [sshd]="SSH-2.0"
+	[libconfig]="name own bind ok"
+)
+# The programs whose own lines must be in the log: libreuse ran inside each.
+declare -A progs=(
+	[python_curl]="python3 curl" [python_urllib]="python3" [wget]="python3 wget"
+	[redis]="redis-server redis-cli" [memcached]="memcached nc" [lighttpd]="lighttpd"
+	[nginx]="nginx curl" [socat]="socat" [nc]="nc" [perl]="perl" [ruby]="ruby" [node]="node"
+	[java]="java" [tcl]="tclsh" [sshd]="sshd" [keyscan]="sshd ssh-keyscan" [libconfig]="configuser"
+)
+for j in python_curl python_urllib wget redis memcached lighttpd nginx socat nc perl ruby node java tcl sshd keyscan libconfig; do
+	P=$(free_port)
+	plain=$(timeout 60 bash -c "$(declare -f job_$j serve stop wait_port nginx_conf 2>/dev/null); T='$T' PY='$PY' HELPERS='$HELPERS' P=$P PIDS=(); job_$j" 2>/dev/null)
+	P=$(free_port)
+	: >"$T/sweep.log"
+	shimmed=$(timeout 60 env LIBREUSE_CONFIG="$T/sweep.conf" LD_PRELOAD="$(preload)" \
+		bash -c "$(declare -f job_$j serve stop wait_port nginx_conf 2>/dev/null); T='$T' PY='$PY' HELPERS='$HELPERS' P=$P PIDS=(); job_$j" 2>/dev/null)
+	lines=$(grep -c "" "$T/sweep.log")
+	plain=$(echo $plain)
+	shimmed=$(echo $shimmed)
+	check "$j: does its job without libreuse ($plain)" test "$plain" = "${want[$j]}"
+	missing=
+	for p in ${progs[$j]}; do grep -q "]: $p: " "$T/sweep.log" || missing="$missing $p"; done
+	check "...and the same under libreuse at level all ($shimmed; $lines lines logged)" \
+		test "$shimmed" = "${want[$j]}"
+	check "...libreuse ran in ${progs[$j]}${missing:+ (no line from$missing)}" test -z "$missing"
+done

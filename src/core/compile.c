@@ -572,12 +572,6 @@ out:
 	return rc;
 }
 
-static void release_malloced(void *image, size_t len)
-{
-	(void)len;
-	free(image);
-}
-
 struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
 				  const char *argv0)
 {
@@ -589,7 +583,7 @@ struct lr_table *lr_table_compile(const struct lr_ruleset *rs, const char *exe,
 		return NULL;
 	}
 	const char *why;
-	if (lr_table_open(t, image, len, exe, argv0, release_malloced, &why) != 0) {
+	if (lr_table_open(t, image, len, exe, argv0, lr_table_release_malloced, &why) != 0) {
 		free(image);
 		free(t);
 		return NULL;

@@ -194,6 +194,12 @@ void lr_table_close(struct lr_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
+void lr_table_release_malloced(void *image, size_t len)
+{
+	(void)len;
+	free(image);
+}
+
 void lr_table_free(struct lr_table *t)
 {
 	if (t) {

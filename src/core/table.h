@@ -82,6 +82,8 @@ int lr_table_build(const struct lr_ruleset *rs, const struct lr_build_info *info
 int lr_table_open(struct lr_table *t, const void *image, size_t len, const char *exe,
 		  const char *argv0, void (*release)(void *, size_t), const char **why);
 void lr_table_close(struct lr_table *t);
+/* The release of an image lr_table_build made (malloc'ed). */
+void lr_table_release_malloced(void *image, size_t len);
 
 /* The files an image was compiled from (it was checked by lr_table_open). */
 static inline const struct lr_tf_source *lr_table_sources(const struct lr_table *t, size_t *n)

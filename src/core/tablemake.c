@@ -58,12 +58,6 @@ oom:
 	return LR_MAKE_ERROR;
 }
 
-static void release_malloced(void *image, size_t len)
-{
-	(void)len;
-	free(image);
-}
-
 struct lr_loaded *lr_load(const struct lr_sources *src, const char *exe, const char *argv0,
 			  struct lr_sink *errors)
 {
@@ -79,7 +73,7 @@ struct lr_loaded *lr_load(const struct lr_sources *src, const char *exe, const c
 	const char *why = NULL;
 	struct lr_table *t = malloc(sizeof(*t));
 	if (!t || lr_table_open(t, image, len, exe && exe[0] ? exe : NULL, argv0,
-				release_malloced, &why) != 0) {
+				lr_table_release_malloced, &why) != 0) {
 		lr_log_parts(errors, src->config_path, ": its compiled table is refused: ",
 			     why ? why : "out of memory");
 		free(t);

@@ -60,7 +60,7 @@ PRELOAD_SRC := $(addprefix src/preload/,fdstate.c real.c state.c keep.c caller.c
 CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_matrix.c cli_compile.c)
 # The keeper and the seccomp supervisor run inside the command (libreuse run
 # --keep, --seccomp).
-KEEPER_SRC := $(addprefix src/keeper/,keeper.c store.c peer.c)
+KEEPER_SRC := $(addprefix src/keeper/,keeper.c store.c peer.c conns.c outsiders.c)
 SUPERVISOR_SRC := $(addprefix src/supervisor/,supervise.c filter.c notify.c procs.c front.c handle.c pool.c)
 CORE_OBJ := $(CORE_SRC:src/%.c=$(B)/obj/%.o)
 PARSE_OBJ := $(PARSE_SRC:src/%.c=$(B)/obj/%.o)
@@ -131,8 +131,9 @@ $(CLI): $(CLI_OBJ) $(CORE_OBJ) $(PARSE_OBJ)
 $(B)/tests/%: tests/unit/%.c $(CORE_OBJ) $(PARSE_OBJ) $(wildcard tests/unit/*.h) | $(B)/tests
 	$(CC) $(CFLAGS) -Isrc/core $< $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@ -lcmocka
 
+# -Isrc/core: a helper may speak our wire formats (their headers, no code).
 $(B)/helpers/%: tests/helpers/%.c | $(B)/helpers
-	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@ -ldl
+	$(CC) $(CFLAGS) -Isrc/core $< $(LDFLAGS) -o $@ -ldl
 
 # Every function name libconfig.so.9 exports, each defined to abort: the
 # host t_foreign.sh runs under rules, exported as lighttpd exports its own.

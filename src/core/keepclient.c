@@ -59,10 +59,14 @@ static int ask(const struct lr_keeper_addr *k, struct lr_keep_msg *m, int send_f
 	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + k->len);
 	m->magic = LR_KEEP_MAGIC;
 	m->gen = k->gen;
-	int r = lr_sys.connect(s, (struct sockaddr *)&sa, len) == 0 && lr_keep_send(s, m, send_fd) == 0 &&
-			lr_keep_recv(s, m, recv_fd) == 0
-		? 0
-		: -1;
+	int r = -1;
+	if (lr_sys.connect(s, (struct sockaddr *)&sa, len) == 0) {
+		/* A keeper that refuses us answers at once and hangs up, maybe
+		 * before our request is sent: its answer is read all the same. */
+		int sent = lr_keep_send(s, m, send_fd);
+		if (sent == 0 || errno == EPIPE || errno == ECONNRESET)
+			r = lr_keep_recv(s, m, recv_fd);
+	}
 	int e = errno;
 	lr_sys.close(s);
 	errno = e;

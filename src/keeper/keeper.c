@@ -1,7 +1,9 @@
 #include "keeper.h"
 
 #include "child.h"
+#include "conns.h"
 #include "keepwire.h"
+#include "outsiders.h"
 #include "peer.h"
 #include "store.h"
 
@@ -34,9 +36,12 @@
 #define LR_RESPAWN_MAX_MS 5000
 /* An instance that ran this long resets the respawn backoff. */
 #define LR_RESPAWN_RESET_MS 10000
-/* How long one request may take to arrive: a peer that connects and says
- * nothing cannot hold the keeper longer. */
-#define LR_REQUEST_TIMEOUT_MS 1000
+/* Connections accepted per turn of the loop: signals, children's exits and
+ * deadlines are looked at between batches, however many peers connect. */
+#define LR_ACCEPT_BATCH 64
+/* Connections waiting to be accepted: an instance's request queues behind
+ * at most this many others, each closed after one look at its credentials. */
+#define LR_BACKLOG 1024
 
 enum state { I_FREE, I_STARTING, I_SERVING, I_STOPPING };
 
@@ -71,6 +76,10 @@ struct keeper {
 	 * instance: what it leaves behind is not ours to judge until it is
 	 * reaped and the tree looked at again. */
 	bool unsettled;
+	struct lr_conns conns;         /* requests of the tree, in flight */
+	struct lr_outsiders outsiders; /* who else connected */
+	long long hangup_said_s;       /* the last second a hang-up was said */
+	long long hangups_unsaid;
 };
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -298,30 +307,49 @@ static void reap(struct keeper *k)
 		claim_orphans(k);
 }
 
-/* Serves one request: keep a socket, or hand one over. */
-static void serve(struct keeper *k, int conn)
+static void say_line(const char *line)
 {
-	struct lr_peer peer = { .pidfd = -1 };
+	say("%s", line);
+}
+
+/* A peer the keeper gave up on that is of its tree (silent, or pushed out
+ * by newer ones): said at most once a second, the rest counted into the
+ * next line. */
+static void hung_up(struct keeper *k, pid_t pid, const char *why)
+{
+	long long s = now_ms() / 1000;
+	if (s == k->hangup_said_s) {
+		k->hangups_unsaid++;
+		return;
+	}
+	k->hangup_said_s = s;
+	char more[64] = "";
+	if (k->hangups_unsaid)
+		snprintf(more, sizeof(more), " (and %lld more since the last such line)", k->hangups_unsaid);
+	k->hangups_unsaid = 0;
+	say("hung up on pid %d: %s%s", (int)pid, why, more);
+}
+
+/* Serves a request that arrived: keep a socket, or hand one over. The
+ * connection is the keeper's own tree's (accept_some saw to that); it is
+ * non-blocking, so neither the read nor the reply can wait. */
+static void serve(struct keeper *k, struct lr_conn *c)
+{
 	struct lr_keep_msg m, reply;
 	int fd = -1;
-	struct timeval tv = { .tv_sec = LR_REQUEST_TIMEOUT_MS / 1000,
-			      .tv_usec = (LR_REQUEST_TIMEOUT_MS % 1000) * 1000 };
-	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (lr_peer_of(conn, &peer) != 0 || lr_keep_recv(conn, &m, &fd) != 0)
-		goto out;
+	if (lr_keep_recv(c->fd, &m, &fd) != 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return; /* woken for nothing: the deadline still holds */
+		if (errno == EPROTO)
+			hung_up(k, c->peer.pid, "not a request of libreuse's");
+		lr_conns_drop(c);
+		return;
+	}
 	memset(&reply, 0, sizeof(reply));
 	reply.magic = LR_KEEP_MAGIC;
 	reply.pid = (int32_t)k->self;
 	int give = -1;
-	if (!lr_peer_descends(&peer, k->self)) {
-		reply.op = LR_KEEP_REFUSED;
-		snprintf(reply.reason, sizeof(reply.reason),
-			 "pid %d (uid %u) is not one of the processes this keeper started", (int)peer.pid,
-			 (unsigned)peer.uid);
-		say("refused a request from pid %d (uid %u): not one of its instances", (int)peer.pid,
-		    (unsigned)peer.uid);
-	} else if (m.op == LR_KEEP_OFFER) {
+	if (m.op == LR_KEEP_OFFER) {
 		if (fd < 0) {
 			reply.op = LR_KEEP_FAILED;
 			snprintf(reply.reason, sizeof(reply.reason), "no socket came with the offer");
@@ -338,28 +366,76 @@ static void serve(struct keeper *k, int conn)
 		reply.op = LR_KEEP_FAILED;
 		snprintf(reply.reason, sizeof(reply.reason), "unknown request %u", m.op);
 	}
-	if (reply.op != LR_KEEP_REFUSED) {
-		/* Count the asker to its instance: a daemon's forked-off main
-		 * process is then stopped and waited for as the instance. */
-		struct instance *in = by_gen(k, m.gen);
-		if (in) {
-			add_extra(in, peer.pid, peer.pidfd);
-			peer.pidfd = -1;
-		}
+	/* Count the asker to its instance: a daemon's forked-off main process
+	 * is then stopped and waited for as the instance. */
+	struct instance *in = by_gen(k, m.gen);
+	if (in) {
+		add_extra(in, c->peer.pid, c->peer.pidfd);
+		c->peer.pidfd = -1;
 	}
-	lr_keep_send(conn, &reply, give);
-out:
+	lr_keep_send(c->fd, &reply, give);
 	if (fd >= 0)
 		close(fd);
-	lr_peer_close(&peer);
+	lr_conns_drop(c);
 }
 
-static void accept_all(struct keeper *k)
+/* A process the keeper started and has not reaped: its pid cannot have
+ * been reused, so it needs no walk up /proc. */
+static bool started_by_us(const struct keeper *k, pid_t pid)
 {
-	int conn;
-	while ((conn = accept4(k->listener, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-		serve(k, conn);
-		close(conn);
+	for (int i = 0; i < LR_INSTANCES; i++)
+		if (k->inst[i].state != I_FREE && k->inst[i].running && k->inst[i].pid == pid)
+			return true;
+	return false;
+}
+
+/* Told no before anything is read, in the one message that cannot block
+ * (the connection is fresh and non-blocking): a process of another tree
+ * learns why its keep found nothing. */
+static void refuse(struct keeper *k, int conn, const struct lr_peer *peer)
+{
+	struct lr_keep_msg reply;
+	memset(&reply, 0, sizeof(reply));
+	reply.magic = LR_KEEP_MAGIC;
+	reply.op = LR_KEEP_REFUSED;
+	reply.pid = (int32_t)k->self;
+	snprintf(reply.reason, sizeof(reply.reason),
+		 "pid %d (uid %u) is not one of the processes this keeper started", (int)peer->pid,
+		 (unsigned)peer->uid);
+	lr_keep_send(conn, &reply, -1);
+	/* What the peer sent already is dropped unlooked-at (MSG_TRUNC, no
+	 * room for fds: the kernel closes any): closing over unread data would
+	 * reset the connection, and the reply with it. Non-blocking, bounded. */
+	char none;
+	for (int i = 0; i < 4 && recv(conn, &none, 1, MSG_DONTWAIT | MSG_TRUNC) > 0; i++)
+		;
+	close(conn);
+	lr_outsiders_seen(&k->outsiders, peer->pid, peer->uid, now_ms(), say_line);
+}
+
+/* The credentials decide, at accept, before a byte is read: a process not
+ * of the keeper's tree is closed at once; one of its tree waits for its
+ * request in the table, with a deadline. */
+static void accept_some(struct keeper *k)
+{
+	for (int i = 0; i < LR_ACCEPT_BATCH; i++) {
+		int conn = accept4(k->listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (conn < 0)
+			return;
+		struct lr_peer peer = { .pidfd = -1 };
+		if (lr_peer_of(conn, &peer) != 0) {
+			close(conn);
+			continue;
+		}
+		if (!started_by_us(k, peer.pid) && !lr_peer_descends(&peer, k->self)) {
+			lr_peer_close(&peer);
+			refuse(k, conn, &peer);
+			continue;
+		}
+		pid_t evicted;
+		lr_conns_add(&k->conns, conn, &peer, known(k, peer.pid), now_ms(), &evicted);
+		if (evicted)
+			hung_up(k, evicted, "its request had not come, and newer ones needed the room");
 	}
 }
 
@@ -450,6 +526,16 @@ static void check_deadlines(struct keeper *k)
 			in->deadline_ms = 0;
 		}
 	}
+	for (int i = 0; i < LR_CONNS_MAX; i++) {
+		struct lr_conn *c = &k->conns.c[i];
+		if (c->fd >= 0 && now >= c->deadline_ms) {
+			char why[64];
+			snprintf(why, sizeof(why), "no request within %d ms of connecting", LR_CONN_TIMEOUT_MS);
+			hung_up(k, c->peer.pid, why);
+			lr_conns_drop(c);
+		}
+	}
+	lr_outsiders_summary(&k->outsiders, now, false, say_line);
 	if (k->respawn_at && now >= k->respawn_at) {
 		k->respawn_at = 0;
 		start_instance(k, I_SERVING);
@@ -509,6 +595,11 @@ static long long next_deadline(const struct keeper *k)
 		if (d && (!next || d < next))
 			next = d;
 	}
+	long long c = lr_conns_next_deadline(&k->conns), o = k->outsiders.next_summary_ms;
+	if (c && (!next || c < next))
+		next = c;
+	if (o && (!next || o < next))
+		next = o;
 	return next;
 }
 
@@ -530,7 +621,7 @@ static int open_listener(struct keeper *k)
 	if (k->listener < 0 ||
 	    bind(k->listener, (struct sockaddr *)&sa,
 		 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len)) != 0 ||
-	    listen(k->listener, 128) != 0) {
+	    listen(k->listener, LR_BACKLOG) != 0) {
 		say("cannot open the keeper's socket: %s", strerror(errno));
 		return -1;
 	}
@@ -545,6 +636,8 @@ int lr_keeper_run(const struct lr_keeper_opts *o)
 	k.o = o;
 	k.self = getpid();
 	k.listener = k.sigfd = -1;
+	k.hangup_said_s = -1;
+	lr_conns_init(&k.conns);
 	/* Orphans of a daemon that forks into the background come to us, so
 	 * they stay in the tree the keeper serves and waits for. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
@@ -560,23 +653,31 @@ int lr_keeper_run(const struct lr_keeper_opts *o)
 	if (!start_instance(&k, I_SERVING))
 		return 126;
 	while (!k.done) {
-		/* The signals, the requests, and the end of every process an
-		 * instance forked off that is not the keeper's child to reap. */
-		struct pollfd p[2 + LR_INSTANCES * LR_EXTRAS] = {
+		/* The signals, new connections, the requests in flight, and the
+		 * end of every process an instance forked off that is not the
+		 * keeper's child to reap. */
+		struct pollfd p[2 + LR_CONNS_MAX + LR_INSTANCES * LR_EXTRAS] = {
 			{ .fd = k.sigfd, .events = POLLIN }, { .fd = k.listener, .events = POLLIN }
 		};
+		struct lr_conn *conn_of[LR_CONNS_MAX];
 		struct {
 			struct instance *in;
 			int j;
 		} extra_of[LR_INSTANCES * LR_EXTRAS];
-		nfds_t n = 2;
+		nfds_t n = 2, nconn = 0, nextra = 0;
+		for (int i = 0; i < LR_CONNS_MAX; i++) {
+			if (k.conns.c[i].fd < 0)
+				continue;
+			conn_of[nconn++] = &k.conns.c[i];
+			p[n++] = (struct pollfd){ .fd = k.conns.c[i].fd, .events = POLLIN };
+		}
 		for (int i = 0; i < LR_INSTANCES; i++) {
 			struct instance *in = &k.inst[i];
 			for (int j = 0; in->state != I_FREE && j < in->nextra; j++) {
 				if (in->extra_fd[j] < 0)
 					continue;
-				extra_of[n - 2].in = in;
-				extra_of[n - 2].j = j;
+				extra_of[nextra].in = in;
+				extra_of[nextra++].j = j;
 				p[n++] = (struct pollfd){ .fd = in->extra_fd[j], .events = POLLIN };
 			}
 		}
@@ -596,14 +697,20 @@ int lr_keeper_run(const struct lr_keeper_opts *o)
 		 * were merged into one). */
 		while ((p[0].revents & POLLIN) && read(k.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 			on_signal(&k, (int)si.ssi_signo);
+		/* Requests in flight first: each is one non-blocking read and
+		 * one reply, and a new connection may push an old one out. */
+		for (nfds_t i = 0; i < nconn; i++)
+			if (p[2 + i].revents && conn_of[i]->fd == p[2 + i].fd)
+				serve(&k, conn_of[i]);
 		if (p[1].revents & POLLIN)
-			accept_all(&k);
-		for (nfds_t i = 2; i < n; i++) {
-			struct instance *in = extra_of[i - 2].in;
-			int j = extra_of[i - 2].j;
+			accept_some(&k);
+		for (nfds_t i = 0; i < nextra; i++) {
+			struct pollfd *q = &p[2 + nconn + i];
+			struct instance *in = extra_of[i].in;
+			int j = extra_of[i].j;
 			/* Still this process's (a reap above may have closed it). */
-			if ((p[i].revents & POLLIN) && in->extra_fd[j] == p[i].fd) {
-				close(p[i].fd);
+			if ((q->revents & POLLIN) && in->extra_fd[j] == q->fd) {
+				close(q->fd);
 				in->extra_fd[j] = -1;
 				claim_orphans(&k);
 			}
@@ -614,6 +721,8 @@ int lr_keeper_run(const struct lr_keeper_opts *o)
 		check_ready(&k);
 		settle(&k);
 	}
+	lr_outsiders_summary(&k.outsiders, now_ms(), true, say_line);
+	lr_conns_free(&k.conns);
 	lr_store_free(&k.store);
 	close(k.listener);
 	close(k.sigfd);

@@ -58,7 +58,7 @@ for who in root nobody; do
 	check "outsider ($who): ...did not get the socket (its own bind meets it)" grep -q "BINDERR 98" "$T/out$who.out"
 done
 check "the keeper said whom it refused" \
-	grep -q "refused a request from pid [0-9]* (uid $(id -u nobody)): not one of its instances" "$T/drop.err"
+	grep -q "refused a connection from pid [0-9]* (uid $(id -u nobody)): not one of its instances; closed unread" "$T/drop.err"
 kill -TERM "$(cat "$T/drop.pid")"
 check "drop: TERM to the keeper stops it all" wait_exit drop 10
 

@@ -203,7 +203,7 @@ $(B)/bench:
 
 # Not a test: writes docs/performance.md and docs/performance.png.
 bench: bench-deps
-	$(MAKE) all $(B)/bench/workload $(B)/bench/passthru.so $(B)/bench/loadtime
+	$(MAKE) all $(B)/bench/workload $(B)/bench/passthru.so $(B)/bench/loadtime $(B)/helpers/keepflood
 	python3 tests/bench/bench.py
 
 demo: deps

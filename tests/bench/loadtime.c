@@ -1,6 +1,7 @@
 /* loadtime FILE ROUNDS: median wall time of reading, validating and
- * compiling a rule file (what libreuse does at its first IP socket call),
- * and the compiled table's size. */
+ * compiling a rule file (what `libreuse run` and `libreuse compile`, or the
+ * library's helper, do before a program's first IP socket call), and the
+ * compiled table's size. */
 #include "config.h"
 #include "rules.h"
 
@@ -34,7 +35,7 @@ int main(int argc, char **argv)
 		struct lr_table *t = lr_table_compile(&rs, "workload", "workload");
 		lr_ruleset_free(&rs);
 		clock_gettime(CLOCK_MONOTONIC, &b);
-		bytes = t->block_size;
+		bytes = t->image_len;
 		lr_table_free(t);
 		ms[i] = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
 	}

@@ -106,6 +106,18 @@ static int bind_once(int port, int warm_port)
 	return 0;
 }
 
+/* The first socket() of a fresh process, timed: where the library finds
+ * its compiled table (from the cache, or from a helper that compiles it). */
+static int first_socket(void)
+{
+	double t0 = now();
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	printf("%.1f\n", now() - t0);
+	if (s >= 0)
+		close(s);
+	return 0;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -173,6 +185,8 @@ static int keep_bench(const char *self, int rounds, int kept_port, int other_por
 
 int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "first-socket") == 0)
+		return first_socket();
 	if (argc == 4 && strcmp(argv[1], "bind-once") == 0)
 		return bind_once(atoi(argv[2]), atoi(argv[3]));
 	if (argc == 6 && strcmp(argv[1], "keep") == 0)

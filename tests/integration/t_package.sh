@@ -30,6 +30,8 @@ dpkg -i "$DEB" >"$T/install.log" 2>&1
 check "dpkg -i installs it" test $? = 0
 LIBDIR=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libreuse
 check "the command is /usr/bin/libreuse" test -x /usr/bin/libreuse
+check "its copyright file says the license: Expat (MIT), as LICENSE" \
+	sh -c "grep -qx 'License: Expat' /usr/share/doc/libreuse/copyright && grep -q '^MIT License' '$ROOT/LICENSE'"
 check "the library is under the multiarch libdir: $LIBDIR/libreuse.so" test -f "$LIBDIR/libreuse.so"
 check "/etc/libreuse.conf is a conffile" grep -qx " */etc/libreuse.conf [0-9a-f]*" <(dpkg-query -W -f='${Conffiles}\n' libreuse)
 check "...that applies no rule" grep -qx "# /etc/libreuse.conf: 0 rules" <(/usr/bin/libreuse check /etc/libreuse.conf 2>&1)

@@ -3,6 +3,7 @@
 #include "child.h"
 #include "conns.h"
 #include "keepwire.h"
+#include "kernel.h"
 #include "outsiders.h"
 #include "peer.h"
 #include "store.h"
@@ -643,6 +644,11 @@ int lr_keeper_run(const struct lr_keeper_opts *o)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
 		say("cannot become a child subreaper (%s): a daemon that forks into the background "
 		    "is not followed", strerror(errno));
+	if (!lr_kernel_has(LR_K_PEERPIDFD)) {
+		char line[320];
+		lr_kernel_lacks_line(LR_K_PEERPIDFD, line, sizeof(line));
+		say("%s", line);
+	}
 	if (open_listener(&k) != 0)
 		return 1;
 	k.sigfd = lr_child_signals(&k.orig_mask);

@@ -1,6 +1,7 @@
 #include "peer.h"
 
 #include "child.h"
+#include "kernel.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +30,7 @@ int lr_peer_of(int conn, struct lr_peer *p)
 	p->uid = cred.uid;
 	int fd = -1;
 	len = sizeof(fd);
-	if (getsockopt(conn, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) != 0)
+	if (!lr_kernel_has(LR_K_PEERPIDFD) || getsockopt(conn, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) != 0)
 		fd = -1; /* older kernel: the pid alone */
 	p->pidfd = fd;
 	return 0;

@@ -1,5 +1,7 @@
 #include "filter.h"
 
+#include "kernel.h"
+
 #include <errno.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -56,9 +58,9 @@ int lr_filter_install(const struct lr_traps *t, char *why, size_t n)
 	 * answer through any non-fatal signal (Linux 5.19): a Go program's
 	 * preemption signals then abandon no call half done. */
 	long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-			  SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &fprog);
-	if (fd < 0 && errno == EINVAL)
-		fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
+			  SECCOMP_FILTER_FLAG_NEW_LISTENER |
+				  (lr_kernel_has(LR_K_KILLABLE_RECV) ? SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV : 0),
+			  &fprog);
 	if (fd < 0) {
 		int e = errno;
 		snprintf(why, n, "%s",

@@ -1,5 +1,7 @@
 #include "front.h"
 
+#include "kernel.h"
+
 #include "addr.h"
 #include "child.h"
 #include "keepclient.h"
@@ -155,6 +157,14 @@ static int adopt(const struct lr_caller *who, int fd, const struct lr_keep_sock 
 	}
 	int k;
 	out->no_keeper = !keeper.len;
+	if (keeper.len && !lr_kernel_has(LR_K_NOTIF_ADDFD)) {
+		/* Asked first, the keeper would hand over a socket nobody can
+		 * put into the program. */
+		lr_keep_say(out->why, sizeof(out->why),
+			    "not possible: this kernel cannot put a socket into a supervised program "
+			    "(SECCOMP_IOCTL_NOTIF_ADDFD, Linux 5.9)", NULL, -1, NULL);
+		return 0;
+	}
 	if (!keeper.len || !lr_keeper_adopt(&keeper, want, &k, out))
 		return 0;
 	int ok = lr_keep_fit(fd, k, out->why, sizeof(out->why)) &&

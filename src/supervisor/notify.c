@@ -1,6 +1,7 @@
 #include "notify.h"
 
 #include "child.h"
+#include "kernel.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -72,7 +73,7 @@ static int open_pidfd(pid_t tid, pid_t *tgid, bool *exact)
 		return -1;
 	/* Another thread: itself where the kernel can (Linux 6.9), else its
 	 * process; either way pidfd_getfd reaches the process's files. */
-	fd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+	fd = lr_kernel_has(LR_K_PIDFD_THREAD) ? (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD) : -1;
 	*exact = fd >= 0;
 	if (fd < 0)
 		fd = (int)syscall(SYS_pidfd_open, *tgid, 0);
@@ -207,5 +208,6 @@ int lr_notify_addfd(int listener, uint64_t id, int fd, int target, bool cloexec)
 
 void lr_notify_sync_wakeup(int listener)
 {
-	ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+	if (lr_kernel_has(LR_K_SYNC_WAKE_UP))
+		ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
 }

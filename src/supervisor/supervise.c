@@ -5,6 +5,7 @@
 #include "front.h"
 #include "handle.h"
 #include "keepwire.h"
+#include "kernel.h"
 #include "tablemake.h"
 #include "notify.h"
 #include "procs.h"
@@ -69,11 +70,16 @@ static void traps_for(const struct lr_sources *src, const struct lr_sink *errors
 }
 
 /* The child: the filter, its listener to the parent, then the program. */
-static void child(int sock, char **argv, const struct lr_traps *t, const sigset_t *orig, bool required)
+static void child(int sock, char **argv, const struct lr_traps *t, const sigset_t *orig, bool required,
+		  const char *kernel_why)
 {
 	sigprocmask(SIG_SETMASK, orig, NULL);
 	char why[256] = "";
-	int fd = lr_filter_install(t, why, sizeof(why));
+	int fd = -1;
+	if (kernel_why[0])
+		snprintf(why, sizeof(why), "%s", kernel_why);
+	else
+		fd = lr_filter_install(t, why, sizeof(why));
 	if (lr_send_fd(sock, why, sizeof(why), fd) != 0 || (fd < 0 && required))
 		_exit(126);
 	if (fd >= 0)
@@ -98,6 +104,30 @@ static int receive_listener(int sock, char *why, size_t n)
 	return fd;
 }
 
+/* What the kernel lacks, said before the program starts: a missing
+ * necessity goes into *why (and the program is refused, or run untouched,
+ * as when the filter cannot be installed); a missing refinement is one line
+ * naming its fallback. */
+static void kernel_check(char *why, size_t n)
+{
+	static const enum lr_kfeature needed[] = { LR_K_USER_NOTIF, LR_K_PIDFD_OPEN, LR_K_PIDFD_GETFD };
+	static const enum lr_kfeature wanted[] = { LR_K_NOTIF_ADDFD, LR_K_KILLABLE_RECV, LR_K_SYNC_WAKE_UP,
+						   LR_K_PIDFD_THREAD };
+	why[0] = '\0';
+	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]) && !why[0]; i++)
+		if (!lr_kernel_has(needed[i]))
+			lr_kernel_lacks_line(needed[i], why, n);
+	if (why[0])
+		return;
+	char line[320];
+	for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
+		if (lr_kernel_has(wanted[i]))
+			continue;
+		lr_kernel_lacks_line(wanted[i], line, sizeof(line));
+		fprintf(stderr, "libreuse: note: %s\n", line);
+	}
+}
+
 int lr_supervise_run(char **argv, bool required)
 {
 	static struct lr_sources sources; /* read by the workers: set once, here */
@@ -109,6 +139,9 @@ int lr_supervise_run(char **argv, bool required)
 	traps_for(&sources, &errors, &traps);
 	lr_procs_init(&sources, &errors);
 	lr_front_init();
+	/* Probed here, before any thread: the workers read the results. */
+	char kwhy[256];
+	kernel_check(kwhy, sizeof(kwhy));
 
 	sigset_t orig;
 	int sigfd = lr_child_signals(&orig);
@@ -125,7 +158,7 @@ int lr_supervise_run(char **argv, bool required)
 	}
 	if (pid == 0) {
 		close(sp[0]);
-		child(sp[1], argv, &traps, &orig, required);
+		child(sp[1], argv, &traps, &orig, required, kwhy);
 	}
 	close(sp[1]);
 	char why[256];

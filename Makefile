@@ -129,6 +129,11 @@ $(LIB): $(SHIM_OBJ) src/preload/libreuse.map
 $(CLI): $(CLI_OBJ) $(CORE_OBJ) $(PARSE_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CORE_OBJ) $(PARSE_OBJ) -lm -lpthread
 
+# The keeper's tables, tested without a keeper.
+KEEPER_UNIT_OBJ := $(addprefix $(B)/obj/keeper/,conns.o outsiders.o peer.o)
+$(B)/tests/test_keeper: tests/unit/test_keeper.c $(CORE_OBJ) $(PARSE_OBJ) $(KEEPER_UNIT_OBJ) | $(B)/tests
+	$(CC) $(CFLAGS) -Isrc/core -Isrc/keeper $< $(KEEPER_UNIT_OBJ) $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@ -lcmocka
+
 $(B)/tests/%: tests/unit/%.c $(CORE_OBJ) $(PARSE_OBJ) $(wildcard tests/unit/*.h) | $(B)/tests
 	$(CC) $(CFLAGS) -Isrc/core $< $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@ -lcmocka
 

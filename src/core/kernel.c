@@ -112,14 +112,17 @@ static int probe_listener(void)
 static int probe(void)
 {
 	int bits = probe_listener();
+	/* ENOSYS alone is a kernel without the call: EPERM (a ptrace policy)
+	 * or EMFILE says nothing of the kernel, and the real call says why. */
 	int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-	if (pidfd >= 0) {
+	if (pidfd >= 0 || errno != ENOSYS)
 		bits |= 1 << LR_K_PIDFD_OPEN;
+	if (pidfd >= 0) {
 		int dup = (int)syscall(SYS_pidfd_getfd, pidfd, pidfd, 0);
-		if (dup >= 0) {
+		if (dup >= 0 || errno != ENOSYS)
 			bits |= 1 << LR_K_PIDFD_GETFD;
+		if (dup >= 0)
 			close(dup);
-		}
 		close(pidfd);
 	}
 	int t = (int)syscall(SYS_pidfd_open, getpid(), PIDFD_THREAD);

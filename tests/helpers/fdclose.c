@@ -4,8 +4,10 @@
  * "closefrom" — and a socketpair takes fds 3 and 4, as sshd's listener
  * takes fd 3. The second bind must be logged like the first, and nothing
  * of libreuse's may arrive on the program's fd 3.
+ * MODE "dup2" instead points every fd from 3 on at a socketpair of its own.
  * Prints "bound N" for each bind's port, then "fd3 clean" or "fd3 got N". */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <linux/close_range.h>
 #include <netinet/in.h>
@@ -30,12 +32,45 @@ static void bind_once(int port)
 	close(s);
 }
 
+/* MODE dup2: the program's socketpair end dup2'ed over every other fd it
+ * has from 3 on (libreuse's among them), as a daemon that points all its
+ * fds at one place; then the same two binds and the same check. */
+static int dup2_over_all(int port)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+		return 1;
+	int fds[4096], n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	while (d && (e = readdir(d)) && n < 4096) {
+		int fd = atoi(e->d_name);
+		if (fd >= 3 && fd != sv[0] && fd != sv[1] && fd != dirfd(d))
+			fds[n++] = fd;
+	}
+	if (d)
+		closedir(d);
+	for (int i = 0; i < n; i++)
+		dup2(sv[0], fds[i]);
+	bind_once(port);
+	bind_once(port);
+	char buf[4096];
+	ssize_t got = recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT);
+	if (got < 0 && errno == EAGAIN)
+		printf("fd3 clean (%d fds overwritten)\n", n);
+	else
+		printf("fd3 got %zd\n", got);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3)
 		return 2;
 	int port = atoi(argv[1]);
 	bind_once(port);
+	if (strcmp(argv[2], "dup2") == 0)
+		return dup2_over_all(port);
 	if (strcmp(argv[2], "closefrom") == 0)
 		closefrom(3);
 	else

@@ -131,3 +131,31 @@ CONF
 else
 	ok "# SKIP lighttpd: not installed"
 fi
+
+# Trust: a cached table, or its directory, that another user owns or others
+# may write is ignored with one line, and the rules still come (from the
+# helper): nobody else's table is ever used.
+C=$T/trust-cache
+mkdir -m 700 "$C"
+run_probe() { LIBREUSE_CACHE_DIR=$C LIBREUSE_CONFIG=$T/rw.conf LD_PRELOAD=$(preload) "$HELPERS/confighost" "$P" >"$T/tr.out" 2>"$T/tr.err"; }
+run_probe
+table=$(ls "$C"/*.table 2>/dev/null | head -1)
+check "trust: the first run cached its table" test -n "$table"
+run_probe
+check "trust: ...which the next run uses, saying nothing" test ! -s "$T/tr.err" -a "$(cat "$T/tr.out")" = "bound $Q"
+chmod g+w "$table"
+run_probe
+check "trust: a table writable by others is ignored, in one line" \
+	test "$(grep -c "$table: cached table ignored: writable by others" "$T/tr.err")" = 1 -a "$(wc -l <"$T/tr.err")" = 1
+check "...and the rules still apply (the helper compiled them)" test "$(cat "$T/tr.out")" = "bound $Q"
+table=$(ls "$C"/*.table | head -1)
+chown nobody "$table"
+run_probe
+check "trust: a table another user owns is ignored, in one line" \
+	grep -q "cached table ignored: owned by another user" "$T/tr.err"
+check "...and the rules still apply" test "$(cat "$T/tr.out")" = "bound $Q"
+chmod o+w "$C"
+run_probe
+check "trust: a cache directory others may write is ignored, in one line" \
+	grep -q "^libreuse\[[0-9]*\]: $C: table cache ignored: writable by others" "$T/tr.err"
+check "...and the rules still apply" test "$(cat "$T/tr.out")" = "bound $Q"

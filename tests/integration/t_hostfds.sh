@@ -1,27 +1,28 @@
 #!/usr/bin/env bash
 # libreuse's own fds survive what daemons do to theirs: a program that
 # closes every fd from 3 on (close_range, closefrom) and puts its own
-# socket at fd 3 still gets every audit line on stderr, in the log file and
-# in syslog, and nothing of libreuse's ever reaches its fd 3. Then Debian's
-# sshd, which does exactly that at start.
+# socket at fd 3, or dup2s its own socket over every fd from 3 on, still
+# gets every audit line on stderr, in the log file and in syslog, and
+# nothing of libreuse's ever reaches its socket. Then Debian's sshd, which
+# closes every fd at start.
 . "$(dirname "$0")/../lib.sh"
 
 P=$(free_port)
 Q=$(free_port)
-for mode in close_range closefrom; do
+for mode in close_range closefrom dup2; do
 	rules "$T/err.conf" "log = { level = \"all\"; }; rules = ( { match = { port = $P; }; rewrite = \":$Q\"; } );"
 	shim "$T/err.conf" "$HELPERS/fdclose" "$P" $mode >"$T/$mode.out" 2>"$T/$mode.err"
 	check "$mode, stderr: all three binds rewritten" test "$(grep -c "^bound $Q$" "$T/$mode.out")" = 3
 	check "...every bind logged, the two after $mode too ($(grep -c "ok; reuse" "$T/$mode.err") of 3)" \
 		test "$(grep -c "bind tcp 127.0.0.1:$P (used 127.0.0.1:$Q) ok" "$T/$mode.err")" = 3
-	check "...nothing written into the program's fd 3" grep -qx "fd3 clean" "$T/$mode.out"
+	check "...nothing written into the program's fd 3" grep -q "^fd3 clean" "$T/$mode.out"
 	check "...and no line dropped" grep -q "; 0 lines dropped" "$T/$mode.err"
 
 	rules "$T/file.conf" "log = { level = \"all\"; target = \"$T/$mode.log\"; }; rules = ( { match = { port = $P; }; rewrite = \":$Q\"; } );"
 	shim "$T/file.conf" "$HELPERS/fdclose" "$P" $mode >"$T/$mode-file.out" 2>"$T/$mode-file.err"
 	check "$mode, log file: every bind logged ($(grep -c "ok; reuse" "$T/$mode.log" 2>/dev/null) of 3)" \
 		test "$(grep -c "bind tcp 127.0.0.1:$P (used 127.0.0.1:$Q) ok" "$T/$mode.log")" = 3
-	check "...nothing written into the program's fd 3" grep -qx "fd3 clean" "$T/$mode-file.out"
+	check "...nothing written into the program's fd 3" grep -q "^fd3 clean" "$T/$mode-file.out"
 	check "...and nothing on stderr" test ! -s "$T/$mode-file.err"
 done
 

@@ -1,10 +1,9 @@
 #include "front.h"
 
-#include "kernel.h"
-
 #include "addr.h"
 #include "child.h"
 #include "keepclient.h"
+#include "kernel.h"
 #include "notify.h"
 #include "procs.h"
 

@@ -81,6 +81,11 @@ struct keeper {
 	struct lr_outsiders outsiders; /* who else connected */
 	long long hangup_said_s;       /* the last second a hang-up was said */
 	long long hangups_unsaid;
+	/* Given up for a moment when out of fds, so that a connection the
+	 * keeper cannot take is taken and closed, not left to wake poll for
+	 * ever. */
+	int reserve_fd;
+	long long fds_said_s;
 };
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -421,6 +426,22 @@ static void accept_some(struct keeper *k)
 {
 	for (int i = 0; i < LR_ACCEPT_BATCH; i++) {
 		int conn = accept4(k->listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (conn < 0 && (errno == EMFILE || errno == ENFILE) && k->reserve_fd >= 0) {
+			int e = errno;
+			close(k->reserve_fd);
+			conn = accept4(k->listener, NULL, NULL, SOCK_CLOEXEC);
+			if (conn >= 0)
+				close(conn);
+			k->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			long long s = now_ms() / 1000;
+			if (s != k->fds_said_s) {
+				k->fds_said_s = s;
+				say("out of file descriptors (%s): a connection was closed unserved",
+				    strerror(e));
+			}
+			if (conn >= 0)
+				continue;
+		}
 		if (conn < 0)
 			return;
 		struct lr_peer peer = { .pidfd = -1 };
@@ -637,7 +658,8 @@ int lr_keeper_run(const struct lr_keeper_opts *o)
 	k.o = o;
 	k.self = getpid();
 	k.listener = k.sigfd = -1;
-	k.hangup_said_s = -1;
+	k.hangup_said_s = k.fds_said_s = -1;
+	k.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	lr_conns_init(&k.conns);
 	/* Orphans of a daemon that forks into the background come to us, so
 	 * they stay in the tree the keeper serves and waits for. */
@@ -729,6 +751,8 @@ int lr_keeper_run(const struct lr_keeper_opts *o)
 	}
 	lr_outsiders_summary(&k.outsiders, now_ms(), true, say_line);
 	lr_conns_free(&k.conns);
+	if (k.reserve_fd >= 0)
+		close(k.reserve_fd);
 	lr_store_free(&k.store);
 	close(k.listener);
 	close(k.sigfd);

@@ -155,3 +155,28 @@ check "hostile peers: TERM to the keeper ends it" wait_exit mixed 10
 for m in garbage half silent forged churn; do kill "$(cat "$T/out-$m.pid")" 2>/dev/null; done
 pkill -f "^$FLOOD " 2>/dev/null || true
 
+
+# --- a keeper out of fds: a connection it cannot take is closed, not left
+# to wake it for ever (the keeper would spin) ---
+P=$(free_port)
+bg nofds "$CLI" run --keep -- "${SERVER[@]}" --port "$P" --graceful
+wait_for "$T/nofds.out" READY || not_ok "the server did not start"
+K=$(cat "$T/nofds.pid")
+low=0
+while [ -e "/proc/$K/fd/$low" ]; do low=$((low + 1)); done
+hard=$(prlimit --pid "$K" --nofile --noheadings --output HARD --raw)
+prlimit --pid "$K" --nofile="$low:$hard"
+cpu() { awk '{print $14 + $15}' "/proc/$K/stat"; }
+c0=$(cpu)
+"${AS_NOBODY[@]}" "$FLOOD" silent "$(keeper_name nofds)" 20 1 >"$T/nofds-flood.out"
+sleep 1
+ticks=$(($(cpu) - c0))
+check "out of fds: each connection closed all the same" grep -q "ALLCLOSED 20 " "$T/nofds-flood.out"
+check "...said ($(grep -c 'out of file descriptors' "$T/nofds.err") lines, at most one a second)" \
+	grep -q "out of file descriptors (Too many open files): a connection was closed unserved" "$T/nofds.err"
+check "...and the keeper does not spin ($ticks ticks of CPU in 2 s)" test "$ticks" -lt 50
+prlimit --pid "$K" --nofile="1024:$hard"
+kill -HUP "$K"
+check "...with fds again, a restart is carried out" wait_for "$T/nofds.err" "took 1 kept socket" 10
+kill -TERM "$K"
+wait_exit nofds 10

@@ -5,8 +5,28 @@
 #ifndef LIBREUSE_KERNEL_H
 #define LIBREUSE_KERNEL_H
 
+#include <fcntl.h>
+#include <linux/seccomp.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+/* The names of what newer kernels brought, for builds against older
+ * headers (Debian 12's are 6.1's): defined here once, for every user. */
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL /* Linux 6.9 */
+#endif
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5 */
+#endif
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5) /* Linux 5.19 */
+#endif
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64) /* Linux 6.6 */
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
 
 enum lr_kfeature {
 	LR_K_USER_NOTIF,   /* seccomp user notification: the supervisor itself */

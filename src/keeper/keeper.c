@@ -318,17 +318,26 @@ static void say_line(const char *line)
 	say("%s", line);
 }
 
+/* Whether a line last said in second *said_s may be said now (and then
+ * marks this second): the keeper's lines about peers, at most one a second. */
+static bool first_this_second(long long *said_s)
+{
+	long long s = now_ms() / 1000;
+	if (s == *said_s)
+		return false;
+	*said_s = s;
+	return true;
+}
+
 /* A peer the keeper gave up on that is of its tree (silent, or pushed out
  * by newer ones): said at most once a second, the rest counted into the
  * next line. */
 static void hung_up(struct keeper *k, pid_t pid, const char *why)
 {
-	long long s = now_ms() / 1000;
-	if (s == k->hangup_said_s) {
+	if (!first_this_second(&k->hangup_said_s)) {
 		k->hangups_unsaid++;
 		return;
 	}
-	k->hangup_said_s = s;
 	char more[64] = "";
 	if (k->hangups_unsaid)
 		snprintf(more, sizeof(more), " (and %lld more since the last such line)", k->hangups_unsaid);
@@ -433,12 +442,9 @@ static void accept_some(struct keeper *k)
 			if (conn >= 0)
 				close(conn);
 			k->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-			long long s = now_ms() / 1000;
-			if (s != k->fds_said_s) {
-				k->fds_said_s = s;
+			if (first_this_second(&k->fds_said_s))
 				say("out of file descriptors (%s): a connection was closed unserved",
 				    strerror(e));
-			}
 			if (conn >= 0)
 				continue;
 		}

@@ -12,10 +12,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef SO_PEERPIDFD
-#define SO_PEERPIDFD 77
-#endif
-
 /* Deeper than any real process tree; a loop in what /proc says cannot hold
  * the keeper. */
 #define LR_TREE_DEPTH 256

@@ -341,16 +341,19 @@ static uint64_t socket_inode(const char *link)
 	return dec_u64(&p, &v) && *p == ']' ? v : 0;
 }
 
-/* Matches the sockets in one process's fd table against the holders. */
-static void scan_process(const char *fd_dir, int pid, struct lr_holders *h)
+/* Calls fn with the inode of each socket in one process's fd table, until
+ * fn says stop. False when the table cannot be read (the process is gone,
+ * or not ours to see). */
+static bool each_socket(const char *fd_dir, bool (*fn)(uint64_t ino, void *arg), void *arg)
 {
 	int dfd = open(fd_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
-		return; /* gone, or not ours to see */
-	char buf[4096], comm[sizeof(h->h[0].program)] = "";
+		return false;
+	char buf[4096];
 	ssize_t n;
-	while ((n = getdents64(dfd, buf, sizeof(buf))) > 0) {
-		for (ssize_t off = 0; off < n;) {
+	bool stop = false;
+	while (!stop && (n = getdents64(dfd, buf, sizeof(buf))) > 0) {
+		for (ssize_t off = 0; off < n && !stop;) {
 			const struct dirent64 *d = (const struct dirent64 *)(buf + off);
 			off += d->d_reclen;
 			if (d->d_name[0] == '.')
@@ -361,26 +364,122 @@ static void scan_process(const char *fd_dir, int pid, struct lr_holders *h)
 				continue;
 			link[l] = '\0';
 			uint64_t ino = socket_inode(link);
-			if (!ino)
-				continue;
-			for (size_t i = 0; i < h->n; i++) {
-				struct lr_holder *x = &h->h[i];
-				if (x->inode != ino || x->pid)
-					continue;
-				x->pid = pid;
-				if (!comm[0]) /* read once per process */
-					read_comm(pid, comm, sizeof(comm));
-				memcpy(x->program, comm, sizeof(x->program));
-			}
+			if (ino)
+				stop = fn(ino, arg);
 		}
 	}
 	lr_sys.close(dfd);
+	return true;
 }
 
-void lr_holders_owners(struct lr_holders *h)
+static void fd_dir_of(char *out, size_t n, int pid)
 {
-	if (all_owned(h))
-		return;
+	struct lr_buf b = { .p = out, .len = 0, .cap = n };
+	lr_buf_str(&b, "/proc/");
+	lr_buf_u64(&b, (uint64_t)pid);
+	lr_buf_str(&b, "/fd");
+}
+
+struct claim {
+	struct lr_holders *h;
+	int pid;
+	char comm[sizeof(((struct lr_holder *)0)->program)];
+};
+
+/* Gives the holders with this inode and no owner yet to the process. */
+static bool claim_socket(uint64_t ino, void *arg)
+{
+	struct claim *c = arg;
+	for (size_t i = 0; i < c->h->n; i++) {
+		struct lr_holder *x = &c->h->h[i];
+		if (x->inode != ino || x->pid)
+			continue;
+		x->pid = c->pid;
+		if (!c->comm[0]) /* read once per process */
+			read_comm(c->pid, c->comm, sizeof(c->comm));
+		memcpy(x->program, c->comm, sizeof(x->program));
+	}
+	return false;
+}
+
+static void scan_process(const char *fd_dir, int pid, struct lr_holders *h)
+{
+	struct claim c = { h, pid, "" };
+	each_socket(fd_dir, claim_socket, &c);
+}
+
+struct find {
+	uint64_t ino;
+	bool found;
+};
+
+static bool find_socket(uint64_t ino, void *arg)
+{
+	struct find *f = arg;
+	f->found = ino == f->ino;
+	return f->found;
+}
+
+/* The parent's pid from /proc/PID/stat, "pid (comm) state ppid ...", where
+ * comm may hold spaces and parentheses; 0 when it cannot be read. */
+static int parent_of(int pid)
+{
+	char path[64], buf[512];
+	struct lr_buf b = LR_BUF(path);
+	lr_buf_str(&b, "/proc/");
+	lr_buf_u64(&b, (uint64_t)pid);
+	lr_buf_str(&b, "/stat");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t r = read(fd, buf, sizeof(buf) - 1);
+	lr_sys.close(fd);
+	if (r <= 0)
+		return 0;
+	buf[r] = '\0';
+	const char *p = NULL;
+	for (const char *q = buf; *q; q++)
+		if (*q == ')')
+			p = q;
+	if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
+		return 0;
+	p += 4;
+	uint64_t ppid;
+	return dec_u64(&p, &ppid) && *p == ' ' && ppid <= 0x7fffffff ? (int)ppid : 0;
+}
+
+/* A socket shared down a tree of processes (a keeper and its instance, a
+ * master and its workers) is named by the topmost of them that holds it:
+ * the one that made it and will outlive the others. Which process /proc
+ * lists first says nothing — after pids wrap, a child is listed before its
+ * parent. A few parents up, each checked for the same socket. */
+static void name_the_eldest(struct lr_holders *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		struct lr_holder *x = &h->h[i];
+		if (!x->pid)
+			continue;
+		int pid = x->pid;
+		for (int depth = 0; depth < 8; depth++) {
+			int parent = parent_of(pid);
+			if (parent <= 1)
+				break;
+			char dir[64];
+			fd_dir_of(dir, sizeof(dir), parent);
+			struct find f = { x->inode, false };
+			if (!each_socket(dir, find_socket, &f) || !f.found)
+				break;
+			pid = parent;
+		}
+		if (pid != x->pid) {
+			x->pid = pid;
+			read_comm(pid, x->program, sizeof(x->program));
+		}
+	}
+}
+
+static void scan_all(struct lr_holders *h)
+{
 	/* The calling process first: a program in conflict with itself is
 	 * common, and its own fds are always readable. */
 	int self = getpid();
@@ -399,14 +498,19 @@ void lr_holders_owners(struct lr_holders *h)
 			if (!dec_u64(&p, &pid) || *p || (int)pid == self)
 				continue;
 			char path[64];
-			struct lr_buf b = LR_BUF(path);
-			lr_buf_str(&b, "/proc/");
-			lr_buf_str(&b, d->d_name);
-			lr_buf_str(&b, "/fd");
+			fd_dir_of(path, sizeof(path), (int)pid);
 			scan_process(path, (int)pid, h);
 		}
 	}
 	lr_sys.close(proc);
+}
+
+void lr_holders_owners(struct lr_holders *h)
+{
+	if (all_owned(h))
+		return;
+	scan_all(h);
+	name_the_eldest(h);
 }
 
 int lr_holders_find(uint8_t proto, uint16_t port, struct lr_holders *out)

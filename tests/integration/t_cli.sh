@@ -122,6 +122,33 @@ check "...says a plain bind is ok" grep -q "plain ok" "$T/free.out"
 "$CLI" who 70000 2>/dev/null
 check "who 70000: usage error" test $? = 2
 
+# A socket shared by a parent and its child is named by the parent (a
+# keeper, a master), even when pids have wrapped and the child's is lower:
+# in a pid namespace of its own, where ns_last_pid can be set.
+P=$(free_port)
+timeout 20 unshare --pid --fork --mount-proc bash -c '
+	echo 5000 >/proc/sys/kernel/ns_last_pid
+	"$1" -c "
+import os, socket, sys, time
+s = socket.socket()
+s.bind((\"127.0.0.1\", int(sys.argv[1])))
+s.listen()
+open(\"/proc/sys/kernel/ns_last_pid\", \"w\").write(\"100\")
+child = os.fork()
+if child == 0:
+    time.sleep(20)
+    os._exit(0)
+print(os.getpid(), child, flush=True)
+time.sleep(20)
+" "$2" >"$3/tree.pids" &
+	for _ in $(seq 100); do [ -s "$3/tree.pids" ] && break; sleep 0.05; done
+	"$4" who "$2" >"$3/tree.who"
+	kill -9 -1' tree "$PY" "$P" "$T" "$CLI" 2>"$T/tree.err"
+read -r tparent tchild <"$T/tree.pids"
+echo "# pid namespace: parent $tparent, child $tchild"
+check "who: a shared socket named by the parent, not the child of lower pid ($tchild < $tparent)" \
+	test "${tchild:-0}" -lt "${tparent:-0}" -a -n "$(grep -E "^tcp +LISTEN +127\.0\.0\.1:$P +0 +$tparent +python3$" "$T/tree.who")"
+
 # matrix: measured grids, with the kernel; a few cells every Linux agrees on.
 "$CLI" matrix >"$T/matrix.out"
 check "matrix: exit 0, every cell measured" test $? = 0 -a "$(grep -c 'not measured' "$T/matrix.out")" = 0

@@ -6,6 +6,8 @@ prefix     ?= $(PREFIX)
 exec_prefix ?= $(prefix)
 bindir     ?= $(exec_prefix)/bin
 libdir     ?= $(exec_prefix)/lib
+# The 32-bit library's directory (i386 programs).
+libdir32   ?= $(exec_prefix)/lib32
 sysconfdir ?= $(prefix)/etc
 datarootdir ?= $(prefix)/share
 mandir     ?= $(datarootdir)/man
@@ -20,7 +22,7 @@ INSTALL    ?= install
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC \
 	-fvisibility=hidden -fno-strict-aliasing \
 	-fstack-protector-strong -Wformat -Werror=format-security \
-	-DLR_SYSCONFDIR='"$(sysconfdir)"' -DLR_LIBDIR='"$(libdir)"' -DLR_BINDIR='"$(bindir)"' -DLR_VERSION='"$(VERSION)"'
+	-DLR_SYSCONFDIR='"$(sysconfdir)"' -DLR_LIBDIR='"$(libdir)"' -DLR_LIBDIR32='"$(libdir32)"' -DLR_BINDIR='"$(bindir)"' -DLR_VERSION='"$(VERSION)"'
 # relro as in Debian's default hardening; not -z now (bindnow): resolving every
 # symbol of a preloaded library eagerly costs each program's start-up.
 override LDFLAGS += -Wl,-z,relro
@@ -43,6 +45,12 @@ override CFLAGS += -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
 B := build
 endif
 LIB := $(B)/libreuse.so
+# The same library for i386 programs, from the same sources with -m32,
+# wherever the compiler can link one (gcc-multilib, from make deps). Not in
+# sanitizer builds: their 32-bit runtimes are another package.
+LIB32 := $(B)/i386/libreuse.so
+CAN_M32 := $(if $(SANITIZE),,$(shell printf 'int main(void){return 0;}\n' | \
+	$(CC) -m32 -x c - -o /dev/null 2>/dev/null && echo yes))
 
 # The tree shows the layers: src/core (rules, policy, log, holders: no hooks,
 # no process state; unit-tested directly), and the front ends on it —
@@ -62,11 +70,12 @@ CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_ma
 # The keeper and the seccomp supervisor run inside the command (libreuse run
 # --keep, --seccomp).
 KEEPER_SRC := $(addprefix src/keeper/,keeper.c store.c peer.c conns.c outsiders.c)
-SUPERVISOR_SRC := $(addprefix src/supervisor/,supervise.c filter.c notify.c procs.c front.c handle.c pool.c)
+SUPERVISOR_SRC := $(addprefix src/supervisor/,supervise.c abi.c filter.c notify.c procs.c front.c handle.c pool.c)
 CORE_OBJ := $(CORE_SRC:src/%.c=$(B)/obj/%.o)
 PARSE_OBJ := $(PARSE_SRC:src/%.c=$(B)/obj/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:src/%.c=$(B)/obj/%.o)
 SHIM_OBJ := $(CORE_OBJ) $(PRELOAD_OBJ)
+SHIM32_OBJ := $(SHIM_OBJ:$(B)/obj/%=$(B)/obj32/%)
 CLI_OBJ := $(CLI_SRC:src/%.c=$(B)/obj/%.o) $(KEEPER_SRC:src/%.c=$(B)/obj/%.o) \
 	   $(SUPERVISOR_SRC:src/%.c=$(B)/obj/%.o)
 CLI := $(B)/libreuse
@@ -85,14 +94,14 @@ override CFLAGS += $(if $(LIBCONFIG_SONAME),-DLR_LIBCONFIG_SONAME='"$(LIBCONFIG_
 
 # Everything the build and the tests use, from Debian.
 DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light \
-	iproute2 util-linux groff-base binutils valgrind systemd bash-completion man-db \
+	gcc-multilib liburing-dev iproute2 util-linux groff-base binutils valgrind systemd bash-completion man-db \
 	debhelper dpkg-dev fakeroot lintian golang-go busybox-static lighttpd openssh-server curl \
 	redis-server redis-tools memcached ruby nodejs openjdk-17-jdk-headless tcl netcat-openbsd wget
 
 .PHONY: all deps bench-deps check unit integration demo bench install uninstall clean print-sysconfdir deb \
 	matrix-doc fuzz fuzz-deps
 
-all: $(LIB) $(CLI)
+all: $(LIB) $(CLI) $(if $(CAN_M32),$(LIB32))
 
 deps:
 	@missing=$$(for p in $(DEPS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -126,6 +135,19 @@ $(LIB): $(SHIM_OBJ) src/preload/libreuse.map
 	$(CC) $(CFLAGS) -shared -Wl,--version-script=src/preload/libreuse.map -Wl,-z,defs $(LDFLAGS) \
 		-o $@ $(SHIM_OBJ)
 
+$(B)/obj32/core/%.o: src/core/%.c $(CORE_H)
+	@mkdir -p $(@D)
+	$(CC) -m32 $(CFLAGS) -Isrc/core -c $< -o $@
+
+$(B)/obj32/preload/%.o: src/preload/%.c $(CORE_H) $(wildcard src/preload/*.h)
+	@mkdir -p $(@D)
+	$(CC) -m32 $(CFLAGS) -Isrc/core -Isrc/preload -c $< -o $@
+
+$(LIB32): $(SHIM32_OBJ) src/preload/libreuse.map
+	@mkdir -p $(@D)
+	$(CC) -m32 $(CFLAGS) -shared -Wl,--version-script=src/preload/libreuse.map -Wl,-z,defs $(LDFLAGS) \
+		-o $@ $(SHIM32_OBJ)
+
 $(CLI): $(CLI_OBJ) $(CORE_OBJ) $(PARSE_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CORE_OBJ) $(PARSE_OBJ) -lm -lpthread
 
@@ -158,8 +180,27 @@ $(B)/helpers/configuser: tests/helpers/configuser.c | $(B)/helpers
 $(B)/helpers/lib%.so: tests/helpers/lib%.c | $(B)/helpers
 	$(CC) $(CFLAGS) -fvisibility=default -shared $< $(LDFLAGS) -o $@
 
-# Go programs for the seccomp supervisor's tests, static as Go builds them.
-GO_HELPERS := $(B)/helpers/goserver $(B)/helpers/goclient
+# A program that uses an io_uring, as liburing users do.
+$(B)/helpers/uringprobe: tests/helpers/uringprobe.c | $(B)/helpers
+	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@ -luring
+
+# i386 builds of a few helpers, dynamic and static: the 32-bit library's
+# tests and the supervisor's.
+HELPERS32 := bindprobe connprobe tinyserver
+HELPER32_BIN := $(if $(CAN_M32),$(HELPERS32:%=$(B)/helpers/i386/%) $(HELPERS32:%=$(B)/helpers/i386/%-static))
+$(B)/helpers/i386/%-static: tests/helpers/%.c
+	@mkdir -p $(@D)
+	$(CC) -m32 -static $(CFLAGS) $< $(LDFLAGS) -o $@
+$(B)/helpers/i386/%: tests/helpers/%.c
+	@mkdir -p $(@D)
+	$(CC) -m32 $(CFLAGS) $< $(LDFLAGS) -o $@
+
+# Go programs for the seccomp supervisor's tests, static as Go builds them;
+# goserver386 is GOARCH=386, whose runtime makes its socket calls through
+# socketcall(2).
+GO_HELPERS := $(B)/helpers/goserver $(B)/helpers/goclient $(B)/helpers/goserver386
+$(B)/helpers/goserver386: tests/helpers/go/server.go | $(B)/helpers
+	CGO_ENABLED=0 GOARCH=386 GOCACHE=$(CURDIR)/build/gocache GOPATH=$(CURDIR)/build/gopath go build -o $@ $<
 $(B)/helpers/goserver: tests/helpers/go/server.go | $(B)/helpers
 	CGO_ENABLED=0 GOCACHE=$(CURDIR)/build/gocache GOPATH=$(CURDIR)/build/gopath go build -o $@ $<
 $(B)/helpers/goclient: tests/helpers/go/client.go | $(B)/helpers
@@ -178,7 +219,7 @@ REPLAY_BIN := $(B)/fuzz/replay_config $(B)/fuzz/replay_addr
 $(B)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE_OBJ) $(PARSE_OBJ) | $(B)/fuzz
 	$(CC) $(CFLAGS) -Isrc/core tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@
 
-integration: $(LIB) $(CLI) $(HELPER_BIN) $(REPLAY_BIN) $(GO_HELPERS)
+integration: $(LIB) $(CLI) $(HELPER_BIN) $(HELPER32_BIN) $(REPLAY_BIN) $(GO_HELPERS)
 
 check: deps
 	$(MAKE) SANITIZE='$(SANITIZE)' all unit integration
@@ -248,10 +289,11 @@ matrix-doc: $(CLI)
 	  echo 'Re-run it on your kernel: the cells are measured, not recalled.'; echo; \
 	  echo '```'; $(CLI) matrix; echo '```'; } > docs/matrix.md
 
-install: $(LIB) $(CLI)
+install: $(LIB) $(CLI) $(if $(CAN_M32),$(LIB32))
 	$(INSTALL) -d $(DESTDIR)$(libdir) $(DESTDIR)$(bindir) $(DESTDIR)$(sysconfdir) \
 		$(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man7
 	$(INSTALL) -m 0644 $(LIB) $(DESTDIR)$(libdir)/libreuse.so
+	$(if $(CAN_M32),$(INSTALL) -D -m 0644 $(LIB32) $(DESTDIR)$(libdir32)/libreuse.so)
 	$(INSTALL) -m 0755 $(CLI) $(DESTDIR)$(bindir)/libreuse
 	$(INSTALL) -m 0644 docs/libreuse.1 $(DESTDIR)$(mandir)/man1/libreuse.1
 	$(INSTALL) -m 0644 docs/libreuse.conf.5 $(DESTDIR)$(mandir)/man5/libreuse.conf.5
@@ -259,7 +301,7 @@ install: $(LIB) $(CLI)
 	$(INSTALL) -D -m 0644 completion/libreuse $(DESTDIR)$(datarootdir)/bash-completion/completions/libreuse
 
 uninstall:
-	rm -f $(DESTDIR)$(libdir)/libreuse.so $(DESTDIR)$(bindir)/libreuse \
+	rm -f $(DESTDIR)$(libdir)/libreuse.so $(DESTDIR)$(libdir32)/libreuse.so $(DESTDIR)$(bindir)/libreuse \
 		$(DESTDIR)$(mandir)/man1/libreuse.1 $(DESTDIR)$(mandir)/man5/libreuse.conf.5 \
 		$(DESTDIR)$(mandir)/man7/libreuse.7 \
 		$(DESTDIR)$(datarootdir)/bash-completion/completions/libreuse

@@ -115,6 +115,7 @@ static void print_log(const struct lr_ruleset *rs)
 	       f >= 0 && f < 24 && facilities[f] ? facilities[f] : "user");
 	printf("dry_run = %s;\n", rs->dry_run ? "true" : "false");
 	printf("keep = %s;\n", rs->keep_all ? "true" : "false");
+	printf("io_uring = \"%s\";\n", rs->io_uring_refuse ? "refuse" : "allow");
 }
 
 int lr_cli_check(int argc, char **argv)

@@ -25,13 +25,16 @@
 #ifndef LR_LIBDIR
 #define LR_LIBDIR "/usr/local/lib"
 #endif
+#ifndef LR_LIBDIR32
+#define LR_LIBDIR32 "/usr/local/lib32"
+#endif
 
 static const char usage[] =
 	"usage: libreuse run [-c FILE] [--reuseaddr] [--reuseport] [--bind ADDR[:PORT]]\n"
 	"                    [--log LEVEL] [--log-file PATH] [--json] [--dry-run]\n"
 	"                    [--keep [--respawn] [--restart-signal SIG] [--stop-signal SIG]\n"
 	"                     [--ready-timeout SECONDS] [--stop-timeout SECONDS]]\n"
-	"                    [--preload | --seccomp] [--] CMD [ARG...]\n"
+	"                    [--no-io-uring] [--preload | --seccomp] [--] CMD [ARG...]\n"
 	"\n"
 	"Runs CMD with libreuse preloaded (prepended to any LD_PRELOAD), or, for a\n"
 	"static or Go program, under the seccomp supervisor.\n"
@@ -52,6 +55,8 @@ static const char usage[] =
 	"  --ready-timeout SECONDS  for a new instance to take every kept socket (30)\n"
 	"  --stop-timeout SECONDS   after the stop signal, before SIGKILL (10)\n"
 	"  --respawn             start CMD again when it exits by itself\n"
+	"  --no-io-uring         make io_uring_setup fail (ENOSYS), so CMD makes the socket\n"
+	"                        calls libreuse sees (io_uring = \"refuse\"; the supervisor's)\n"
 	"  --preload             use LD_PRELOAD even for a static or Go program\n"
 	"  --seccomp             apply the rules from outside CMD, by seccomp user\n"
 	"                        notification (what static and Go programs get by default)\n"
@@ -61,7 +66,7 @@ static const char usage[] =
 
 struct run_opts {
 	const char *config;
-	bool reuseaddr, reuseport, json, dry_run, keep;
+	bool reuseaddr, reuseport, json, dry_run, keep, no_io_uring;
 	const char *bind, *level, *log_file;
 };
 
@@ -135,6 +140,8 @@ static int quick_rules(const struct run_opts *o, char *out, size_t n)
 		append(out, n, "dry_run = true;\n");
 	if (o->keep)
 		append(out, n, "keep = true;\n");
+	if (o->no_io_uring)
+		append(out, n, "io_uring = \"refuse\";\n");
 	if (!out[0])
 		return 0;
 	char err[1024];
@@ -194,9 +201,11 @@ static int build_preload(const char *lib, const char *old, char *out, size_t n)
 	return w < 0 || (size_t)w >= n - used ? -1 : 0;
 }
 
-/* The shim next to this binary (the build tree), else the installed one. */
-static int find_library(char *out, size_t n)
+/* The shim of a program's class next to this binary (the build tree:
+ * libreuse.so, i386/libreuse.so), else the installed one. */
+static int find_library(bool i386, char *out, size_t n)
 {
+	const char *name = i386 ? "i386/libreuse.so" : "libreuse.so";
 	char exe[PATH_MAX];
 	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (len > 0) {
@@ -204,12 +213,12 @@ static int find_library(char *out, size_t n)
 		char *slash = strrchr(exe, '/');
 		if (slash) {
 			slash[1] = '\0';
-			int w = snprintf(out, n, "%slibreuse.so", exe);
+			int w = snprintf(out, n, "%s%s", exe, name);
 			if (w > 0 && (size_t)w < n && access(out, R_OK) == 0)
 				return 0;
 		}
 	}
-	snprintf(out, n, "%s/libreuse.so", LR_LIBDIR);
+	snprintf(out, n, "%s/libreuse.so", i386 ? LR_LIBDIR32 : LR_LIBDIR);
 	return access(out, R_OK) == 0 ? 0 : -1;
 }
 
@@ -234,68 +243,115 @@ static bool resolve(const char *cmd, char *out, size_t n)
 	return false;
 }
 
-/* Looks through an ELF file for what LD_PRELOAD cannot reach: no program
- * interpreter (static), a Go build id note or section. */
-static void inspect_elf(const char *path, bool *is_elf, bool *is_static, bool *is_go)
+/* What an ELF file is, as far as the choice of front end goes. */
+struct elf_info {
+	bool is_elf;
+	bool is_32;     /* ELFCLASS32 */
+	int machine;    /* e_machine: EM_X86_64, EM_386... */
+	bool is_static; /* no program interpreter */
+	bool is_go;     /* a Go build id note or section */
+};
+
+/* Reads either class's headers into the same fields. */
+#define READ_ELF(Ehdr, Phdr, Shdr, fd, info)                                                          \
+	do {                                                                                          \
+		Ehdr eh;                                                                              \
+		if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh))                             \
+			break;                                                                        \
+		(info)->is_elf = true;                                                                \
+		(info)->machine = eh.e_machine;                                                       \
+		bool interp = false;                                                                  \
+		for (int i = 0; i < eh.e_phnum; i++) {                                                \
+			Phdr ph;                                                                      \
+			if (pread(fd, &ph, sizeof(ph), (off_t)eh.e_phoff + (off_t)i * eh.e_phentsize) != \
+			    (ssize_t)sizeof(ph))                                                      \
+				break;                                                                \
+			if (ph.p_type == PT_INTERP)                                                   \
+				interp = true;                                                        \
+		}                                                                                     \
+		(info)->is_static = !interp;                                                          \
+		Shdr strtab;                                                                          \
+		if (eh.e_shstrndx != SHN_UNDEF && eh.e_shstrndx < eh.e_shnum &&                      \
+		    pread(fd, &strtab, sizeof(strtab),                                                \
+			  (off_t)eh.e_shoff + (off_t)eh.e_shstrndx * eh.e_shentsize) ==               \
+			    (ssize_t)sizeof(strtab))                                                  \
+			(info)->is_go = has_go_section(fd, (off_t)strtab.sh_offset, strtab.sh_size);  \
+	} while (0)
+
+/* Go writes its build id as a section ".note.go.buildid"; look for the
+ * name in the section header string table (at off, size bytes). */
+static bool has_go_section(int fd, off_t off, uint64_t size)
 {
-	*is_elf = *is_static = *is_go = false;
+	if (size == 0 || size >= (1u << 20))
+		return false;
+	bool go = false;
+	char *names = malloc(size + 1);
+	if (names && pread(fd, names, size, off) == (ssize_t)size) {
+		names[size] = '\0';
+		for (size_t i = 0; i < size; i += strlen(names + i) + 1)
+			if (strcmp(names + i, ".note.go.buildid") == 0 || strcmp(names + i, ".go.buildinfo") == 0)
+				go = true;
+	}
+	free(names);
+	return go;
+}
+
+static void inspect_elf(const char *path, struct elf_info *info)
+{
+	memset(info, 0, sizeof(*info));
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	Elf64_Ehdr eh;
-	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
-	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64) {
-		close(fd);
-		return;
-	}
-	*is_elf = true;
-	bool interp = false;
-	for (int i = 0; i < eh.e_phnum; i++) {
-		Elf64_Phdr ph;
-		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (Elf64_Off)i * eh.e_phentsize)) !=
-		    (ssize_t)sizeof(ph))
-			break;
-		if (ph.p_type == PT_INTERP)
-			interp = true;
-	}
-	*is_static = !interp;
-	/* Go writes its build id as a section ".note.go.buildid"; look for the
-	 * name in the section header string table. */
-	Elf64_Shdr strtab;
-	if (eh.e_shstrndx != SHN_UNDEF && eh.e_shstrndx < eh.e_shnum &&
-	    pread(fd, &strtab, sizeof(strtab),
-		  (off_t)(eh.e_shoff + (Elf64_Off)eh.e_shstrndx * eh.e_shentsize)) == (ssize_t)sizeof(strtab) &&
-	    strtab.sh_size > 0 && strtab.sh_size < (1u << 20)) {
-		char *names = malloc(strtab.sh_size + 1);
-		if (names && pread(fd, names, strtab.sh_size, (off_t)strtab.sh_offset) == (ssize_t)strtab.sh_size) {
-			names[strtab.sh_size] = '\0';
-			for (size_t i = 0; i < strtab.sh_size; i += strlen(names + i) + 1)
-				if (strcmp(names + i, ".note.go.buildid") == 0 ||
-				    strcmp(names + i, ".go.buildinfo") == 0)
-					*is_go = true;
+	unsigned char ident[EI_NIDENT];
+	if (pread(fd, ident, sizeof(ident), 0) == (ssize_t)sizeof(ident) &&
+	    memcmp(ident, ELFMAG, SELFMAG) == 0) {
+		if (ident[EI_CLASS] == ELFCLASS64) {
+			READ_ELF(Elf64_Ehdr, Elf64_Phdr, Elf64_Shdr, fd, info);
+		} else if (ident[EI_CLASS] == ELFCLASS32) {
+			info->is_32 = true;
+			READ_ELF(Elf32_Ehdr, Elf32_Phdr, Elf32_Shdr, fd, info);
 		}
-		free(names);
 	}
 	close(fd);
 }
 
 enum run_mode { MODE_AUTO, MODE_PRELOAD, MODE_SECCOMP };
 
-/* Which way reaches CMD, said in plain words: LD_PRELOAD for a dynamically
- * linked program, the seccomp supervisor for a static or Go one (unless a
- * mode was forced; then what that way cannot do is warned of). */
-static enum run_mode choose(const char *cmd, enum run_mode forced)
+/* Which way reaches CMD, said in plain words: LD_PRELOAD of the library of
+ * its class (*i386: the 32-bit one) for a dynamically linked program, the
+ * seccomp supervisor for a static or Go one, an x32 one, or a 32-bit one
+ * when no 32-bit library is installed (unless a mode was forced; then what
+ * that way cannot do is warned of). */
+static enum run_mode choose(const char *cmd, enum run_mode forced, bool *i386)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], lib32[PATH_MAX];
+	*i386 = false;
 	if (!resolve(cmd, path, sizeof(path)))
 		return forced == MODE_SECCOMP ? MODE_SECCOMP : MODE_PRELOAD; /* execvp will say so */
-	bool elf, is_static, go;
-	inspect_elf(path, &elf, &is_static, &go);
-	const char *what = !elf ? NULL : go ? "a Go program (Go makes its socket system calls itself, "
-					      "not through libc)"
-				  : is_static ? "statically linked (there is no dynamic loader to preload "
-						"libreuse)"
-					      : NULL;
+	struct elf_info e;
+	inspect_elf(path, &e);
+	bool x86 = e.machine == EM_X86_64 || e.machine == EM_386;
+	if (e.is_elf && !x86) {
+		fprintf(stderr, "libreuse: warning: %s is built for another machine (ELF machine %d): "
+				"libreuse cannot see its calls\n",
+			path, e.machine);
+		return forced == MODE_SECCOMP ? MODE_SECCOMP : MODE_PRELOAD;
+	}
+	*i386 = e.is_elf && e.machine == EM_386;
+	bool x32 = e.is_elf && e.is_32 && e.machine == EM_X86_64;
+	char nolib[PATH_MAX + 160] = "";
+	if (*i386 && !e.is_static && !e.is_go && find_library(true, lib32, sizeof(lib32)) != 0)
+		snprintf(nolib, sizeof(nolib),
+			 "a 32-bit (i386) program, and no 32-bit libreuse.so is installed (looked next to "
+			 "this program and in %s)", LR_LIBDIR32);
+	const char *what = !e.is_elf ? NULL
+			   : e.is_go ? "a Go program (Go makes its socket system calls itself, "
+				       "not through libc)"
+			   : e.is_static ? "statically linked (there is no dynamic loader to preload "
+					   "libreuse)"
+			   : x32 ? "an x32 program (no libreuse.so is built for its ABI)"
+			   : nolib[0] ? nolib
+				      : NULL;
 	enum run_mode mode = forced != MODE_AUTO ? forced : what ? MODE_SECCOMP : MODE_PRELOAD;
 	if (what && forced == MODE_PRELOAD)
 		fprintf(stderr, "libreuse: warning: %s is %s: LD_PRELOAD cannot change or see its calls "
@@ -409,7 +465,7 @@ int lr_cli_run(int argc, char **argv)
 {
 	enum { OPT_REUSEADDR = 256, OPT_REUSEPORT, OPT_BIND, OPT_LOG, OPT_LOG_FILE, OPT_JSON, OPT_DRY,
 	       OPT_KEEP, OPT_RESTART_SIG, OPT_STOP_SIG, OPT_READY_TIMEOUT, OPT_STOP_TIMEOUT, OPT_RESPAWN,
-	       OPT_PRELOAD, OPT_SECCOMP };
+	       OPT_PRELOAD, OPT_SECCOMP, OPT_NO_IO_URING };
 	static const struct option longs[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "reuseaddr", no_argument, NULL, OPT_REUSEADDR },
@@ -427,6 +483,7 @@ int lr_cli_run(int argc, char **argv)
 		{ "respawn", no_argument, NULL, OPT_RESPAWN },
 		{ "preload", no_argument, NULL, OPT_PRELOAD },
 		{ "seccomp", no_argument, NULL, OPT_SECCOMP },
+		{ "no-io-uring", no_argument, NULL, OPT_NO_IO_URING },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -448,6 +505,7 @@ int lr_cli_run(int argc, char **argv)
 		case OPT_JSON: o.json = true; break;
 		case OPT_DRY: o.dry_run = true; break;
 		case OPT_KEEP: o.keep = true; break;
+		case OPT_NO_IO_URING: o.no_io_uring = true; break;
 		case OPT_RESPAWN: ko.respawn = keeper_flag = true; break;
 		case OPT_PRELOAD:
 		case OPT_SECCOMP:
@@ -517,7 +575,15 @@ int lr_cli_run(int argc, char **argv)
 		return LR_EXIT_USAGE;
 	if (rules[0])
 		setenv("LIBREUSE_RULES", rules, 1);
-	enum run_mode mode = choose(argv[optind], forced);
+	bool i386;
+	enum run_mode mode = choose(argv[optind], forced, &i386);
+	if (o.no_io_uring && mode == MODE_PRELOAD && forced == MODE_AUTO) {
+		/* Only the supervisor sees io_uring_setup. */
+		fprintf(stderr, "libreuse: --no-io-uring: applying the rules from outside %s, by seccomp user "
+				"notification (inside it libreuse cannot see io_uring_setup)\n",
+			argv[optind]);
+		mode = MODE_SECCOMP;
+	}
 	if (mode == MODE_SECCOMP) {
 		if (!o.keep)
 			return lr_supervise_run(argv + optind, forced == MODE_SECCOMP);
@@ -529,7 +595,7 @@ int lr_cli_run(int argc, char **argv)
 	}
 	/* The supervisor needs no library; the preload does. */
 	char lib[PATH_MAX];
-	if (find_library(lib, sizeof(lib)) != 0) {
+	if (find_library(i386, lib, sizeof(lib)) != 0 && (!i386 || find_library(false, lib, sizeof(lib)) != 0)) {
 		lr_cli_error("cannot find libreuse.so (looked next to this program and in %s)", LR_LIBDIR);
 		return LR_EXIT_FAIL;
 	}

@@ -639,6 +639,47 @@ bool lr_act_shutdown(struct lr_loaded *l, const struct lr_caller *who, int fd, u
 	return true;
 }
 
+static void plain_action(struct lr_loaded *l, const struct lr_caller *who, enum lr_level at,
+			 const char *op, const char *action, const char *message)
+{
+	struct lr_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = LR_EV_ACTION;
+	ev.program = who->program;
+	ev.pid = who->pid;
+	ev.op = op;
+	ev.action = action;
+	ev.message = message;
+	emit(l, (int)l->table->log.level, at, &ev);
+}
+
+bool lr_act_io_uring(struct lr_loaded *l, const struct lr_caller *who, bool first)
+{
+	if (l->table->io_uring_refuse) {
+		plain_action(l, who, LR_LOG_ACTIONS, "io_uring_setup", "refused",
+			     "with ENOSYS (io_uring = \"refuse\"): the program is left the socket calls "
+			     "libreuse sees");
+		return true;
+	}
+	if (first)
+		plain_action(l, who, LR_LOG_ACTIONS, "io_uring_setup", "passed",
+			     "(said once per process): socket operations submitted through the ring "
+			     "(connect; bind and listen since Linux 6.11) are not seen, and no rule applies "
+			     "to them; io_uring = \"refuse\" (run --no-io-uring) makes the program fall "
+			     "back to plain calls");
+	return false;
+}
+
+void lr_act_undecoded(struct lr_loaded *l, const struct lr_caller *who, const char *what)
+{
+	char msg[256];
+	struct lr_buf b = LR_BUF(msg);
+	lr_buf_str(&b, "with ENOSYS: ");
+	lr_buf_str(&b, what);
+	lr_buf_str(&b, ", which libreuse cannot decode, and does not let pass unseen");
+	plain_action(l, who, LR_LOG_ERRORS, "syscall", "refused", msg);
+}
+
 /* listen's line at level "all", and once per process the verdict on what
  * the program never does. */
 static void listen_lines(struct lr_loaded *l, const struct lr_caller *who, int fd, uint8_t proto,

@@ -82,6 +82,16 @@ void lr_act_listened(struct lr_loaded *l, const struct lr_caller *who, int fd, u
  * socket (the number was reused), and the record is cleared. */
 bool lr_act_shutdown(struct lr_loaded *l, const struct lr_caller *who, int fd, uint16_t st);
 
+/* io_uring_setup by who: true when the rules refuse it (io_uring =
+ * "refuse"; the front end answers ENOSYS), said at level "actions"; else,
+ * when first (once per process), the line saying the ring's socket
+ * operations pass no rule. */
+bool lr_act_io_uring(struct lr_loaded *l, const struct lr_caller *who, bool first);
+
+/* A trapped call the front end could not decode (what): refused with
+ * ENOSYS, and said at level "errors". */
+void lr_act_undecoded(struct lr_loaded *l, const struct lr_caller *who, const char *what);
+
 /* At the end: counts per kind, lines suppressed and dropped, if anything
  * was done or held back. */
 void lr_act_summary(struct lr_loaded *l, const struct lr_caller *who);

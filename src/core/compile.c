@@ -404,7 +404,8 @@ int lr_table_build(const struct lr_ruleset *rs, const struct lr_build_info *info
 	memcpy(h.magic, LR_TABLE_MAGIC, sizeof(h.magic));
 	h.version = LR_TABLE_VERSION;
 	h.header_size = sizeof(h);
-	h.flags = (rs->dry_run ? LR_TF_DRY_RUN : 0) | (rs->keep_all ? LR_TF_KEEP_ALL : 0);
+	h.flags = (rs->dry_run ? LR_TF_DRY_RUN : 0) | (rs->keep_all ? LR_TF_KEEP_ALL : 0) |
+		  (rs->io_uring_refuse ? LR_TF_IO_URING_REFUSE : 0);
 	h.level = (uint8_t)rs->log.level;
 	h.target = (uint8_t)rs->log.target;
 	h.format = (uint8_t)rs->log.format;

@@ -586,6 +586,13 @@ static enum lr_config_result parse_root(struct ctx *c, const config_setting_t *r
 			if (get_bool(c, s, &keep) != LR_CONFIG_OK)
 				return LR_CONFIG_ERROR;
 			c->rs->keep_all = c->rs->keep_all || keep;
+		} else if (strcmp(k, "io_uring") == 0) {
+			static const char *const uring[] = { "allow", "refuse", NULL };
+			int v = one_of(c, s, uring);
+			if (v < 0)
+				return LR_CONFIG_ERROR;
+			/* Like keep: any source that refuses, refuses. */
+			c->rs->io_uring_refuse = c->rs->io_uring_refuse || v == 1;
 		} else if (strcmp(k, "rules") == 0) {
 			if (config_setting_type(s) != CONFIG_TYPE_LIST)
 				return SERR(c, s, "'rules' must be a list: rules = ( { ... }, { ... } );");
@@ -598,7 +605,7 @@ static enum lr_config_result parse_root(struct ctx *c, const config_setting_t *r
 				if (parse_rule(c, c->lc->get_elem(s, (unsigned)j)) != LR_CONFIG_OK)
 					return LR_CONFIG_ERROR;
 		} else {
-			return unknown_key(c, s, "the rule file", "log, rules, dry_run, keep");
+			return unknown_key(c, s, "the rule file", "log, rules, dry_run, keep, io_uring");
 		}
 	}
 	return LR_CONFIG_OK;

@@ -50,6 +50,10 @@ struct lr_keep_msg {
 	char reason[160]; /* reply: why not, in words; NUL-terminated */
 };
 
+/* The 32-bit library speaks to the 64-bit keeper: fixed-width fields only,
+ * laid out the same by both. */
+_Static_assert(sizeof(struct lr_keep_msg) == 200, "one layout for 32- and 64-bit programs");
+
 /* What a keep came to, in words for the log line. */
 struct lr_keep_outcome {
 	char from[320]; /* adopted or kept: "the keeper (pid N)", "systemd fd 3 \"web\"" */

@@ -227,8 +227,10 @@ size_t lr_format_text(char *buf, size_t n, pid_t pid, const struct lr_event *ev)
 		lr_buf_str(&b, ev->program ? ev->program : "?");
 		lr_buf_str(&b, ": ");
 		lr_buf_str(&b, ev->op);
-		lr_buf_char(&b, ' ');
-		lr_buf_str(&b, proto_name(ev->proto));
+		if (ev->proto || ev->has_addr) { /* a call on no socket (io_uring_setup) has neither */
+			lr_buf_char(&b, ' ');
+			lr_buf_str(&b, proto_name(ev->proto));
+		}
 		if (ev->has_addr) {
 			lr_buf_char(&b, ' ');
 			put_endpoint(&b, &ev->addr, ev->port);

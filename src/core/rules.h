@@ -78,6 +78,9 @@ struct lr_ruleset {
 	unsigned log_set; /* LR_LOGKEY_* a source already gave: the first source wins */
 	bool dry_run;
 	bool keep_all; /* top-level keep = true: every listener is kept, rule or not */
+	/* io_uring = "refuse": io_uring_setup fails with ENOSYS under the
+	 * supervisor, so programs fall back to the calls it sees. */
+	bool io_uring_refuse;
 	struct lr_rule *rules;
 	size_t nrules, cap;
 	char *strings; /* arena for program globs and the log path */
@@ -137,6 +140,7 @@ struct lr_table {
 	enum lr_level max_level; /* the file's level or a rule's, whichever is higher */
 	bool dry_run;
 	bool keep_all;
+	bool io_uring_refuse;
 	unsigned ops; /* LR_OP_* a rule of this program's could match: 0 leaves at once */
 	size_t nrules, nactions, ncidrs, nprogs;
 	const struct lr_entry *rules;

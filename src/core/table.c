@@ -144,6 +144,7 @@ int lr_table_open(struct lr_table *t, const void *image, size_t len, const char 
 	t->notes = lr_table_str(t, h->notes);
 	t->dry_run = h->flags & LR_TF_DRY_RUN;
 	t->keep_all = h->flags & LR_TF_KEEP_ALL;
+	t->io_uring_refuse = h->flags & LR_TF_IO_URING_REFUSE;
 	t->nrules = h->nrules;
 	t->nactions = h->nactions;
 	t->ncidrs = h->ncidrs;

@@ -16,11 +16,11 @@
 
 #define LR_TABLE_MAGIC "\177LRTABLE" /* 8 bytes, NUL not included */
 /* Bumped with any change of the layout below or of what a field means. */
-#define LR_TABLE_VERSION 1u
+#define LR_TABLE_VERSION 2u
 /* Larger than any table a 16 MiB rule file compiles to. */
 #define LR_TABLE_MAX_BYTES (256u << 20)
 
-enum { LR_TF_DRY_RUN = 1, LR_TF_KEEP_ALL = 2 };
+enum { LR_TF_DRY_RUN = 1, LR_TF_KEEP_ALL = 2, LR_TF_IO_URING_REFUSE = 4 };
 
 struct lr_tf_index {
 	uint32_t nintervals, linear;

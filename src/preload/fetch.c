@@ -181,5 +181,12 @@ struct lr_loaded *lr_fetch(const struct lr_sources *src, const char *exe, const 
 		dir[0] = '\0';
 	if (!t)
 		t = from_helper(src, dir, exe, argv0, errors);
+	if (t && t->io_uring_refuse)
+		/* Said at each load of such rules: a reload is rare, and a rule
+		 * the program escapes is worth a line each time. */
+		lr_log_message(errors, "io_uring = \"refuse\" is not carried out here: inside a program "
+				       "libreuse sees the socket calls made through libc, not the system "
+				       "calls a ring library makes itself; the seccomp supervisor "
+				       "(libreuse run --seccomp) refuses them");
 	return t ? lr_loaded_of(t, errors) : NULL;
 }

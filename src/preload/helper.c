@@ -39,11 +39,18 @@ static inline long raw(long n, long a, long b, long c, long d)
 			 : "rcx", "r11", "memory");
 	return ret;
 }
-#else
+#elif defined(__i386__)
 static inline long raw(long n, long a, long b, long c, long d)
 {
-	return syscall(n, a, b, c, d);
+	long ret;
+	__asm__ volatile("int $0x80"
+			 : "=a"(ret)
+			 : "a"(n), "b"(a), "c"(b), "d"(c), "S"(d)
+			 : "memory");
+	return ret;
 }
+#else
+#error "the helper's raw system calls are written for x86-64 and i386"
 #endif
 
 struct spawn {

@@ -1,5 +1,6 @@
 #include "handle.h"
 
+#include "abi.h"
 #include "act.h"
 #include "front.h"
 #include "notify.h"
@@ -127,19 +128,19 @@ static bool may_block(const struct address_call *a)
 
 /* bind and connect: the address is copied out of the program, and the call
  * checked still waiting, before anything acts on the copy. */
-static void address_call(int listener, const struct seccomp_notif *req, bool is_bind)
+static void address_call(int listener, const struct seccomp_notif *req, const struct lr_syscall *sc)
 {
 	struct address_call a = { .r = { .t = { .dup = -1, .pidfd = -1 } } };
-	a.len = (socklen_t)req->data.args[2];
-	if (a.len > sizeof(a.ss) || a.len < sizeof(sa_family_t) ||
-	    lr_notify_read((pid_t)req->pid, req->data.args[1], &a.ss, a.len) != 0 ||
+	a.len = (socklen_t)sc->arg[2];
+	if (sc->arg[2] > sizeof(a.ss) || a.len < sizeof(sa_family_t) ||
+	    lr_notify_read((pid_t)req->pid, sc->arg[1], &a.ss, a.len) != 0 ||
 	    lr_sockaddr_read((struct sockaddr *)&a.ss, a.len, &a.c.addr, &a.c.port) != 0 ||
-	    !reach(listener, req, (int)req->data.args[0], &a.r)) {
+	    !reach(listener, req, (int)sc->arg[0], &a.r)) {
 		release(&a.r);
 		lr_notify_continue(listener, req->id);
 		return;
 	}
-	a.c.op = is_bind ? LR_OP_BIND : LR_OP_CONNECT;
+	a.c.op = sc->op == LR_SC_BIND ? LR_OP_BIND : LR_OP_CONNECT;
 	struct address_call *slow;
 	if (may_block(&a) && (slow = malloc(sizeof(*slow)))) {
 		*slow = a;
@@ -149,42 +150,45 @@ static void address_call(int listener, const struct seccomp_notif *req, bool is_
 	finish(&a);
 }
 
-static void setsockopt_call(int listener, const struct seccomp_notif *req)
+static void setsockopt_call(int listener, const struct seccomp_notif *req, const struct lr_syscall *sc)
 {
 	int val;
 	struct ready r = { .t = { .dup = -1, .pidfd = -1 } };
-	if (req->data.args[3] == 0 || req->data.args[4] < sizeof(int) ||
-	    lr_notify_read((pid_t)req->pid, req->data.args[3], &val, sizeof(val)) != 0 ||
-	    !reach(listener, req, (int)req->data.args[0], &r)) {
+	/* socketcall's setsockopt is trapped whatever its level: the filter
+	 * cannot read the block the level is in. */
+	if ((int)sc->arg[1] != SOL_SOCKET || ((int)sc->arg[2] != SO_REUSEADDR && (int)sc->arg[2] != SO_REUSEPORT) ||
+	    sc->arg[3] == 0 || (uint32_t)sc->arg[4] < sizeof(int) ||
+	    lr_notify_read((pid_t)req->pid, sc->arg[3], &val, sizeof(val)) != 0 ||
+	    !reach(listener, req, (int)sc->arg[0], &r)) {
 		release(&r);
 		lr_notify_continue(listener, req->id);
 		return;
 	}
-	int ret = lr_act_reuse_option(r.proc.loaded, &r.who, r.t.dup, r.st, (int)req->data.args[2], &val,
+	int ret = lr_act_reuse_option(r.proc.loaded, &r.who, r.t.dup, r.st, (int)sc->arg[2], &val,
 				      sizeof(val));
 	answer(&r, ret, errno);
 	release(&r);
 }
 
-static void listen_call(int listener, const struct seccomp_notif *req)
+static void listen_call(int listener, const struct seccomp_notif *req, const struct lr_syscall *sc)
 {
 	struct ready r = { .t = { .dup = -1, .pidfd = -1 } };
-	if (!reach(listener, req, (int)req->data.args[0], &r)) {
+	if (!reach(listener, req, (int)sc->arg[0], &r)) {
 		release(&r);
 		lr_notify_continue(listener, req->id);
 		return;
 	}
-	int ret = listen(r.t.dup, (int)req->data.args[1]);
+	int ret = listen(r.t.dup, (int)sc->arg[1]);
 	int e = errno;
 	lr_act_listened(r.proc.loaded, &r.who, r.t.dup, r.st, ret, e);
 	answer(&r, ret, e);
 	release(&r);
 }
 
-static void shutdown_call(int listener, const struct seccomp_notif *req)
+static void shutdown_call(int listener, const struct seccomp_notif *req, const struct lr_syscall *sc)
 {
 	struct ready r = { .t = { .dup = -1, .pidfd = -1 } };
-	if (reach(listener, req, (int)req->data.args[0], &r) && (r.st & LR_SOCK_KEPT) &&
+	if (reach(listener, req, (int)sc->arg[0], &r) && (r.st & LR_SOCK_KEPT) &&
 	    lr_act_shutdown(r.proc.loaded, &r.who, r.t.dup, r.st))
 		answer(&r, 0, 0);
 	else
@@ -192,25 +196,70 @@ static void shutdown_call(int listener, const struct seccomp_notif *req)
 	release(&r);
 }
 
+/* A call on no socket (io_uring_setup), or one not understood: the
+ * process's rules and names, for the line and the answer. NULL when it is
+ * gone, or no rules apply to it. */
+static struct lr_loaded *process_of(const struct seccomp_notif *req, struct lr_proc *proc,
+				    struct lr_trapped *t, struct lr_caller *who)
+{
+	memset(t, 0, sizeof(*t));
+	t->dup = -1;
+	t->pidfd = lr_notify_pidfd((pid_t)req->pid, &t->tgid);
+	if (t->pidfd < 0)
+		return NULL;
+	close(t->pidfd);
+	t->pidfd = -1;
+	if (lr_proc_get(t->tgid, proc) != 0)
+		return NULL;
+	lr_front_caller(who, t, proc->argv0[0] ? proc->argv0 : proc->exe, proc->euid);
+	return proc->loaded;
+}
+
+static void io_uring_call(int listener, const struct seccomp_notif *req)
+{
+	struct lr_proc proc;
+	struct lr_trapped t;
+	struct lr_caller who;
+	struct lr_loaded *l = process_of(req, &proc, &t, &who);
+	if (l && lr_notify_valid(listener, req->id) &&
+	    lr_act_io_uring(l, &who, lr_proc_first(t.tgid, LR_SAID_IO_URING)))
+		lr_notify_return(listener, req->id, -1, ENOSYS);
+	else
+		lr_notify_continue(listener, req->id);
+}
+
+/* Never let through unseen: the call may be a socket call by a way the
+ * supervisor does not read. */
+static void undecoded_call(int listener, const struct seccomp_notif *req, const struct lr_syscall *sc)
+{
+	struct lr_proc proc;
+	struct lr_trapped t;
+	struct lr_caller who;
+	struct lr_loaded *l = process_of(req, &proc, &t, &who);
+	if (l)
+		lr_act_undecoded(l, &who, sc->what);
+	lr_notify_return(listener, req->id, -1, ENOSYS);
+}
+
 void lr_handle(int listener, const struct seccomp_notif *req)
 {
-	switch (req->data.nr) {
-	case __NR_bind:
-		address_call(listener, req, true);
+	struct lr_syscall sc;
+	lr_abi_decode(req, &sc);
+	switch (sc.op) {
+	case LR_SC_BIND:
+	case LR_SC_CONNECT:
+		address_call(listener, req, &sc);
 		break;
-	case __NR_connect:
-		address_call(listener, req, false);
+	case LR_SC_SETSOCKOPT:
+		setsockopt_call(listener, req, &sc);
 		break;
-	case __NR_setsockopt:
-		setsockopt_call(listener, req);
+	case LR_SC_LISTEN:
+		listen_call(listener, req, &sc);
 		break;
-	case __NR_listen:
-		listen_call(listener, req);
+	case LR_SC_SHUTDOWN:
+		shutdown_call(listener, req, &sc);
 		break;
-	case __NR_shutdown:
-		shutdown_call(listener, req);
-		break;
-	case __NR_execve: {
+	case LR_SC_EXECVE: {
 		/* Another program from here on: its names, and rules, anew. */
 		pid_t tgid;
 		int pidfd = lr_notify_pidfd((pid_t)req->pid, &tgid);
@@ -221,7 +270,14 @@ void lr_handle(int listener, const struct seccomp_notif *req)
 		lr_notify_continue(listener, req->id);
 		break;
 	}
-	default:
+	case LR_SC_IO_URING_SETUP:
+		io_uring_call(listener, req);
+		break;
+	case LR_SC_UNDECODED:
+		undecoded_call(listener, req, &sc);
+		break;
+	case LR_SC_OTHER:
 		lr_notify_continue(listener, req->id);
+		break;
 	}
 }

@@ -212,6 +212,20 @@ int lr_proc_get(pid_t tgid, struct lr_proc *out)
 	return r;
 }
 
+bool lr_proc_first(pid_t tgid, unsigned bit)
+{
+	bool first = false;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < LR_PROCS; i++)
+		if (procs[i].tgid == tgid) {
+			first = !(procs[i].said & bit);
+			procs[i].said |= bit;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	return first;
+}
+
 void lr_proc_forget(pid_t tgid)
 {
 	pthread_mutex_lock(&lock);

@@ -19,7 +19,10 @@ struct lr_proc {
 	unsigned gen;             /* the table generation `loaded` is of */
 	uid_t euid;
 	uint64_t capeff;
+	unsigned said; /* LR_SAID_* lines said once per process */
 };
+
+enum { LR_SAID_IO_URING = 1 };
 
 /* Once, before any call is handled: where the rules come from, and where
  * errors in them are said. */
@@ -31,6 +34,10 @@ int lr_proc_get(pid_t tgid, struct lr_proc *out);
 
 /* Its credentials now (a daemon drops privileges after its first bind). */
 int lr_proc_creds(pid_t tgid, uid_t *euid, uint64_t *capeff);
+
+/* Whether line `bit` (LR_SAID_*) is yet to be said for tgid: true once,
+ * then false, until it execs another program. */
+bool lr_proc_first(pid_t tgid, unsigned bit);
 
 /* tgid exec'd another program: its names are to be read again. */
 void lr_proc_forget(pid_t tgid);

@@ -1,5 +1,6 @@
 #include "supervise.h"
 
+#include "abi.h"
 #include "child.h"
 #include "filter.h"
 #include "front.h"
@@ -139,6 +140,7 @@ int lr_supervise_run(char **argv, bool required)
 	traps_for(&sources, &errors, &traps);
 	lr_procs_init(&sources, &errors);
 	lr_front_init();
+	lr_abi_init();
 	/* Probed here, before any thread: the workers read the results. */
 	char kwhy[256];
 	kernel_check(kwhy, sizeof(kwhy));

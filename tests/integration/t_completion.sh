@@ -23,6 +23,7 @@ check "run --re -> the reuse, restart and respawn flags" \
 	test "$(complete_words libreuse run --re | tr '\n' ' ')" = "--ready-timeout --respawn --restart-signal --reuseaddr --reuseport "
 check "run --ke -> --keep" test "$(complete_words libreuse run --ke)" = --keep
 check "run --se -> --seccomp" test "$(complete_words libreuse run --se)" = --seccomp
+check "run --no -> --no-io-uring" test "$(complete_words libreuse run --no)" = --no-io-uring
 check "run --stop-signal QU -> QUIT" test "$(complete_words libreuse run --stop-signal QU)" = QUIT
 check "run --restart-signal USR -> USR1 USR2" \
 	test "$(complete_words libreuse run --restart-signal USR | tr '\n' ' ')" = "USR1 USR2 "

@@ -33,6 +33,20 @@ check "the command is /usr/bin/libreuse" test -x /usr/bin/libreuse
 check "its copyright file says the license: Expat (MIT), as LICENSE" \
 	sh -c "grep -qx 'License: Expat' /usr/share/doc/libreuse/copyright && grep -q '^MIT License' '$ROOT/LICENSE'"
 check "the library is under the multiarch libdir: $LIBDIR/libreuse.so" test -f "$LIBDIR/libreuse.so"
+if [ -x "$BUILD/i386/libreuse.so" ]; then
+	check "the i386 library is under i386's multiarch libdir, and lib32 for libc6-i386" \
+		test -f /usr/lib/i386-linux-gnu/libreuse/libreuse.so -a -e /usr/lib32/libreuse/libreuse.so
+	for bp in "$HELPERS/bindprobe" "$HELPERS/i386/bindprobe"; do
+		Q=$(free_port)
+		out=$(env -u LIBREUSE_HELPER LD_PRELOAD='/usr/$LIB/libreuse/libreuse.so' \
+			LIBREUSE_RULES="rules = ( { match = { op = \"bind\"; }; rewrite = \"127.0.0.1:$Q\"; } );" \
+			"$bp" "$(free_port)" 2>"$T/one.err")
+		check "installed: LD_PRELOAD='/usr/\$LIB/libreuse/libreuse.so' reaches a $(file -b "$bp" | cut -d, -f2 | sed 's/^ //') program" \
+			test "$out" = "ok 127.0.0.1 $Q" -a ! -s "$T/one.err"
+	done
+fi
+check "the example units name no arch-specific library path" \
+	test -z "$(grep -l 'x86_64-linux-gnu/libreuse' /usr/share/doc/libreuse/examples/systemd/*)"
 check "/etc/libreuse.conf is a conffile" grep -qx " */etc/libreuse.conf [0-9a-f]*" <(dpkg-query -W -f='${Conffiles}\n' libreuse)
 check "...that applies no rule" grep -qx "# /etc/libreuse.conf: 0 rules" <(/usr/bin/libreuse check /etc/libreuse.conf 2>&1)
 
@@ -64,8 +78,9 @@ mkdir -p "$T/units/demo.service.d"
 cp "$ROOT"/config/systemd/*.service "$ROOT"/config/systemd/*.socket "$T/units/"
 cp "$ROOT/config/systemd/libreuse.conf" "$T/units/demo.service.d/"
 printf '[Service]\nExecStart=/usr/bin/python3 -m http.server\n' >"$T/units/demo.service"
-check "the drop-in's library path is the installed one" \
-	grep -q "^Environment=LD_PRELOAD=$LIBDIR/libreuse.so$" "$ROOT/config/systemd/libreuse.conf"
+value=$(sed -n 's/^Environment=LD_PRELOAD=//p' "$ROOT/config/systemd/libreuse.conf")
+check "the drop-in's LD_PRELOAD ($value) loads the installed library" \
+	grep -q "$LIBDIR/libreuse.so" <(LD_PRELOAD=$value cat /proc/self/maps)
 for u in demo.service libreuse-example.service libreuse-keep-example.service libreuse-web.socket libreuse-web.service; do
 	out=$(cd "$T/units" && SYSTEMD_UNIT_PATH="$T/units:" systemd-analyze verify "$T/units/$u" 2>&1)
 	check "systemd-analyze verify $u${out:+: $out}" test $? = 0 -a -z "$out"

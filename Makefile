@@ -103,12 +103,26 @@ DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx
 
 all: $(LIB) $(CLI) $(if $(CAN_M32),$(LIB32))
 
+# A real 32-bit program from Debian, where the registry serves i386; where
+# it does not, i386 is taken away again (its missing indexes would fail
+# every later apt-get update) and t_abi.sh says it used what builds here.
+DEPS_I386_PKGS := netcat-traditional:i386
+
 deps:
 	@missing=$$(for p in $(DEPS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing" $$missing; \
 		apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@missing=$$(for p in $(DEPS_I386_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ] && [ "$$(dpkg --print-architecture)" = amd64 ]; then \
+		echo "make deps: adding i386 for" $$missing; \
+		had=$$(dpkg --print-foreign-architectures | grep -qx i386 && echo yes); \
+		{ dpkg --add-architecture i386 && apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; } || \
+		{ echo "make deps: the registry did not serve i386 ($$missing): skipped"; \
+		  [ -n "$$had" ] || dpkg --remove-architecture i386 || true; }; \
 	fi
 
 $(B)/obj/core/%.o: src/core/%.c $(CORE_H)
@@ -239,6 +253,9 @@ bench-deps: deps
 $(B)/bench/workload: tests/bench/workload.c | $(B)/bench
 	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
 
+$(B)/bench/workload32: tests/bench/workload.c | $(B)/bench
+	$(CC) -m32 -static $(CFLAGS) $< $(LDFLAGS) -o $@
+
 $(B)/bench/passthru.so: tests/bench/passthru.c | $(B)/bench
 	$(CC) $(CFLAGS) -shared $< $(LDFLAGS) -o $@
 
@@ -250,7 +267,8 @@ $(B)/bench:
 
 # Not a test: writes docs/performance.md and docs/performance.png.
 bench: bench-deps
-	$(MAKE) all $(B)/bench/workload $(B)/bench/passthru.so $(B)/bench/loadtime $(B)/helpers/keepflood
+	$(MAKE) all $(B)/bench/workload $(if $(CAN_M32),$(B)/bench/workload32) $(B)/bench/passthru.so \
+		$(B)/bench/loadtime $(B)/helpers/keepflood
 	python3 tests/bench/bench.py
 
 demo: deps

@@ -20,6 +20,8 @@ BUILD = os.path.join(ROOT, "build")
 LIB = os.path.join(BUILD, "libreuse.so")
 PASSTHRU = os.path.join(BUILD, "bench", "passthru.so")
 WORKLOAD = os.path.join(BUILD, "bench", "workload")
+# The same workload built for i386, static: the supervisor's i386 path.
+WORKLOAD32 = os.path.join(BUILD, "bench", "workload32")
 LOADTIME = os.path.join(BUILD, "bench", "loadtime")
 CLI = os.path.join(BUILD, "libreuse")
 KEEPFLOOD = os.path.join(BUILD, "helpers", "keepflood")
@@ -182,13 +184,21 @@ def supervisor_costs(files):
         "untrapped: no shim": ([], "syscalls", 0, None, None),
         "untrapped: supervisor": (sup + [files[10], "--"], "syscalls", 0, None, None),
     }
+    if os.path.exists(WORKLOAD32):
+        variants.update({
+            "bind i386: no shim": ([], "bind", BASE_PORT + 9, None, None),
+            "bind i386: supervisor": (sup + [files[10], "--"], "bind", BASE_PORT + 9, None, None),
+            "untrapped i386: no shim": ([], "syscalls", 0, None, None),
+            "untrapped i386: supervisor": (sup + [files[10], "--"], "syscalls", 0, None, None),
+        })
     cycles = {"bind": CYCLES // 4, "connect": CYCLES // 8, "syscalls": CYCLES * 10}
     samples = {k: [] for k in variants}
     names = list(variants)
     for r in range(ROUNDS):
         for name in names[r % len(names):] + names[:r % len(names)]:
             prefix, mode, port, preload, conf = variants[name]
-            samples[name].append(float(run(prefix + [WORKLOAD, mode, str(cycles[mode]), str(port)],
+            workload = WORKLOAD32 if "i386" in name else WORKLOAD
+            samples[name].append(float(run(prefix + [workload, mode, str(cycles[mode]), str(port)],
                                            env_for(preload, conf), pin=True)))
     return {k: statistics.median(v) for k, v in samples.items()}
 
@@ -419,6 +429,12 @@ def write_report(bind, conn, ir, true_ir, load, rss, rps, load_profile, keep, su
     per_conn = sup["connect: supervisor"] - sup["connect: no shim"]
     w(f"| a trapped call adds ≤ 15 µs under the seccomp supervisor (median) | bind cycle: {per_bind / 1000:.1f} µs a call; "
       f"connect cycle: {per_conn / 1000:.1f} µs | {verdict(max(per_bind, per_conn) <= 15000)} |")
+    if "bind i386: supervisor" in sup:
+        per_bind32 = (sup["bind i386: supervisor"] - sup["bind i386: no shim"]) / 2
+        w(f"| a trapped i386 call (a static 32-bit program) costs what an x86-64 one does | {per_bind32 / 1000:.1f} µs a call "
+          f"against {per_bind / 1000:.1f} µs ({per_bind32 / per_bind:.2f}×) | {verdict(per_bind32 <= 1.25 * per_bind)} |")
+    else:
+        w("| a trapped i386 call | not measured: no 32-bit workload (gcc-multilib) | **missed** |")
     ru = sup["untrapped: supervisor"] / sup["untrapped: no shim"]
     w(f"| untrapped calls under the supervisor: no measurable difference | {ru:.3f}× "
       f"({sup['untrapped: supervisor']:.0f} vs {sup['untrapped: no shim']:.0f} ns a getppid) | "
@@ -442,7 +458,8 @@ def write_report(bind, conn, ir, true_ir, load, rss, rps, load_profile, keep, su
     w("The same workload (a dynamically linked program, so that the shim can run it too), alternating "
       f"in each of {ROUNDS} rounds. The bind cycle traps two calls (setsockopt SO_REUSEADDR and bind: "
       "10-rule file, last rule matches, injecting SO_REUSEPORT); the connect cycle one (a connect rule); "
-      "getppid is never trapped.\n")
+      "getppid is never trapped. The i386 rows run the same workload built with `gcc -m32 -static`, "
+      "which `run` puts under the supervisor: its calls take the filter's i386 branch.\n")
     w("| variant | ns (median) | × no shim |")
     w("|---|---:|---:|")
     for name, ns in sup.items():
@@ -458,7 +475,8 @@ def write_report(bind, conn, ir, true_ir, load, rss, rps, load_profile, keep, su
       "supervisor hands it to a pool thread (it may block): one more switch. Calls the filter does not "
       "trap pay for the filter itself: "
       f"{sup['untrapped: supervisor'] - sup['untrapped: no shim']:.0f} ns on a getppid (the kernel's "
-      "seccomp entry and a dozen classic-BPF instructions), which no real workload made of system "
+      "seccomp entry and the filter's classic-BPF instructions: the arch, then the x86-64 numbers; "
+      "an i386 call walks the i386 ones), which no real workload made of system "
       "calls that do work would show.\n")
     w("## Keeping: one bind cycle in a fresh process under `libreuse run --keep`\n")
     w(f"Each a child of the program the keeper started (so the keeper serves it), timed after a "

@@ -4,6 +4,7 @@
 #include "caller.h"
 #include "fdstate.h"
 #include "real.h"
+#include "sdfds.h"
 #include "state.h"
 
 #include <errno.h>
@@ -51,6 +52,10 @@ LR_EXPORT int socket(int domain, int type, int protocol)
 LR_EXPORT int close(int fd)
 {
 	lr_real_init();
+	/* A number the program never opened: a daemon closing every fd at
+	 * start. systemd's socket stays held for the program's own bind. */
+	if (lr_sd_is_held(fd))
+		return 0;
 	lr_fd_set(fd, 0);
 	return lr_real.close(fd);
 }
@@ -58,6 +63,7 @@ LR_EXPORT int close(int fd)
 LR_EXPORT int dup2(int old, int new)
 {
 	lr_real_init();
+	lr_sd_move_from(new);
 	int r = lr_real.dup2(old, new);
 	if (r >= 0 && r != old)
 		lr_fd_set(r, lr_fd_get(old));
@@ -67,26 +73,48 @@ LR_EXPORT int dup2(int old, int new)
 LR_EXPORT int dup3(int old, int new, int flags)
 {
 	lr_real_init();
+	lr_sd_move_from(new);
 	int r = lr_real.dup3(old, new, flags);
 	if (r >= 0)
 		lr_fd_set(r, lr_fd_get(old));
 	return r;
 }
 
+/* close_range over [first, last], around the held copies of systemd's
+ * sockets. */
+static int close_around_held(unsigned int first, unsigned int last, int flags)
+{
+	int keep[LR_SD_MAX];
+	int n = lr_sd_held_in(first, last, keep, LR_SD_MAX);
+	unsigned int from = first;
+	for (int i = 0; i < n; i++) {
+		unsigned int fd = (unsigned int)keep[i];
+		if (fd > from && lr_real.close_range(from, fd - 1, flags) != 0)
+			return -1;
+		from = fd + 1;
+	}
+	return from > last || from == 0 ? 0 : lr_real.close_range(from, last, flags);
+}
+
 LR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
 	lr_real_init();
-	if (!(flags & CLOSE_RANGE_CLOEXEC)) /* that flag only marks them */
-		lr_fd_forget(first, last);
-	return lr_real.close_range(first, last, flags);
+	if (flags & CLOSE_RANGE_CLOEXEC) /* that flag only marks them */
+		return lr_real.close_range(first, last, flags);
+	lr_fd_forget(first, last);
+	return close_around_held(first, last, flags);
 }
 
 LR_EXPORT void closefrom(int low)
 {
 	lr_real_init();
-	if (low >= 0)
-		lr_fd_forget((unsigned int)low, LR_FD_TRACKED - 1);
-	lr_real.closefrom(low);
+	if (low < 0)
+		return;
+	lr_fd_forget((unsigned int)low, LR_FD_TRACKED - 1);
+	/* closefrom cannot fail: where close_range is missing, glibc's own
+	 * (which closes the held copies too). */
+	if (!lr_sd_count() || close_around_held((unsigned int)low, ~0u, 0) != 0)
+		lr_real.closefrom(low);
 }
 
 /* A socket fdopen'ed and closed with fclose never reaches close(). */

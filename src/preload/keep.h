@@ -8,8 +8,9 @@
 #include "keepwire.h"
 
 /* Called once, early (the library's constructor): the keeper's address and
- * this process's generation, and systemd's sockets when LISTEN_PID is ours —
- * read before the program can change or clear its environment. */
+ * this process's generation, and systemd's sockets when LISTEN_PID is ours
+ * (held at numbers of libreuse's own: sdfds.h) — read before the program
+ * can change or clear its environment, or close its fds. */
 void lr_keep_capture(void);
 
 /* fd is about to be bound to `want`. 1: fd now refers to a kept socket (its

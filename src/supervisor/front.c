@@ -6,6 +6,7 @@
 #include "kernel.h"
 #include "notify.h"
 #include "procs.h"
+#include "sdfds.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,7 @@ static int unprivileged_start = 1024;
 void lr_front_init(void)
 {
 	lr_keeper_from_env(&keeper);
+	lr_sd_capture();
 	char buf[32];
 	int fd = open("/proc/sys/net/ipv4/ip_unprivileged_port_start", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
@@ -149,13 +151,34 @@ static int adopt(const struct lr_caller *who, int fd, const struct lr_keep_sock 
 {
 	(void)who;
 	memset(out, 0, sizeof(*out));
-	if (name) {
-		lr_keep_say(out->why, sizeof(out->why), "not possible: keep = \"", name, -1,
-			    "\" takes a socket from systemd, which the supervisor does not reach");
+	if ((lr_sd_count() || name) && !lr_kernel_has(LR_K_NOTIF_ADDFD)) {
+		lr_keep_say(out->why, sizeof(out->why),
+			    "not possible: this kernel cannot put a socket into a supervised program "
+			    "(SECCOMP_IOCTL_NOTIF_ADDFD, Linux 5.9)", NULL, -1, NULL);
 		return 0;
 	}
 	int k;
-	out->no_keeper = !keeper.len;
+	if (lr_sd_count() || name) {
+		/* systemd started the supervisor: its sockets are held here,
+		 * whatever the program did with its own copies. */
+		k = lr_sd_find(want, name, out);
+		if (k >= 0) {
+			int ok = lr_keep_fit(fd, k, out->why, sizeof(out->why)) &&
+				 lr_notify_addfd(current->listener, current->id, k, current->target,
+						 program_cloexec(current->tgid, current->target)) == 0;
+			if (!ok && !out->why[0])
+				lr_keep_say(out->why, sizeof(out->why),
+					    "not taken: the socket could not be put in the program (", strerror(errno),
+					    -1, ")");
+			close(k);
+			if (ok || name)
+				return ok;
+			out->from[0] = '\0';
+		} else if (name) {
+			return 0;
+		}
+	}
+	out->no_keeper = !keeper.len && !lr_sd_count();
 	if (keeper.len && !lr_kernel_has(LR_K_NOTIF_ADDFD)) {
 		/* Asked first, the keeper would hand over a socket nobody can
 		 * put into the program. */
@@ -180,7 +203,7 @@ static int offer(const struct lr_caller *who, int fd, struct lr_keep_outcome *ou
 {
 	(void)who;
 	memset(out, 0, sizeof(*out));
-	out->no_keeper = !keeper.len;
+	out->no_keeper = !keeper.len && !lr_sd_count();
 	return keeper.len && lr_keeper_offer(&keeper, fd, out);
 }
 

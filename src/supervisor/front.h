@@ -25,8 +25,9 @@ struct lr_trapped {
 	bool retried;    /* the program gave up this call once (a signal) and made it again */
 };
 
-/* Once: the keeper to ask (from the environment) and the kernel's lowest
- * unprivileged port. */
+/* Once: the keeper to ask (from the environment), systemd's sockets when
+ * systemd started the supervisor (held for keep: sdfds.h), and the
+ * kernel's lowest unprivileged port. */
 void lr_front_init(void);
 
 /* The caller for one trapped call of process (tgid, program, euid). */

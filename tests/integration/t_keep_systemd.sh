@@ -35,6 +35,38 @@ answer=$(tcp_get 127.0.0.1 "$P")
 check "keep = \"api\": the server asking for port $Q serves on systemd's $P" test -n "$answer"
 check "...said so" grep -q "bind tcp 127\.0\.0\.1:$Q: adopt from systemd fd 3 \"api\"" "$T/named.err"
 
+# A daemon that closes every fd at start (close_range over 0-65535), then
+# binds: systemd's socket, held by libreuse at a number of its own, is still
+# there for its bind.
+P=$(free_port)
+activate closer "127.0.0.1:$P" "keep = true; log = { level = \"actions\"; target = \"$T/closer.log\"; };" web \
+	"$PY" "$ROOT/tests/helpers/daemon.py" --port "$P" --out "$T/closer.ready" --close-all
+answer=$(tcp_get 127.0.0.1 "$P")
+check "a daemon that closes every fd first still binds onto systemd's socket ($answer)" test -n "$answer"
+check "...said so" grep -q "bind tcp 127\.0\.0\.1:$P: adopt from systemd fd 3 \"web\"" "$T/closer.log"
+check "...and systemd's listener is the one it serves on (no second listener on $P)" \
+	test "$(ss -Htln "( sport = :$P )" | wc -l)" = 1
+
+# Under the seccomp supervisor (a static Go server, which LD_PRELOAD cannot
+# reach): systemd started the supervisor, which holds the sockets and puts
+# the one asked for into the program at its bind.
+if "$CLI" run --seccomp -- true 2>/dev/null; then
+	P=$(free_port)
+	Q=$(free_port)
+	activate sup "127.0.0.1:$P" "log = { level = \"actions\"; };
+rules = ( { match = { port = $Q; }; keep = \"api\"; } );" api "$CLI" run -- "$HELPERS/goserver" -port "$Q"
+	answer=$(tcp_get 127.0.0.1 "$P")
+	check "supervised: keep = \"api\" puts systemd's socket ($P) in a Go server asking for $Q ($answer)" test -n "$answer"
+	check "...said so" grep -q "bind tcp 127\.0\.0\.1:$Q: adopt from systemd fd 3 \"api\"" "$T/sup.err"
+	P=$(free_port)
+	activate supk "127.0.0.1:$P" 'keep = true; log = { level = "actions"; };' web "$CLI" run -- "$HELPERS/goserver" -port "$P"
+	answer=$(tcp_get 127.0.0.1 "$P")
+	check "supervised: keep = true gives the Go server's bind of $P systemd's socket ($answer)" \
+		grep -q "bind tcp 127\.0\.0\.1:$P: adopt from systemd fd 3 \"web\"" "$T/supk.err"
+else
+	ok "# SKIP supervised keep from systemd: no seccomp user notification here"
+fi
+
 # LISTEN_PID names another process (sh, which forks the server): ignored.
 P=$(free_port)
 activate other "127.0.0.1:$P" 'keep = true;' web sh -c "\"\$0\" \"\$@\"; true" "${SERVER[@]}" --port "$P"

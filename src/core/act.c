@@ -63,8 +63,10 @@ static bool admit(struct lr_event *ev)
 
 static void emit(struct lr_loaded *l, int level, enum lr_level at, struct lr_event *ev)
 {
-	if ((int)at <= level && admit(ev))
+	if ((int)at <= level && admit(ev)) {
+		ev->said_at = (uint8_t)at;
 		lr_log_event(&l->sink, ev);
+	}
 }
 
 static void event_base(struct lr_event *ev, const struct lr_caller *who, const char *op,

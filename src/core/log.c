@@ -567,6 +567,27 @@ static void sink_write(struct lr_sink *s, int priority, const char *line, size_t
 		atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
 }
 
+/* A syslog or journal reader filters by priority: libreuse's own trouble
+ * and what a line of level "errors" says (a rule skipped, a keep missed) is
+ * an error, a refused call a warning, what libreuse did a notice, and the
+ * audit trail of level "all" (calls, verdicts) and summaries info. */
+static int priority_of(const struct lr_event *ev)
+{
+	switch (ev->said_at) {
+	case LR_LOG_ERRORS: return LOG_ERR;
+	case LR_LOG_CONFLICTS: return LOG_WARNING;
+	case LR_LOG_ACTIONS: return LOG_NOTICE;
+	case LR_LOG_ALL: return LOG_INFO;
+	default: break;
+	}
+	switch (ev->kind) {
+	case LR_EV_ERROR: return LOG_ERR;
+	case LR_EV_CONFLICT: return LOG_WARNING;
+	case LR_EV_ACTION: return LOG_NOTICE;
+	default: return LOG_INFO;
+	}
+}
+
 void lr_log_event(struct lr_sink *s, const struct lr_event *ev)
 {
 	int saved = errno;
@@ -589,7 +610,7 @@ void lr_log_event(struct lr_sink *s, const struct lr_event *ev)
 	} else {
 		len = lr_format_text(line, sizeof(line), pid, ev);
 	}
-	sink_write(s, ev->kind == LR_EV_ERROR ? LOG_ERR : LOG_NOTICE, line, len);
+	sink_write(s, priority_of(ev), line, len);
 	errno = saved;
 }
 

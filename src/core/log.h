@@ -55,6 +55,7 @@ struct lr_event {
 	struct lr_addr addr;     /* what the program asked for */
 	struct lr_addr eff_addr; /* set when libreuse used another address */
 	uint8_t proto;           /* LR_PROTO_TCP / LR_PROTO_UDP / 0 */
+	uint8_t said_at;         /* enum lr_level the line is said at (0: by its kind): its priority */
 	bool has_addr;
 	bool has_effective;
 	bool dry_run;

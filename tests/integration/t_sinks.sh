@@ -110,9 +110,9 @@ EOS
 	rules "$T/sys.conf" 'log = { level = "all"; target = "syslog"; facility = "local3"; }; rules = ();'
 	syslog_run sys "$T/sys.conf"
 	check "syslog: the program ran" grep -q DONE "$T/sys.out"
-	# local3 (19) * 8 + notice (5) = 157
+	# local3 (19) * 8 + info (6) = 158: a call of the audit trail
 	check "syslog: lines arrive with the facility in the priority" \
-		grep -qE '^<157>libreuse\[[0-9]+\]: python3: bind tcp 127.0.0.1:0 ok' "$T/sys.msgs"
+		grep -qE '^<158>libreuse\[[0-9]+\]: python3: bind tcp 127.0.0.1:0 ok' "$T/sys.msgs"
 	# A burst can outrun the listener: every line is delivered or counted.
 	got=$(grep -c 'bind tcp 127.0.0.1:0 ok' "$T/sys.msgs")
 	lost=$(grep -oE '[0-9]+ lines dropped' "$T/sys.err" | grep -oE '^[0-9]+' || echo 0)

@@ -38,6 +38,7 @@ static const struct lr_kfeature_info info[LR_K_COUNT] = {
 /* The probes' results: written once, by the first lr_kernel_has (the
  * command calls it before it starts any thread), read-only after. */
 static int known = -1; /* bit f set: has f */
+static int refused;    /* bit f set: has f, but a filter here denies it */
 
 static bool lacked_by_test(enum lr_kfeature f)
 {
@@ -105,6 +106,10 @@ static int probe(void)
 		int dup = (int)syscall(SYS_pidfd_getfd, pidfd, pidfd, 0);
 		if (dup >= 0 || errno != ENOSYS)
 			bits |= 1 << LR_K_PIDFD_GETFD;
+		/* On this very process no ptrace check refuses: EPERM is a
+		 * seccomp filter of a sandbox's (systemd-nspawn's denies it). */
+		if (dup < 0 && errno == EPERM)
+			refused |= 1 << LR_K_PIDFD_GETFD;
 		if (dup >= 0)
 			close(dup);
 		close(pidfd);
@@ -136,6 +141,19 @@ bool lr_kernel_has(enum lr_kfeature f)
 	if (known < 0)
 		known = probe();
 	return (known >> f) & 1;
+}
+
+bool lr_kernel_refused(enum lr_kfeature f)
+{
+	lr_kernel_has(f);
+	return (refused >> f) & 1;
+}
+
+void lr_kernel_refused_line(enum lr_kfeature f, char *out, size_t n)
+{
+	snprintf(out, n, "%s is refused here (EPERM on this process's own fd: a sandbox's seccomp filter "
+			 "denies it; systemd-nspawn's does, unless --system-call-filter=%s): %s",
+		 info[f].what, info[f].name, info[f].without);
 }
 
 const struct lr_kfeature_info *lr_kfeature(enum lr_kfeature f)

@@ -54,6 +54,11 @@ const struct lr_kfeature_info *lr_kfeature(enum lr_kfeature f);
  * probes of those fail, so each fallback and message runs on any kernel. */
 bool lr_kernel_has(enum lr_kfeature f);
 
+/* Whether the kernel has f but a filter of this process's denies it
+ * (pidfd_getfd only), and the line saying so. */
+bool lr_kernel_refused(enum lr_kfeature f);
+void lr_kernel_refused_line(enum lr_kfeature f, char *out, size_t n);
+
 /* The line saying f is missing: "this kernel (6.1.0-...) has no WHAT (NAME,
  * Linux X): WITHOUT". */
 void lr_kernel_lacks_line(enum lr_kfeature f, char *out, size_t n);

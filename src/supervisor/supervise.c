@@ -118,6 +118,8 @@ static void kernel_check(char *why, size_t n)
 	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]) && !why[0]; i++)
 		if (!lr_kernel_has(needed[i]))
 			lr_kernel_lacks_line(needed[i], why, n);
+		else if (lr_kernel_refused(needed[i]))
+			lr_kernel_refused_line(needed[i], why, n);
 	if (why[0])
 		return;
 	char line[320];

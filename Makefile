@@ -98,7 +98,7 @@ DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx
 	debhelper dpkg-dev fakeroot lintian golang-go busybox-static lighttpd openssh-server curl \
 	redis-server redis-tools memcached ruby nodejs openjdk-17-jdk-headless tcl netcat-openbsd wget
 
-.PHONY: all deps bench-deps check unit integration demo bench install uninstall clean print-sysconfdir deb \
+.PHONY: all deps bench-deps kernel-deps check-kernel systemd-deps check-systemd check unit integration demo bench install uninstall clean print-sysconfdir deb \
 	matrix-doc fuzz fuzz-deps
 
 all: $(LIB) $(CLI) $(if $(CAN_M32),$(LIB32))
@@ -238,6 +238,40 @@ integration: $(LIB) $(CLI) $(HELPER_BIN) $(HELPER32_BIN) $(REPLAY_BIN) $(GO_HELP
 check: deps
 	$(MAKE) SANITIZE='$(SANITIZE)' all unit integration
 	SANITIZE='$(SANITIZE)' LIBREUSE_BUILD='$(CURDIR)/$(B)' tests/run.sh $(UNIT_BIN)
+
+# $(call apt_optional,TARGET,PACKAGES): installs what of PACKAGES is missing;
+# a failure is said and not fatal (the target's script then says "skipped").
+apt_optional = @missing=$$(for p in $(2); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "make $(1): installing" $$missing; \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing || \
+		echo "make $(1): could not install $$missing"; \
+	fi
+
+# Debian 12's own kernel under qemu (tests/kernel/boot.sh): qemu and what
+# builds the initramfs; the kernel package itself is downloaded, not
+# installed. Not part of make check: CI runs it on its own, bounded.
+KERNEL_PKGS := qemu-system-x86 cpio xz-utils
+
+kernel-deps: deps
+	$(call apt_optional,kernel-deps,$(KERNEL_PKGS))
+
+check-kernel: kernel-deps
+	$(MAKE) all integration
+	LIBREUSE_BUILD='$(CURDIR)/$(B)' timeout 660 tests/kernel/boot.sh
+
+# systemd as PID 1 of a container over this machine's /usr
+# (tests/systemd/boot.sh), with the package built here installed for the
+# run. Not part of make check: CI runs it on its own, bounded.
+SYSTEMD_PKGS := systemd-container
+
+systemd-deps: deps
+	$(call apt_optional,systemd-deps,$(SYSTEMD_PKGS))
+
+check-systemd: systemd-deps
+	$(MAKE) all integration
+	LIBREUSE_BUILD='$(CURDIR)/$(B)' timeout 600 tests/systemd/boot.sh
 
 # The benchmark's own tools, on top of the build's.
 BENCH_PKGS := valgrind gnuplot-nox wrk

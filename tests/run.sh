@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the unit test binaries given as arguments, then every
-# tests/integration/t_*.sh, and closes with "N passed, N failed".
+# tests/integration/t_*.sh (or those LIBREUSE_TESTS names), and closes with
+# "N passed, N failed".
 # Integration scripts print one "ok - ..." or "not ok - ..." line per check.
 set -u
 cd "$(dirname "$0")/.."
@@ -55,8 +56,13 @@ if [ -n "$(leftovers)" ]; then
 	sleep 0.2
 fi
 
+# LIBREUSE_TESTS="t_keep.sh t_seccomp.sh": only those (make check-kernel
+# and check-systemd run a chosen few); unset: every one.
 for t in tests/integration/t_*.sh; do
 	[ -e "$t" ] || continue
+	if [ -n "${LIBREUSE_TESTS:-}" ] && ! grep -qwF -- "$(basename "$t")" <<<"$LIBREUSE_TESTS"; then
+		continue
+	fi
 	start=$(date +%s%3N)
 	out=$(timeout 300 bash "$t" 2>&1)
 	rc=$?

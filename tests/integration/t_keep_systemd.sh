@@ -9,6 +9,10 @@
 SDA=/usr/bin/systemd-socket-activate
 [ -x "$SDA" ] || { not_ok "systemd-socket-activate is missing (make deps installs systemd)"; exit 0; }
 
+# The first connection waits for the program to start (systemd-socket-
+# activate execs it then): seconds on an emulated machine (make check-kernel).
+first_get() { timeout 30 socat -u -T 20 "TCP:$1:$2" STDOUT 2>/dev/null; }
+
 # activate NAME ADDR RULES FDNAME CMD...: under systemd-socket-activate.
 activate() {
 	local name=$1 addr=$2 rules=$3 fdname=$4
@@ -19,7 +23,7 @@ activate() {
 
 P=$(free_port)
 activate sd "127.0.0.1:$P" 'keep = true; log = { level = "actions"; };' web "${SERVER[@]}" --port "$P"
-answer=$(tcp_get 127.0.0.1 "$P")
+answer=$(first_get 127.0.0.1 "$P")
 check "the server answers on systemd's socket ($answer)" test -n "$answer"
 check "...its bind of 127.0.0.1:$P took systemd's fd 3" \
 	grep -q "bind tcp 127\.0\.0\.1:$P: adopt from systemd fd 3 \"web\"" "$T/sd.err"
@@ -31,7 +35,7 @@ P=$(free_port)
 Q=$(free_port)
 activate named "127.0.0.1:$P" "log = { level = \"actions\"; };
 rules = ( { match = { port = $Q; }; keep = \"api\"; } );" api "${SERVER[@]}" --port "$Q"
-answer=$(tcp_get 127.0.0.1 "$P")
+answer=$(first_get 127.0.0.1 "$P")
 check "keep = \"api\": the server asking for port $Q serves on systemd's $P" test -n "$answer"
 check "...said so" grep -q "bind tcp 127\.0\.0\.1:$Q: adopt from systemd fd 3 \"api\"" "$T/named.err"
 
@@ -41,7 +45,7 @@ check "...said so" grep -q "bind tcp 127\.0\.0\.1:$Q: adopt from systemd fd 3 \"
 P=$(free_port)
 activate closer "127.0.0.1:$P" "keep = true; log = { level = \"actions\"; target = \"$T/closer.log\"; };" web \
 	"$PY" "$ROOT/tests/helpers/daemon.py" --port "$P" --out "$T/closer.ready" --close-all
-answer=$(tcp_get 127.0.0.1 "$P")
+answer=$(first_get 127.0.0.1 "$P")
 check "a daemon that closes every fd first still binds onto systemd's socket ($answer)" test -n "$answer"
 check "...said so" grep -q "bind tcp 127\.0\.0\.1:$P: adopt from systemd fd 3 \"web\"" "$T/closer.log"
 check "...and systemd's listener is the one it serves on (no second listener on $P)" \
@@ -55,12 +59,12 @@ if "$CLI" run --seccomp -- true 2>/dev/null; then
 	Q=$(free_port)
 	activate sup "127.0.0.1:$P" "log = { level = \"actions\"; };
 rules = ( { match = { port = $Q; }; keep = \"api\"; } );" api "$CLI" run -- "$HELPERS/goserver" -port "$Q"
-	answer=$(tcp_get 127.0.0.1 "$P")
+	answer=$(first_get 127.0.0.1 "$P")
 	check "supervised: keep = \"api\" puts systemd's socket ($P) in a Go server asking for $Q ($answer)" test -n "$answer"
 	check "...said so" grep -q "bind tcp 127\.0\.0\.1:$Q: adopt from systemd fd 3 \"api\"" "$T/sup.err"
 	P=$(free_port)
 	activate supk "127.0.0.1:$P" 'keep = true; log = { level = "actions"; };' web "$CLI" run -- "$HELPERS/goserver" -port "$P"
-	answer=$(tcp_get 127.0.0.1 "$P")
+	answer=$(first_get 127.0.0.1 "$P")
 	check "supervised: keep = true gives the Go server's bind of $P systemd's socket ($answer)" \
 		grep -q "bind tcp 127\.0\.0\.1:$P: adopt from systemd fd 3 \"web\"" "$T/supk.err"
 else

@@ -79,6 +79,17 @@ if [ -n "$HAVE32" ]; then
 		check "$kind: every log line and explanation reads as for x86-64" diff "$T/x86-64.norm" "$T/$kind.norm"
 	done
 
+	# An i386 program where no 32-bit library is installed: a copy of the
+	# command with nothing beside it (and nothing in its lib32 dir).
+	mkdir -p "$T/bare"
+	cp "$CLI" "$T/bare/libreuse"
+	P=$(free_port) Q=$(free_port)
+	if [ ! -e /usr/local/lib32/libreuse.so ]; then
+		out=$("$T/bare/libreuse" run --bind "127.0.0.1:$Q" -- "$I386/bindprobe" "$P" 2>"$T/bare.err")
+		check "i386 without a 32-bit library installed: run says so and supervises it instead ($out)" \
+			test "$out" = "ok 127.0.0.1 $Q" -a -n "$(grep 'a 32-bit (i386) program, and no 32-bit libreuse.so is installed' "$T/bare.err")"
+	fi
+
 	# who names a 32-bit holder as it names any other.
 	P=$(free_port)
 	bg t32 "$I386/tinyserver" "$P"

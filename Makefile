@@ -170,6 +170,11 @@ KEEPER_UNIT_OBJ := $(addprefix $(B)/obj/keeper/,conns.o outsiders.o peer.o)
 $(B)/tests/test_keeper: tests/unit/test_keeper.c $(CORE_OBJ) $(PARSE_OBJ) $(KEEPER_UNIT_OBJ) | $(B)/tests
 	$(CC) $(CFLAGS) -Isrc/core -Isrc/keeper $< $(KEEPER_UNIT_OBJ) $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@ -lcmocka
 
+# The supervisor's ABI layer and filter, run without a supervisor.
+ABI_UNIT_OBJ := $(addprefix $(B)/obj/supervisor/,abi.o filter.o notify.o)
+$(B)/tests/test_abi: tests/unit/test_abi.c $(CORE_OBJ) $(PARSE_OBJ) $(ABI_UNIT_OBJ) | $(B)/tests
+	$(CC) $(CFLAGS) -Isrc/core -Isrc/supervisor $< $(ABI_UNIT_OBJ) $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@ -lcmocka -lpthread
+
 $(B)/tests/%: tests/unit/%.c $(CORE_OBJ) $(PARSE_OBJ) $(wildcard tests/unit/*.h) | $(B)/tests
 	$(CC) $(CFLAGS) -Isrc/core $< $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@ -lcmocka
 

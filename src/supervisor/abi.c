@@ -57,7 +57,8 @@ const uint32_t lr_abi_audit_arch[LR_ABIS] = { AUDIT_ARCH_AARCH64, 0, 0 };
 #error "the seccomp supervisor knows the x86 and aarch64 system call ABIs only"
 #endif
 
-/* Set once by lr_abi_init, before the workers start; read-only after. */
+/* Set once by lr_abi_init (or lr_abi_assume_x32), before the workers
+ * start; read-only after. */
 static bool x32_runs;
 
 void lr_abi_init(void)
@@ -66,6 +67,11 @@ void lr_abi_init(void)
 	/* getpid by its x32 number. */
 	x32_runs = syscall(__X32_SYSCALL_BIT + 39) >= 0 || errno != ENOSYS;
 #endif
+}
+
+void lr_abi_assume_x32(bool runs)
+{
+	x32_runs = runs;
 }
 
 uint32_t lr_abi_socketcall_of(enum lr_sc op)

@@ -7,6 +7,7 @@
 #define LIBREUSE_ABI_H
 
 #include <linux/seccomp.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,8 @@ struct lr_syscall {
  * does not, an x32 call is left to the kernel, which refuses it (ENOSYS):
  * acting on it would make a call work that without libreuse cannot. */
 void lr_abi_init(void);
+/* The same, told rather than probed (the tests: x32 runs on few kernels). */
+void lr_abi_assume_x32(bool runs);
 
 /* Decodes one notification. A socketcall's argument block is copied out
  * of the program (never written); the caller checks the call is still

@@ -159,6 +159,15 @@ static bool build(struct prog *p, const struct lr_traps *t)
 	return resolve(p);
 }
 
+size_t lr_filter_program(const struct lr_traps *t, struct sock_filter *out, size_t max)
+{
+	struct prog p;
+	if (!build(&p, t) || p.n > max)
+		return 0;
+	memcpy(out, p.insn, p.n * sizeof(p.insn[0]));
+	return p.n;
+}
+
 int lr_filter_install(const struct lr_traps *t, char *why, size_t n)
 {
 	struct prog p;

@@ -4,6 +4,7 @@
 #ifndef LIBREUSE_FILTER_H
 #define LIBREUSE_FILTER_H
 
+#include <linux/filter.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -12,6 +13,11 @@ struct lr_traps {
 	bool listen;   /* keep, or level "all" (the audit) */
 	bool shutdown; /* keep: a kept listener is not shut down */
 };
+
+/* The filter program for t, into out (room for max instructions): its
+ * length, or 0 when it does not fit (a bug). Installed by the call below;
+ * on its own for the tests, which run it over made-up calls. */
+size_t lr_filter_program(const struct lr_traps *t, struct sock_filter *out, size_t max);
 
 /* In the child: no_new_privs, then the filter with a user-notification
  * listener (WAIT_KILLABLE_RECV where the kernel has it). The listener fd,

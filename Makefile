@@ -199,6 +199,10 @@ $(B)/helpers/configuser: tests/helpers/configuser.c | $(B)/helpers
 $(B)/helpers/lib%.so: tests/helpers/lib%.c | $(B)/helpers
 	$(CC) $(CFLAGS) -fvisibility=default -shared $< $(LDFLAGS) -o $@
 
+# A host that exports __register_atfork, to count who registers fork handlers.
+$(B)/helpers/atforkprobe: tests/helpers/atforkprobe.c | $(B)/helpers
+	$(CC) $(CFLAGS) -rdynamic $< $(LDFLAGS) -o $@ -ldl
+
 # A program that uses an io_uring, as liburing users do.
 $(B)/helpers/uringprobe: tests/helpers/uringprobe.c | $(B)/helpers
 	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@ -luring

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,6 +83,13 @@ static struct lr_loaded *build(void)
 	return lr_fetch(&sources, exe_name, program, &error_sink);
 }
 
+/* A fork child noticed without pthread_atfork (a handler the host cannot
+ * take back, run inside every fork it makes): one page the kernel zeroes in
+ * a fork child (MADV_WIPEONFORK, Linux 4.14). Set by load_first; after that
+ * written only by the hook that finds it wiped, in the child's one thread.
+ * NULL where the kernel cannot wipe it: then pthread_atfork after all. */
+static volatile uint8_t *fork_mark;
+
 static void after_fork_child(void)
 {
 	/* Only the forking thread lives on, and it is not inside a hook: no
@@ -115,7 +123,15 @@ static void load_first(void)
 	publish_hint(first);
 	atomic_store(&current, first);
 	atomic_store(&next_check_ns, now_ns() + LR_RELOAD_INTERVAL_NS);
-	pthread_atfork(NULL, NULL, after_fork_child);
+	void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page != MAP_FAILED && madvise(page, 4096, MADV_WIPEONFORK) == 0) {
+		fork_mark = page;
+		fork_mark[0] = 1;
+	} else {
+		if (page != MAP_FAILED)
+			munmap(page, 4096);
+		pthread_atfork(NULL, NULL, after_fork_child);
+	}
 	atomic_store(&started, true);
 	in_start = 0;
 }
@@ -187,6 +203,16 @@ static void maybe_reload(void)
 
 /* Counts the caller in the current epoch and returns the rules in force (or
  * NULL, uncounted, when there are none). */
+/* In a fork child, before its first call counts itself: the counters and
+ * flags as a fresh process has them. */
+static inline __attribute__((always_inline)) void note_fork(void)
+{
+	if (fork_mark && __builtin_expect(!fork_mark[0], 0)) {
+		after_fork_child();
+		fork_mark[0] = 1;
+	}
+}
+
 static inline __attribute__((always_inline)) struct lr_loaded *hold(struct lr_guard *g)
 {
 	/* No rules in force (the usual case of a system-wide install): nothing
@@ -213,6 +239,7 @@ struct lr_loaded *lr_state_enter(struct lr_guard *g)
 	if (in_start)
 		return NULL;
 	start();
+	note_fork();
 	long long now = now_ns();
 	long long due = atomic_load_explicit(&next_check_ns, memory_order_relaxed);
 	if (now >= due && atomic_compare_exchange_strong(&next_check_ns, &due,
@@ -223,7 +250,10 @@ struct lr_loaded *lr_state_enter(struct lr_guard *g)
 
 struct lr_loaded *lr_state_peek(struct lr_guard *g)
 {
-	return in_start || !atomic_load(&started) ? NULL : hold(g);
+	if (in_start || !atomic_load(&started))
+		return NULL;
+	note_fork();
+	return hold(g);
 }
 
 void lr_state_leave(struct lr_guard *g)

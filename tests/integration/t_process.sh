@@ -72,6 +72,15 @@ child=$(awk '{print $2}' "$T/fork.out")
 check "a forked child's conflict is logged under the child's pid" \
 	grep -q "^libreuse\[$child\]: python3: bind tcp 127.0.0.1:$H failed: EADDRINUSE" "$T/fork.err"
 
+# ...without a fork handler of libreuse's in the host (a fork child is
+# noticed by a page the kernel wipes in it): a host that counts the
+# registrations made through __register_atfork after its main started.
+shim "$T/fork.conf" "$HELPERS/atforkprobe" "$H" >"$T/atfork.out" 2>"$T/atfork.err"
+check "no pthread_atfork handler registered in the host ($(head -1 "$T/atfork.out"))" grep -qx "atfork 0" "$T/atfork.out"
+child=$(awk '/^child/ { print $2 }' "$T/atfork.out")
+check "...and its fork child still logs under its own pid" \
+	grep -q "^libreuse\[$child\]: atforkprobe: bind tcp 127.0.0.1:$H failed: EADDRINUSE" "$T/atfork.err"
+
 # 4. exec: children inherit LD_PRELOAD and read the rules afresh.
 R=$(free_port)
 S=$(free_port)

@@ -1,5 +1,8 @@
 #include "child.h"
 
+#include "fmt.h"
+#include "sys.h"
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,16 +26,35 @@ int lr_child_signals(sigset_t *orig)
 long lr_child_read(pid_t pid, const char *what, char *buf, size_t n)
 {
 	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+	struct lr_buf b = LR_BUF(path);
+	lr_buf_str(&b, "/proc/");
+	lr_buf_u64(&b, (uint64_t)pid);
+	lr_buf_char(&b, '/');
+	lr_buf_str(&b, what);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	ssize_t r = read(fd, buf, n - 1);
-	close(fd);
+	lr_sys.close(fd);
 	if (r <= 0)
 		return -1;
 	buf[r] = '\0';
 	return (long)r;
+}
+
+pid_t lr_proc_parent(pid_t pid)
+{
+	char buf[512];
+	if (lr_child_read(pid, "stat", buf, sizeof(buf)) < 0)
+		return -1;
+	/* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
+	const char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || !p[2] || p[3] != ' ' || p[4] < '0' || p[4] > '9')
+		return -1;
+	long ppid = 0;
+	for (p += 4; *p >= '0' && *p <= '9' && ppid <= 0x7fffffff; p++)
+		ppid = ppid * 10 + (*p - '0');
+	return *p == ' ' && ppid <= 0x7fffffff ? (pid_t)ppid : -1;
 }
 
 int lr_child_exit_code(int status)

@@ -21,6 +21,11 @@ int lr_child_exit_code(int status);
  * is gone, or exiting). */
 long lr_child_read(pid_t pid, const char *what, char *buf, size_t n);
 
+/* The parent of process pid, from its stat; -1 when it cannot be read.
+ * Neither this nor lr_child_read allocates or calls stdio, or reaches the
+ * library's own close hook: both run inside the host too (holders.c). */
+pid_t lr_proc_parent(pid_t pid);
+
 /* "status 3", "killed by SIGKILL". */
 const char *lr_child_status_text(int status, char *buf, size_t n);
 

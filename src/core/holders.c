@@ -1,6 +1,7 @@
 #include "holders.h"
 #include "sys.h"
 
+#include "child.h"
 #include "fmt.h"
 #include "rules.h"
 
@@ -311,21 +312,9 @@ static bool all_owned(const struct lr_holders *h)
 
 static void read_comm(int pid, char *out, size_t n)
 {
-	char path[64];
-	struct lr_buf b = LR_BUF(path);
-	lr_buf_str(&b, "/proc/");
-	lr_buf_u64(&b, (uint64_t)pid);
-	lr_buf_str(&b, "/comm");
 	out[0] = '\0';
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	ssize_t r = read(fd, out, n - 1);
-	lr_sys.close(fd);
-	if (r <= 0)
-		return;
-	out[r] = '\0';
-	char *nl = memchr(out, '\n', (size_t)r);
+	long r = lr_child_read(pid, "comm", out, n);
+	char *nl = r > 0 ? memchr(out, '\n', (size_t)r) : NULL;
 	if (nl)
 		*nl = '\0';
 }
@@ -420,34 +409,6 @@ static bool find_socket(uint64_t ino, void *arg)
 	return f->found;
 }
 
-/* The parent's pid from /proc/PID/stat, "pid (comm) state ppid ...", where
- * comm may hold spaces and parentheses; 0 when it cannot be read. */
-static int parent_of(int pid)
-{
-	char path[64], buf[512];
-	struct lr_buf b = LR_BUF(path);
-	lr_buf_str(&b, "/proc/");
-	lr_buf_u64(&b, (uint64_t)pid);
-	lr_buf_str(&b, "/stat");
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t r = read(fd, buf, sizeof(buf) - 1);
-	lr_sys.close(fd);
-	if (r <= 0)
-		return 0;
-	buf[r] = '\0';
-	const char *p = NULL;
-	for (const char *q = buf; *q; q++)
-		if (*q == ')')
-			p = q;
-	if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
-		return 0;
-	p += 4;
-	uint64_t ppid;
-	return dec_u64(&p, &ppid) && *p == ' ' && ppid <= 0x7fffffff ? (int)ppid : 0;
-}
-
 /* A socket shared down a tree of processes (a keeper and its instance, a
  * master and its workers) is named by the topmost of them that holds it:
  * the one that made it and will outlive the others. Which process /proc
@@ -461,7 +422,7 @@ static void name_the_eldest(struct lr_holders *h)
 			continue;
 		int pid = x->pid;
 		for (int depth = 0; depth < 8; depth++) {
-			int parent = parent_of(pid);
+			int parent = lr_proc_parent(pid);
 			if (parent <= 1)
 				break;
 			char dir[64];

@@ -271,7 +271,7 @@ static void claim_orphans(struct keeper *k)
 	while ((e = readdir(d))) {
 		char *end;
 		long pid = strtol(e->d_name, &end, 10);
-		if (*end || pid <= 1 || known(k, (pid_t)pid) || lr_peer_parent((pid_t)pid) != k->self)
+		if (*end || pid <= 1 || known(k, (pid_t)pid) || lr_proc_parent((pid_t)pid) != k->self)
 			continue;
 		long gen = gen_of((pid_t)pid);
 		struct instance *in = gen > 0 ? by_gen(k, (unsigned)gen) : NULL;

@@ -32,26 +32,12 @@ int lr_peer_of(int conn, struct lr_peer *p)
 	return 0;
 }
 
-pid_t lr_peer_parent(pid_t pid)
-{
-	char buf[512];
-	if (lr_child_read(pid, "stat", buf, sizeof(buf)) < 0)
-		return -1;
-	/* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
-	const char *close_paren = strrchr(buf, ')');
-	int ppid;
-	char state;
-	if (!close_paren || sscanf(close_paren + 1, " %c %d", &state, &ppid) != 2)
-		return -1;
-	return ppid;
-}
-
 bool lr_peer_descends(const struct lr_peer *p, pid_t root)
 {
 	pid_t pid = p->pid;
 	bool found = false;
 	for (int depth = 0; depth < LR_TREE_DEPTH && pid > 1; depth++) {
-		pid_t parent = lr_peer_parent(pid);
+		pid_t parent = lr_proc_parent(pid);
 		if (parent == root) {
 			found = true;
 			break;

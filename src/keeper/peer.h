@@ -20,8 +20,6 @@ int lr_peer_of(int conn, struct lr_peer *p);
  * still the process that connected, not a reused pid. */
 bool lr_peer_descends(const struct lr_peer *p, pid_t root);
 
-/* The parent of pid, from /proc; -1 when it cannot be read. */
-pid_t lr_peer_parent(pid_t pid);
 
 void lr_peer_close(struct lr_peer *p);
 

@@ -146,49 +146,10 @@ static bool program_cloexec(pid_t tgid, int fd)
 	return flags && (strtoul(flags + 6, NULL, 8) & O_CLOEXEC);
 }
 
-static int adopt(const struct lr_caller *who, int fd, const struct lr_keep_sock *want,
-		 const char *name, struct lr_keep_outcome *out)
+/* Puts socket k into the program at the trapped call's fd number, the
+ * program's own socket's options copied over (lr_keep_fit); closes k. */
+static int put_in_program(int fd, int k, struct lr_keep_outcome *out)
 {
-	(void)who;
-	memset(out, 0, sizeof(*out));
-	if ((lr_sd_count() || name) && !lr_kernel_has(LR_K_NOTIF_ADDFD)) {
-		lr_keep_say(out->why, sizeof(out->why),
-			    "not possible: this kernel cannot put a socket into a supervised program "
-			    "(SECCOMP_IOCTL_NOTIF_ADDFD, Linux 5.9)", NULL, -1, NULL);
-		return 0;
-	}
-	int k;
-	if (lr_sd_count() || name) {
-		/* systemd started the supervisor: its sockets are held here,
-		 * whatever the program did with its own copies. */
-		k = lr_sd_find(want, name, out);
-		if (k >= 0) {
-			int ok = lr_keep_fit(fd, k, out->why, sizeof(out->why)) &&
-				 lr_notify_addfd(current->listener, current->id, k, current->target,
-						 program_cloexec(current->tgid, current->target)) == 0;
-			if (!ok && !out->why[0])
-				lr_keep_say(out->why, sizeof(out->why),
-					    "not taken: the socket could not be put in the program (", strerror(errno),
-					    -1, ")");
-			close(k);
-			if (ok || name)
-				return ok;
-			out->from[0] = '\0';
-		} else if (name) {
-			return 0;
-		}
-	}
-	out->no_keeper = !keeper.len && !lr_sd_count();
-	if (keeper.len && !lr_kernel_has(LR_K_NOTIF_ADDFD)) {
-		/* Asked first, the keeper would hand over a socket nobody can
-		 * put into the program. */
-		lr_keep_say(out->why, sizeof(out->why),
-			    "not possible: this kernel cannot put a socket into a supervised program "
-			    "(SECCOMP_IOCTL_NOTIF_ADDFD, Linux 5.9)", NULL, -1, NULL);
-		return 0;
-	}
-	if (!keeper.len || !lr_keeper_adopt(&keeper, want, &k, out))
-		return 0;
 	int ok = lr_keep_fit(fd, k, out->why, sizeof(out->why)) &&
 		 lr_notify_addfd(current->listener, current->id, k, current->target,
 				 program_cloexec(current->tgid, current->target)) == 0;
@@ -197,6 +158,35 @@ static int adopt(const struct lr_caller *who, int fd, const struct lr_keep_sock 
 			    strerror(errno), -1, ")");
 	close(k);
 	return ok;
+}
+
+static int adopt(const struct lr_caller *who, int fd, const struct lr_keep_sock *want,
+		 const char *name, struct lr_keep_outcome *out)
+{
+	(void)who;
+	memset(out, 0, sizeof(*out));
+	bool systemd = lr_sd_count() || name;
+	if ((systemd || keeper.len) && !lr_kernel_has(LR_K_NOTIF_ADDFD)) {
+		/* Asked first, systemd's copy or the keeper would hand over a
+		 * socket nobody can put into the program. */
+		lr_keep_say(out->why, sizeof(out->why),
+			    "not possible: this kernel cannot put a socket into a supervised program "
+			    "(SECCOMP_IOCTL_NOTIF_ADDFD, Linux 5.9)", NULL, -1, NULL);
+		return 0;
+	}
+	if (systemd) {
+		/* systemd started the supervisor: its sockets are held here,
+		 * whatever the program did with its own copies. */
+		int k = lr_sd_find(want, name, out);
+		if (k >= 0 && put_in_program(fd, k, out))
+			return 1;
+		if (name)
+			return 0;
+		out->from[0] = '\0';
+	}
+	out->no_keeper = !keeper.len && !lr_sd_count();
+	int k;
+	return keeper.len && lr_keeper_adopt(&keeper, want, &k, out) && put_in_program(fd, k, out);
 }
 
 static int offer(const struct lr_caller *who, int fd, struct lr_keep_outcome *out)

@@ -15,11 +15,6 @@
  * within a quarter second of its holder letting go. */
 #define LR_RETRY_MAX_STEP_MS 250
 
-static bool is_conflict(int e)
-{
-	return e == EADDRINUSE || e == EADDRNOTAVAIL || e == EACCES;
-}
-
 /* The process's log rate limit, shared by every thread (see ratelimit.h);
  * it outlives reloads, so a new rule file does not reset a flood. */
 static struct lr_ratelimit rate;
@@ -181,7 +176,7 @@ static int bind_retrying(struct lr_loaded *l, const struct lr_caller *who,
  * refused the address, a plain call otherwise. */
 static enum lr_event_kind outcome_kind(int ret, int e)
 {
-	return ret < 0 && is_conflict(e) ? LR_EV_CONFLICT : LR_EV_CALL;
+	return ret < 0 && lr_is_conflict(e) ? LR_EV_CONFLICT : LR_EV_CALL;
 }
 
 static enum lr_level outcome_level(int ret, int e)
@@ -454,10 +449,31 @@ int lr_act_bind(struct lr_loaded *l, const struct lr_caller *who, int fd,
 	return ret;
 }
 
+/* Whether fd is bound already: the front ends record only the binds that
+ * took their full path (a bind no rule could match goes straight through),
+ * so the kernel is asked when the record says no. */
+static bool bound_already(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t n = sizeof(ss);
+	int saved = errno;
+	bool bound = getsockname(fd, (struct sockaddr *)&ss, &n) == 0 &&
+		     ((ss.ss_family == AF_INET && ((struct sockaddr_in *)&ss)->sin_port) ||
+		      (ss.ss_family == AF_INET6 && ((struct sockaddr_in6 *)&ss)->sin6_port));
+	errno = saved;
+	return bound;
+}
+
 int lr_act_connect(struct lr_loaded *l, const struct lr_caller *who, int fd,
 		   const struct sockaddr *addr, socklen_t len, const struct lr_call *c,
-		   const struct lr_sockinfo *si)
+		   const struct lr_sockinfo *known)
 {
+	struct lr_sockinfo sock = *known;
+	const struct lr_sockinfo *si = &sock;
+	/* Only a source rule asks (the policy's one use of it). */
+	const struct lr_entry *r;
+	if (!sock.bound && (r = lr_table_match(l->table, c)) && lr_table_action(l->table, r)->has_source)
+		sock.bound = bound_already(fd);
 	struct lr_decision d;
 	struct lr_event ev;
 	struct sockaddr_storage ss;
@@ -799,16 +815,4 @@ bool lr_sock_ask(int fd, uint16_t *bits)
 	if (ok)
 		*bits = lr_sock_bits(domain, type, protocol);
 	return ok;
-}
-
-uint16_t lr_sock_bits(int domain, int type, int protocol)
-{
-	type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-	uint8_t proto = 0;
-	if (type == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP))
-		proto = LR_PROTO_TCP;
-	else if (type == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP))
-		proto = LR_PROTO_UDP;
-	return (uint16_t)(LR_SOCK_KNOWN | (domain == AF_INET6 ? LR_SOCK_V6 : 0) |
-			  (proto == LR_PROTO_TCP ? LR_SOCK_TCP : proto == LR_PROTO_UDP ? LR_SOCK_UDP : 0));
 }

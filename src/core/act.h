@@ -13,6 +13,7 @@
 #include "policy.h"
 #include "rules.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -57,6 +58,13 @@ int lr_act_bind(struct lr_loaded *l, const struct lr_caller *who, int fd,
 int lr_act_connect(struct lr_loaded *l, const struct lr_caller *who, int fd,
 		   const struct sockaddr *addr, socklen_t len, const struct lr_call *c,
 		   const struct lr_sockinfo *si);
+
+/* The errors that make a failed bind or connect a conflict: the kernel
+ * refused the address. */
+static inline bool lr_is_conflict(int e)
+{
+	return e == EADDRINUSE || e == EADDRNOTAVAIL || e == EACCES;
+}
 
 /* A bind or connect no rule could match, made already by the front end
  * (ret, e): its line, if one is due (a conflict). errno is left as e. */

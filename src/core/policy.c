@@ -10,15 +10,10 @@ static bool fits(const struct lr_addr *a, int sock_family)
 	return sock_family == AF_INET6 || a->family == AF_INET || lr_addr_is_v4mapped(a);
 }
 
-/* Options the rule asks for, less what the program already set (nothing to
- * do) and what it turned off itself (its choice wins unless `force`). */
 static unsigned options_to_inject(const struct lr_action *r, const struct lr_sockinfo *s)
 {
 	unsigned want = (r->reuseaddr ? LR_OPT_REUSEADDR : 0u) | (r->reuseport ? LR_OPT_REUSEPORT : 0u);
-	want &= ~s->prog_on;
-	if (!r->force)
-		want &= ~s->prog_off;
-	return want;
+	return lr_options_to_inject(want, r->force, s->prog_on, s->prog_off);
 }
 
 void lr_decide(const struct lr_table *t, const struct lr_call *c,

@@ -14,7 +14,8 @@ struct lr_sockinfo {
 	unsigned prog_on;    /* LR_OPT_* the program turned on itself */
 	unsigned prog_off;   /* LR_OPT_* the program turned off explicitly */
 	unsigned injected;   /* LR_OPT_* libreuse already set on it */
-	bool bound;          /* already bound (so a connect's source bind is moot) */
+	bool bound;          /* already bound (so a connect's source bind is moot): as
+			      * recorded, or for a connect as the kernel says */
 };
 
 struct lr_decision {
@@ -40,5 +41,15 @@ struct lr_decision {
 
 void lr_decide(const struct lr_table *t, const struct lr_call *c,
 	       const struct lr_sockinfo *s, struct lr_decision *d);
+
+/* Of the options a rule asks for (LR_OPT_*), those to inject: less what
+ * the program set itself (nothing to do) and what it turned off itself
+ * (its choice wins unless the rule says `force`). */
+static inline unsigned lr_options_to_inject(unsigned want, bool force, unsigned prog_on,
+					    unsigned prog_off)
+{
+	want &= ~prog_on;
+	return force ? want : want & ~prog_off;
+}
 
 #endif

@@ -194,6 +194,11 @@ static inline bool lr_table_may_match(const struct lr_table *t, uint8_t op, uint
 	return !map || (map[port >> 6] >> (port & 63)) & 1;
 }
 
+/* Every port a rule of this program's could match a call of op (0 bind, 1
+ * connect) on, one bit each, into map: what lr_table_may_match says, as a
+ * whole map the front end may keep. */
+void lr_table_port_map(const struct lr_table *t, int op, uint64_t map[1024]);
+
 /* How many of the table's rules are this program's. */
 size_t lr_table_count_applying(const struct lr_table *t);
 

@@ -14,7 +14,8 @@
 /* Written by lr_sd_capture once, before the program's own code runs; after
  * that only held[] changes, when the program puts a file at a held number
  * (lr_sd_move_from, from any of its threads): hence atomic. */
-static int count;
+int lr_sd_held_count;
+#define count lr_sd_held_count
 static int passed[LR_SD_MAX]; /* the number systemd gave it: what lines say */
 static atomic_int held[LR_SD_MAX];
 static char names[4096];
@@ -63,7 +64,7 @@ int lr_sd_count(void)
 	return count;
 }
 
-bool lr_sd_is_held(int fd)
+bool lr_sd_is_held_among(int fd)
 {
 	for (int i = 0; i < count; i++)
 		if (atomic_load_explicit(&held[i], memory_order_relaxed) == fd && fd != passed[i])

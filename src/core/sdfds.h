@@ -28,8 +28,17 @@ void lr_sd_capture(void);
 /* How many were held. */
 int lr_sd_count(void);
 
-/* Whether fd is one of the held numbers. */
-bool lr_sd_is_held(int fd);
+/* How many were held (lr_sd_count): written by lr_sd_capture only. */
+extern int lr_sd_held_count;
+bool lr_sd_is_held_among(int fd);
+
+/* Whether fd is one of the held numbers: every close() asks, and a held
+ * copy is never below LR_SD_HOLD_BASE (one made there is the passed fd
+ * itself, which is the program's), so most ask with one compare. */
+static inline bool lr_sd_is_held(int fd)
+{
+	return fd >= LR_SD_HOLD_BASE && lr_sd_held_count && lr_sd_is_held_among(fd);
+}
 
 /* The held numbers within [first, last], ascending, at most max of them. */
 int lr_sd_held_in(unsigned int first, unsigned int last, int *out, int max);

@@ -5,6 +5,7 @@
 
 #include "policy.h"
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -48,7 +49,17 @@ static inline bool lr_sock_reuse_forced(uint16_t st, int name, int on)
 /* The lr_sockinfo a record of LR_SOCK_* bits says. */
 void lr_sockinfo_of(uint16_t bits, struct lr_sockinfo *si, uint8_t *proto);
 /* LR_SOCK_* bits for a socket of this domain and type/protocol. */
-uint16_t lr_sock_bits(int domain, int type, int protocol);
+static inline uint16_t lr_sock_bits(int domain, int type, int protocol)
+{
+	/* Every socket() asks: a lookup by type (the kernel takes no other
+	 * bits than SOCK_NONBLOCK and SOCK_CLOEXEC above the low four). */
+	static const uint16_t kind[16] = { [SOCK_STREAM] = LR_SOCK_TCP, [SOCK_DGRAM] = LR_SOCK_UDP };
+	static const int own[16] = { [0] = -1, [SOCK_STREAM] = IPPROTO_TCP, [SOCK_DGRAM] = IPPROTO_UDP };
+	unsigned t = (unsigned)type & 15u;
+	uint16_t k = protocol == 0 || protocol == own[t] ? kind[t] : 0;
+	return (uint16_t)(LR_SOCK_KNOWN | (domain == AF_INET6 ? LR_SOCK_V6 : 0) | k);
+}
+
 /* The same, asked of the kernel; false when fd is not an IP socket. errno
  * is preserved. */
 bool lr_sock_ask(int fd, uint16_t *bits);

@@ -254,3 +254,25 @@ const struct lr_entry *lr_table_match(const struct lr_table *t, const struct lr_
 	}
 	return NULL;
 }
+
+void lr_table_port_map(const struct lr_table *t, int op, uint64_t map[1024])
+{
+	const uint64_t *shared = t->port_map[op];
+	if (shared) {
+		memcpy(map, shared, 1024 * sizeof(*map));
+		return;
+	}
+	const struct lr_index *ix = &t->index[op];
+	/* A linear index says nothing of ports: every port may match. */
+	memset(map, ix->linear ? 0xff : 0, 1024 * sizeof(*map));
+	if (ix->linear)
+		return;
+	for (uint32_t i = 0; i < ix->nintervals; i++) {
+		bool any = false;
+		for (uint32_t k = ix->off[i]; k < ix->off[i + 1] && !any; k++)
+			any = lr_table_applies(t, &t->rules[ix->cand[k]]);
+		uint32_t end = i + 1 < ix->nintervals ? ix->bound[i + 1] : 65536;
+		for (uint32_t port = any ? ix->bound[i] : end; port < end; port++)
+			map[port >> 6] |= 1ull << (port & 63);
+	}
+}

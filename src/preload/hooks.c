@@ -3,6 +3,8 @@
  * to the policy, otherwise call straight through. */
 #include "caller.h"
 #include "fdstate.h"
+#include "gate.h"
+#include "policy.h"
 #include "real.h"
 #include "sdfds.h"
 #include "state.h"
@@ -14,6 +16,9 @@
 #include <string.h>
 
 #define LR_EXPORT __attribute__((visibility("default")))
+/* The short ways hold no buffer, only a timespec the clock fills: no canary
+ * to pay for on every call (the full paths are functions of their own). */
+#define LR_SHORT __attribute__((no_stack_protector))
 
 /* What we know of fd; a socket our socket() hook did not see (inherited,
  * dup'ed) is asked of the kernel once. False: not an IP socket. */
@@ -31,18 +36,15 @@ static bool sockinfo(int fd, struct lr_sockinfo *si, uint8_t *proto)
 
 LR_EXPORT int socket(int domain, int type, int protocol)
 {
-	lr_real_init();
+	/* Worked out before the call, so that only it lives across. */
+	uint16_t bits = domain == AF_INET || domain == AF_INET6 ? lr_sock_bits(domain, type, protocol) : 0;
 	int fd = lr_real.socket(domain, type, protocol);
 	if (fd < 0)
 		return fd;
-	if (domain == AF_INET || domain == AF_INET6) {
-		int saved = errno;
-		lr_fd_set(fd, lr_sock_bits(domain, type, protocol));
-		lr_state_start(); /* the first IP socket is when rules are read */
-		errno = saved;
-	} else {
-		lr_fd_set(fd, 0);
-	}
+	lr_fd_set(fd, bits);
+	/* The first IP socket is when rules are read, with fds to spare. */
+	if (bits && __builtin_expect(!atomic_load_explicit(&lr_state_started, memory_order_acquire), 0))
+		return lr_state_start_at(fd);
 	return fd;
 }
 
@@ -51,7 +53,6 @@ LR_EXPORT int socket(int domain, int type, int protocol)
  * bind/connect path). */
 LR_EXPORT int close(int fd)
 {
-	lr_real_init();
 	/* A number the program never opened: a daemon closing every fd at
 	 * start. systemd's socket stays held for the program's own bind. */
 	if (lr_sd_is_held(fd))
@@ -62,7 +63,6 @@ LR_EXPORT int close(int fd)
 
 LR_EXPORT int dup2(int old, int new)
 {
-	lr_real_init();
 	lr_sd_move_from(new);
 	int r = lr_real.dup2(old, new);
 	if (r >= 0 && r != old)
@@ -72,7 +72,6 @@ LR_EXPORT int dup2(int old, int new)
 
 LR_EXPORT int dup3(int old, int new, int flags)
 {
-	lr_real_init();
 	lr_sd_move_from(new);
 	int r = lr_real.dup3(old, new, flags);
 	if (r >= 0)
@@ -98,7 +97,6 @@ static int close_around_held(unsigned int first, unsigned int last, int flags)
 
 LR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
-	lr_real_init();
 	if (flags & CLOSE_RANGE_CLOEXEC) /* that flag only marks them */
 		return lr_real.close_range(first, last, flags);
 	lr_fd_forget(first, last);
@@ -107,7 +105,6 @@ LR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 
 LR_EXPORT void closefrom(int low)
 {
-	lr_real_init();
 	if (low < 0)
 		return;
 	lr_fd_forget((unsigned int)low, LR_FD_TRACKED - 1);
@@ -120,33 +117,17 @@ LR_EXPORT void closefrom(int low)
 /* A socket fdopen'ed and closed with fclose never reaches close(). */
 LR_EXPORT int fclose(FILE *f)
 {
-	lr_real_init();
 	int fd = f ? fileno(f) : -1;
 	if (fd >= 0)
 		lr_fd_set(fd, 0);
 	return lr_real.fclose(f);
 }
 
-LR_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+/* The program's SO_REUSEADDR/SO_REUSEPORT where the full path is wanted:
+ * a forced option turned off, or every call logged. */
+static __attribute__((noinline)) int reuse_option_logged(int fd, uint16_t st, int name,
+							 const void *val, socklen_t len)
 {
-	lr_real_init();
-	uint16_t st = lr_fd_get(fd);
-	if (level != SOL_SOCKET || (name != SO_REUSEADDR && name != SO_REUSEPORT) || !val ||
-	    len < (socklen_t)sizeof(int) || !(st & LR_SOCK_KNOWN))
-		return lr_real.setsockopt(fd, level, name, val, len);
-	int on;
-	memcpy(&on, val, sizeof(on));
-	bool forced = lr_sock_reuse_forced(st, name, on);
-	if (!forced && !lr_state_logs_calls()) {
-		/* The common case, kept short: the call, and its record. */
-		int ret = lr_real.setsockopt(fd, level, name, val, len);
-		if (ret == 0) {
-			uint16_t clear, set;
-			lr_sock_reuse_bits(name, on, &clear, &set);
-			lr_fd_update(fd, clear, set);
-		}
-		return ret;
-	}
 	struct lr_guard g;
 	struct lr_loaded *l = lr_state_enter(&g);
 	int ret = lr_act_reuse_option(l, &lr_shim, fd, st, name, val, len);
@@ -156,6 +137,28 @@ LR_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t
 		errno = e;
 	}
 	return ret;
+}
+
+LR_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	if (level != SOL_SOCKET || (name != SO_REUSEADDR && name != SO_REUSEPORT) || !val ||
+	    len < (socklen_t)sizeof(int) || (unsigned)fd >= LR_FD_TRACKED)
+		return lr_real.setsockopt(fd, level, name, val, len);
+	_Atomic uint16_t *slot = &lr_fdstate[fd];
+	uint16_t st = atomic_load_explicit(slot, memory_order_relaxed);
+	if (!(st & LR_SOCK_KNOWN))
+		return lr_real.setsockopt(fd, level, name, val, len);
+	int on;
+	memcpy(&on, val, sizeof(on));
+	if (lr_sock_reuse_forced(st, name, on) || lr_state_logs_calls())
+		return reuse_option_logged(fd, st, name, val, len);
+	/* The common case, kept short: the record, then the call. What is
+	 * recorded is the program's choice, which stands whatever the kernel
+	 * said (on a socket the hooks saw made, it says yes). */
+	uint16_t clear, set;
+	lr_sock_reuse_bits(name, on, &clear, &set);
+	atomic_store_explicit(slot, (uint16_t)((st & ~clear) | set), memory_order_relaxed);
+	return lr_real.setsockopt(fd, level, name, val, len);
 }
 
 /* bind and connect share this: only a complete IP sockaddr on an IP socket
@@ -199,21 +202,86 @@ static int intercept(uint8_t op, int (*real)(int, const struct sockaddr *, sockl
 	return ret;
 }
 
-LR_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
+/* A bind or connect the gate let through that failed: the full path's
+ * conflict line, if one is due. Off the short way, as failures are rare. */
+static __attribute__((noinline, cold)) int failed_short(uint8_t op, int fd,
+							const struct sockaddr *addr, socklen_t len,
+							int ret)
 {
-	lr_real_init();
+	int e = errno;
+	/* At a level below "all" (which the gate never lets by), only a
+	 * conflict is said: a connect under way (EINPROGRESS) is not one. */
+	if (!lr_is_conflict(e))
+		return ret;
+	struct lr_call c;
+	struct lr_sockinfo si;
+	struct lr_guard g;
+	struct lr_loaded *l;
+	if (lr_sockaddr_read(addr, len, &c.addr, &c.port) == 0 && sockinfo(fd, &si, &c.proto) &&
+	    (l = lr_state_enter(&g))) {
+		c.op = op;
+		lr_act_unruled(l, &lr_shim, fd, &c, &si, ret, e);
+		lr_state_leave(&g);
+	}
+	errno = e;
+	return ret;
+}
+
+/* The options a settled verdict (nibble n) injects into fd, recorded as the
+ * full path records them (act.c). False: the socket is not one the verdict
+ * can settle, and the full path decides. */
+static __attribute__((noinline)) bool inject_settled(int fd, unsigned v)
+{
+	uint16_t st = lr_fd_get(fd);
+	unsigned n = (st & LR_SOCK_TCP) ? v : (st & LR_SOCK_UDP) ? v >> LR_VERDICT_UDP_SHIFT : 0;
+	if (!(n & LR_VERDICT_SETTLED))
+		return false;
+	unsigned want = lr_options_to_inject(n & 3, n & LR_VERDICT_FORCE,
+					     (st >> LR_SOCK_PROG_ON_SHIFT) & 3u,
+					     (st >> LR_SOCK_PROG_OFF_SHIFT) & 3u);
+	if (!want)
+		return true;
+	int saved = errno, one = 1;
+	unsigned done = 0;
+	if ((want & LR_OPT_REUSEADDR) &&
+	    lr_real.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0)
+		done |= LR_OPT_REUSEADDR;
+	if ((want & LR_OPT_REUSEPORT) &&
+	    lr_real.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0)
+		done |= LR_OPT_REUSEPORT;
+	errno = saved;
+	lr_fd_set(fd, (uint16_t)(st | done << LR_SOCK_INJECTED_SHIFT |
+				 ((n & LR_VERDICT_FORCE) && done ? LR_SOCK_FORCED : 0)));
+	return true;
+}
+
+LR_EXPORT LR_SHORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	unsigned v = lr_gate_bind_verdict(addr, len);
+	if (v && !lr_state_check_due() && (v == LR_VERDICT_PASS || inject_settled(fd, v))) {
+		/* Not recorded as bound: the one reader, a connect's source
+		 * rule, asks the kernel when the record says no. */
+		int ret = lr_real.bind(fd, addr, len);
+		if (__builtin_expect(ret != 0, 0))
+			return failed_short(LR_OP_BIND, fd, addr, len, ret);
+		return 0;
+	}
 	return intercept(LR_OP_BIND, lr_real.bind, lr_act_bind, fd, addr, len);
 }
 
-LR_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+LR_EXPORT LR_SHORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	lr_real_init();
+	if (lr_gate_connect_passes(addr, len) && !lr_state_check_due()) {
+		int ret = lr_real.connect(fd, addr, len);
+		if (__builtin_expect(ret != 0, 0))
+			return failed_short(LR_OP_CONNECT, fd, addr, len, ret);
+		return 0;
+	}
 	return intercept(LR_OP_CONNECT, lr_real.connect, lr_act_connect, fd, addr, len);
 }
 
 LR_EXPORT int listen(int fd, int backlog)
 {
-	lr_real_init();
 	int ret = lr_real.listen(fd, backlog);
 	uint16_t st = lr_fd_get(fd);
 	if (!(st & LR_SOCK_KNOWN) || (!(ret == 0 && (st & LR_SOCK_KEEP)) && !lr_state_logs_calls()))
@@ -234,7 +302,6 @@ LR_EXPORT int listen(int fd, int backlog)
  * drops only its own reference). */
 LR_EXPORT int shutdown(int fd, int how)
 {
-	lr_real_init();
 	uint16_t st = lr_fd_get(fd);
 	if (!(st & LR_SOCK_KEPT))
 		return lr_real.shutdown(fd, how);

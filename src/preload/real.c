@@ -5,12 +5,78 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-struct lr_real lr_real;
 atomic_bool lr_real_ready;
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
+
+/* The stand-ins: the first call through any pointer resolves them all. */
+static int first_socket(int d, int t, int p)
+{
+	lr_real_resolve();
+	return lr_real.socket(d, t, p);
+}
+static int first_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	lr_real_resolve();
+	return lr_real.setsockopt(fd, level, name, val, len);
+}
+static int first_bind(int fd, const struct sockaddr *a, socklen_t l)
+{
+	lr_real_resolve();
+	return lr_real.bind(fd, a, l);
+}
+static int first_connect(int fd, const struct sockaddr *a, socklen_t l)
+{
+	lr_real_resolve();
+	return lr_real.connect(fd, a, l);
+}
+static int first_listen(int fd, int b)
+{
+	lr_real_resolve();
+	return lr_real.listen(fd, b);
+}
+static int first_close(int fd)
+{
+	lr_real_resolve();
+	return lr_real.close(fd);
+}
+static int first_shutdown(int fd, int how)
+{
+	lr_real_resolve();
+	return lr_real.shutdown(fd, how);
+}
+static int first_dup2(int old, int new)
+{
+	lr_real_resolve();
+	return lr_real.dup2(old, new);
+}
+static int first_dup3(int old, int new, int flags)
+{
+	lr_real_resolve();
+	return lr_real.dup3(old, new, flags);
+}
+static int first_close_range(unsigned int first, unsigned int last, int flags)
+{
+	lr_real_resolve();
+	return lr_real.close_range(first, last, flags);
+}
+static void first_closefrom(int low)
+{
+	lr_real_resolve();
+	lr_real.closefrom(low);
+}
+static int first_fclose(FILE *f)
+{
+	lr_real_resolve();
+	return lr_real.fclose(f);
+}
+
+#define STAND_IN(name) .name = first_##name,
+struct lr_real lr_real = { LR_HOOKED(STAND_IN) };
+#undef STAND_IN
 
 /* Fallbacks for a lookup that failed or found our own hook (which would
  * recurse forever): the kernel's entry points, as libc would reach them. */
@@ -68,8 +134,13 @@ static void *next(const char *name, void *fallback, void *self)
 #define sys_close lr_sys_kernel.close
 
 /* dlsym returns void *; POSIX guarantees it converts to a function pointer. */
-#define RESOLVE(name) \
-	*(void **)(&lr_real.name) = next(#name, (void *)sys_##name, (void *)lr_self_##name);
+#define RESOLVE(name)                                                             \
+	{                                                                         \
+		void *f = next(#name, (void *)sys_##name, (void *)lr_self_##name); \
+		__typeof__(&lr_self_##name) fn;                                   \
+		memcpy(&fn, &f, sizeof(fn));                                      \
+		atomic_store_explicit(&lr_real.name, fn, memory_order_release);   \
+	}
 
 static void resolve(void)
 {

@@ -1,6 +1,8 @@
 /* The functions libreuse interposes, as the next library (libc) defines
  * them. Resolved once; a failed lookup falls back to the raw system call, so
- * a hook always has something real to call. */
+ * a hook always has something real to call. Until then each pointer is a
+ * stand-in that resolves them all and calls on, so a hook calls through
+ * without asking whether they were resolved. */
 #ifndef LIBREUSE_REAL_H
 #define LIBREUSE_REAL_H
 
@@ -10,22 +12,24 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Atomic: written once by the resolving thread while others may call
+ * through a stand-in; a load is a plain one on x86. */
 struct lr_real {
-	int (*socket)(int, int, int);
-	int (*setsockopt)(int, int, int, const void *, socklen_t);
-	int (*bind)(int, const struct sockaddr *, socklen_t);
-	int (*connect)(int, const struct sockaddr *, socklen_t);
-	int (*listen)(int, int);
-	int (*close)(int);
-	int (*shutdown)(int, int);
-	int (*dup2)(int, int);
-	int (*dup3)(int, int, int);
-	int (*close_range)(unsigned int, unsigned int, int);
-	void (*closefrom)(int);
-	int (*fclose)(FILE *);
+	int (*_Atomic socket)(int, int, int);
+	int (*_Atomic setsockopt)(int, int, int, const void *, socklen_t);
+	int (*_Atomic bind)(int, const struct sockaddr *, socklen_t);
+	int (*_Atomic connect)(int, const struct sockaddr *, socklen_t);
+	int (*_Atomic listen)(int, int);
+	int (*_Atomic close)(int);
+	int (*_Atomic shutdown)(int, int);
+	int (*_Atomic dup2)(int, int);
+	int (*_Atomic dup3)(int, int, int);
+	int (*_Atomic close_range)(unsigned int, unsigned int, int);
+	void (*_Atomic closefrom)(int);
+	int (*_Atomic fclose)(FILE *);
 };
 
-/* Filled once (pthread_once), read-only afterwards. */
+/* The stand-ins at first (pthread_once), then the real functions. */
 extern struct lr_real lr_real;
 /* Set, with release order, once lr_real is filled. */
 extern atomic_bool lr_real_ready;
@@ -44,8 +48,8 @@ void lr_real_resolve(void);
 LR_HOOKED(LR_SELF)
 #undef LR_SELF
 
-/* Every hook calls this first; after the first call it is one load and a
- * branch, not a call into pthread_once. */
+/* For code that copies the pointers (rather than calling through them):
+ * after the first call it is one load and a branch. */
 static inline void lr_real_init(void)
 {
 	if (__builtin_expect(!atomic_load_explicit(&lr_real_ready, memory_order_acquire), 0))

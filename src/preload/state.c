@@ -5,6 +5,7 @@
 #include "fileid.h"
 #include "tablecache.h"
 #include "fmt.h"
+#include "gate.h"
 #include "keep.h"
 #include "tally.h"
 
@@ -51,29 +52,21 @@ static struct lr_loaded *retired;
 static unsigned retired_parity;
 static struct lr_file_id attempted; /* the rule file as last read, good or bad */
 /* Set with every publication of `current`; read by any hook. */
-static atomic_bool calls_logged;
+atomic_bool lr_state_calls_logged;
 
 static void publish_hint(const struct lr_loaded *l)
 {
-	atomic_store_explicit(&calls_logged, l && l->table->log.level >= LR_LOG_ALL,
+	atomic_store_explicit(&lr_state_calls_logged, l && l->table->log.level >= LR_LOG_ALL,
 			      memory_order_relaxed);
 }
 
-bool lr_state_logs_calls(void)
-{
-	return atomic_load_explicit(&calls_logged, memory_order_relaxed);
-}
-static atomic_llong next_check_ns;
+/* When the rule file is next looked at: claimed by the hook that finds it
+ * due (compare-and-swap in lr_state_enter), read by any hook. */
+atomic_llong lr_state_next_check_ns;
 /* Set by load_first when it is done; a process that never opened an IP
- * socket has no rules to report on. */
-static atomic_bool started;
+ * socket has no rules to report on. Read by any hook (lr_state_start). */
+atomic_bool lr_state_started;
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* Written once by load_first under start_once, read-only afterwards. */
 static struct lr_sources sources;
@@ -122,7 +115,8 @@ static void load_first(void)
 	struct lr_loaded *first = build();
 	publish_hint(first);
 	atomic_store(&current, first);
-	atomic_store(&next_check_ns, now_ns() + LR_RELOAD_INTERVAL_NS);
+	lr_gate_open(first ? first->table : NULL);
+	atomic_store(&lr_state_next_check_ns, lr_state_now_ns() + LR_RELOAD_INTERVAL_NS);
 	void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (page != MAP_FAILED && madvise(page, 4096, MADV_WIPEONFORK) == 0) {
 		fork_mark = page;
@@ -132,7 +126,7 @@ static void load_first(void)
 			munmap(page, 4096);
 		pthread_atfork(NULL, NULL, after_fork_child);
 	}
-	atomic_store(&started, true);
+	atomic_store(&lr_state_started, true);
 	in_start = 0;
 }
 
@@ -141,14 +135,17 @@ static void load_first(void)
  * `started` is false and pthread_once sees to the load (see forkstress). */
 static inline void start(void)
 {
-	if (!atomic_load_explicit(&started, memory_order_acquire))
+	if (!atomic_load_explicit(&lr_state_started, memory_order_acquire))
 		pthread_once(&start_once, load_first);
 }
 
-void lr_state_start(void)
+int lr_state_start_at(int fd)
 {
+	int saved = errno;
 	if (!in_start)
 		start();
+	errno = saved;
+	return fd;
 }
 
 /* Frees the retired rules once no call can still hold them. */
@@ -189,8 +186,10 @@ static void maybe_reload(void)
 		if (fresh) {
 			/* Publish, then flip: callers counted under the old parity may
 			 * hold the old rules; those after the flip cannot. */
+			lr_gate_narrow(fresh->table);
 			publish_hint(fresh);
 			struct lr_loaded *old = atomic_exchange(&current, fresh);
+			lr_gate_open(fresh->table);
 			unsigned e = atomic_fetch_add(&epoch, 1);
 			retired = old;
 			retired_parity = e & 1;
@@ -240,9 +239,9 @@ struct lr_loaded *lr_state_enter(struct lr_guard *g)
 		return NULL;
 	start();
 	note_fork();
-	long long now = now_ns();
-	long long due = atomic_load_explicit(&next_check_ns, memory_order_relaxed);
-	if (now >= due && atomic_compare_exchange_strong(&next_check_ns, &due,
+	long long now = lr_state_now_ns();
+	long long due = atomic_load_explicit(&lr_state_next_check_ns, memory_order_relaxed);
+	if (now >= due && atomic_compare_exchange_strong(&lr_state_next_check_ns, &due,
 							 now + LR_RELOAD_INTERVAL_NS))
 		maybe_reload();
 	return hold(g);
@@ -250,7 +249,7 @@ struct lr_loaded *lr_state_enter(struct lr_guard *g)
 
 struct lr_loaded *lr_state_peek(struct lr_guard *g)
 {
-	if (in_start || !atomic_load(&started))
+	if (in_start || !atomic_load(&lr_state_started))
 		return NULL;
 	note_fork();
 	return hold(g);

@@ -37,6 +37,16 @@ check "both connections from 127.0.0.1:$S are established at once" \
 	test "$(ss -Htn state established "( sport = :$S )" | wc -l)" = 2
 check "the source bind is logged" grep -q "socat: bind tcp 127.0.0.1:$S: source before connect; rule 1" "$T/c1.err"
 
+# A client that binds its own source port first (a bind no rule names, which
+# the hooks let through on their short way, unrecorded): the rule's source
+# is not bound over it, and the line says so.
+O=$(free_port)
+bg c3 shim "$T/src.conf" bash -c "sleep 3 | socat - TCP:127.0.0.1:$P1,sourceport=$O"
+wait_for "$T/c3.out" "^one "
+check "a client that bound port $O itself keeps it as its source" grep -q "^one $O\$" "$T/c3.out"
+check "...the rule's source not applied, and said: $(grep -m1 -o 'skip.*' "$T/c3.err" | head -c 120)" \
+	grep -q "socket already bound: source not applied" "$T/c3.err"
+
 # A destination no rule names keeps the kernel's choice of source port.
 P3=$(free_port)
 bg srv3 "${SERVER[@]}" --port "$P3" --id three

@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "policy.h"
+#include "verdicts.h"
 
 #include <errno.h>
 #include <string.h>
@@ -172,6 +173,153 @@ static void keep_decisions(void **state)
 	lr_table_free(t);
 }
 
+/* A settled verdict is lr_decide's answer for every address, family and
+ * socket of its protocol: checked over every port of tables that mix
+ * plain injections with what is not plain. */
+static void verdicts_agree_with_decide(void **state)
+{
+	(void)state;
+	static const char *const files[] = {
+		"rules = ( { match = { port = \"100-199\"; proto = \"tcp\"; }; reuseaddr = true; reuseport = true; },"
+		" { match = { port = 150; }; deny = \"EACCES\"; },"
+		" { match = { port = 250; }; deny = \"EACCES\"; },"
+		" { match = { port = \"250-260\"; proto = \"udp\"; }; reuseport = true; force = true; },"
+		" { match = { port = 270; address = \"127.0.0.0/8\"; }; reuseaddr = true; },"
+		" { match = { port = 280; family = \"ipv6\"; }; reuseport = true; },"
+		" { match = { port = 290; }; rewrite = \":9290\"; },"
+		" { match = { port = 200; program = \"prog\"; }; reuseport = true; },"
+		" { match = { port = 201; program = \"other\"; }; reuseport = true; },"
+		" { match = { port = 292; }; reuseport = true; retry = 10; },"
+		" { match = { port = 294; }; keep = true; },"
+		" { match = { port = 295; }; reuseaddr = true; dry_run = true; },"
+		" { match = { port = 296; op = \"connect\"; }; deny = \"EACCES\"; },"
+		" { match = { port = 0; }; reuseaddr = true; } );",
+		"rules = ( { match = { port = 300; }; reuseport = true; },"
+		" { match = { port = 301; }; reuseport = true; log = \"actions\"; } );",
+		"keep = true; rules = ( { match = { port = 400; }; reuseport = true; } );",
+		"log = { level = \"all\"; }; rules = ( { match = { port = 500; }; reuseport = true; } );",
+		"rules = ( );",
+	};
+	static const char *const addrs[] = { "0.0.0.0", "127.0.0.1", "10.1.2.3", "::", "::1",
+					     "::ffff:127.0.0.1" };
+	static const struct lr_sockinfo socks[] = {
+		{ .family = AF_INET },
+		{ .family = AF_INET6 },
+		{ .family = AF_INET, .prog_on = LR_OPT_REUSEADDR },
+		{ .family = AF_INET6, .prog_off = LR_OPT_REUSEPORT | LR_OPT_REUSEADDR },
+	};
+	static uint8_t v[65536];
+	size_t settled = 0, injecting = 0;
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		struct lr_table *t = compile(files[f]);
+		lr_bind_verdicts(t, v);
+		for (uint32_t port = 0; port < 65536; port++) {
+			for (int p = 0; p < 2; p++) {
+				uint8_t n = (uint8_t)(v[port] >> (p ? LR_VERDICT_UDP_SHIFT : 0)) & 15;
+				if (!(n & LR_VERDICT_SETTLED))
+					continue;
+				settled++;
+				injecting += (n & 3) != 0;
+				/* Off the rules' ports, one call stands for all. */
+				size_t na = port < 1000 ? sizeof(addrs) / sizeof(addrs[0]) : 1;
+				size_t ns = port < 1000 ? sizeof(socks) / sizeof(socks[0]) : 1;
+				for (size_t a = 0; a < na; a++)
+					for (size_t s = 0; s < ns; s++) {
+						if (socks[s].family == AF_INET && strchr(addrs[a], ':'))
+							continue;
+						struct lr_call c = { .op = LR_OP_BIND,
+								     .proto = p ? LR_PROTO_UDP : LR_PROTO_TCP,
+								     .port = (uint16_t)port };
+						assert_int_equal(lr_parse_addr(addrs[a], &c.addr), 0);
+						struct lr_decision d;
+						lr_decide(t, &c, &socks[s], &d);
+						unsigned want = lr_options_to_inject(
+							n & 3, n & LR_VERDICT_FORCE, socks[s].prog_on,
+							socks[s].prog_off);
+						assert_int_equal(d.inject, want);
+						assert_int_equal(d.deny, 0);
+						assert_false(d.rewrite || d.keep || d.dry_run || d.source);
+						assert_int_equal(d.retry_ms, 0);
+						assert_null(d.problem);
+						assert_true(d.level < LR_LOG_ACTIONS);
+						assert_true(t->max_level < LR_LOG_ACTIONS || !d.rule);
+						if (d.rule)
+							assert_int_equal(d.force, (n & LR_VERDICT_FORCE) != 0);
+					}
+			}
+		}
+		/* What must not be settled, is not. */
+		if (f == 0) {
+			static const uint16_t unsettled[] = { 250, 270, 280, 290, 292, 294, 295 };
+			for (size_t i = 0; i < sizeof(unsettled) / sizeof(unsettled[0]); i++)
+				assert_false(v[unsettled[i]] & LR_VERDICT_SETTLED);
+			assert_int_equal(v[120], LR_VERDICT_PASS | 3);
+			/* The earlier TCP rule wins over the later deny; UDP is denied. */
+			assert_int_equal(v[150], LR_VERDICT_SETTLED | 3);
+			assert_int_equal(v[255] >> LR_VERDICT_UDP_SHIFT, LR_VERDICT_SETTLED | 2 | 4);
+			assert_int_equal(v[200], LR_VERDICT_PASS | 2 | 2 << LR_VERDICT_UDP_SHIFT);
+			assert_int_equal(v[201], LR_VERDICT_PASS);
+			assert_int_equal(v[296], LR_VERDICT_PASS);
+			assert_int_equal(v[0], LR_VERDICT_PASS | 1 | 1 << LR_VERDICT_UDP_SHIFT);
+		}
+		if (f == 1) /* a rule that logs actions counts every action */
+			assert_int_equal(v[300], 0);
+		if (f >= 2 && f <= 3)
+			assert_int_equal(v[9999], 0);
+		if (f == 4)
+			assert_int_equal(v[9999], LR_VERDICT_PASS);
+		lr_table_free(t);
+	}
+	assert_true(settled > 5 * 65536);
+	assert_true(injecting > 100);
+}
+
+/* The whole-port map a front end keeps: a port it rules out is one no rule
+ * matches on, for rules of every program and of this one alone. */
+static void port_maps_agree_with_may_match(void **state)
+{
+	(void)state;
+	static const char *const files[] = {
+		"rules = ( { match = { op = \"connect\"; port = \"1000-1999\"; }; deny = \"EACCES\"; },"
+		" { match = { port = 80; }; reuseaddr = true; } );",
+		"rules = ( { match = { op = \"connect\"; port = 443; program = \"prog\"; }; deny = \"EACCES\"; },"
+		" { match = { op = \"connect\"; port = 444; program = \"other\"; }; deny = \"EACCES\"; },"
+		" { match = { port = \"5000-5010\"; program = \"pr*\"; }; reuseport = true; } );",
+	};
+	static uint64_t map[1024];
+	for (size_t f = 0; f < 2; f++) {
+		struct lr_table *t = compile(files[f]);
+		for (int op = 0; op < 2; op++) {
+			lr_table_port_map(t, op, map);
+			/* A port the map rules out is one no call can match on. */
+			for (uint32_t port = 0; port < 65536; port++) {
+				if ((map[port >> 6] >> (port & 63)) & 1)
+					continue;
+				for (int k = 0; k < 4; k++) {
+					struct lr_call c = { .op = op ? LR_OP_CONNECT : LR_OP_BIND,
+							     .proto = k & 1 ? LR_PROTO_UDP : LR_PROTO_TCP,
+							     .port = (uint16_t)port };
+					assert_int_equal(lr_parse_addr(k & 2 ? "::1" : "127.0.0.1", &c.addr), 0);
+					assert_null(lr_table_match(t, &c));
+				}
+			}
+		}
+		lr_table_port_map(t, 1, map);
+		if (f == 1) {
+			assert_true((map[443 >> 6] >> (443 & 63)) & 1);
+			assert_false((map[444 >> 6] >> (444 & 63)) & 1);
+			assert_false((map[80 >> 6] >> (80 & 63)) & 1);
+			lr_table_port_map(t, 0, map);
+			assert_true((map[5005 >> 6] >> (5005 & 63)) & 1);
+			assert_false((map[5011 >> 6] >> (5011 & 63)) & 1);
+		} else {
+			assert_true((map[1500 >> 6] >> (1500 & 63)) & 1);
+			assert_false((map[2000 >> 6] >> (2000 & 63)) & 1);
+		}
+		lr_table_free(t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +328,8 @@ int main(void)
 		cmocka_unit_test(rewrites),
 		cmocka_unit_test(deny_source_retry_dry_run),
 		cmocka_unit_test(keep_decisions),
+		cmocka_unit_test(verdicts_agree_with_decide),
+		cmocka_unit_test(port_maps_agree_with_may_match),
 	};
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }

@@ -1,0 +1,33 @@
+/* What the policy says of a bind on each port when nothing but the port
+ * and the socket's protocol can change its answer: worked out once per
+ * table, so that a front end can act on such a call without asking the
+ * policy again (see lr_decide, whose answers these are). */
+#ifndef LIBREUSE_VERDICTS_H
+#define LIBREUSE_VERDICTS_H
+
+#include "rules.h"
+
+#include <stdint.h>
+
+/* A verdict is one nibble per protocol: TCP's in the low four bits, UDP's in
+ * the high four. SETTLED: the answer below holds for every address, family
+ * and socket of that protocol; without it, ask lr_decide. Settled with no
+ * option: no rule matches, and nothing is said unless the call fails. */
+enum {
+	LR_VERDICT_REUSEADDR = LR_OPT_REUSEADDR, /* inject it, as the rule says */
+	LR_VERDICT_REUSEPORT = LR_OPT_REUSEPORT,
+	LR_VERDICT_FORCE = 4,   /* the rule's `force`: injected despite the program's off */
+	LR_VERDICT_SETTLED = 8,
+	LR_VERDICT_UDP_SHIFT = 4,
+};
+
+/* Both protocols settled, nothing to inject: the common verdict. */
+#define LR_VERDICT_PASS (LR_VERDICT_SETTLED | LR_VERDICT_SETTLED << LR_VERDICT_UDP_SHIFT)
+
+/* The verdict of every port for a bind under t, out[port] (host order).
+ * Settled only where the matched rule does no more than inject options,
+ * on every address, and nothing of it is logged or counted when it
+ * succeeds. */
+void lr_bind_verdicts(const struct lr_table *t, uint8_t out[65536]);
+
+#endif

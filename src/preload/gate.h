@@ -1,0 +1,64 @@
+/* The hooks' first look at a bind or connect, read without holding the
+ * rules: for a bind, the verdict of its port (verdicts.h); for a connect,
+ * one bit per port, set when no rule could act on it. A call the verdict
+ * settles leaves the hook after one load and its own work; anything else
+ * takes the full path (see state.c for when these are written). */
+#ifndef LIBREUSE_GATE_H
+#define LIBREUSE_GATE_H
+
+#include "rules.h"
+#include "verdicts.h"
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* Both indexed by n, the port as it lies in a sockaddr (network order) read
+ * as a number: the hook has no byte swap to make. All zero until the rules
+ * are first loaded: every call then takes the full path, which loads them.
+ * Written only by the thread publishing rules (state.c); read by any hook
+ * with relaxed loads. */
+extern _Atomic uint8_t lr_gate_bind[65536];     /* [n]: a verdict */
+extern _Atomic uint64_t lr_gate_connect[1024]; /* [n >> 6] bit n & 63: passes */
+
+/* n for an IP sockaddr the hook may read; -1 for anything else, which is
+ * the full path's to judge. */
+static inline int lr_gate_port(const struct sockaddr *addr, socklen_t len)
+{
+	if (!addr || len < 4)
+		return -1;
+	/* The port is at the same offset in sockaddr_in and sockaddr_in6; the
+	 * caller's buffer may be unaligned, so copied, not cast. */
+	sa_family_t family;
+	uint16_t n;
+	memcpy(&family, addr, sizeof(family));
+	memcpy(&n, (const char *)addr + 2, sizeof(n));
+	return family == AF_INET || family == AF_INET6 ? n : -1;
+}
+
+/* The verdict for a bind to addr: 0 (ask the policy) for anything else. */
+static inline unsigned lr_gate_bind_verdict(const struct sockaddr *addr, socklen_t len)
+{
+	int n = lr_gate_port(addr, len);
+	return n < 0 ? 0 : atomic_load_explicit(&lr_gate_bind[n], memory_order_relaxed);
+}
+
+/* True when a connect to addr may go straight to the kernel. */
+static inline bool lr_gate_connect_passes(const struct sockaddr *addr, socklen_t len)
+{
+	int n = lr_gate_port(addr, len);
+	return n >= 0 &&
+	       (atomic_load_explicit(&lr_gate_connect[n >> 6], memory_order_relaxed) >> (n & 63)) & 1;
+}
+
+/* Before new rules are published: only what the old and the new rules
+ * agree on stays (t NULL: no rules). A call racing the swap then takes the
+ * full path, which holds one table or the other. */
+void lr_gate_narrow(const struct lr_table *t);
+/* Once they are: exactly what the new rules say. */
+void lr_gate_open(const struct lr_table *t);
+
+#endif

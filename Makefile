@@ -96,7 +96,8 @@ override CFLAGS += $(if $(LIBCONFIG_SONAME),-DLR_LIBCONFIG_SONAME='"$(LIBCONFIG_
 DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light \
 	gcc-multilib liburing-dev iproute2 util-linux groff-base binutils valgrind systemd bash-completion man-db \
 	debhelper dpkg-dev fakeroot lintian golang-go busybox-static lighttpd openssh-server curl \
-	redis-server redis-tools memcached ruby nodejs openjdk-17-jdk-headless tcl netcat-openbsd wget
+	redis-server redis-tools memcached ruby nodejs openjdk-17-jdk-headless tcl netcat-openbsd wget \
+	haproxy dnsmasq-base bind9-dnsutils openssl rsync
 
 .PHONY: all deps bench-deps kernel-deps check-kernel systemd-deps check-systemd check unit integration demo bench install uninstall clean print-sysconfdir deb \
 	matrix-doc fuzz fuzz-deps

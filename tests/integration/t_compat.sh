@@ -17,6 +17,10 @@ fi
 rules "$T/sweep.conf" 'log = { level = "all"; target = "'"$T"'/sweep.log"; };
 rules = ( { match = { port = 1; }; deny = "EACCES"; } );'
 
+# And a rule at the default level that the hooks settle on their short way
+# (verdicts.h): SO_REUSEADDR into every TCP bind above 1023, UDP untouched.
+rules "$T/short.conf" 'rules = ( { match = { port = "1024-65535"; proto = "tcp"; }; reuseaddr = true; } );'
+
 # wait_port PORT: until something listens on 127.0.0.1:PORT (5 s at most),
 # asked of the kernel, not by connecting (servers here accept only once).
 wait_port() {
@@ -97,6 +101,34 @@ job_keyscan() {
 	ssh-keyscan -t ed25519 -p "$P" 127.0.0.1 2>/dev/null | awk '{ print $2 }'
 	stop
 }
+job_haproxy() {
+	printf 'global\n  master-worker\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\nfrontend f\n  bind 127.0.0.1:%s\n  http-request return status 200 content-type text/plain string haproxy\n' "$P" >"$T/haproxy.cfg"
+	serve haproxy "$P" haproxy -W -db -f "$T/haproxy.cfg"
+	curl -s "http://127.0.0.1:$P/"
+	stop
+}
+job_dnsmasq() {
+	serve dnsmasq "$P" dnsmasq -k -C /dev/null --port="$P" --listen-address=127.0.0.1 --bind-interfaces \
+		--no-resolv --no-hosts --address=/sweep.test/10.1.2.3 --pid-file= --user=nobody --group=nogroup
+	dig +short +tries=1 +time=3 @127.0.0.1 -p "$P" sweep.test
+	stop
+}
+job_openssl() {
+	[ -f "$T/tls.key" ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$T/tls.key" -out "$T/tls.crt" -days 1 -subj /CN=localhost 2>/dev/null
+	serve tls "$P" openssl s_server -quiet -naccept 1 -www -accept "127.0.0.1:$P" -cert "$T/tls.crt" -key "$T/tls.key"
+	printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 openssl s_client -quiet -connect "127.0.0.1:$P" 2>/dev/null |
+		grep -o -m1 's_server'
+	stop
+}
+job_rsync() {
+	printf 'use chroot = no\nuid = root\ngid = root\npid file = %s/rsyncd.pid\n[sweep]\n  path = %s/www\n  read only = yes\n' \
+		"$T" "$T" >"$T/rsyncd.conf"
+	rm -f "$T/rsyncd.pid" "$T/rsync.out"
+	serve rsyncd "$P" rsync --daemon --no-detach --address=127.0.0.1 --port="$P" --config="$T/rsyncd.conf"
+	rsync "rsync://127.0.0.1:$P/sweep/index.html" "$T/rsync.out" && cat "$T/rsync.out"
+	stop
+}
 job_libconfig() { printf 'name = "own";\nport = %s;\n' "$P" >"$T/own.cfg"; "$HELPERS/configuser" "$T/own.cfg"; }
 
 mkdir -p "$T/www"
@@ -107,7 +139,8 @@ declare -A want=(
 	[memcached]="STORED VALUE k 0 2 hi END" [lighttpd]="hello"
 	[nginx]="hello from nginx" [socat]="SOCAT" [nc]="netcat" [keyscan]="ssh-ed25519"
 	[perl]="PERL" [ruby]="RUBY" [node]="NODE" [java]="JAVA" [tcl]="TCL" [sshd]="SSH-2.0"
-	[libconfig]="name own bind ok"
+	[libconfig]="name own bind ok" [haproxy]="haproxy" [dnsmasq]="10.1.2.3" [openssl]="s_server"
+	[rsync]="hello"
 )
 # The programs whose own lines must be in the log: libreuse ran inside each.
 declare -A progs=(
@@ -115,8 +148,10 @@ declare -A progs=(
 	[redis]="redis-server redis-cli" [memcached]="memcached nc" [lighttpd]="lighttpd"
 	[nginx]="nginx curl" [socat]="socat" [nc]="nc" [perl]="perl" [ruby]="ruby" [node]="node"
 	[java]="java" [tcl]="tclsh" [sshd]="sshd" [keyscan]="sshd ssh-keyscan" [libconfig]="configuser"
+	[haproxy]="haproxy curl" [dnsmasq]="dnsmasq dig" [openssl]="openssl" [rsync]="rsync"
 )
-for j in python_curl python_urllib wget redis memcached lighttpd nginx socat nc perl ruby node java tcl sshd keyscan libconfig; do
+for j in python_curl python_urllib wget redis memcached lighttpd nginx socat nc perl ruby node java tcl sshd keyscan \
+	haproxy dnsmasq openssl rsync libconfig; do
 	P=$(free_port)
 	plain=$(timeout 60 bash -c "$(declare -f job_$j serve stop wait_port nginx_conf 2>/dev/null); T='$T' PY='$PY' HELPERS='$HELPERS' P=$P PIDS=(); job_$j" 2>/dev/null)
 	P=$(free_port)
@@ -124,12 +159,18 @@ for j in python_curl python_urllib wget redis memcached lighttpd nginx socat nc 
 	shimmed=$(timeout 60 env LIBREUSE_CONFIG="$T/sweep.conf" LD_PRELOAD="$(preload)" \
 		bash -c "$(declare -f job_$j serve stop wait_port nginx_conf 2>/dev/null); T='$T' PY='$PY' HELPERS='$HELPERS' P=$P PIDS=(); job_$j" 2>/dev/null)
 	lines=$(grep -c "" "$T/sweep.log")
+	P=$(free_port)
+	short=$(timeout 60 env LIBREUSE_CONFIG="$T/short.conf" LD_PRELOAD="$(preload)" \
+		bash -c "$(declare -f job_$j serve stop wait_port nginx_conf 2>/dev/null); T='$T' PY='$PY' HELPERS='$HELPERS' P=$P PIDS=(); job_$j" 2>"$T/short.err")
 	plain=$(echo $plain)
 	shimmed=$(echo $shimmed)
+	short=$(echo $short)
 	check "$j: does its job without libreuse ($plain)" test "$plain" = "${want[$j]}"
 	missing=
 	for p in ${progs[$j]}; do grep -q "]: $p: " "$T/sweep.log" || missing="$missing $p"; done
 	check "...and the same under libreuse at level all ($shimmed; $lines lines logged)" \
 		test "$shimmed" = "${want[$j]}"
 	check "...libreuse ran in ${progs[$j]}${missing:+ (no line from$missing)}" test -z "$missing"
+	check "...and the same with SO_REUSEADDR injected into its TCP binds on the short way ($short)" \
+		test "$short" = "${want[$j]}"
 done

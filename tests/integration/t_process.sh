@@ -10,6 +10,18 @@ out=$(EARLY_PORT=$P shim "$T/early.conf" "$HELPERS/early" 2>&1)
 check "a bind from another library's constructor gets the rules (deny EPERM)" test "$out" = "early bind: -1 EPERM"
 out=$(EARLY_PORT=$P "$HELPERS/early" 2>&1)
 check "...where without libreuse it binds" test "$out" = "early bind: 0 -"
+check "...the table compiled before main by the helper, and cached" \
+	test -n "$(ls "$LIBREUSE_CACHE_DIR"/*.table 2>/dev/null)"
+# A helper that crashes while the program is still in its constructors: the
+# bind goes on without rules, and one line says why.
+printf '#!/bin/sh\nkill -SEGV $$\n' >"$T/crash.sh"
+chmod 755 "$T/crash.sh"
+rm -rf "$LIBREUSE_CACHE_DIR"
+out=$(EARLY_PORT=$P LIBREUSE_HELPER=$T/crash.sh shim "$T/early.conf" "$HELPERS/early" 2>"$T/early.err")
+check "a helper that crashes before main: the constructor's bind runs without rules ($out)" \
+	test "$out" = "early bind: 0 -"
+check "...one line names the file and the signal: $(head -c 160 "$T/early.err")" \
+	test "$(wc -l <"$T/early.err")" = 1 -a "$(grep -c "early.conf.*SIGSEGV" "$T/early.err")" = 1
 
 # 2. fd 2 closed and reopened by the program onto its own file.
 H=$(free_port)

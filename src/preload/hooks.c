@@ -1,6 +1,7 @@
 /* The interposed functions, the only symbols libreuse.so exports. Each is a
- * few lines: make sure the real function is known, let IP sockets through
- * to the policy, otherwise call straight through. */
+ * few lines: a bind or connect the gate settles (gate.h) takes the short
+ * way, other IP sockets go to the policy, anything else calls straight
+ * through. */
 #include "caller.h"
 #include "fdstate.h"
 #include "gate.h"

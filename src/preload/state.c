@@ -64,7 +64,7 @@ static void publish_hint(const struct lr_loaded *l)
  * due (compare-and-swap in lr_state_enter), read by any hook. */
 atomic_llong lr_state_next_check_ns;
 /* Set by load_first when it is done; a process that never opened an IP
- * socket has no rules to report on. Read by any hook (lr_state_start). */
+ * socket has no rules to report on. Read by the socket() hook. */
 atomic_bool lr_state_started;
 
 

@@ -4,7 +4,7 @@
 # socket at fd 3, or dup2s its own socket over every fd from 3 on, still
 # gets every audit line on stderr, in the log file and in syslog, and
 # nothing of libreuse's ever reaches its socket. Then Debian's sshd, which
-# closes every fd at start.
+# closes every fd at start, with each of the three sinks.
 . "$(dirname "$0")/../lib.sh"
 
 P=$(free_port)
@@ -65,6 +65,47 @@ if [ -x /usr/sbin/sshd ] && [ "$(id -u)" = 0 ]; then
 	check "...and its listen too" grep -q "sshd: listen tcp 127.0.0.1:$P" "$T/sshd.err"
 	check "...with the setsockopt before it and the verdict after it: nothing lost" \
 		test "$(grep -cE "sshd: (setsockopt tcp|bind tcp 127.0.0.1:$P|listen tcp 127.0.0.1:$P|verdict:)" "$T/sshd.err")" = 4
+	kill "$(cat "$T/sshd.pid")" 2>/dev/null
+	wait_exit sshd
+
+	# The same sshd with the file sink, then with syslog.
+	P=$(free_port)
+	bg sshdf "$BUILD/libreuse" run --log all --log-file "$T/sshd.log" --reuseaddr -- /usr/sbin/sshd -D -e -f /dev/null \
+		-h "$T/hostkey" -o ListenAddress=127.0.0.1 -o Port="$P" -o PidFile=none -o UsePAM=no
+	wait_for "$T/sshdf.err" "Server listening on 127.0.0.1 port $P" 10
+	banner=$(timeout 5 socat -T 2 - "TCP:127.0.0.1:$P" </dev/null 2>/dev/null | head -c 40)
+	check "sshd, log file: serves ($banner), and setsockopt, bind, listen and verdict are in the file" \
+		test -n "$(grep "^SSH-2.0-OpenSSH" <<<"$banner")" -a \
+		"$(grep -cE "sshd: (setsockopt tcp|bind tcp 127.0.0.1:$P|listen tcp 127.0.0.1:$P|verdict:)" "$T/sshd.log")" = 4
+	kill "$(cat "$T/sshdf.pid")" 2>/dev/null
+	wait_exit sshdf
+	if unshare -m true 2>/dev/null; then
+		P=$(free_port)
+		rules "$T/sshds.conf" 'log = { level = "all"; target = "syslog"; };'
+		cat >"$T/sshds.sh" <<EOS
+mount --make-rprivate /
+mkdir -p "$T/dev.old2"
+mount --bind /dev "$T/dev.old2"
+mount -t tmpfs none /dev
+for n in null zero urandom random; do touch /dev/\$n; mount --bind "$T/dev.old2/\$n" /dev/\$n; done
+"$PY" "$ROOT/tests/helpers/syslogd.py" /dev/log "$T/sshd.msgs" >"$T/sshds.d" &
+for i in \$(seq 50); do grep -q READY "$T/sshds.d" && break; sleep 0.05; done
+LIBREUSE_CONFIG=/dev/null LIBREUSE_RULES='log = { level = "all"; target = "syslog"; };' LD_PRELOAD="$(preload)" \
+	/usr/sbin/sshd -D -e -f /dev/null -h "$T/hostkey" -o ListenAddress=127.0.0.1 -o Port=$P -o PidFile=none -o UsePAM=no 2>"$T/sshds.err" &
+for i in \$(seq 100); do grep -q "Server listening" "$T/sshds.err" && break; sleep 0.05; done
+timeout 5 socat -T 2 - "TCP:127.0.0.1:$P" </dev/null 2>/dev/null | head -c 40
+kill %2
+wait %2
+sleep 0.2
+kill %1
+EOS
+		banner=$(timeout 30 unshare -m bash "$T/sshds.sh" 2>"$T/sshds.sh.err")
+		check "sshd, syslog: serves ($banner), and setsockopt, bind, listen and verdict reach syslog" \
+			test -n "$(grep "^SSH-2.0-OpenSSH" <<<"$banner")" -a \
+			"$(grep -cE "sshd: (setsockopt tcp|bind tcp 127.0.0.1:$P|listen tcp 127.0.0.1:$P|verdict:)" "$T/sshd.msgs")" = 4
+	else
+		ok "# SKIP sshd and syslog: no mount namespaces here"
+	fi
 else
 	ok "# SKIP sshd: needs root and openssh-server"
 fi

@@ -15,7 +15,6 @@
  * that only held[] changes, when the program puts a file at a held number
  * (lr_sd_move_from, from any of its threads): hence atomic. */
 int lr_sd_held_count;
-#define count lr_sd_held_count
 static int passed[LR_SD_MAX]; /* the number systemd gave it: what lines say */
 static atomic_int held[LR_SD_MAX];
 static char names[4096];
@@ -36,37 +35,37 @@ void lr_sd_capture(void)
 	const char *list = secure_getenv("LISTEN_FDNAMES");
 	size_t used = 0;
 	int saved = errno;
-	for (long i = 0; i < n && count < LR_SD_MAX; i++) {
+	for (long i = 0; i < n && lr_sd_held_count < LR_SD_MAX; i++) {
 		int fd = 3 + (int)i;
 		/* Where the limit on fds is below the hold base, the passed number
 		 * itself is all there is. */
 		int h = fcntl(fd, F_DUPFD_CLOEXEC, LR_SD_HOLD_BASE);
-		passed[count] = fd;
-		atomic_store(&held[count], h >= 0 ? h : fd);
-		name_of[count] = NULL;
+		passed[lr_sd_held_count] = fd;
+		atomic_store(&held[lr_sd_held_count], h >= 0 ? h : fd);
+		name_of[lr_sd_held_count] = NULL;
 		if (list && *list) {
 			size_t len = strcspn(list, ":");
 			if (used + len + 1 <= sizeof(names)) {
 				memcpy(names + used, list, len);
 				names[used + len] = '\0';
-				name_of[count] = names + used;
+				name_of[lr_sd_held_count] = names + used;
 				used += len + 1;
 			}
 			list += len + (list[len] == ':');
 		}
-		count++;
+		lr_sd_held_count++;
 	}
 	errno = saved;
 }
 
 int lr_sd_count(void)
 {
-	return count;
+	return lr_sd_held_count;
 }
 
 bool lr_sd_is_held_among(int fd)
 {
-	for (int i = 0; i < count; i++)
+	for (int i = 0; i < lr_sd_held_count; i++)
 		if (atomic_load_explicit(&held[i], memory_order_relaxed) == fd && fd != passed[i])
 			return true;
 	return false;
@@ -75,7 +74,7 @@ bool lr_sd_is_held_among(int fd)
 int lr_sd_held_in(unsigned int first, unsigned int last, int *out, int max)
 {
 	int n = 0;
-	for (int i = 0; i < count && n < max; i++) {
+	for (int i = 0; i < lr_sd_held_count && n < max; i++) {
 		int h = atomic_load_explicit(&held[i], memory_order_relaxed);
 		if (h == passed[i] || (unsigned int)h < first || (unsigned int)h > last)
 			continue;
@@ -91,7 +90,7 @@ int lr_sd_held_in(unsigned int first, unsigned int last, int *out, int max)
 
 void lr_sd_move_from(int fd)
 {
-	for (int i = 0; i < count; i++) {
+	for (int i = 0; i < lr_sd_held_count; i++) {
 		if (atomic_load(&held[i]) != fd || fd == passed[i])
 			continue;
 		int saved = errno;
@@ -106,7 +105,7 @@ void lr_sd_move_from(int fd)
 
 int lr_sd_find(const struct lr_keep_sock *want, const char *name, struct lr_keep_outcome *out)
 {
-	for (int i = 0; i < count; i++) {
+	for (int i = 0; i < lr_sd_held_count; i++) {
 		struct lr_keep_sock have;
 		if (name && (!name_of[i] || strcmp(name, name_of[i]) != 0))
 			continue;

@@ -59,12 +59,17 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int lr_image_read(int fd, size_t max, int deadline_ms, void **image, size_t *len,
+int lr_image_read(int fd, size_t size, size_t max, int deadline_ms, void **image, size_t *len,
 		  const char **why)
 {
 	long long end = deadline_ms >= 0 ? now_ms() + deadline_ms : 0;
-	size_t cap = 64 << 10, n = 0;
-	char *buf = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	/* A known size is had in one mapping whose pages are made at once,
+	 * not one fault at a time as the read reaches them; a byte more, so
+	 * that the read that finds the end needs no second one. */
+	size_t cap = size && size < max ? (size + page) / page * page : 64 << 10, n = 0;
+	char *buf = mmap(NULL, cap, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | (size ? MAP_POPULATE : 0), -1, 0);
 	if (buf == MAP_FAILED) {
 		*why = "out of memory";
 		return -1;
@@ -119,7 +124,6 @@ int lr_image_read(int fd, size_t max, int deadline_ms, void **image, size_t *len
 	/* The mapping is cap bytes; lr_image_release is given len, and munmap
 	 * of a shorter length would leave the tail mapped: keep them equal by
 	 * trimming the tail now. */
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	size_t keep = n ? (n + page - 1) / page * page : page;
 	if (keep < cap)
 		munmap(buf + keep, cap - keep);

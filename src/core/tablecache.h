@@ -28,8 +28,9 @@ const char *lr_cache_distrust(const struct stat *st);
 
 /* Reads a whole fd (a cache file, the helper's pipe) into fresh anonymous
  * memory made read-only, within deadline_ms (< 0: none) and max bytes.
- * 0, or -1 with *why; the memory is released with lr_image_release. */
-int lr_image_read(int fd, size_t max, int deadline_ms, void **image, size_t *len,
+ * size: what it is expected to hold (a regular file's size), or 0. 0, or
+ * -1 with *why; the memory is released with lr_image_release. */
+int lr_image_read(int fd, size_t size, size_t max, int deadline_ms, void **image, size_t *len,
 		  const char **why);
 void lr_image_release(void *image, size_t len);
 

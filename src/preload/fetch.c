@@ -75,7 +75,7 @@ static struct lr_table *from_cache(const struct lr_sources *src, const char *dir
 	why = fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ? "not a regular file" : lr_cache_distrust(&st);
 	void *image = NULL;
 	size_t len = 0;
-	if (!why && lr_image_read(fd, LR_TABLE_MAX_BYTES, -1, &image, &len, &why) != 0)
+	if (!why && lr_image_read(fd, (size_t)st.st_size, LR_TABLE_MAX_BYTES, -1, &image, &len, &why) != 0)
 		image = NULL;
 	lr_sys.close(fd);
 	if (why) {

@@ -185,7 +185,7 @@ int lr_helper_run(const char *path, char *const argv[], char *const envp[],
 	/* The intermediate kills the helper at LR_HELPER_TIMEOUT_MS: EOF comes
 	 * by then; the margin is for a helper's child that kept the pipe. */
 	const char *why = NULL;
-	int r = lr_image_read(p[0], LR_TABLE_MAX_BYTES, LR_HELPER_TIMEOUT_MS + 1000, &out->image,
+	int r = lr_image_read(p[0], 0, LR_TABLE_MAX_BYTES, LR_HELPER_TIMEOUT_MS + 1000, &out->image,
 			      &out->len, &why);
 	raw(SYS_close, p[0], 0, 0, 0);
 	siginfo_t si;

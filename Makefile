@@ -178,6 +178,8 @@ $(B)/tests/test_abi: tests/unit/test_abi.c $(CORE_OBJ) $(PARSE_OBJ) $(ABI_UNIT_O
 
 $(B)/tests/%: tests/unit/%.c $(CORE_OBJ) $(PARSE_OBJ) $(wildcard tests/unit/*.h) | $(B)/tests
 	$(CC) $(CFLAGS) -Isrc/core $< $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@ -lcmocka
+# The hooks' gate is tested whole: its source is included by the test.
+$(B)/tests/test_gate: src/preload/gate.c src/preload/gate.h
 
 # -Isrc/core: a helper may speak our wire formats (their headers, no code).
 $(B)/helpers/%: tests/helpers/%.c | $(B)/helpers

@@ -471,9 +471,10 @@ int lr_table_build(const struct lr_ruleset *rs, const struct lr_build_info *info
 		size += ib[op].cand.n * sizeof(uint32_t);
 		x->bound_at = (uint32_t)size;
 		size += ib[op].bound.n * sizeof(uint16_t);
-		x->block_at = (uint32_t)size;
-		if (ib[op].bound.n)
+		if (ib[op].bound.n > LR_BLOCKS_FROM) {
+			x->block_at = (uint32_t)size;
 			size += (LR_BLOCKS + 1) * sizeof(uint16_t);
+		}
 		size = align8(size);
 		if (h.ops & (op ? LR_OP_CONNECT : LR_OP_BIND)) {
 			x->map_at = (uint32_t)size;
@@ -543,7 +544,7 @@ int lr_table_build(const struct lr_ruleset *rs, const struct lr_build_info *info
 			}
 			free(delta);
 		}
-		if (!x->nintervals)
+		if (!x->block_at)
 			continue;
 		uint16_t *block = (uint16_t *)(b + x->block_at);
 		uint32_t i = 0;

@@ -103,15 +103,18 @@ struct lr_source_id {
  * rule indices in file order, cut after the first rule that matches every
  * address, family and program (nothing after it can ever win).
  * Blocks of 4 ports: a lookup then searches at most 5 intervals, and the
- * block map costs 32 KiB an operation that has rules. */
+ * block map costs 32 KiB an operation that has more than LR_BLOCKS_FROM
+ * intervals; with fewer, a search of them all takes as few steps, and a
+ * small rule file makes a small table (read at every program's start). */
 #define LR_BLOCK_SHIFT 2
 #define LR_BLOCKS (65536 >> LR_BLOCK_SHIFT)
+#define LR_BLOCKS_FROM 64
 
 struct lr_index {
 	uint32_t nintervals;
 	/* block[b]: the interval holding port b << LR_BLOCK_SHIFT, so a lookup
 	 * searches only the few intervals of one block (block[LR_BLOCKS] is the
-	 * last interval). Empty when nintervals is 0. */
+	 * last interval). NULL for LR_BLOCKS_FROM intervals or fewer. */
 	const uint16_t *block; /* intervals number at most 65,536: an index fits */
 	const uint16_t *bound; /* a port */
 	const uint32_t *off;
@@ -198,6 +201,11 @@ static inline bool lr_table_may_match(const struct lr_table *t, uint8_t op, uint
  * connect) on, one bit each, into map: what lr_table_may_match says, as a
  * whole map the front end may keep. */
 void lr_table_port_map(const struct lr_table *t, int op, uint64_t map[1024]);
+/* Ports [from, to), in host order, that share v: a verdict (verdicts.h),
+ * or in a port map 1 where a rule could match and 0 where none can. */
+typedef void lr_run_fn(void *ctx, uint32_t from, uint32_t to, uint8_t v);
+/* The same map as runs in port order, covering 0-65535. */
+void lr_table_port_runs(const struct lr_table *t, int op, lr_run_fn *fn, void *ctx);
 
 /* How many of the table's rules are this program's. */
 size_t lr_table_count_applying(const struct lr_table *t);

@@ -94,20 +94,21 @@ static const char *check(const struct lr_tf_header *h, size_t len)
 		if (x->nintervals > 65536 || x->noff != x->nintervals + 1 ||
 		    !inside(h, x->off_at, x->noff, 4, 4) || !inside(h, x->cand_at, x->ncand, 4, 4) ||
 		    !inside(h, x->bound_at, x->nintervals, 2, 2) ||
-		    !inside(h, x->block_at, LR_BLOCKS + 1, 2, 2))
+		    (x->block_at && !inside(h, x->block_at, LR_BLOCKS + 1, 2, 2)))
 			return "an index lies outside the table";
 		const uint32_t *off = (const uint32_t *)(b + x->off_at);
 		const uint32_t *cand = (const uint32_t *)(b + x->cand_at);
 		const uint16_t *block = (const uint16_t *)(b + x->block_at);
+		const uint16_t *bound = (const uint16_t *)(b + x->bound_at);
 		for (uint32_t i = 0; i < x->nintervals; i++)
-			if (off[i] > off[i + 1])
+			if (off[i] > off[i + 1] || (i ? bound[i] <= bound[i - 1] : bound[0] != 0))
 				return "an index is out of order";
 		if (off[x->nintervals] > x->ncand)
 			return "an index points outside the table";
 		for (uint32_t i = 0; i < x->ncand; i++)
 			if (cand[i] >= h->nrules)
 				return "an index points outside the table";
-		for (uint32_t i = 0; i <= LR_BLOCKS; i++)
+		for (uint32_t i = 0; x->block_at && i <= LR_BLOCKS; i++)
 			if (block[i] >= x->nintervals || (i && block[i] < block[i - 1]))
 				return "an index points outside the table";
 	}
@@ -178,7 +179,7 @@ int lr_table_open(struct lr_table *t, const void *image, size_t len, const char 
 		ix->off = (const uint32_t *)(b + x->off_at);
 		ix->cand = (const uint32_t *)(b + x->cand_at);
 		ix->bound = (const uint16_t *)(b + x->bound_at);
-		ix->block = (const uint16_t *)(b + x->block_at);
+		ix->block = x->block_at ? (const uint16_t *)(b + x->block_at) : NULL;
 		/* The map covers rules that name no program: with rules of this
 		 * program's for the op, the index is asked instead. */
 		t->port_map[op] = (prog_ops & (op ? LR_OP_CONNECT : LR_OP_BIND)) ? NULL
@@ -239,7 +240,11 @@ const struct lr_entry *lr_table_match(const struct lr_table *t, const struct lr_
 	/* The last interval starting at or below the port: between the
 	 * intervals holding the first port of its block and of the next. */
 	uint32_t b = c->port >> LR_BLOCK_SHIFT;
-	uint32_t lo = ix->block[b], hi = ix->block[b + 1] + 1;
+	uint32_t lo = 0, hi = ix->nintervals;
+	if (ix->block) {
+		lo = ix->block[b];
+		hi = ix->block[b + 1] + 1u;
+	}
 	while (hi - lo > 1) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		if (ix->bound[mid] <= c->port)
@@ -255,24 +260,60 @@ const struct lr_entry *lr_table_match(const struct lr_table *t, const struct lr_
 	return NULL;
 }
 
-void lr_table_port_map(const struct lr_table *t, int op, uint64_t map[1024])
+/* Runs of the set bits of a port map, and of the clear ones between. */
+static void map_runs(const uint64_t *map, lr_run_fn *fn, void *ctx)
+{
+	uint32_t from = 0;
+	uint8_t v = map[0] & 1;
+	for (uint32_t port = 0; port < 65536;) {
+		uint64_t w = map[port >> 6] >> (port & 63);
+		/* Where the bits stop being v, within this word. */
+		uint64_t change = v ? ~w : w;
+		uint32_t left = 64 - (port & 63);
+		uint32_t step = change ? (uint32_t)__builtin_ctzll(change) : left;
+		if (step >= left) {
+			port += left;
+			continue;
+		}
+		port += step;
+		fn(ctx, from, port, v);
+		from = port;
+		v ^= 1;
+	}
+	fn(ctx, from, 65536, v);
+}
+
+void lr_table_port_runs(const struct lr_table *t, int op, lr_run_fn *fn, void *ctx)
 {
 	const uint64_t *shared = t->port_map[op];
 	if (shared) {
-		memcpy(map, shared, 1024 * sizeof(*map));
+		map_runs(shared, fn, ctx);
 		return;
 	}
 	const struct lr_index *ix = &t->index[op];
 	/* A linear index says nothing of ports: every port may match. */
-	memset(map, ix->linear ? 0xff : 0, 1024 * sizeof(*map));
-	if (ix->linear)
+	if (ix->linear || ix->nintervals == 0) {
+		fn(ctx, 0, 65536, ix->linear);
 		return;
+	}
 	for (uint32_t i = 0; i < ix->nintervals; i++) {
 		bool any = false;
 		for (uint32_t k = ix->off[i]; k < ix->off[i + 1] && !any; k++)
 			any = lr_table_applies(t, &t->rules[ix->cand[k]]);
 		uint32_t end = i + 1 < ix->nintervals ? ix->bound[i + 1] : 65536;
-		for (uint32_t port = any ? ix->bound[i] : end; port < end; port++)
-			map[port >> 6] |= 1ull << (port & 63);
+		fn(ctx, ix->bound[i], end, any);
 	}
+}
+
+static void set_bits(void *ctx, uint32_t from, uint32_t to, uint8_t v)
+{
+	uint64_t *map = ctx;
+	for (uint32_t port = v ? from : to; port < to; port++)
+		map[port >> 6] |= 1ull << (port & 63);
+}
+
+void lr_table_port_map(const struct lr_table *t, int op, uint64_t map[1024])
+{
+	memset(map, 0, 1024 * sizeof(*map));
+	lr_table_port_runs(t, op, set_bits, map);
 }

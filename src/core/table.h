@@ -16,7 +16,7 @@
 
 #define LR_TABLE_MAGIC "\177LRTABLE" /* 8 bytes, NUL not included */
 /* Bumped with any change of the layout below or of what a field means. */
-#define LR_TABLE_VERSION 2u
+#define LR_TABLE_VERSION 3u
 /* Larger than any table a 16 MiB rule file compiles to. */
 #define LR_TABLE_MAX_BYTES (256u << 20)
 
@@ -27,7 +27,7 @@ struct lr_tf_index {
 	uint32_t off_at, noff;   /* uint32_t[noff]: noff = nintervals + 1 */
 	uint32_t cand_at, ncand; /* uint32_t[ncand] */
 	uint32_t bound_at;       /* uint16_t[nintervals] */
-	uint32_t block_at;       /* uint16_t[LR_BLOCKS + 1] */
+	uint32_t block_at;       /* uint16_t[LR_BLOCKS + 1], or 0: none */
 	/* uint64_t[1024]: bit p set when a rule naming no program covers port
 	 * p (0: no such rule, no map). The hook's one check. */
 	uint32_t map_at;

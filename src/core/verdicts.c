@@ -33,17 +33,17 @@ static uint8_t nibble(const struct lr_table *t, const uint32_t *cand, uint32_t f
 	return LR_VERDICT_SETTLED;
 }
 
-void lr_bind_verdicts(const struct lr_table *t, uint8_t out[65536])
+void lr_bind_verdict_runs(const struct lr_table *t, lr_run_fn *fn, void *ctx)
 {
 	const struct lr_index *ix = &t->index[0];
 	/* Every call logged, every listener kept, or nothing done for real:
 	 * the full path for all. */
 	if (t->log.level >= LR_LOG_ALL || t->keep_all || t->dry_run || ix->linear) {
-		memset(out, 0, 65536);
+		fn(ctx, 0, 65536, 0);
 		return;
 	}
 	if (ix->nintervals == 0) {
-		memset(out, LR_VERDICT_PASS, 65536);
+		fn(ctx, 0, 65536, LR_VERDICT_PASS);
 		return;
 	}
 	for (uint32_t i = 0; i < ix->nintervals; i++) {
@@ -51,6 +51,16 @@ void lr_bind_verdicts(const struct lr_table *t, uint8_t out[65536])
 		uint8_t v = (uint8_t)(nibble(t, ix->cand, from, to, LR_PROTO_TCP) |
 				      nibble(t, ix->cand, from, to, LR_PROTO_UDP) << LR_VERDICT_UDP_SHIFT);
 		uint32_t end = i + 1 < ix->nintervals ? ix->bound[i + 1] : 65536;
-		memset(out + ix->bound[i], v, end - ix->bound[i]);
+		fn(ctx, ix->bound[i], end, v);
 	}
+}
+
+static void fill(void *out, uint32_t from, uint32_t to, uint8_t v)
+{
+	memset((uint8_t *)out + from, v, to - from);
+}
+
+void lr_bind_verdicts(const struct lr_table *t, uint8_t out[65536])
+{
+	lr_bind_verdict_runs(t, fill, out);
 }

@@ -24,10 +24,12 @@ enum {
 /* Both protocols settled, nothing to inject: the common verdict. */
 #define LR_VERDICT_PASS (LR_VERDICT_SETTLED | LR_VERDICT_SETTLED << LR_VERDICT_UDP_SHIFT)
 
-/* The verdict of every port for a bind under t, out[port] (host order).
- * Settled only where the matched rule does no more than inject options,
- * on every address, and nothing of it is logged or counted when it
- * succeeds. */
+/* The verdict of every port for a bind under t, as runs in port order that
+ * cover 0-65535: the gate writes only the runs it must (gate.c). Settled
+ * only where the matched rule does no more than inject options, on every
+ * address, and nothing of it is logged or counted when it succeeds. */
+void lr_bind_verdict_runs(const struct lr_table *t, lr_run_fn *fn, void *ctx);
+/* The same, whole: out[port]. */
 void lr_bind_verdicts(const struct lr_table *t, uint8_t out[65536]);
 
 #endif

@@ -1,10 +1,15 @@
 #include "gate.h"
 
-#include <sys/mman.h>
-
-/* 72 KiB of zero pages until the first load writes them. */
+/* 72 KiB of zero pages: a load writes only the ports its rules name. */
 _Atomic uint8_t lr_gate_bind[65536];
 _Atomic uint64_t lr_gate_connect[1024];
+
+/* Which of lr_gate_bind's 16 pages, and whether any word of
+ * lr_gate_connect, were ever written with something other than zero: a
+ * run of "pass" need not look at a page still zero. Owned by the thread
+ * publishing rules, as the gate is. */
+static uint16_t bind_dirty;
+static bool connect_dirty;
 
 /* n as lr_gate_port gives it for a port in host order. */
 static uint16_t wire(uint32_t port)
@@ -12,69 +17,67 @@ static uint16_t wire(uint32_t port)
 	return htons((uint16_t)port);
 }
 
-/* The connects t lets pass, by port in host order: those no rule of this
- * program's names, unless every call is logged. */
-static void connect_passes(const struct lr_table *t, uint64_t out[1024])
-{
-	if (!t || t->log.level >= LR_LOG_ALL) {
-		memset(out, t ? 0 : 0xff, 1024 * sizeof(*out));
-		return;
-	}
-	lr_table_port_map(t, 1, out);
-	for (int i = 0; i < 1024; i++)
-		out[i] = ~out[i];
-}
-
-/* What one publication works out before it writes the gate: mapped for it
- * and unmapped after, so that it costs the program no memory between. */
-struct scratch {
-	uint8_t verdicts[65536];
-	uint64_t passes[1024], words[1024];
+/* What one publication writes: narrowing (before new rules are in force)
+ * or opening (once they are). */
+struct pass {
+	bool narrow;
 };
 
-/* Every call to the full path: where the scratch could not be had. */
-static void close_gate(void)
+/* A run of bind verdicts. Narrowing sends every port whose code is about
+ * to change to the full path; opening writes the new code. Each port thus
+ * goes from old to new, or by way of the full path, never by a third. */
+static void bind_run(void *ctx, uint32_t from, uint32_t to, uint8_t verdict)
 {
-	for (uint32_t n = 0; n < 65536; n++)
-		atomic_store_explicit(&lr_gate_bind[n], 0, memory_order_relaxed);
-	for (int i = 0; i < 1024; i++)
-		atomic_store_explicit(&lr_gate_connect[i], 0, memory_order_relaxed);
+	const struct pass *p = ctx;
+	uint8_t code = lr_gate_code(verdict);
+	if (code == 0 && !bind_dirty)
+		return;
+	for (uint32_t port = from; port < to; port++) {
+		uint16_t n = wire(port);
+		unsigned page = n >> 12;
+		if (code == 0 && !(bind_dirty >> page & 1))
+			continue;
+		if (atomic_load_explicit(&lr_gate_bind[n], memory_order_relaxed) == code)
+			continue;
+		atomic_store_explicit(&lr_gate_bind[n], p->narrow ? LR_GATE_FULL : code,
+				      memory_order_relaxed);
+		bind_dirty |= (uint16_t)(1u << page);
+	}
+}
+
+/* A run of connects: v 1 where the full path must look (a bit set). A
+ * bit only ever set while narrowing, cleared only while opening. */
+static void connect_run(void *ctx, uint32_t from, uint32_t to, uint8_t v)
+{
+	const struct pass *p = ctx;
+	if (!v && (p->narrow || !connect_dirty))
+		return;
+	for (uint32_t port = from; port < to; port++) {
+		uint16_t n = wire(port);
+		_Atomic uint64_t *w = &lr_gate_connect[n >> 6];
+		uint64_t bit = 1ull << (n & 63), old = atomic_load_explicit(w, memory_order_relaxed);
+		if (!(old & bit) == !v)
+			continue;
+		atomic_store_explicit(w, v ? old | bit : old & ~bit, memory_order_relaxed);
+		connect_dirty = true;
+	}
 }
 
 static void write_gate(const struct lr_table *t, bool narrow)
 {
-	struct scratch *x = mmap(NULL, sizeof(*x), PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (x == MAP_FAILED) {
-		close_gate();
-		atomic_thread_fence(memory_order_seq_cst);
-		return;
-	}
+	struct pass p = { .narrow = narrow };
 	if (t)
-		lr_bind_verdicts(t, x->verdicts);
+		lr_bind_verdict_runs(t, bind_run, &p);
 	else
-		memset(x->verdicts, LR_VERDICT_PASS, sizeof(x->verdicts));
-	for (uint32_t port = 0; port < 65536; port++) {
-		uint8_t v = x->verdicts[port];
-		uint16_t n = wire(port);
-		if (narrow && atomic_load_explicit(&lr_gate_bind[n], memory_order_relaxed) != v)
-			v = 0;
-		atomic_store_explicit(&lr_gate_bind[n], v, memory_order_relaxed);
-	}
-	connect_passes(t, x->passes);
-	for (uint32_t port = 0; port < 65536; port++)
-		if ((x->passes[port >> 6] >> (port & 63)) & 1) {
-			uint16_t n = wire(port);
-			x->words[n >> 6] |= 1ull << (n & 63);
-		}
-	for (int i = 0; i < 1024; i++) {
-		uint64_t w = x->words[i];
-		if (narrow)
-			w &= atomic_load_explicit(&lr_gate_connect[i], memory_order_relaxed);
-		atomic_store_explicit(&lr_gate_connect[i], w, memory_order_relaxed);
-	}
+		bind_run(&p, 0, 65536, LR_VERDICT_PASS);
+	/* Every connect logged: all to the full path. */
+	if (t && t->log.level >= LR_LOG_ALL)
+		connect_run(&p, 0, 65536, 1);
+	else if (t)
+		lr_table_port_runs(t, 1, connect_run, &p);
+	else
+		connect_run(&p, 0, 65536, 0);
 	atomic_thread_fence(memory_order_seq_cst);
-	munmap(x, sizeof(*x));
 }
 
 void lr_gate_narrow(const struct lr_table *t)

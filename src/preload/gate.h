@@ -17,12 +17,25 @@
 #include <sys/socket.h>
 
 /* Both indexed by n, the port as it lies in a sockaddr (network order) read
- * as a number: the hook has no byte swap to make. All zero until the rules
- * are first loaded: every call then takes the full path, which loads them.
- * Written only by the thread publishing rules (state.c); read by any hook
- * with relaxed loads. */
-extern _Atomic uint8_t lr_gate_bind[65536];     /* [n]: a verdict */
-extern _Atomic uint64_t lr_gate_connect[1024]; /* [n >> 6] bit n & 63: passes */
+ * as a number: the hook has no byte swap to make. Each holds what differs
+ * from the common case, so that a load writes only the ports its rules
+ * name and the rest stay zero pages: lr_gate_bind[n] is the verdict as
+ * lr_gate_code gives it (0: pass), and a bit of lr_gate_connect is set
+ * where a connect must take the full path. Before the rules are first
+ * loaded both say "pass" everywhere, and no call believes them: until the
+ * load, the reload check is due (state.c), and a call it finds due takes
+ * the full path, which loads the rules. Written only by the thread
+ * publishing rules (state.c); read by any hook with relaxed loads. */
+extern _Atomic uint8_t lr_gate_bind[65536];     /* [n]: a code */
+extern _Atomic uint64_t lr_gate_connect[1024]; /* [n >> 6] bit n & 63: ask */
+
+/* A verdict as lr_gate_bind holds it: the common one, PASS, is 0. A
+ * verdict that settles nothing (0) becomes LR_GATE_FULL. */
+static inline uint8_t lr_gate_code(uint8_t verdict)
+{
+	return verdict ^ LR_VERDICT_PASS;
+}
+#define LR_GATE_FULL LR_VERDICT_PASS
 
 /* n for an IP sockaddr the hook may read; -1 for anything else, which is
  * the full path's to judge. */
@@ -39,11 +52,12 @@ static inline int lr_gate_port(const struct sockaddr *addr, socklen_t len)
 	return family == AF_INET || family == AF_INET6 ? n : -1;
 }
 
-/* The verdict for a bind to addr: 0 (ask the policy) for anything else. */
-static inline unsigned lr_gate_bind_verdict(const struct sockaddr *addr, socklen_t len)
+/* The code for a bind to addr: LR_GATE_FULL (ask the policy) for anything
+ * but an IP sockaddr. */
+static inline unsigned lr_gate_bind_code(const struct sockaddr *addr, socklen_t len)
 {
 	int n = lr_gate_port(addr, len);
-	return n < 0 ? 0 : atomic_load_explicit(&lr_gate_bind[n], memory_order_relaxed);
+	return n < 0 ? LR_GATE_FULL : atomic_load_explicit(&lr_gate_bind[n], memory_order_relaxed);
 }
 
 /* True when a connect to addr may go straight to the kernel. */
@@ -51,12 +65,13 @@ static inline bool lr_gate_connect_passes(const struct sockaddr *addr, socklen_t
 {
 	int n = lr_gate_port(addr, len);
 	return n >= 0 &&
-	       (atomic_load_explicit(&lr_gate_connect[n >> 6], memory_order_relaxed) >> (n & 63)) & 1;
+	       !((atomic_load_explicit(&lr_gate_connect[n >> 6], memory_order_relaxed) >> (n & 63)) & 1);
 }
 
 /* Before new rules are published: only what the old and the new rules
  * agree on stays (t NULL: no rules). A call racing the swap then takes the
- * full path, which holds one table or the other. */
+ * full path, which holds one table or the other. Neither needs a buffer or
+ * writes a port whose code stays what it was. */
 void lr_gate_narrow(const struct lr_table *t);
 /* Once they are: exactly what the new rules say. */
 void lr_gate_open(const struct lr_table *t);

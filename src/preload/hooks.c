@@ -228,11 +228,12 @@ static __attribute__((noinline, cold)) int failed_short(uint8_t op, int fd,
 	return ret;
 }
 
-/* The options a settled verdict (nibble n) injects into fd, recorded as the
- * full path records them (act.c). False: the socket is not one the verdict
- * can settle, and the full path decides. */
-static __attribute__((noinline)) bool inject_settled(int fd, unsigned v)
+/* The options a settled verdict (a gate's code, gate.h) injects into fd,
+ * recorded as the full path records them (act.c). False: the socket is not
+ * one the verdict can settle, and the full path decides. */
+static __attribute__((noinline)) bool inject_settled(int fd, unsigned code)
 {
+	unsigned v = code ^ LR_VERDICT_PASS;
 	uint16_t st = lr_fd_get(fd);
 	unsigned n = (st & LR_SOCK_TCP) ? v : (st & LR_SOCK_UDP) ? v >> LR_VERDICT_UDP_SHIFT : 0;
 	if (!(n & LR_VERDICT_SETTLED))
@@ -258,8 +259,9 @@ static __attribute__((noinline)) bool inject_settled(int fd, unsigned v)
 
 LR_EXPORT LR_SHORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	unsigned v = lr_gate_bind_verdict(addr, len);
-	if (v && !lr_state_check_due() && (v == LR_VERDICT_PASS || inject_settled(fd, v))) {
+	unsigned code = lr_gate_bind_code(addr, len);
+	if (code != LR_GATE_FULL && !lr_state_check_due() &&
+	    (code == 0 || inject_settled(fd, code))) {
 		/* Not recorded as bound: the one reader, a connect's source
 		 * rule, asks the kernel when the record says no. */
 		int ret = lr_real.bind(fd, addr, len);

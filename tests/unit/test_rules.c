@@ -172,10 +172,12 @@ static bool naive_matches(const struct lr_rule *r, const struct lr_call *c)
 	return !r->has_addr || lr_cidr_match(&r->addr, &c->addr);
 }
 
+/* A narrow port space makes overlaps, edges and gaps common; a wider one,
+ * more intervals than a small index holds. */
+static int port_span = 40;
 static uint16_t small_port(void)
 {
-	/* A narrow port space makes overlaps, edges and gaps common. */
-	return (uint16_t)(rand() % 4 == 0 ? 65535 - rand() % 3 : rand() % 40);
+	return (uint16_t)(rand() % 4 == 0 ? 65535 - rand() % 3 : rand() % port_span);
 }
 
 static void random_rule(struct lr_rule *r)
@@ -200,14 +202,20 @@ static void index_agrees_with_linear_scan(void **state)
 	(void)state;
 	static const char *const addrs[] = { "127.0.0.1", "127.1.2.3", "::1", "10.9.8.7", "::ffff:127.0.0.1", "192.0.2.1" };
 	srand(12345);
+	/* Small indexes are searched whole, larger ones by block: both. */
+	int blocked = 0, whole = 0;
 	for (int round = 0; round < 300; round++) {
 		struct lr_ruleset rs;
 		lr_ruleset_init(&rs);
-		int n = 1 + rand() % 40;
+		port_span = round % 2 ? 40 : 400;
+		int n = 1 + rand() % (port_span == 40 ? 40 : 200);
 		for (int i = 0; i < n; i++)
 			random_rule(lr_ruleset_add(&rs));
 		struct lr_table *t = lr_table_compile(&rs, NULL, NULL);
 		assert_non_null(t);
+		for (int op = 0; op < 2; op++)
+			if (t->index[op].nintervals && !t->index[op].linear)
+				*(t->index[op].block ? &blocked : &whole) += 1;
 		for (int k = 0; k < 400; k++) {
 			struct lr_call c = { .op = (uint8_t)(1 + rand() % 2), .proto = (uint8_t)(rand() % 3),
 					     .port = small_port() };
@@ -221,6 +229,8 @@ static void index_agrees_with_linear_scan(void **state)
 		lr_table_free(t);
 		lr_ruleset_free(&rs);
 	}
+	assert_true(blocked > 20 && whole > 20);
+	port_span = 40;
 }
 
 /* Nested ranges would make the per-interval lists quadratic; past a bound

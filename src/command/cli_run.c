@@ -3,6 +3,7 @@
  * first warning in plain words when LD_PRELOAD cannot reach the command. */
 #include "cli.h"
 #include "config.h"
+#include "exec.h"
 #include "keeper.h"
 #include "supervise.h"
 #include "tablecache.h"
@@ -222,27 +223,6 @@ static int find_library(bool i386, char *out, size_t n)
 	return access(out, R_OK) == 0 ? 0 : -1;
 }
 
-/* CMD as execvp would find it, for the warnings (not for running it). */
-static bool resolve(const char *cmd, char *out, size_t n)
-{
-	if (strchr(cmd, '/')) {
-		snprintf(out, n, "%s", cmd);
-		return access(out, F_OK) == 0;
-	}
-	const char *path = getenv("PATH");
-	if (!path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
-		const char *end = strchr(path, ':');
-		size_t len = end ? (size_t)(end - path) : strlen(path);
-		snprintf(out, n, "%.*s/%s", (int)len, len ? path : ".", cmd);
-		if (access(out, X_OK) == 0)
-			return true;
-		path += len + (end != NULL);
-	}
-	return false;
-}
-
 /* What an ELF file is, as far as the choice of front end goes. */
 struct elf_info {
 	bool is_elf;
@@ -326,7 +306,7 @@ static enum run_mode choose(const char *cmd, enum run_mode forced, bool *i386)
 {
 	char path[PATH_MAX], lib32[PATH_MAX];
 	*i386 = false;
-	if (!resolve(cmd, path, sizeof(path)))
+	if (!lr_exec_resolve(cmd, path, sizeof(path)))
 		return forced == MODE_SECCOMP ? MODE_SECCOMP : MODE_PRELOAD; /* execvp will say so */
 	struct elf_info e;
 	inspect_elf(path, &e);
@@ -610,8 +590,5 @@ int lr_cli_run(int argc, char **argv)
 		ko.argv = argv + optind;
 		return lr_keeper_run(&ko);
 	}
-	execvp(argv[optind], argv + optind);
-	int e = errno;
-	lr_cli_error("cannot run %s: %s", argv[optind], strerror(e));
-	return e == ENOENT ? 127 : 126;
+	return lr_exec(argv + optind);
 }

@@ -2,6 +2,7 @@
 
 #include "child.h"
 #include "conns.h"
+#include "exec.h"
 #include "keepwire.h"
 #include "kernel.h"
 #include "outsiders.h"
@@ -188,10 +189,7 @@ static struct instance *start_instance(struct keeper *k, enum state s)
 		 * passes it on once, instead of reaching both. */
 		setpgid(0, 0);
 		sigprocmask(SIG_SETMASK, &k->orig_mask, NULL);
-		execvp(k->o->argv[0], k->o->argv);
-		int e = errno;
-		fprintf(stderr, "libreuse: cannot run %s: %s\n", k->o->argv[0], strerror(e));
-		_exit(e == ENOENT ? 127 : 126);
+		_exit(lr_exec(k->o->argv));
 	}
 	memset(in, 0, sizeof(*in));
 	in->state = s;

@@ -2,6 +2,7 @@
 
 #include "abi.h"
 #include "child.h"
+#include "exec.h"
 #include "filter.h"
 #include "front.h"
 #include "handle.h"
@@ -86,10 +87,7 @@ static void child(int sock, char **argv, const struct lr_traps *t, const sigset_
 	if (fd >= 0)
 		close(fd);
 	close(sock);
-	execvp(argv[0], argv);
-	int e = errno;
-	fprintf(stderr, "libreuse: cannot run %s: %s\n", argv[0], strerror(e));
-	_exit(e == ENOENT ? 127 : 126);
+	_exit(lr_exec(argv));
 }
 
 /* The listener from the child, or -1 with why. */

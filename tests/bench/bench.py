@@ -4,6 +4,7 @@ program setting its options itself, side by side in one run. Variants
 alternate within each round; medians over the rounds; callgrind instruction
 counts (exact, repeatable) next to wall times. Writes docs/performance.md and
 docs/performance.png."""
+import errno
 import os
 import platform
 import re
@@ -165,6 +166,19 @@ http {{ access_log off; client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_
         p.wait(timeout=10)
 
 
+def why_no_i386():
+    """Why the i386 rows cannot be measured here, or None when they can."""
+    if not os.path.exists(WORKLOAD32):
+        return "no 32-bit workload (gcc-multilib)"
+    try:
+        subprocess.run([WORKLOAD32, "syscalls", "10", "0"], capture_output=True, timeout=60)
+    except OSError as e:
+        if e.errno == errno.ENOEXEC:
+            return f"this kernel runs no i386 program ({platform.release()}: IA32 emulation off or absent)"
+        raise
+    return None
+
+
 def supervisor_costs(files):
     """The same cycles under the seccomp supervisor, beside no shim and the
     shim, alternating in each round; and a loop of untrapped system calls
@@ -184,7 +198,7 @@ def supervisor_costs(files):
         "untrapped: no shim": ([], "syscalls", 0, None, None),
         "untrapped: supervisor": (sup + [files[10], "--"], "syscalls", 0, None, None),
     }
-    if os.path.exists(WORKLOAD32):
+    if not why_no_i386():
         variants.update({
             "bind i386: no shim": ([], "bind", BASE_PORT + 9, None, None),
             "bind i386: supervisor": (sup + [files[10], "--"], "bind", BASE_PORT + 9, None, None),
@@ -437,7 +451,7 @@ def write_report(bind, conn, ir, true_ir, load, rss, rps, load_profile, keep, su
         w(f"| a trapped i386 call (a static 32-bit program) costs what an x86-64 one does | {per_bind32 / 1000:.1f} µs a call "
           f"against {per_bind / 1000:.1f} µs ({per_bind32 / per_bind:.2f}×) | {verdict(per_bind32 <= 1.25 * per_bind)} |")
     else:
-        w("| a trapped i386 call | not measured: no 32-bit workload (gcc-multilib) | **missed** |")
+        w(f"| a trapped i386 call | not measured: {why_no_i386()} | **missed** |")
     ru = sup["untrapped: supervisor"] / sup["untrapped: no shim"]
     w(f"| untrapped calls under the supervisor: no measurable difference | {ru:.3f}× "
       f"({sup['untrapped: supervisor']:.0f} vs {sup['untrapped: no shim']:.0f} ns a getppid) | "

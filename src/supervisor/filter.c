@@ -2,6 +2,7 @@
 
 #include "abi.h"
 #include "kernel.h"
+#include "rules.h"
 
 #include <errno.h>
 #include <linux/audit.h>
@@ -157,6 +158,17 @@ static bool build(struct prog *p, const struct lr_traps *t)
 	place(p, L_ALLOW);
 	emit(p, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, NEXT, NEXT);
 	return resolve(p);
+}
+
+void lr_traps_of(const struct lr_table *t, struct lr_traps *out)
+{
+	bool keep = t->keep_all;
+	for (size_t i = 0; i < t->nactions; i++)
+		keep = keep || t->actions[i].keep;
+	bool everything = t->max_level >= LR_LOG_ALL;
+	out->connect = everything || t->index[1].nintervals > 0 || t->index[1].linear;
+	out->listen = everything || keep;
+	out->shutdown = keep;
 }
 
 size_t lr_filter_program(const struct lr_traps *t, struct sock_filter *out, size_t max)

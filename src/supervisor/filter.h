@@ -14,6 +14,11 @@ struct lr_traps {
 	bool shutdown; /* keep: a kept listener is not shut down */
 };
 
+struct lr_table;
+/* Which calls the rules of t can touch, for any program (t opened for no
+ * program in particular: the supervised one may exec others). */
+void lr_traps_of(const struct lr_table *t, struct lr_traps *out);
+
 /* The filter program for t, into out (room for max instructions): its
  * length, or 0 when it does not fit (a bug). Installed by the call below;
  * on its own for the tests, which run it over made-up calls. */

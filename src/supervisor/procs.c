@@ -30,6 +30,7 @@ static struct {
 /* Set once by lr_procs_init, before the workers start. */
 static const struct lr_sources *sources;
 static struct lr_sink *errors;
+static struct lr_traps installed; /* what the filter traps */
 
 /* The table every program's rules are a view of, compiled again when the
  * rule file changes (looked at most once a second, as the library does), and
@@ -48,6 +49,40 @@ static long long now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The calls the rules of an image can touch (none without one). */
+static void traps_of_image(const void *img, size_t len, struct lr_traps *t)
+{
+	struct lr_table view;
+	const char *why;
+	memset(t, 0, sizeof(*t));
+	if (img && lr_table_open(&view, img, len, NULL, NULL, NULL, &why) == 0) {
+		lr_traps_of(&view, t);
+		lr_table_close(&view);
+	}
+}
+
+/* New rules that need a call the filter does not trap: a filter cannot be
+ * widened once installed, so those rules wait for the next run. Said at
+ * each such reload. */
+static void say_untrapped(const void *img, size_t len)
+{
+	struct lr_traps want;
+	traps_of_image(img, len, &want);
+	const char *what = want.connect && !installed.connect ? "connect"
+			   : want.listen && !installed.listen ? "listen"
+			   : want.shutdown && !installed.shutdown ? "shutdown"
+								  : NULL;
+	if (what) {
+		char msg[PATH_MAX + 320];
+		snprintf(msg, sizeof(msg),
+			 "%s: reloaded, but the filter installed at start traps no %s (the first rules "
+			 "needed none, and a filter cannot be widened): rules that need it take effect "
+			 "at the next libreuse run",
+			 sources->config_path, what);
+		lr_log_message(errors, msg);
+	}
 }
 
 /* Under `lock`: compiles the table the first time, and again once the rule
@@ -84,16 +119,23 @@ static void reload_locked(void)
 		attempted.size = -1;
 		return;
 	}
+	if (!first)
+		say_untrapped(fresh, len);
 	image = fresh;
 	image_len = len;
 	generation++;
 	memset(programs, 0, sizeof(programs));
 }
 
-void lr_procs_init(const struct lr_sources *src, struct lr_sink *err)
+void lr_procs_init(const struct lr_sources *src, struct lr_sink *err, struct lr_traps *traps)
 {
 	sources = src;
 	errors = err;
+	pthread_mutex_lock(&lock);
+	reload_locked();
+	traps_of_image(image, image_len, &installed);
+	pthread_mutex_unlock(&lock);
+	*traps = installed;
 }
 
 static const char *base(const char *path)

@@ -4,6 +4,7 @@
 #ifndef LIBREUSE_PROCS_H
 #define LIBREUSE_PROCS_H
 
+#include "filter.h"
 #include "tablemake.h"
 
 #include <limits.h>
@@ -25,8 +26,9 @@ struct lr_proc {
 enum { LR_SAID_IO_URING = 1 };
 
 /* Once, before any call is handled: where the rules come from, and where
- * errors in them are said. */
-void lr_procs_init(const struct lr_sources *src, struct lr_sink *errors);
+ * errors in them are said. Reads the rules, and says which calls they can
+ * touch: what the filter must trap (a reload can need more, and says so). */
+void lr_procs_init(const struct lr_sources *src, struct lr_sink *errors, struct lr_traps *traps);
 
 /* What is known of process tgid, read from /proc the first time. 0, or -1
  * when it is gone. */

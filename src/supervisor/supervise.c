@@ -47,30 +47,6 @@ static void *receiver(void *arg)
 	return NULL;
 }
 
-/* Which calls the rules can touch, over every program (the program may
- * exec others): the filter traps those alone. */
-static void traps_for(const struct lr_sources *src, const struct lr_sink *errors, struct lr_traps *t)
-{
-	memset(t, 0, sizeof(*t));
-	/* Quiet: a broken rule file is said once, by the program's own load. */
-	(void)errors;
-	struct lr_sink quiet;
-	lr_sink_stderr(&quiet);
-	quiet.mute = true;
-	struct lr_loaded *all = lr_load(src, NULL, NULL, &quiet);
-	if (!all)
-		return;
-	const struct lr_table *tab = all->table;
-	bool keep = tab->keep_all;
-	for (size_t i = 0; i < tab->nactions; i++)
-		keep = keep || tab->actions[i].keep;
-	bool everything = tab->max_level >= LR_LOG_ALL;
-	t->connect = everything || tab->index[1].nintervals > 0 || tab->index[1].linear;
-	t->listen = everything || keep;
-	t->shutdown = keep;
-	lr_loaded_free(all);
-}
-
 /* The child: the filter, its listener to the parent, then the program. */
 static void child(int sock, char **argv, const struct lr_traps *t, const sigset_t *orig, bool required,
 		  const char *kernel_why)
@@ -136,9 +112,9 @@ int lr_supervise_run(char **argv, bool required)
 	lr_log_capture_stderr();
 	lr_sink_stderr(&errors);
 	lr_sources_find(&sources);
+	/* The filter traps only the calls the rules can touch. */
 	struct lr_traps traps;
-	traps_for(&sources, &errors, &traps);
-	lr_procs_init(&sources, &errors);
+	lr_procs_init(&sources, &errors, &traps);
 	lr_front_init();
 	lr_abi_init();
 	/* Probed here, before any thread: the workers read the results. */

@@ -189,3 +189,16 @@ print('AFTER', where(), flush=True)
 check "supervisor: the first rules in force (P -> $Q)" grep -qx "FIRST $Q" "$T/reload.out"
 check "...and after the rule file changed, the new ones (P -> $R), with no word" \
 	test "$(grep -x "AFTER $R" "$T/reload.out")" = "AFTER $R" -a -z "$(grep -v '^libreuse: note: ' "$T/reload.err")"
+# A reload that adds a connect rule where the first rules had none: the
+# filter traps no connect and cannot be widened; said, not silently missed.
+rules "$T/widen.conf" "rules = ( { match = { port = $P; }; rewrite = \":$Q\"; } );"
+timeout 20 "$CLI" run --seccomp -c "$T/widen.conf" -- "$PY" -c "
+import os, socket, time
+s = socket.socket(); s.bind(('127.0.0.1', $P)); s.close()
+open('$T/widen.new', 'w').write('rules = ( { match = { op = \"connect\"; port = $H; }; deny = \"EACCES\"; } );\n')
+os.replace('$T/widen.new', '$T/widen.conf')
+time.sleep(1.2)
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.close()
+" >/dev/null 2>"$T/widen.err"
+check "supervisor: a reload needing connect trapped says it waits for the next run" \
+	grep -q "widen.conf: reloaded, but the filter installed at start traps no connect .*take effect at the next libreuse run" "$T/widen.err"

@@ -98,7 +98,7 @@ DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx
 	gcc-multilib liburing-dev iproute2 util-linux groff-base binutils valgrind systemd bash-completion man-db \
 	debhelper dpkg-dev fakeroot lintian golang-go busybox-static lighttpd openssh-server curl \
 	redis-server redis-tools memcached ruby nodejs openjdk-17-jdk-headless tcl netcat-openbsd wget \
-	haproxy dnsmasq-base bind9-dnsutils openssl rsync
+	haproxy dnsmasq-base bind9-dnsutils openssl rsync sslh
 
 .PHONY: all deps bench-deps kernel-deps check-kernel systemd-deps check-systemd check unit integration demo bench install uninstall clean print-sysconfdir deb \
 	matrix-doc fuzz fuzz-deps

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # A compatibility sweep: programs from Debian's packages doing their real
-# job on loopback, each run twice — without libreuse, and with it under a
-# rule file that loads and logs every call (level all) — and checked to
-# give the same result. Servers and their clients both run under it.
+# job on loopback, each run three times — without libreuse, with it under a
+# rule file that loads and logs every call (level all), and under a rule
+# its hooks settle on their short way — and checked to give the same
+# result. Servers and their clients both run under it; sslh, which links
+# libconfig and reads its own libconfig file, among them.
 . "$(dirname "$0")/../lib.sh"
 
 if [ -n "${SANITIZE:-}" ]; then
@@ -129,6 +131,19 @@ job_rsync() {
 	rsync "rsync://127.0.0.1:$P/sweep/index.html" "$T/rsync.out" && cat "$T/rsync.out"
 	stop
 }
+# sslh links libconfig itself and reads its own libconfig file while
+# libreuse is in it: a multiplexer in front of an HTTP server.
+job_sslh() {
+	printf 'foreground: true;\nnumeric: true;\nlisten: ( { host: "127.0.0.1"; port: "%s"; } );\nprotocols: ( { name: "http"; host: "127.0.0.1"; port: "%s"; } );\n' \
+		"$P" "$Q" >"$T/sslh.cfg"
+	serve sslhweb "$Q" "$PY" -m http.server -b 127.0.0.1 -d "$T/www" "$Q"
+	local web=$SRV
+	serve sslh "$P" sslh-select -F"$T/sslh.cfg"
+	curl -s "http://127.0.0.1:$P/index.html"
+	stop
+	SRV=$web
+	stop
+}
 job_libconfig() { printf 'name = "own";\nport = %s;\n' "$P" >"$T/own.cfg"; "$HELPERS/configuser" "$T/own.cfg"; }
 
 mkdir -p "$T/www"
@@ -140,7 +155,7 @@ declare -A want=(
 	[nginx]="hello from nginx" [socat]="SOCAT" [nc]="netcat" [keyscan]="ssh-ed25519"
 	[perl]="PERL" [ruby]="RUBY" [node]="NODE" [java]="JAVA" [tcl]="TCL" [sshd]="SSH-2.0"
 	[libconfig]="name own bind ok" [haproxy]="haproxy" [dnsmasq]="10.1.2.3" [openssl]="s_server"
-	[rsync]="hello"
+	[rsync]="hello" [sslh]="hello"
 )
 # The programs whose own lines must be in the log: libreuse ran inside each.
 declare -A progs=(
@@ -149,19 +164,23 @@ declare -A progs=(
 	[nginx]="nginx curl" [socat]="socat" [nc]="nc" [perl]="perl" [ruby]="ruby" [node]="node"
 	[java]="java" [tcl]="tclsh" [sshd]="sshd" [keyscan]="sshd ssh-keyscan" [libconfig]="configuser"
 	[haproxy]="haproxy curl" [dnsmasq]="dnsmasq dig" [openssl]="openssl" [rsync]="rsync"
+	[sslh]="sslh-select python3 curl"
 )
+# run_job J [VAR=VALUE...]: job J in a bash of its own, with the variables
+# given (the preload) and two fresh ports, P and Q; at most 60 s.
+run_job() {
+	local j=$1
+	shift
+	timeout 60 env "$@" bash -c "$(declare -f job_$j serve stop wait_port nginx_conf 2>/dev/null)
+		T='$T' PY='$PY' HELPERS='$HELPERS' P=$(free_port) Q=$(free_port) PIDS=(); job_$j"
+}
 for j in python_curl python_urllib wget redis memcached lighttpd nginx socat nc perl ruby node java tcl sshd keyscan \
-	haproxy dnsmasq openssl rsync libconfig; do
-	P=$(free_port)
-	plain=$(timeout 60 bash -c "$(declare -f job_$j serve stop wait_port nginx_conf 2>/dev/null); T='$T' PY='$PY' HELPERS='$HELPERS' P=$P PIDS=(); job_$j" 2>/dev/null)
-	P=$(free_port)
+	haproxy dnsmasq openssl rsync sslh libconfig; do
+	plain=$(run_job "$j" 2>/dev/null)
 	: >"$T/sweep.log"
-	shimmed=$(timeout 60 env LIBREUSE_CONFIG="$T/sweep.conf" LD_PRELOAD="$(preload)" \
-		bash -c "$(declare -f job_$j serve stop wait_port nginx_conf 2>/dev/null); T='$T' PY='$PY' HELPERS='$HELPERS' P=$P PIDS=(); job_$j" 2>/dev/null)
+	shimmed=$(run_job "$j" LIBREUSE_CONFIG="$T/sweep.conf" LD_PRELOAD="$(preload)" 2>/dev/null)
 	lines=$(grep -c "" "$T/sweep.log")
-	P=$(free_port)
-	short=$(timeout 60 env LIBREUSE_CONFIG="$T/short.conf" LD_PRELOAD="$(preload)" \
-		bash -c "$(declare -f job_$j serve stop wait_port nginx_conf 2>/dev/null); T='$T' PY='$PY' HELPERS='$HELPERS' P=$P PIDS=(); job_$j" 2>"$T/short.err")
+	short=$(run_job "$j" LIBREUSE_CONFIG="$T/short.conf" LD_PRELOAD="$(preload)" 2>"$T/short.err")
 	plain=$(echo $plain)
 	shimmed=$(echo $shimmed)
 	short=$(echo $short)

@@ -11,6 +11,7 @@
  *                              keep asked but nothing kept (Q), no rule (Q)
  *   workload bind-once PORT W  one bind cycle after a warm-up one on port W; prints its ns
  *   workload syscalls N 0      N getppid system calls (which no filter traps); ns per call
+ *   workload faults            ns per first write to a fresh anonymous page (a page fault)
  */
 #include <arpa/inet.h>
 #include <sys/syscall.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -183,8 +185,28 @@ static int keep_bench(const char *self, int rounds, int kept_port, int other_por
 	return 0;
 }
 
+/* What a program pays per page it first touches: what a load's reads and
+ * writes of fresh memory cost, which varies a lot between machines. */
+static int fault_cost(void)
+{
+	enum { PAGES = 256 };
+	long page = sysconf(_SC_PAGESIZE);
+	char *p = mmap(NULL, (size_t)(PAGES * page), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	double t0 = now();
+	for (long i = 0; i < PAGES; i++)
+		p[i * page] = 1;
+	printf("%.1f\n", (now() - t0) / PAGES);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "faults") == 0)
+		return fault_cost();
 	if (argc == 2 && strcmp(argv[1], "first-socket") == 0)
 		return first_socket();
 	if (argc == 4 && strcmp(argv[1], "bind-once") == 0)

@@ -10,20 +10,7 @@
 
 #include "../../src/preload/gate.c"
 
-#include "config.h"
-
-static struct lr_table *compile(const char *text)
-{
-	struct lr_ruleset rs;
-	char err[512];
-	lr_ruleset_init(&rs);
-	if (lr_config_load_text(text, "test", NULL, &rs, err, sizeof(err)) != LR_CONFIG_OK)
-		fail_msg("%s", err);
-	struct lr_table *t = lr_table_compile(&rs, "prog", "prog");
-	lr_ruleset_free(&rs);
-	assert_non_null(t);
-	return t;
-}
+#include "compiled.h"
 
 static const char *const files[] = {
 	"rules = ( { match = { port = 20000; }; reuseaddr = true; } );",

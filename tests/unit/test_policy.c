@@ -5,26 +5,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "config.h"
+#include "compiled.h"
 #include "policy.h"
 #include "verdicts.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
-
-static struct lr_table *compile(const char *text)
-{
-	struct lr_ruleset rs;
-	char err[512];
-	lr_ruleset_init(&rs);
-	if (lr_config_load_text(text, "test", NULL, &rs, err, sizeof(err)) != LR_CONFIG_OK)
-		fail_msg("%s", err);
-	struct lr_table *t = lr_table_compile(&rs, "prog", "prog");
-	lr_ruleset_free(&rs);
-	assert_non_null(t);
-	return t;
-}
 
 static void decide(const struct lr_table *t, uint8_t op, const char *addr, uint16_t port,
 		   const struct lr_sockinfo *si, struct lr_decision *d)

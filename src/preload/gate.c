@@ -45,8 +45,9 @@ static void bind_run(void *ctx, uint32_t from, uint32_t to, uint8_t verdict)
 	}
 }
 
-/* A run of connects: v 1 where the full path must look (a bit set). A
- * bit only ever set while narrowing, cleared only while opening. */
+/* A run of connects: v 1 where the full path must look (a bit set).
+ * Narrowing only sets bits (a port the new rules name); opening sets and
+ * clears them until they say exactly what the new rules say. */
 static void connect_run(void *ctx, uint32_t from, uint32_t to, uint8_t v)
 {
 	const struct pass *p = ctx;

@@ -116,7 +116,7 @@ if [ -n "$HAVE32" ]; then
 	install -D -m 0644 "$LIB" "$R/usr/lib/x86_64-linux-gnu/libreuse/libreuse.so"
 	install -D -m 0644 "$BUILD/i386/libreuse.so" "$R/usr/lib/i386-linux-gnu/libreuse/libreuse.so"
 	mkdir -p "$R/usr/lib32/libreuse"
-	ln -s ../i386-linux-gnu/libreuse/libreuse.so "$R/usr/lib32/libreuse/libreuse.so"
+	ln -s ../../lib/i386-linux-gnu/libreuse/libreuse.so "$R/usr/lib32/libreuse/libreuse.so"
 	ONE="$R/usr/\$LIB/libreuse/libreuse.so"
 	for bp in "$HELPERS/bindprobe" "$I386/bindprobe"; do
 		P=$(free_port) Q=$(free_port)

@@ -573,8 +573,7 @@ def write_report(bind, conn, ir, true_ir, load, rss, rps, load_profile, keep, su
           "opened libconfig inside the program and parsed the rule file there, at every start. The cached table "
           "costs what remains: reading one file (8 KiB at 1 rule, 372 KiB at 10,000), checking it, and the "
           "bind gate's writes for the ports the rules name, each page of it first touched at a page fault's "
-          f"cost: {first['page fault']:.1f} µs on this machine (median, a fresh anonymous page), "
-          "the most of it here.")
+          f"cost: {first['page fault']:.1f} µs on this machine (median, a fresh anonymous page).")
     w("")
     w("## Restarts under hostile peers (`run --keep`, SIGHUP: signal to old instance gone)\n")
     w(f"Three keepers of the same server side by side, restarted in turn, {RESTARTS} times each; "

@@ -242,7 +242,7 @@ $(B)/tests $(B)/helpers $(B)/fuzz:
 unit: $(UNIT_BIN)
 # The fuzz targets as plain programs that replay files: make check runs the
 # seeds and every input a fuzzer found (tests/fuzz/regressions).
-REPLAY_BIN := $(B)/fuzz/replay_config $(B)/fuzz/replay_addr
+REPLAY_BIN := $(B)/fuzz/replay_config $(B)/fuzz/replay_addr $(B)/fuzz/replay_table
 $(B)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE_OBJ) $(PARSE_OBJ) | $(B)/fuzz
 	$(CC) $(CFLAGS) -Isrc/core tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@
 
@@ -337,15 +337,24 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(PARSE_SRC) $(CORE_H)
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) $< $(CORE_SRC) $(PARSE_SRC) -o $@
 
+# Table images to start from: the example rule files, compiled by the
+# command as the library's helper would give them (current format).
+build/fuzz/seeds-table: $(CLI) $(wildcard config/*.conf)
+	rm -rf $@ && mkdir -p $@
+	for f in config/*.conf; do LIBREUSE_CONFIG=$$f $(CLI) compile --helper >$@/$$(basename $$f .conf) || exit 1; done
+
 fuzz: fuzz-deps
-	$(MAKE) build/fuzz/fuzz_config build/fuzz/fuzz_addr
-	mkdir -p build/fuzz/corpus-config build/fuzz/corpus-addr
+	$(MAKE) build/fuzz/fuzz_config build/fuzz/fuzz_addr build/fuzz/fuzz_table build/fuzz/seeds-table
+	mkdir -p build/fuzz/corpus-config build/fuzz/corpus-addr build/fuzz/corpus-table
 	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp build/fuzz/fuzz_config -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 		-timeout=10 -artifact_prefix=build/fuzz/config- build/fuzz/corpus-config config \
 		tests/fuzz/regressions/config
 	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp build/fuzz/fuzz_addr -max_total_time=$(FUZZ_SECONDS) -max_len=256 \
 		-timeout=10 -artifact_prefix=build/fuzz/addr- build/fuzz/corpus-addr tests/fuzz/seeds-addr \
 		tests/fuzz/regressions/addr
+	ASAN_OPTIONS=detect_leaks=1 build/fuzz/fuzz_table -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		-timeout=10 -artifact_prefix=build/fuzz/table- build/fuzz/corpus-table build/fuzz/seeds-table \
+		tests/fuzz/regressions/table
 
 # docs/matrix.md: what the running kernel lets two sockets share, dated.
 matrix-doc: $(CLI)

@@ -3,6 +3,7 @@
  * nothing trusts an offset before it was checked against the image. */
 #include "table.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -45,6 +46,27 @@ static bool handle_ok(const struct lr_tf_header *h, uint32_t handle)
 	return handle <= h->strings_len;
 }
 
+/* An action's flags are bools in the image: a byte other than 0 or 1 is no
+ * value of the type, and reading it as one is undefined. Looked at as
+ * bytes, before anything reads them as bools. */
+static bool flags_ok(const char *action)
+{
+	static const size_t flags[] = {
+		offsetof(struct lr_action, reuseaddr),	 offsetof(struct lr_action, reuseport),
+		offsetof(struct lr_action, force),	 offsetof(struct lr_action, dry_run),
+		offsetof(struct lr_action, has_rewrite), offsetof(struct lr_action, has_source),
+		offsetof(struct lr_action, keep),
+		offsetof(struct lr_action, rewrite) + offsetof(struct lr_endpoint, has_addr),
+		offsetof(struct lr_action, rewrite) + offsetof(struct lr_endpoint, has_port),
+		offsetof(struct lr_action, source) + offsetof(struct lr_endpoint, has_addr),
+		offsetof(struct lr_action, source) + offsetof(struct lr_endpoint, has_port),
+	};
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if ((unsigned char)action[flags[i]] > 1)
+			return false;
+	return true;
+}
+
 /* Every offset, count and index the call path follows. */
 static const char *check(const struct lr_tf_header *h, size_t len)
 {
@@ -73,9 +95,18 @@ static const char *check(const struct lr_tf_header *h, size_t len)
 		if (e[i].action >= h->nactions || e[i].cidr > h->ncidrs || e[i].prog > h->nprogs ||
 		    e[i].port_lo > e[i].port_hi)
 			return "a rule points outside the table";
+	/* A prefix longer than its family's address would be compared past
+	 * it (lr_cidr_match). */
+	for (uint32_t i = 0; i < h->ncidrs; i++) {
+		struct lr_cidr c;
+		memcpy(&c, b + h->cidrs_at + (size_t)i * sizeof(c), sizeof(c));
+		if (c.prefix > (c.addr.family == AF_INET ? 32 : c.addr.family == AF_INET6 ? 128 : -1))
+			return "an address block is malformed";
+	}
 	const struct lr_action *a = (const struct lr_action *)(b + h->actions_at);
 	for (uint32_t i = 0; i < h->nactions; i++)
-		if (!handle_ok(h, a[i].keep_name) || a[i].log_level > LR_LOG_ALL)
+		if (!flags_ok(b + h->actions_at + (size_t)i * sizeof(*a)) || !handle_ok(h, a[i].keep_name) ||
+		    a[i].log_level > LR_LOG_ALL)
 			return "an action points outside the table";
 	const struct lr_tf_prog *p = (const struct lr_tf_prog *)(b + h->progs_at);
 	for (uint32_t i = 0; i < h->nprogs; i++)

@@ -222,13 +222,15 @@ seccomp_or_skip() {
 }
 
 # no_i386: prints why this kernel runs no 32-bit x86 program, and succeeds;
-# fails where it runs them. The probe is a static i386 program of ours: a
-# kernel without IA32 emulation (ia32_emulation=0, or a virtual machine
-# with no 32-bit mode) refuses it with ENOEXEC. Such a kernel faults an
-# `int $0x80` too, so no call reaches it that way.
+# fails where it runs them. The probe is a static i386 program of ours (a
+# sanitizer build has only the Go one): a kernel without IA32 emulation
+# (ia32_emulation=0, or a virtual machine with no 32-bit mode) refuses it
+# with ENOEXEC. Such a kernel faults an `int $0x80` too, so no call reaches
+# it that way.
 no_i386() {
-	local out
-	out=$( ("$HELPERS/i386/bindprobe-static") 2>&1)
+	local probe=$HELPERS/i386/bindprobe-static out
+	[ -x "$probe" ] || probe=$HELPERS/goserver386
+	out=$( ("$probe" -h) 2>&1)
 	case $out in
 	*"Exec format error"*) echo "this kernel runs no i386 program (IA32 emulation off or absent: $(uname -r))" ;;
 	*) return 1 ;;

@@ -262,6 +262,7 @@ def first_socket_costs(files, baseline):
         "no shim": (None, None, None),
         "libreuse 1 rule, table cached": (LIB, one, warm),
         "libreuse 10000 rules, table cached": (LIB, files[10000], warm),
+        "libreuse 1 rule, file just changed (helper compiles)": (LIB, one, ""),
         "libreuse 10000 rules, file just changed (helper compiles)": (LIB, files[10000], ""),
     }
     if baseline:
@@ -566,8 +567,14 @@ def write_report(bind, conn, ir, true_ir, load, rss, rps, load_profile, keep, su
             w(f"| {name} | {us:,.0f} | {us - first['no shim']:,.0f} |")
     w("")
     d = first["libreuse 10000 rules, table cached"] - first["libreuse 1 rule, table cached"]
-    w(f"- 10,000 rules cost {d / 1000:.2f} ms more than 1 rule once compiled (target: at most 2 ms); "
-      "the first start after the file changes pays the helper's parse and compile on top.")
+    w(f"- 10,000 rules cost {d / 1000:.2f} ms more than 1 rule once compiled (target: at most 2 ms).")
+    c1 = first["libreuse 1 rule, file just changed (helper compiles)"]
+    c2 = first["libreuse 10000 rules, file just changed (helper compiles)"]
+    was = (f", against {first[f'{BASELINE}, 1 rule'] / 1000:.1f} and {first[f'{BASELINE}, 10000 rules'] / 1000:.1f} ms "
+           f"{BASELINE}, which parsed at every start") if f"{BASELINE}, 1 rule" in first else ""
+    w(f"- The first start after the rule file changed costs {c1 / 1000:.1f} ms at 1 rule and {c2 / 1000:.1f} ms at "
+      "10,000: the helper's process, libconfig's parse and the compile, and the table written to the cache for "
+      f"every start after{was}.")
     if f"{BASELINE}, 1 rule" in first:
         w(f"- {BASELINE} ({BASELINE_COMMIT}, built from this repository's history for this run), the library "
           "opened libconfig inside the program and parsed the rule file there, at every start. The cached table "

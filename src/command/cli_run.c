@@ -223,78 +223,6 @@ static int find_library(bool i386, char *out, size_t n)
 	return access(out, R_OK) == 0 ? 0 : -1;
 }
 
-/* What an ELF file is, as far as the choice of front end goes. */
-struct elf_info {
-	bool is_elf;
-	bool is_32;     /* ELFCLASS32 */
-	int machine;    /* e_machine: EM_X86_64, EM_386... */
-	bool is_static; /* no program interpreter */
-	bool is_go;     /* a Go build id note or section */
-};
-
-/* Reads either class's headers into the same fields. */
-#define READ_ELF(Ehdr, Phdr, Shdr, fd, info)                                                          \
-	do {                                                                                          \
-		Ehdr eh;                                                                              \
-		if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh))                             \
-			break;                                                                        \
-		(info)->is_elf = true;                                                                \
-		(info)->machine = eh.e_machine;                                                       \
-		bool interp = false;                                                                  \
-		for (int i = 0; i < eh.e_phnum; i++) {                                                \
-			Phdr ph;                                                                      \
-			if (pread(fd, &ph, sizeof(ph), (off_t)eh.e_phoff + (off_t)i * eh.e_phentsize) != \
-			    (ssize_t)sizeof(ph))                                                      \
-				break;                                                                \
-			if (ph.p_type == PT_INTERP)                                                   \
-				interp = true;                                                        \
-		}                                                                                     \
-		(info)->is_static = !interp;                                                          \
-		Shdr strtab;                                                                          \
-		if (eh.e_shstrndx != SHN_UNDEF && eh.e_shstrndx < eh.e_shnum &&                      \
-		    pread(fd, &strtab, sizeof(strtab),                                                \
-			  (off_t)eh.e_shoff + (off_t)eh.e_shstrndx * eh.e_shentsize) ==               \
-			    (ssize_t)sizeof(strtab))                                                  \
-			(info)->is_go = has_go_section(fd, (off_t)strtab.sh_offset, strtab.sh_size);  \
-	} while (0)
-
-/* Go writes its build id as a section ".note.go.buildid"; look for the
- * name in the section header string table (at off, size bytes). */
-static bool has_go_section(int fd, off_t off, uint64_t size)
-{
-	if (size == 0 || size >= (1u << 20))
-		return false;
-	bool go = false;
-	char *names = malloc(size + 1);
-	if (names && pread(fd, names, size, off) == (ssize_t)size) {
-		names[size] = '\0';
-		for (size_t i = 0; i < size; i += strlen(names + i) + 1)
-			if (strcmp(names + i, ".note.go.buildid") == 0 || strcmp(names + i, ".go.buildinfo") == 0)
-				go = true;
-	}
-	free(names);
-	return go;
-}
-
-static void inspect_elf(const char *path, struct elf_info *info)
-{
-	memset(info, 0, sizeof(*info));
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	unsigned char ident[EI_NIDENT];
-	if (pread(fd, ident, sizeof(ident), 0) == (ssize_t)sizeof(ident) &&
-	    memcmp(ident, ELFMAG, SELFMAG) == 0) {
-		if (ident[EI_CLASS] == ELFCLASS64) {
-			READ_ELF(Elf64_Ehdr, Elf64_Phdr, Elf64_Shdr, fd, info);
-		} else if (ident[EI_CLASS] == ELFCLASS32) {
-			info->is_32 = true;
-			READ_ELF(Elf32_Ehdr, Elf32_Phdr, Elf32_Shdr, fd, info);
-		}
-	}
-	close(fd);
-}
-
 enum run_mode { MODE_AUTO, MODE_PRELOAD, MODE_SECCOMP };
 
 /* Which way reaches CMD, said in plain words: LD_PRELOAD of the library of
@@ -308,8 +236,8 @@ static enum run_mode choose(const char *cmd, enum run_mode forced, bool *i386)
 	*i386 = false;
 	if (!lr_exec_resolve(cmd, path, sizeof(path)))
 		return forced == MODE_SECCOMP ? MODE_SECCOMP : MODE_PRELOAD; /* execvp will say so */
-	struct elf_info e;
-	inspect_elf(path, &e);
+	struct lr_elf_info e;
+	lr_exec_inspect(path, &e);
 	bool x86 = e.machine == EM_X86_64 || e.machine == EM_386;
 	if (e.is_elf && !x86) {
 		fprintf(stderr, "libreuse: warning: %s is built for another machine (ELF machine %d): "

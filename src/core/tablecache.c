@@ -67,9 +67,10 @@ int lr_image_read(int fd, size_t size, size_t max, int deadline_ms, void **image
 	/* A known size is had in one mapping whose pages are made at once,
 	 * not one fault at a time as the read reaches them; a byte more, so
 	 * that the read that finds the end needs no second one. */
-	size_t cap = size && size < max ? (size + page) / page * page : 64 << 10, n = 0;
+	bool known = size && size < max;
+	size_t cap = known ? (size + page) / page * page : 64 << 10, n = 0;
 	char *buf = mmap(NULL, cap, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | (size ? MAP_POPULATE : 0), -1, 0);
+			 MAP_PRIVATE | MAP_ANONYMOUS | (known ? MAP_POPULATE : 0), -1, 0);
 	if (buf == MAP_FAILED) {
 		*why = "out of memory";
 		return -1;

@@ -10,7 +10,9 @@ SERVER=("$PY" "$ROOT/tests/helpers/server.py")
 # Queries a JSON log (every line must parse): see tests/helpers/logq.py.
 LOGQ=("$PY" "$ROOT/tests/helpers/logq.py")
 HELPERS=$BUILD/helpers
-T=$(mktemp -d /tmp/libreuse-test.XXXXXX)
+# Under ${TMPDIR:-/tmp}: two runs side by side (worktrees) each stop only
+# what their own tests left.
+T=$(mktemp -d "${TMPDIR:-/tmp}/libreuse-test.XXXXXX")
 chmod 755 "$T"
 # Compiled tables go to the test's own cache, so no test sees another's.
 export LIBREUSE_CACHE_DIR=$T/cache

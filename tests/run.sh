@@ -40,7 +40,7 @@ SELF=$(ancestors | paste -sd'|')
 # Processes a test left running: anything started from this checkout's
 # tests/ or build/, or from a test's temporary directory.
 leftovers() {
-	pgrep -af "$(pwd)/(tests|build)/|/tmp/libreuse-test\." | grep -vE "^($SELF|$BASHPID) " | grep -v pgrep
+	pgrep -af "$(pwd)/(tests|build)/|${TMPDIR:-/tmp}/libreuse-test\." | grep -vE "^($SELF|$BASHPID) " | grep -v pgrep
 }
 # stop_leftovers: KILL what leftovers lists.
 stop_leftovers() {

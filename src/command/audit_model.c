@@ -412,8 +412,11 @@ void au_verdict(const struct au_prog *p, struct au_verdict *v)
 			continue;
 		unsigned opts = s->set_by_program | s->injected;
 		v->listeners++;
-		if (strcmp(s->proto, "tcp") == 0 && !(opts & LR_OPT_REUSEADDR))
-			v->no_reuseaddr++;
+		if (strcmp(s->proto, "tcp") == 0) {
+			v->tcp_listeners++;
+			if (!(opts & LR_OPT_REUSEADDR))
+				v->no_reuseaddr++;
+		}
 		if (!(opts & LR_OPT_REUSEPORT))
 			v->no_reuseport++;
 		if (!s->kept && !s->adopted)

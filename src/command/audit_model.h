@@ -121,6 +121,7 @@ struct au_prog *au_model_find(struct au_model *m, const char *name);
  * proposal: each is computed from the program's listening sockets. */
 struct au_verdict {
 	unsigned listeners;       /* TCP sockets listened on, UDP sockets bound, fixed ports */
+	unsigned tcp_listeners;
 	unsigned no_reuseaddr;    /* TCP listeners without SO_REUSEADDR (set or injected) */
 	unsigned no_reuseport;    /* listeners without SO_REUSEPORT */
 	unsigned not_kept;        /* listeners no keep or adoption covered */

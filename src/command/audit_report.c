@@ -37,9 +37,9 @@ size_t au_verdict_words(const struct au_prog *p, char out[3][256])
 		snprintf(out[0], 256, "it can restart at once: every TCP listener has SO_REUSEADDR, "
 				      "so TIME_WAIT does not hold its ports");
 	else
-		snprintf(out[0], 256, "it cannot restart at once: %u of its %u listeners lack "
+		snprintf(out[0], 256, "it cannot restart at once: %u of its %u TCP listeners lack "
 				      "SO_REUSEADDR, so its next start fails while TIME_WAIT lingers "
-				      "(up to 60 s)", v.no_reuseaddr, v.listeners);
+				      "(up to 60 s)", v.no_reuseaddr, v.tcp_listeners);
 	if (v.can_share)
 		snprintf(out[1], 256, "two instances can share its ports: every listener has SO_REUSEPORT");
 	else
@@ -148,7 +148,7 @@ static void text_program(const struct style *st, const struct au_prog *p)
 		const struct au_conn *c = &p->conns[i];
 		au_hostport(hp, sizeof(hp), c->addr, c->port);
 		snprintf(line, sizeof(line), "    %-3s %s", c->proto, hp);
-		fprintf(out, "%-46s %ux, %u ok", line, c->count, c->ok);
+		fprintf(out, "%-36s %ux, %u ok", line, c->count, c->ok);
 		if (c->failed)
 			fprintf(out, ", %u failed (%s)", c->failed, c->errnos);
 		fprintf(out, "; source port: %s\n", c->sourced ? "set by a rule" : "the kernel's");

@@ -40,7 +40,8 @@ static const char usage[] =
 	"  --since TIME      with --journal: journalctl's --since\n"
 	"  --for DURATION    stop CMD (SIGTERM) after DURATION: 30, 30s, 500ms, 5m, 1h\n"
 	"  --save FILE       keep CMD's trail in FILE\n"
-	"  --json            one JSON document (schema in libreuse(7))\n"
+	"  --json            one JSON document (schema in libreuse(7)); CMD's standard\n"
+	"                    output then goes to standard error\n"
 	"  --propose DIR     write, per program, a rule file and systemd units that\n"
 	"                    make it restart with nothing lost, each line citing its\n"
 	"                    evidence\n"
@@ -119,7 +120,7 @@ static bool read_file(struct au_model *m, const char *path)
  * process group of its own, so that a signal for the audit (Ctrl-C at the
  * terminal, SIGTERM, the --for deadline) reaches CMD and everything it
  * forked. Returns 0 once CMD exited, -1 if it could not be started. */
-static int run_audited(char **cmd, const char *trail, long for_ms)
+static int run_audited(char **cmd, const char *trail, long for_ms, bool json_out)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -167,6 +168,9 @@ static int run_audited(char **cmd, const char *trail, long for_ms)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGALRM, SIG_DFL);
+		/* The document alone on standard output: CMD's goes to stderr. */
+		if (json_out)
+			dup2(STDERR_FILENO, STDOUT_FILENO);
 		execv(self, argv);
 		fprintf(stderr, "libreuse: %s: %s\n", self, strerror(errno));
 		_exit(127);
@@ -326,7 +330,7 @@ int lr_cli_audit(int argc, char **argv)
 			if (f)
 				fclose(f);
 		}
-		if (run_audited(argv + optind, trail, for_ms) == 0)
+		if (run_audited(argv + optind, trail, for_ms, json) == 0)
 			read_any = read_file(&m, trail);
 		if (dir[0]) {
 			unlink(trail);

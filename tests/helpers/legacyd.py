@@ -6,7 +6,8 @@ that fails (--busy: a port someone else holds), going on without it as old
 daemons do. It answers each TCP connection with its pid and closes it
 (TIME_WAIT stays on its side), each UDP datagram likewise, and on SIGTERM
 finishes the connection in hand and exits. --fork: the listeners are
-served by a forked child (a pre-forking server); --helper CMD: runs CMD
+served by a forked child (a pre-forking server), which also makes the
+backend connection; --helper CMD: runs CMD
 once through a shell (an exec'd helper). Prints READY when serving."""
 import argparse
 import os
@@ -42,12 +43,20 @@ if a.busy:
     except OSError as e:
         print(f"busy port {a.busy}: {e.strerror}, going on without it", file=sys.stderr, flush=True)
     extra.close()
-if a.backend:
+
+
+def backend():
+    # Blocking, as old code is: the log sees the connect succeed.
     try:
-        with socket.create_connection(("127.0.0.1", a.backend), timeout=2) as b:
+        with socket.socket() as b:
+            b.connect(("127.0.0.1", a.backend))
             b.recv(64)
     except OSError as e:
         print(f"backend: {e.strerror}", file=sys.stderr, flush=True)
+
+
+if a.backend and not a.fork:
+    backend()
 if a.helper:
     subprocess.run(["/bin/sh", "-c", a.helper], check=False)
 
@@ -73,6 +82,8 @@ if a.fork:
             except InterruptedError:
                 continue
         sys.exit(0)
+    if a.backend:
+        backend()  # the worker's own connection
 else:
     print(f"READY {os.getpid()}", flush=True)
 served = 0

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# libreuse audit: a legacy daemon (two TCP listeners, a UDP socket, no
+# SO_REUSEADDR, a backend connection, a failing bind) audited by running it;
+# its report checked field by field from --json and in text; reports from
+# the logs of several processes and runs (a forking server, an exec'd
+# helper), from stdin, from a truncated and garbled log; a listener the
+# trail does not explain named as "not seen by libreuse".
+. "$(dirname "$0")/../lib.sh"
+
+LEGACY=("$PY" "$ROOT/tests/helpers/legacyd.py")
+# pyq FILE EXPR: EXPR (Python, the document as d) over the JSON in FILE.
+pyq() { "$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+# pylist N...: "[(N1, K), (N2, K)]" for sorted ports N and a suffix K given as SUFFIX=.
+pairs() {
+	local suffix=$1
+	shift
+	"$PY" -c 'import sys; print("[" + ", ".join("(%d%s)" % (int(n), sys.argv[1]) for n in sorted(map(int, sys.argv[2:]))) + "]")' "$suffix" "$@"
+}
+# eq DESC FILE EXPR WANT: ok when EXPR over FILE prints WANT.
+eq() {
+	local got
+	got=$(pyq "$2" "$3" 2>&1)
+	if [ "$got" = "$4" ]; then ok "$1"; else not_ok "$1" "$3" "got:  $got" "want: $4"; fi
+}
+
+P=$(free_port)
+A=$(free_port)
+U=$(free_port)
+BUSY=$(free_port)
+BACK=$(free_port)
+# The port the daemon cannot have, and its backend: plain servers, no libreuse.
+bg busy "${SERVER[@]}" --port "$BUSY"
+bg back "${SERVER[@]}" --port "$BACK"
+wait_for "$T/busy.out" READY && wait_for "$T/back.out" READY || not_ok "the helper servers did not start"
+BUSY_PID=$(cat "$T/busy.pid")
+
+# --- one run, audited by the audit itself; stopped by --for ---
+"$CLI" audit --json --for 3 --save "$T/run1.json" -- \
+	"${LEGACY[@]}" --port "$P" --admin "$A" --udp "$U" --busy "$BUSY" --backend "$BACK" \
+	>"$T/r1.json" 2>"$T/r1.err"
+rc=$?
+check "audit -- CMD: exit 0 after the report" test "$rc" = 0
+check "...the document is one JSON value" pyq "$T/r1.json" 'd["libreuse_audit"]'
+eq "...every line of the trail was a libreuse line" "$T/r1.json" 'd["bad_lines"], d["lines"] > 5' "(0, True)"
+eq "...one program, python3, one process" "$T/r1.json" \
+	'[(p["name"], len(p["processes"])) for p in d["programs"]]' "[('python3', 1)]"
+G='p = d["programs"][0]'
+eq "...exactly its three listeners: TCP v4, TCP v6, UDP, at the ports asked" "$T/r1.json" \
+	'sorted((s["proto"], s["family"], s["addr"], s["port"], s["effective_port"]) for s in d["programs"][0]["sockets"] if s["listener"])' \
+	"[('tcp', 'ipv4', '127.0.0.1', $P, $P), ('tcp', 'ipv6', '::1', $A, $A), ('udp', 'ipv4', '127.0.0.1', $U, $U)]"
+eq "...the TCP ones listened on, once each" "$T/r1.json" \
+	'sorted((s["port"], s["binds"], s["listens"]) for s in d["programs"][0]["sockets"] if s["proto"] == "tcp" and s["listener"])' \
+	"$(pairs ", 1, 1" "$P" "$A")"
+eq "...no reuse option set by the program, none injected" "$T/r1.json" \
+	'sorted(set(o for s in d["programs"][0]["sockets"] for o in s["set_by_program"] + s["injected"]))' "[]"
+eq "...the failing bind: a socket with one failed bind, not a listener" "$T/r1.json" \
+	'[(s["port"], s["binds"], s["failed_binds"], s["listener"]) for s in d["programs"][0]["sockets"] if s["failed_binds"]]' \
+	"[($BUSY, 1, 1, False)]"
+eq "...its failure: EADDRINUSE, the holder by pid and program, Linux's reason" "$T/r1.json" \
+	'[(f["op"], f["proto"], f["port"], f["errno"], f["count"], f["holder"], "SO_REUSEPORT" in f["reason"]) for f in d["programs"][0]["failures"]]' \
+	"[('bind', 'tcp', $BUSY, 'EADDRINUSE', 1, 'pid $BUSY_PID (python3) LISTEN', True)]"
+eq "...its one connect: the backend, once, succeeded, source port the kernel's" "$T/r1.json" \
+	'[(c["proto"], c["addr"], c["port"], c["count"], c["ok"], c["failed"], c["source"]) for c in d["programs"][0]["connects"]]' \
+	"[('tcp', '127.0.0.1', $BACK, 1, 1, 0, 'kernel')]"
+eq "...no rule acted, nothing denied" "$T/r1.json" \
+	'(d["programs"][0]["actions"], d["programs"][0]["verdict"]["denied"])' "([], 0)"
+eq "...verdict: cannot restart at once, cannot share, loses connections" "$T/r1.json" \
+	'(lambda v: (v["listeners"], v["restart_at_once"], v["can_share"], v["loses_connections"], v["conflicts"]))(d["programs"][0]["verdict"])' \
+	"(3, False, False, True, 1)"
+eq "...the log's own verdict is carried" "$T/r1.json" \
+	'd["programs"][0]["log_verdicts"][0].startswith("never sets SO_REUSEADDR")' "True"
+eq "...nothing on its ports now that the trail does not explain" "$T/r1.json" \
+	'd["programs"][0]["not_seen"]' "[]"
+
+# The same trail in text: the main lines, within 80 columns.
+"$CLI" audit "$T/run1.json" >"$T/r1.txt" 2>&1
+check "text: the program and its process" grep -q "^python3: 1 process," "$T/r1.txt"
+check "text: the TCP listener, asked and used, with the options it sets" \
+	grep -qE "^    tcp v4 +127\.0\.0\.1:$P +listen 1x  sets: none$" "$T/r1.txt"
+check "text: the IPv6 listener" grep -qE "^    tcp v6 +\[::1\]:$A +listen 1x" "$T/r1.txt"
+check "text: the UDP socket" grep -qE "^    udp v4 +127\.0\.0\.1:$U +bound  1x" "$T/r1.txt"
+check "text: the backend connect" grep -qE "^    tcp 127\.0\.0\.1:$BACK +1x, 1 ok; source port: the kernel's$" "$T/r1.txt"
+check "text: the failure with its holder" \
+	grep -q "^    bind tcp 127.0.0.1:$BUSY EADDRINUSE 1x, held by pid $BUSY_PID (python3) LISTEN$" "$T/r1.txt"
+check "text: ...and why" grep -q "^      why: pid $BUSY_PID (python3) is listening on it" "$T/r1.txt"
+check "text: the verdict in plain words" grep -q "^    - it cannot restart at once: 2 of its 2 TCP listeners lack SO_REUSEADDR" "$T/r1.txt"
+check "text: ...connections lost on restart" grep -q "^    - it loses connections on restart" "$T/r1.txt"
+long=$(awk 'length($0) > 80' "$T/r1.txt")
+check "text: no line wider than 80 columns" test -z "$long"
+check "text: no colour when not on a terminal" test -z "$(grep -l $'\033' "$T/r1.txt")"
+check "text: lines read and skipped" grep -qE "^[0-9]+ lines read, 0 not a libreuse JSON line" "$T/r1.txt"
+
+# --- a forking server with an exec'd helper, a second run, two files ---
+P2=$(free_port)
+"$CLI" audit --for 3 --save "$T/run2.json" -- \
+	"${LEGACY[@]}" --fork --port "$P" --admin "$A" --udp "$U" --backend "$BACK" \
+	--helper "exec $PY -c 'import socket; socket.create_connection((\"127.0.0.1\", $BACK)).recv(64)'" \
+	>"$T/r2.txt" 2>"$T/r2.err"
+check "forking server: audited, its three processes (server, worker, helper)" \
+	grep -qE "^python3 \(/usr/bin/python3\): 3 processes," "$T/r2.txt"
+"$CLI" audit --json "$T/run1.json" "$T/run2.json" >"$T/both.json" 2>"$T/both.err"
+eq "two runs: four processes (a run; the forking server, its worker, its helper)" "$T/both.json" \
+	'len(d["programs"][0]["processes"])' 4
+eq "two runs: the same three listeners, each bound twice" "$T/both.json" \
+	'sorted((s["port"], s["binds"]) for s in d["programs"][0]["sockets"] if s["listener"])' \
+	"$(pairs ", 2" "$P" "$A" "$U")"
+eq "two runs: the backend reached 3 times (run 1, the worker, the helper)" "$T/both.json" \
+	'[(c["port"], c["count"], c["ok"]) for c in d["programs"][0]["connects"]]' "[($BACK, 3, 3)]"
+
+# --- stdin ---
+cat "$T/run1.json" "$T/run2.json" | "$CLI" audit --json - >"$T/stdin.json" 2>"$T/stdin.err"
+check "stdin: the same report as from the files" cmp -s "$T/stdin.json" "$T/both.json"
+
+# --- a truncated and garbled log ---
+{
+	head -c -40 "$T/run1.json" # the last line cut short
+	echo
+	printf '\x00\xff\xfe garbage\n'
+	echo '{'
+	echo '[1, 2, 3]'
+	echo '{"ts":"x"}'
+	echo '{"event":"call","pid":"not a number","ts":"t"}'
+	"$PY" -c 'print("[" * 100000)'
+	"$PY" -c 'print("{\"event\":\"call\",\"pid\":1,\"ts\":\"t\",\"message\":\"" + "a" * 1000000 + "\"")'
+	echo '{"ts":"2026-01-01T00:00:00.000Z","pid":7,"event":"call","program":"ok","op":"bind","proto":"tcp","addr":"\u0000\ud800","port":99999999999}'
+	cat "$T/run2.json"
+} >"$T/garbled.json"
+"$CLI" audit --json "$T/garbled.json" >"$T/garbled.out" 2>"$T/garbled.err"
+rc=$?
+check "garbled log: no crash, exit 0" test "$rc" = 0
+eq "garbled log: the 8 bad lines counted (the cut one included)" "$T/garbled.out" 'd["bad_lines"]' 8
+eq "garbled log: the good lines still make the report" "$T/garbled.out" \
+	'sorted(p["name"] for p in d["programs"])' "['ok', 'python3']"
+"$CLI" audit "$T/garbled.json" >"$T/garbled.txt" 2>&1
+check "garbled log, text: the skipped lines said" grep -qE "lines read, 8 not a libreuse JSON line \(skipped\)" "$T/garbled.txt"
+"$CLI" audit /nonexistent/trail.json >"$T/none.out" 2>"$T/none.err"
+rc=$?
+check "a missing file: exit 1, said" test "$rc" = 1 -a -s "$T/none.err"
+
+# --- not seen by libreuse: a listener on the daemon's port, no libreuse ---
+bg outsider "${SERVER[@]}" --port "$P"
+wait_for "$T/outsider.out" READY || not_ok "the outsider did not start"
+"$CLI" audit --json "$T/run1.json" >"$T/unseen.json" 2>"$T/unseen.err"
+eq "not seen by libreuse: the outsider on its port, by pid and program" "$T/unseen.json" \
+	'[(u["proto"], u["port"], u["state"], u["pid"], u["program"]) for u in d["programs"][0]["not_seen"]]' \
+	"[('tcp', $P, 'LISTEN', $(cat "$T/outsider.pid"), 'python3')]"
+"$CLI" audit "$T/run1.json" >"$T/unseen.txt" 2>&1
+check "not seen by libreuse: said in text" \
+	grep -qE "^    tcp 127\.0\.0\.1:$P +LISTEN +pid $(cat "$T/outsider.pid") \(python3\)$" "$T/unseen.txt"
+"$CLI" audit --json --no-kernel "$T/run1.json" >"$T/nok.json" 2>&1
+eq "--no-kernel: the kernel not asked" "$T/nok.json" 'd["programs"][0]["not_seen"]' None
+
+# --- Ctrl-C: the program stops, the report comes ---
+bg intr "$CLI" audit -- "${LEGACY[@]}" --port "$P2" --admin "$A" --udp "$U"
+wait_for "$T/intr.out" READY || not_ok "the audited daemon did not start"
+kill -INT "$(cat "$T/intr.pid")"
+wait_exit intr 10
+check "Ctrl-C: the audit ends with the report" grep -qE "^    tcp v4 +127\.0\.0\.1:$P2 +listen" "$T/intr.out"
+check "Ctrl-C: the daemon is gone" test -z "$(pgrep -f -- "legacyd.py --port $P2")"
+
+# --- usage ---
+"$CLI" audit >/dev/null 2>&1
+check "no trail named: usage error (2)" test $? = 2
+"$CLI" audit --for 1x -- true >/dev/null 2>&1
+check "--for: a bad duration is a usage error" test $? = 2
+"$CLI" audit --help | grep -q "^usage: libreuse audit"
+check "--help: the usage" test "${PIPESTATUS[0]}" = 0

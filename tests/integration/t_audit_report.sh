@@ -158,6 +158,97 @@ wait_exit intr 10
 check "Ctrl-C: the audit ends with the report" grep -qE "^    tcp v4 +127\.0\.0\.1:$P2 +listen" "$T/intr.out"
 check "Ctrl-C: the daemon is gone" test -z "$(pgrep -f -- "legacyd.py --port $P2")"
 
+# --- --propose: rules and units from the trail, each line with its evidence ---
+PP=$(free_port)
+PA=$(free_port)
+PU=$(free_port)
+"$CLI" audit --for 2 --propose "$T/prop" -- \
+	"${LEGACY[@]}" --port "$PP" --admin "$PA" --udp "$PU" --busy "$BUSY" \
+	>"$T/prop.txt" 2>"$T/prop.err"
+check "--propose: exit 0" test $? = 0
+check "--propose: a rule file, a .socket, a whole .service (the command was audited), a runner" \
+	test -s "$T/prop/python3.conf" -a -s "$T/prop/python3.socket" -a -s "$T/prop/python3.service" -a -x "$T/prop/python3.run"
+"$CLI" check "$T/prop/python3.conf" >"$T/propcheck.out" 2>&1
+check "--propose: the rule file passes libreuse check" test $? = 0
+rule_count() { grep -cE "$1" "$T/prop/python3.conf"; }
+check "--propose: one rule per socket that needs one (3 listeners, 1 held port)" test "$(rule_count '^	\{ match = ')" = 4
+check "--propose: reuseaddr only on the two TCP listeners it lacked on" test "$(rule_count 'reuseaddr = true')" = 2
+check "--propose: keep on its three listeners" test "$(rule_count 'keep = true')" = 3
+check "--propose: retry only where a bind met a held port" \
+	grep -qE "port = $BUSY; \};$" <(grep -B0 -A0 "port = $BUSY;" "$T/prop/python3.conf")
+check "...and that rule retries, nothing else" test "$(grep -A1 "port = $BUSY;" "$T/prop/python3.conf" | tail -1 | tr -d '\t ')" = "retry=2000;}"
+check "--propose: nothing the trail does not show (no reuseport, no rewrite, no deny)" \
+	test -z "$(grep -E 'reuseport|rewrite|deny|source' "$T/prop/python3.conf" | grep -v '^\s*#')"
+# Every rule is preceded by comments citing its calls (the socket and its counts).
+uncited=$("$PY" - "$T/prop/python3.conf" <<'PYEOF'
+import re, sys
+lines = open(sys.argv[1]).read().split("\n")
+for i, l in enumerate(lines):
+    if l.startswith("\t{ match = "):
+        port = re.search(r"port = (\d+);", lines[i] + lines[i + 1]).group(1)
+        j = i - 1
+        cites = []
+        while j >= 0 and lines[j].startswith("\t#"):
+            cites.append(lines[j])
+            j -= 1
+        text = " ".join(cites)
+        if not cites or not (re.search(r":%s: bound \d+x" % port, text) or re.search(r"EADDRINUSE \d+x", text)):
+            print(l)
+PYEOF
+)
+check "--propose: every rule cites its evidence (which calls, how many)" test -z "$uncited"
+check "--propose: the .socket lists exactly the three listeners" \
+	test "$(grep -E '^Listen' "$T/prop/python3.socket" | sort | tr '\n' ' ')" = "ListenDatagram=127.0.0.1:$PU ListenStream=127.0.0.1:$PP ListenStream=[::1]:$PA "
+check "--propose: each Listen line cites its calls" \
+	test "$(grep -B1 '^Listen' "$T/prop/python3.socket" | grep -cE '^# (tcp|udp) .*: bound 1x')" = 3
+if command -v systemd-analyze >/dev/null; then
+	systemd-analyze verify "$T/prop/python3.socket" "$T/prop/python3.service" >"$T/verify.out" 2>&1
+	rc=$?
+	check "--propose: the units pass systemd-analyze verify" test "$rc" = 0 -a -z "$(grep python3 "$T/verify.out")"
+else
+	ok "# SKIP systemd-analyze is not installed"
+fi
+# A trail without the command line: a drop-in, not a whole unit.
+"$CLI" audit --propose "$T/prop2" "$T/run1.json" >/dev/null 2>"$T/prop2.err"
+check "--propose from a file: a drop-in for the unit that runs it, no whole unit" \
+	test -s "$T/prop2/python3.service.d/libreuse.conf" -a ! -e "$T/prop2/python3.service"
+"$CLI" check "$T/prop2/python3.conf" >/dev/null 2>&1
+check "...whose rule file passes libreuse check" test $? = 0
+
+# The proposal applied: 10 restarts under load; and the same loop without it.
+kill "$BUSY_PID" 2>/dev/null
+wait_exit busy 5
+bg kept "$T/prop/python3.run"
+wait_for "$T/kept.out" READY 10 || not_ok "the daemon under the proposal did not start" "$(tail -3 "$T/kept.err")"
+load_start loadp "$PP"
+sleep 0.3
+restarts kept HUP 10 || not_ok "a restart was not carried out" "$(tail -5 "$T/kept.err")"
+sleep 0.3
+with=$(load_stop loadp)
+kill -TERM "$(cat "$T/kept.pid")"
+wait_exit kept 10
+check "with the proposal: 10 restarts under load, 0 refused, 0 reset ($with)" \
+	test "$(json_get "$with" refused)" = 0 -a "$(json_get "$with" reset)" = 0 -a "$(json_get "$with" ok)" -gt 0
+
+PN=$(free_port)
+bg plain0 "${LEGACY[@]}" --port "$PN" --admin "$(free_port)" --udp "$(free_port)"
+wait_for "$T/plain0.out" READY 10 || not_ok "the plain daemon did not start"
+load_start loadn "$PN"
+sleep 0.3
+prev=plain0
+failed_starts=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	kill -TERM "$(cat "$T/$prev.pid")"
+	wait_exit "$prev" 5
+	bg "plain$i" "${LEGACY[@]}" --port "$PN" --admin "$(free_port)" --udp "$(free_port)"
+	wait_for "$T/plain$i.out" READY 2 || failed_starts=$((failed_starts + 1))
+	prev=plain$i
+	sleep 0.3
+done
+without=$(load_stop loadn)
+check "without it, the same loop refuses connections ($without; $failed_starts of 10 starts failed)" \
+	test "$(json_get "$without" refused)" -gt 0
+
 # --- usage ---
 "$CLI" audit >/dev/null 2>&1
 check "no trail named: usage error (2)" test $? = 2

@@ -132,8 +132,8 @@ static void write_rules(FILE *f, const struct au_prog *p, const char *unit)
 		if (ok_binds && s->listens)
 			fprintf(f, "%ux", s->listens);
 		if (ok_binds)
-			fprintf(f, ", options set by the program: %s\n",
-				s->set_by_program & LR_OPT_REUSEADDR ? "SO_REUSEADDR" : "none");
+			fprintf(f, "; it sets %s\n",
+				s->set_by_program & LR_OPT_REUSEADDR ? "SO_REUSEADDR" : "no reuse option");
 		if (pl.reuseaddr)
 			fprintf(f, "\t# reuseaddr: it never set SO_REUSEADDR, so a restart fails while\n"
 				   "\t#   TIME_WAIT of its last connections lingers\n");
@@ -264,9 +264,10 @@ static void write_service(FILE *f, const struct au_prog *p, const char *unit, co
 	fputs(" run -c ", f);
 	unit_arg(f, conf);
 	fputs(" --", f);
+	/* systemd wants the program's path: the one exec found at the audit. */
 	for (char **a = cmd; *a; a++) {
 		fputc(' ', f);
-		unit_arg(f, *a);
+		unit_arg(f, a == cmd && p->path[0] ? p->path : *a);
 	}
 	fputs("\n\n[Install]\nWantedBy=multi-user.target\n", f);
 }

@@ -248,6 +248,26 @@ static bool read_journal(struct au_model *m, const char *since)
 	return true;
 }
 
+/* CMD as execvp would find it on PATH; left empty when it is not found. */
+static void command_path(const char *cmd, char *out, size_t n)
+{
+	if (strchr(cmd, '/')) {
+		snprintf(out, n, "%s", cmd);
+		return;
+	}
+	const char *path = getenv("PATH");
+	for (const char *d = path ? path : "/usr/bin:/bin"; *d;) {
+		size_t len = strcspn(d, ":");
+		char full[PATH_MAX];
+		int w = snprintf(full, sizeof(full), "%.*s/%s", (int)len, len ? d : ".", cmd);
+		if (w > 0 && (size_t)w < n && access(full, X_OK) == 0) {
+			snprintf(out, n, "%.*s", (int)(n - 1), full);
+			return;
+		}
+		d += len + (d[len] == ':');
+	}
+}
+
 enum { OPT_JSON = 256, OPT_PROPOSE, OPT_FOR, OPT_SAVE, OPT_NO_KERNEL, OPT_JOURNAL, OPT_SINCE };
 
 int lr_cli_audit(int argc, char **argv)
@@ -307,39 +327,44 @@ int lr_cli_audit(int argc, char **argv)
 	bool read_any = false;
 	char dir[PATH_MAX] = "", trail[PATH_MAX];
 	if (run) {
+		/* A daemon run as root often drops to another user before its
+		 * first bind, and the library opens the log file then: as root
+		 * the trail is writable by all, in a directory others can pass
+		 * through but not list (its name is random). */
+		bool root = geteuid() == 0;
 		if (save) {
 			snprintf(trail, sizeof(trail), "%s", save);
-			/* Appended to by the program: start it empty. */
-			FILE *f = fopen(trail, "w");
-			if (!f) {
-				lr_cli_error("--save %s: %s", save, strerror(errno));
-				return LR_EXIT_FAIL;
-			}
-			fclose(f);
 		} else {
 			const char *tmp = getenv("TMPDIR");
 			snprintf(dir, sizeof(dir), "%s/libreuse-audit.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-			if (!mkdtemp(dir)) {
+			if (!mkdtemp(dir) || (root && chmod(dir, 0711) != 0)) {
 				lr_cli_error("%s: %s", dir, strerror(errno));
 				return LR_EXIT_FAIL;
 			}
 			snprintf(trail, sizeof(trail), "%s/trail.json", dir);
-			/* The library creates it at its first line; a program stopped
-			 * before any still gets its (empty) report. */
-			FILE *f = fopen(trail, "wx");
+		}
+		/* Appended to by the program: it starts empty, and a program
+		 * stopped before its first line still gets its (empty) report. */
+		FILE *f = fopen(trail, "w");
+		if (!f || (root && fchmod(fileno(f), 0666) != 0)) {
+			lr_cli_error("%s: %s", trail, strerror(errno));
 			if (f)
 				fclose(f);
+			if (dir[0])
+				rmdir(dir);
+			return LR_EXIT_FAIL;
 		}
+		fclose(f);
 		if (run_audited(argv + optind, trail, for_ms, json) == 0)
 			read_any = read_file(&m, trail);
 		if (dir[0]) {
 			unlink(trail);
 			rmdir(dir);
 		}
-		/* The command's path, when PATH finds it the way exec will. */
+		/* The command's path, found the way exec finds it. */
 		struct au_prog *p = m.nprogs == 1 ? &m.progs[0] : NULL;
-		if (p && !p->path[0] && strchr(argv[optind], '/'))
-			snprintf(p->path, sizeof(p->path), "%s", argv[optind]);
+		if (p && !p->path[0])
+			command_path(argv[optind], p->path, sizeof(p->path));
 	} else if (journal) {
 		read_any = read_journal(&m, since);
 	} else {

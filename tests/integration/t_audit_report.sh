@@ -74,7 +74,7 @@ eq "...nothing on its ports now that the trail does not explain" "$T/r1.json" \
 
 # The same trail in text: the main lines, within 80 columns.
 "$CLI" audit "$T/run1.json" >"$T/r1.txt" 2>&1
-check "text: the program and its process" grep -q "^python3: 1 process," "$T/r1.txt"
+check "text: the program and its process (a file holds no path)" grep -q "^python3: 1 process," "$T/r1.txt"
 check "text: the TCP listener, asked and used, with the options it sets" \
 	grep -qE "^    tcp v4 +127\.0\.0\.1:$P +listen 1x  sets: none$" "$T/r1.txt"
 check "text: the IPv6 listener" grep -qE "^    tcp v6 +\[::1\]:$A +listen 1x" "$T/r1.txt"
@@ -238,7 +238,7 @@ sleep 0.3
 prev=plain0
 failed_starts=0
 for i in 1 2 3 4 5 6 7 8 9 10; do
-	kill -TERM "$(cat "$T/$prev.pid")"
+	kill -TERM "$(cat "$T/$prev.pid")" 2>/dev/null # gone already when its start failed
 	wait_exit "$prev" 5
 	bg "plain$i" "${LEGACY[@]}" --port "$PN" --admin "$(free_port)" --udp "$(free_port)"
 	wait_for "$T/plain$i.out" READY 2 || failed_starts=$((failed_starts + 1))
@@ -248,6 +248,19 @@ done
 without=$(load_stop loadn)
 check "without it, the same loop refuses connections ($without; $failed_starts of 10 starts failed)" \
 	test "$(json_get "$without" refused)" -gt 0
+
+# --- a daemon Debian ships that drops to another user before it binds ---
+if command -v memcached >/dev/null; then
+	M=$(free_port)
+	"$CLI" audit --json --for 2 -- memcached -u nobody -l 127.0.0.1 -p "$M" -U "$M" >"$T/mc.json" 2>"$T/mc.err"
+	eq "memcached -u nobody: its trail is written after it drops root; TCP and UDP listeners, SO_REUSEADDR its own" "$T/mc.json" \
+		'[(p["name"], p["path"], [(s["proto"], s["port"], s["set_by_program"]) for s in p["sockets"] if s["listener"]]) for p in d["programs"]]' \
+		"[('memcached', '/usr/bin/memcached', [('tcp', $M, ['SO_REUSEADDR']), ('udp', $M, ['SO_REUSEADDR'])])]"
+	eq "...so it can restart at once, but loses connections" "$T/mc.json" \
+		'(lambda v: (v["restart_at_once"], v["loses_connections"]))(d["programs"][0]["verdict"])' "(True, True)"
+else
+	ok "# SKIP memcached is not installed (make deps installs it)"
+fi
 
 # --- usage ---
 "$CLI" audit >/dev/null 2>&1

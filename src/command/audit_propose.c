@@ -322,15 +322,7 @@ static void write_runner(FILE *f, const struct au_prog *p, const char *conf, cha
 
 int au_propose(const struct au_model *m, const struct au_propose_opts *o)
 {
-	if (mkdir(o->dir, 0755) != 0 && errno != EEXIST) {
-		lr_cli_error("--propose %s: %s", o->dir, strerror(errno));
-		return -1;
-	}
-	char dir[PATH_MAX];
-	if (!realpath(o->dir, dir)) {
-		lr_cli_error("--propose %s: %s", o->dir, strerror(errno));
-		return -1;
-	}
+	char dir[PATH_MAX] = "";
 	bool ok = true;
 	size_t wrote = 0;
 	for (size_t i = 0; i < m->nprogs; i++) {
@@ -345,6 +337,11 @@ int au_propose(const struct au_model *m, const struct au_propose_opts *o)
 					"port lacks what a lossless restart needs, no bind met a held port)\n",
 				p->name);
 			continue;
+		}
+		/* The directory only once there is something to put in it. */
+		if (!dir[0] && ((mkdir(o->dir, 0755) != 0 && errno != EEXIST) || !realpath(o->dir, dir))) {
+			lr_cli_error("--propose %s: %s", o->dir, strerror(errno));
+			return -1;
 		}
 		char unit[AU_NAME], conf[PATH_MAX + AU_NAME + 8];
 		unit_name(unit, sizeof(unit), p->name);

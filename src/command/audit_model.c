@@ -385,7 +385,16 @@ void au_model_line(struct au_model *m, const char *line, size_t len)
 		return;
 	}
 	struct aj *ev = aj_parse(line, len);
-	if (!ev || ev->type != AJ_OBJ || !au_model_event(m, ev, NULL))
+	bool good;
+	if (aj_str(ev, "LIBREUSE_JSON")) {
+		/* An entry of `journalctl -o json`: the line it carries. */
+		struct aj *inner = aj_parse(aj_str(ev, "LIBREUSE_JSON"), strlen(aj_str(ev, "LIBREUSE_JSON")));
+		good = inner && inner->type == AJ_OBJ && au_model_event(m, inner, aj_str(ev, "_EXE"));
+		aj_free(inner);
+	} else {
+		good = ev && ev->type == AJ_OBJ && au_model_event(m, ev, NULL);
+	}
+	if (!good)
 		m->bad++;
 	aj_free(ev);
 }
@@ -427,17 +436,4 @@ void au_verdict(const struct au_prog *p, struct au_verdict *v)
 	v->restart_at_once = v->no_reuseaddr == 0;
 	v->can_share = v->listeners > 0 && v->no_reuseport == 0;
 	v->loses_connections = v->not_kept > 0;
-}
-
-void au_model_journal_line(struct au_model *m, const char *line, size_t len)
-{
-	m->lines++;
-	struct aj *entry = aj_parse(line, len), *ev = NULL;
-	const char *inner = aj_str(entry, "LIBREUSE_JSON");
-	if (inner)
-		ev = aj_parse(inner, strlen(inner));
-	if (!ev || ev->type != AJ_OBJ || !au_model_event(m, ev, aj_str(entry, "_EXE")))
-		m->bad++;
-	aj_free(ev);
-	aj_free(entry);
 }

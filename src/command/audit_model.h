@@ -105,12 +105,10 @@ struct au_model {
 
 void au_model_init(struct au_model *m);
 void au_model_free(struct au_model *m);
-/* Takes one line (without its newline): counted as bad when it is not a
- * libreuse JSON event. */
+/* Takes one line (without its newline): a libreuse JSON line, or an entry of
+ * `journalctl -o json` carrying one in LIBREUSE_JSON (the program's path
+ * then from _EXE); counted as bad when it is neither. */
 void au_model_line(struct au_model *m, const char *line, size_t len);
-/* One entry of `journalctl -o json`: the libreuse line it carries in
- * LIBREUSE_JSON, with the program's path from _EXE. */
-void au_model_journal_line(struct au_model *m, const char *line, size_t len);
 /* One parsed event, with the program's path when the source knows it
  * (journal fields); false when it is not a libreuse event. */
 bool au_model_event(struct au_model *m, const struct aj *ev, const char *path);

@@ -235,7 +235,7 @@ static bool read_journal(struct au_model *m, const char *since)
 	while ((len = getline(&line, &cap, f)) >= 0) {
 		if (len && line[len - 1] == '\n')
 			len--;
-		au_model_journal_line(m, line, (size_t)len);
+		au_model_line(m, line, (size_t)len);
 	}
 	free(line);
 	int st = pclose(f);

@@ -262,6 +262,59 @@ else
 	ok "# SKIP memcached is not installed (make deps installs it)"
 fi
 
+# --- the journal target, and audit --journal ---
+# A private /run/systemd in a mount namespace, with a stand-in for journald's
+# native socket (tests/helpers/journald.py) that writes what it receives the
+# way `journalctl -o json` prints it.
+rules "$T/journal.conf" 'log = { level = "all"; target = "journal"; }; rules = ();'
+JP=$(free_port)
+JU=$(free_port)
+if unshare -m true 2>/dev/null; then
+	cat >"$T/journal.sh" <<EOS
+mount --make-rprivate /
+mount -t tmpfs none /run/systemd 2>/dev/null || { mkdir -p /run/systemd && mount -t tmpfs none /run/systemd; }
+mkdir -p /run/systemd/journal
+"$PY" "$ROOT/tests/helpers/journald.py" /run/systemd/journal/socket "$T/entries.json" >"$T/journald.out" &
+for i in \$(seq 50); do grep -q READY "$T/journald.out" && break; sleep 0.05; done
+"$CLI" run -c "$T/journal.conf" -- "$PY" "$ROOT/tests/helpers/legacyd.py" --port "$JP" --admin "$(free_port)" --udp "$JU" --serve 0
+sleep 0.3
+kill %1
+EOS
+	unshare -m bash "$T/journal.sh" >"$T/journal.out" 2>"$T/journal.err"
+	jq_lines() { "$PY" -c 'import json, sys; es = [json.loads(l) for l in open(sys.argv[1])]; print(eval(sys.argv[2]))' "$T/entries.json" "$1"; }
+	check "journal: entries received, none malformed" \
+		test "$(jq_lines 'len(es) > 4 and not [e for e in es if "BAD" in e]')" = True
+	check "journal: the bind of the listener with LIBREUSE_OP, LIBREUSE_PORT, LIBREUSE_PROGRAM beside MESSAGE" \
+		test "$(jq_lines "[(e['LIBREUSE_PROGRAM'], e['LIBREUSE_PROTO'], e['PRIORITY'], e['SYSLOG_IDENTIFIER'], e['MESSAGE'].endswith('bind tcp 127.0.0.1:$JP ok; reuse: none')) for e in es if e.get('LIBREUSE_OP') == 'bind' and e.get('LIBREUSE_PORT') == '$JP']")" = "[('python3', 'tcp', '6', 'libreuse', True)]"
+	check "journal: the whole JSON line in LIBREUSE_JSON" \
+		test "$(jq_lines "sorted(set(json.loads(e['LIBREUSE_JSON'])['event'] for e in es))")" = "['call', 'verdict']"
+	"$CLI" audit --json "$T/entries.json" >"$T/fromjournal.json" 2>&1
+	eq "journal: audit reads journalctl's JSON export, the listeners by program" "$T/fromjournal.json" \
+		'sorted((s["proto"], s["port"]) for s in d["programs"][0]["sockets"] if s["listener"] and s["family"] == "ipv4")' \
+		"$(pairs "" "$JP" "$JU" | sed "s/($JP)/('tcp', $JP)/; s/($JU)/('udp', $JU)/")"
+	# --journal runs journalctl: a stand-in on PATH shows what it was asked.
+	mkdir -p "$T/bin"
+	printf '#!/bin/sh\necho "$@" >"%s/journalctl.args"\ncat "%s/entries.json"\n' "$T" "$T" >"$T/bin/journalctl"
+	chmod +x "$T/bin/journalctl"
+	PATH="$T/bin:$PATH" "$CLI" audit --json --journal --since "-1h" >"$T/journal-cmd.json" 2>&1
+	eq "audit --journal: the same report" "$T/journal-cmd.json" \
+		'len([s for s in d["programs"][0]["sockets"] if s["listener"]])' 3
+	check "audit --journal --since: journalctl asked for libreuse's entries, in JSON, since then" \
+		grep -qx -- "--no-pager -q -o json SYSLOG_IDENTIFIER=libreuse --since -1h" "$T/journalctl.args"
+else
+	ok "# SKIP journal: no mount namespaces here"
+fi
+# No journal at all: the program runs, the lines are dropped and counted.
+if [ ! -S /run/systemd/journal/socket ]; then
+	"$CLI" run -c "$T/journal.conf" -- "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print("DONE")' \
+		>"$T/nojournal.out" 2>"$T/nojournal.err"
+	check "no journal: the program runs untouched" grep -qx DONE "$T/nojournal.out"
+	check "no journal: the lines dropped are counted (the summary goes to stderr)" \
+		grep -qE "summary: .*; [1-9][0-9]* lines dropped" "$T/nojournal.err"
+else
+	ok "# SKIP no journal: this machine has one"
+fi
+
 # --- usage ---
 "$CLI" audit >/dev/null 2>&1
 check "no trail named: usage error (2)" test $? = 2

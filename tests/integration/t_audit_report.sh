@@ -262,6 +262,17 @@ else
 	ok "# SKIP memcached is not installed (make deps installs it)"
 fi
 
+# --- a static Go program: audited through the seccomp supervisor ---
+if [ -x "$HELPERS/goserver" ] && "$CLI" run --seccomp -- true 2>/dev/null; then
+	G=$(free_port)
+	"$CLI" audit --json --for 2 -- "$HELPERS/goserver" -port "$G" >"$T/go.json" 2>"$T/go.err"
+	eq "a Go program (the supervisor's trail): its listener, by name and path" "$T/go.json" \
+		'[(p["name"], p["path"], [(s["proto"], s["port"], s["listens"]) for s in p["sockets"] if s["listener"]]) for p in d["programs"]]' \
+		"[('goserver', '$HELPERS/goserver', [('tcp', $G, 1)])]"
+else
+	ok "# SKIP Go program: no Go helper built or no seccomp user notification here"
+fi
+
 # --- the journal target, and audit --journal ---
 # A private /run/systemd in a mount namespace, with a stand-in for journald's
 # native socket (tests/helpers/journald.py) that writes what it receives the

@@ -25,6 +25,7 @@ void au_model_free(struct au_model *m)
 		free(p->unseen);
 	}
 	free(m->progs);
+	free(m->host_unseen);
 	memset(m, 0, sizeof(*m));
 }
 

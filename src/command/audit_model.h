@@ -98,6 +98,11 @@ struct au_prog {
 struct au_model {
 	struct au_prog *progs;
 	size_t nprogs;
+	/* With the host in scope (--journal): every listener of the host that
+	 * no audited process owns. */
+	struct au_unseen *host_unseen;
+	size_t nhost_unseen;
+	bool host_checked;
 	unsigned long lines, bad; /* lines read; of them not a libreuse JSON line */
 	unsigned long blank;
 	unsigned sources;

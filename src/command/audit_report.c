@@ -234,6 +234,24 @@ void au_report_text(FILE *out, const struct au_model *m, bool colour)
 	}
 	if (!m->nprogs)
 		fputs("no libreuse event in the trail\n", out);
+	if (m->host_checked) {
+		char hp[AU_ADDR + 16];
+		on(&st, "1");
+		fputs("\nnot seen by libreuse on this host", out);
+		off(&st);
+		fputs(" (listeners no audited process owns):\n", out);
+		for (size_t i = 0; i < m->nhost_unseen; i++) {
+			const struct au_unseen *u = &m->host_unseen[i];
+			au_hostport(hp, sizeof(hp), u->addr, u->port);
+			fprintf(out, "    %-3s %-30s %-9s", u->proto, hp, u->state);
+			if (u->pid)
+				fprintf(out, " pid %d (%s)\n", u->pid, u->program);
+			else
+				fputs(" owner not visible to this user\n", out);
+		}
+		if (!m->nhost_unseen)
+			fputs("    none\n", out);
+	}
 	fprintf(out, "\n%lu line%s read, %lu not a libreuse JSON line (skipped)\n", m->lines,
 		m->lines == 1 ? "" : "s", m->bad);
 }
@@ -271,6 +289,29 @@ static void jopts(FILE *out, unsigned bits)
 static const char *nz(const char *s)
 {
 	return s && s[0] ? s : NULL;
+}
+
+static void junseen(FILE *out, const struct au_unseen *list, size_t n)
+{
+	fputc('[', out);
+	for (size_t i = 0; i < n; i++) {
+		const struct au_unseen *u = &list[i];
+		fprintf(out, "%s{\"proto\":", i ? "," : "");
+		jstr(out, u->proto);
+		fputs(",\"addr\":", out);
+		jstr(out, u->addr);
+		fprintf(out, ",\"port\":%d,\"state\":", u->port);
+		jstr(out, u->state);
+		fputs(",\"pid\":", out);
+		if (u->pid)
+			fprintf(out, "%d", u->pid);
+		else
+			fputs("null", out);
+		fputs(",\"program\":", out);
+		jstr(out, nz(u->program));
+		fputc('}', out);
+	}
+	fputc(']', out);
 }
 
 static void json_program(FILE *out, const struct au_prog *p)
@@ -359,25 +400,7 @@ static void json_program(FILE *out, const struct au_prog *p)
 	if (!p->unseen_checked) {
 		fputs("null", out);
 	} else {
-		fputc('[', out);
-		for (size_t i = 0; i < p->nunseen; i++) {
-			const struct au_unseen *u = &p->unseen[i];
-			fprintf(out, "%s{\"proto\":", i ? "," : "");
-			jstr(out, u->proto);
-			fputs(",\"addr\":", out);
-			jstr(out, u->addr);
-			fprintf(out, ",\"port\":%d,\"state\":", u->port);
-			jstr(out, u->state);
-			fputs(",\"pid\":", out);
-			if (u->pid)
-				fprintf(out, "%d", u->pid);
-			else
-				fputs("null", out);
-			fputs(",\"program\":", out);
-			jstr(out, nz(u->program));
-			fputc('}', out);
-		}
-		fputc(']', out);
+		junseen(out, p->unseen, p->nunseen);
 	}
 	fputs(",\"log_verdicts\":[", out);
 	for (size_t i = 0; i < p->nverdicts; i++) {
@@ -408,5 +431,10 @@ void au_report_json(FILE *out, const struct au_model *m)
 		fputs(i ? "," : "", out);
 		json_program(out, &m->progs[i]);
 	}
-	fputs("]}\n", out);
+	fputs("],\"not_seen_host\":", out);
+	if (m->host_checked)
+		junseen(out, m->host_unseen, m->nhost_unseen);
+	else
+		fputs("null", out);
+	fputs("}\n", out);
 }

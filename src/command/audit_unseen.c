@@ -50,13 +50,13 @@ static bool explained(const struct au_model *m, int pid)
 	return false;
 }
 
-static void add(struct au_prog *p, const struct lr_holder *h)
+static void add_to(struct au_unseen **list, size_t *n, const struct lr_holder *h)
 {
-	struct au_unseen *bigger = realloc(p->unseen, (p->nunseen + 1) * sizeof(*bigger));
+	struct au_unseen *bigger = realloc(*list, (*n + 1) * sizeof(*bigger));
 	if (!bigger)
 		return;
-	p->unseen = bigger;
-	struct au_unseen *u = &bigger[p->nunseen++];
+	*list = bigger;
+	struct au_unseen *u = &bigger[(*n)++];
 	memset(u, 0, sizeof(*u));
 	snprintf(u->proto, sizeof(u->proto), "%s", h->proto == LR_PROTO_TCP ? "tcp" : "udp");
 	snprintf(u->state, sizeof(u->state), "%s", lr_holder_state_name(h));
@@ -92,7 +92,61 @@ void au_unseen_check(struct au_model *m)
 				bool live = proto == LR_PROTO_TCP ? h->state == LR_ST_LISTEN
 								  : h->state == LR_ST_CLOSE;
 				if (live && !(h->pid && explained(m, h->pid)))
-					add(p, h);
+					add_to(&p->unseen, &p->nunseen, h);
+			}
+		}
+	}
+}
+
+/* The local ports of the sockets in one /proc/net table in state (0A:
+ * LISTEN, 07: a bound UDP socket), added to ports[] once each. */
+static void ports_in(const char *path, const char *state, uint16_t *ports, size_t *n, size_t max)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	char line[512];
+	unsigned port;
+	char local[64], st[8];
+	while (fgets(line, sizeof(line), f)) {
+		/* "  0: 0100007F:1F90 00000000:0000 0A ..." */
+		if (sscanf(line, " %*[0-9]: %63[0-9A-Fa-f]:%x %*s %7s", local, &port, st) != 3 ||
+		    strcmp(st, state) != 0 || port == 0 || port > 65535)
+			continue;
+		bool known = false;
+		for (size_t i = 0; i < *n; i++)
+			known |= ports[i] == port;
+		if (!known && *n < max)
+			ports[(*n)++] = (uint16_t)port;
+	}
+	fclose(f);
+}
+
+void au_unseen_check_host(struct au_model *m)
+{
+	static const struct {
+		const char *path, *state;
+		uint8_t proto;
+	} tables[] = {
+		{ "/proc/net/tcp", "0A", LR_PROTO_TCP },  { "/proc/net/tcp6", "0A", LR_PROTO_TCP },
+		{ "/proc/net/udp", "07", LR_PROTO_UDP },  { "/proc/net/udp6", "07", LR_PROTO_UDP },
+	};
+	m->host_checked = true;
+	for (size_t t = 0; t < 4; t += 2) {
+		uint16_t ports[4096];
+		size_t n = 0;
+		ports_in(tables[t].path, tables[t].state, ports, &n, 4096);
+		ports_in(tables[t + 1].path, tables[t + 1].state, ports, &n, 4096);
+		for (size_t i = 0; i < n; i++) {
+			struct lr_holders hs;
+			if (lr_holders_find(tables[t].proto, ports[i], &hs) != 0)
+				continue;
+			for (size_t k = 0; k < hs.n; k++) {
+				const struct lr_holder *h = &hs.h[k];
+				bool live = tables[t].proto == LR_PROTO_TCP ? h->state == LR_ST_LISTEN
+									    : h->state == LR_ST_CLOSE;
+				if (live && !(h->pid && explained(m, h->pid)))
+					add_to(&m->host_unseen, &m->nhost_unseen, h);
 			}
 		}
 	}

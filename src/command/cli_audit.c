@@ -24,8 +24,8 @@
 
 static const char usage[] =
 	"usage: libreuse audit [--json] [--propose DIR] [--for DURATION] [--save FILE]\n"
-	"                      [--no-kernel] -- CMD [ARG...]\n"
-	"       libreuse audit [--json] [--propose DIR] [--no-kernel] FILE... | -\n"
+	"                      [--host | --no-kernel] -- CMD [ARG...]\n"
+	"       libreuse audit [--json] [--propose DIR] [--host | --no-kernel] FILE... | -\n"
 	"       libreuse audit [--json] [--propose DIR] [--no-kernel] --journal [--since TIME]\n"
 	"\n"
 	"Reports, program by program, what a program listens on and connects to, which\n"
@@ -45,6 +45,8 @@ static const char usage[] =
 	"  --propose DIR     write, per program, a rule file and systemd units that\n"
 	"                    make it restart with nothing lost, each line citing its\n"
 	"                    evidence\n"
+	"  --host            compare with every listener of this host, not only those\n"
+	"                    on the audited programs' ports (the default with --journal)\n"
 	"  --no-kernel       do not compare with the kernel's sockets now\n"
 	"Exit status: 0 after a report; 1 when no trail could be read or the proposal\n"
 	"could not be written; 2 for a usage error.\n";
@@ -268,7 +270,7 @@ static void command_path(const char *cmd, char *out, size_t n)
 	}
 }
 
-enum { OPT_JSON = 256, OPT_PROPOSE, OPT_FOR, OPT_SAVE, OPT_NO_KERNEL, OPT_JOURNAL, OPT_SINCE };
+enum { OPT_JSON = 256, OPT_PROPOSE, OPT_FOR, OPT_SAVE, OPT_NO_KERNEL, OPT_JOURNAL, OPT_SINCE, OPT_HOST };
 
 int lr_cli_audit(int argc, char **argv)
 {
@@ -278,12 +280,13 @@ int lr_cli_audit(int argc, char **argv)
 		{ "for", required_argument, NULL, OPT_FOR },
 		{ "save", required_argument, NULL, OPT_SAVE },
 		{ "no-kernel", no_argument, NULL, OPT_NO_KERNEL },
+		{ "host", no_argument, NULL, OPT_HOST },
 		{ "journal", no_argument, NULL, OPT_JOURNAL },
 		{ "since", required_argument, NULL, OPT_SINCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool json = false, no_kernel = false, journal = false;
+	bool json = false, no_kernel = false, journal = false, host = false;
 	const char *propose = NULL, *save = NULL, *since = NULL;
 	long for_ms = 0;
 	int c;
@@ -295,6 +298,7 @@ int lr_cli_audit(int argc, char **argv)
 		case OPT_PROPOSE: propose = optarg; break;
 		case OPT_SAVE: save = optarg; break;
 		case OPT_NO_KERNEL: no_kernel = true; break;
+		case OPT_HOST: host = true; break;
 		case OPT_JOURNAL: journal = true; break;
 		case OPT_SINCE: since = optarg; break;
 		case OPT_FOR:
@@ -377,6 +381,8 @@ int lr_cli_audit(int argc, char **argv)
 	}
 	if (!no_kernel)
 		au_unseen_check(&m);
+	if (!no_kernel && (host || journal))
+		au_unseen_check_host(&m);
 	if (json)
 		au_report_json(stdout, &m);
 	else

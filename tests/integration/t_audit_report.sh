@@ -147,8 +147,17 @@ eq "not seen by libreuse: the outsider on its port, by pid and program" "$T/unse
 "$CLI" audit "$T/run1.json" >"$T/unseen.txt" 2>&1
 check "not seen by libreuse: said in text" \
 	grep -qE "^    tcp 127\.0\.0\.1:$P +LISTEN +pid $(cat "$T/outsider.pid") \(python3\)$" "$T/unseen.txt"
+XP=$(free_port)
+bg stranger "${SERVER[@]}" --port "$XP"
+wait_for "$T/stranger.out" READY || not_ok "the stranger did not start"
+"$CLI" audit --json --host "$T/run1.json" >"$T/host.json" 2>"$T/host.err"
+eq "--host: a listener on a port no trail names, by pid, among the host's not seen" "$T/host.json" \
+	'[(u["proto"], u["state"], u["pid"], u["program"]) for u in d["not_seen_host"] if u["port"] == '"$XP"']' \
+	"[('tcp', 'LISTEN', $(cat "$T/stranger.pid"), 'python3')]"
+eq "--host: ...and not the audited ones' own (none runs now), nor what the trail explains" "$T/host.json" \
+	'len([u for u in d["not_seen_host"] if u["port"] == '"$P"'])' 1
 "$CLI" audit --json --no-kernel "$T/run1.json" >"$T/nok.json" 2>&1
-eq "--no-kernel: the kernel not asked" "$T/nok.json" 'd["programs"][0]["not_seen"]' None
+eq "--no-kernel: the kernel not asked" "$T/nok.json" '(d["programs"][0]["not_seen"], d["not_seen_host"])' "(None, None)"
 
 # --- Ctrl-C: the program stops, the report comes ---
 bg intr "$CLI" audit -- "${LEGACY[@]}" --port "$P2" --admin "$A" --udp "$U"

@@ -286,6 +286,7 @@ systemd-deps: deps
 check-systemd: systemd-deps
 	$(MAKE) all integration
 	LIBREUSE_BUILD='$(CURDIR)/$(B)' timeout 600 tests/systemd/boot.sh
+	timeout 600 tests/systemd/audit.sh
 
 # The benchmark's own tools, on top of the build's.
 BENCH_PKGS := valgrind gnuplot-nox wrk

@@ -43,9 +43,34 @@ static void *grow(void **arr, size_t *n, size_t size)
 	return e;
 }
 
+/* Every string kept comes from a log anyone may have written: control
+ * characters (C0, DEL, and C1 — a terminal's escape sequences among them)
+ * and bytes that are not UTF-8 become '?', so the text report prints
+ * nothing but text. A sequence cut by the size limit is cut whole. */
 static void copy(char *dst, size_t n, const char *src)
 {
-	snprintf(dst, n, "%s", src ? src : "");
+	const unsigned char *s = (const unsigned char *)(src ? src : "");
+	size_t j = 0;
+	while (*s && j + 1 < n) {
+		size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+			   : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+		for (size_t i = 1; i < len; i++)
+			if ((s[i] & 0xc0) != 0x80)
+				len = 0;
+		bool control = s[0] < 0x20 || s[0] == 0x7f || (s[0] == 0xc2 && len == 2 && s[1] < 0xa0) ||
+			       (len == 2 && s[0] < 0xc2);
+		if (!len || control) {
+			dst[j++] = '?';
+			s += len ? len : 1;
+			continue;
+		}
+		if (j + len >= n)
+			break;
+		memcpy(dst + j, s, len);
+		j += len;
+		s += len;
+	}
+	dst[j] = '\0';
 }
 
 struct au_prog *au_model_find(struct au_model *m, const char *name)

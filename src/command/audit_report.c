@@ -111,9 +111,15 @@ static void text_program(const struct style *st, const struct au_prog *p)
 		p->lines, p->lines == 1 ? "" : "s");
 	for (size_t i = 0; i < p->nprocs; i++) {
 		const struct au_proc *x = &p->procs[i];
-		/* The time of day is enough beside the date printed once. */
-		fprintf(out, "  pid %-8d %.10s %s .. %s\n", x->pid, x->first, x->first + 11,
-			x->last + 11);
+		/* The log's own "2026-12-06T20:18:22.848Z": the date once, then
+		 * the times; anything else as it came. */
+		bool iso = strlen(x->first) > 11 && x->first[10] == 'T' && strlen(x->last) > 11 &&
+			   x->last[10] == 'T';
+		if (iso)
+			fprintf(out, "  pid %-8d %.10s %s .. %s\n", x->pid, x->first, x->first + 11,
+				x->last + 11);
+		else
+			fprintf(out, "  pid %-8d %s .. %s\n", x->pid, x->first, x->last);
 	}
 
 	fputs("  listens and binds:\n", out);
@@ -258,6 +264,21 @@ void au_report_text(FILE *out, const struct au_model *m, bool colour)
 
 /* ---- JSON ---- */
 
+/* The length of the valid UTF-8 sequence at c, 0 when it is not one. */
+static size_t utf8_len(const unsigned char *c)
+{
+	size_t n = c[0] < 0x80 ? 1 : (c[0] & 0xe0) == 0xc0 ? 2 : (c[0] & 0xf0) == 0xe0 ? 3
+		 : (c[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (n == 2 && c[0] < 0xc2)
+		return 0; /* overlong */
+	for (size_t i = 1; i < n; i++)
+		if ((c[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* A JSON string; bytes a garbled log left that are not UTF-8 become '?',
+ * so the document stays valid JSON whatever it quotes. */
 static void jstr(FILE *out, const char *s)
 {
 	if (!s) {
@@ -265,13 +286,19 @@ static void jstr(FILE *out, const char *s)
 		return;
 	}
 	fputc('"', out);
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-		if (*c == '"' || *c == '\\')
-			fprintf(out, "\\%c", *c);
-		else if (*c < 0x20)
-			fprintf(out, "\\u%04x", *c);
-		else
-			fputc(*c, out);
+	for (const unsigned char *c = (const unsigned char *)s; *c;) {
+		size_t n = utf8_len(c);
+		if (!n) {
+			fputc('?', out);
+			c++;
+		} else if (*c == '"' || *c == '\\') {
+			fprintf(out, "\\%c", *c++);
+		} else if (*c < 0x20) {
+			fprintf(out, "\\u%04x", *c++);
+		} else {
+			fwrite(c, 1, n, out);
+			c += n;
+		}
 	}
 	fputc('"', out);
 }

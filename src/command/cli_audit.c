@@ -170,6 +170,7 @@ static int run_audited(char **cmd, const char *trail, long for_ms, bool json_out
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGALRM, SIG_DFL);
+		signal(SIGTTOU, SIG_DFL);
 		/* The document alone on standard output: CMD's goes to stderr. */
 		if (json_out)
 			dup2(STDERR_FILENO, STDOUT_FILENO);
@@ -179,6 +180,16 @@ static int run_audited(char **cmd, const char *trail, long for_ms, bool json_out
 	}
 	setpgid(child, child); /* both sides: whichever runs first */
 	free(argv);
+	/* On a terminal CMD's group becomes the foreground one: it reads the
+	 * terminal as it would without the audit, and Ctrl-C reaches it
+	 * directly. The terminal comes back to the audit after. */
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old_ttou;
+	sigemptyset(&ign.sa_mask);
+	bool tty = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+	if (tty) {
+		sigaction(SIGTTOU, &ign, &old_ttou);
+		tcsetpgrp(STDIN_FILENO, child);
+	}
 	if (for_ms > 0) {
 		struct itimerval it = { .it_value = { for_ms / 1000, (for_ms % 1000) * 1000 } };
 		setitimer(ITIMER_REAL, &it, NULL);
@@ -203,6 +214,10 @@ static int run_audited(char **cmd, const char *trail, long for_ms, bool json_out
 	}
 	struct itimerval none = { 0 };
 	setitimer(ITIMER_REAL, &none, NULL);
+	if (tty) {
+		tcsetpgrp(STDIN_FILENO, getpgrp());
+		sigaction(SIGTTOU, &old_ttou, NULL);
+	}
 	sigaction(SIGINT, &old[0], NULL);
 	sigaction(SIGTERM, &old[1], NULL);
 	sigaction(SIGHUP, &old[2], NULL);

@@ -335,6 +335,26 @@ else
 	ok "# SKIP no journal: this machine has one"
 fi
 
+# --- on a terminal (script(1) gives a pty) ---
+if command -v script >/dev/null; then
+	TP=$(free_port)
+	(sleep 1.5; echo hello; sleep 2) | timeout 20 script -q -c "'$CLI' audit --no-kernel -- '$PY' -c 'import socket; s = socket.socket(); s.bind((\"127.0.0.1\", $TP)); s.listen(); print(\"got\", input())'" /dev/null 2>&1 | tr -d '\r' >"$T/tty1.out"
+	check "terminal: CMD reads the terminal (its group is the foreground one)" grep -qx "got hello" "$T/tty1.out"
+	check "terminal: the report in colour (a bold program name)" grep -q $'^\033\[1mpython3\033\[0m' "$T/tty1.out"
+	(sleep 1.5; printf '\003'; sleep 2) | timeout 20 script -q -c "'$CLI' audit --no-kernel -- '$PY' -c 'import socket, time; s = socket.socket(); s.bind((\"127.0.0.1\", $TP)); s.listen(); time.sleep(30)'" /dev/null 2>&1 | tr -d '\r' >"$T/tty2.out"
+	check "terminal: Ctrl-C stops CMD, and the report follows" grep -qE "^    tcp v4 +127\.0\.0\.1:$TP +listen 1x" "$T/tty2.out"
+else
+	ok "# SKIP terminal: no script(1)"
+fi
+
+# --- hostile strings: no terminal escapes in text, valid JSON whatever the bytes ---
+printf '{"ts":"t","pid":5,"event":"call","program":"a\\u001b[31m\xff\xfe","op":"bind","proto":"tcp","addr":"1.2.3.4","port":7,"result":0}\n' >"$T/hostile.json"
+"$CLI" audit --no-kernel "$T/hostile.json" >"$T/hostile.txt" 2>&1
+check "a program name with an escape sequence: printed as '?' in text" \
+	test -z "$(grep -l $'\033' "$T/hostile.txt")" -a -n "$(grep '^a?\[31m' "$T/hostile.txt")"
+"$CLI" audit --json --no-kernel "$T/hostile.json" >"$T/hostile.out" 2>&1
+eq "...and bytes that are not UTF-8: the JSON document stays valid" "$T/hostile.out" 'd["programs"][0]["name"]' "a?[31m??"
+
 # --- usage ---
 "$CLI" audit >/dev/null 2>&1
 check "no trail named: usage error (2)" test $? = 2

@@ -9,7 +9,9 @@
 #include "audit_report.h"
 #include "audit_unseen.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -118,6 +120,40 @@ static bool read_file(struct au_model *m, const char *path)
 	return true;
 }
 
+/* The processes still running that CMD started: those whose environment
+ * names this audit's trail (`run` puts it in LIBREUSE_RULES, and children
+ * inherit it), a mark no other process carries. Returns how many were put
+ * in pids. */
+static size_t audited_left(const char *trail, pid_t *pids, size_t max)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return 0;
+	size_t n = 0, tl = strlen(trail);
+	/* A scratch buffer (not state): too big for the stack, and the
+	 * command has one thread. */
+	static char env[1 << 16];
+	struct dirent *e;
+	while (n < max && (e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == getpid())
+			continue;
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t len = read(fd, env, sizeof(env));
+		close(fd);
+		/* A zombie has no environment left: it is no longer running. */
+		if (len > 0 && memmem(env, (size_t)len, trail, tl))
+			pids[n++] = (pid_t)pid;
+	}
+	closedir(d);
+	return n;
+}
+
 /* Runs CMD under `libreuse run --log all --json --log-file TRAIL` in a
  * process group of its own, so that a signal for the audit (Ctrl-C at the
  * terminal, SIGTERM, the --for deadline) reaches CMD and everything it
@@ -212,12 +248,38 @@ static int run_audited(char **cmd, const char *trail, long for_ms, bool json_out
 		struct itimerval it = { .it_value = { 5, 0 } };
 		setitimer(ITIMER_REAL, &it, NULL);
 	}
-	struct itimerval none = { 0 };
-	setitimer(ITIMER_REAL, &none, NULL);
 	if (tty) {
 		tcsetpgrp(STDIN_FILENO, getpgrp());
 		sigaction(SIGTTOU, &old_ttou, NULL);
 	}
+	/* A daemon forks and its first process exits: what it left running
+	 * (in another session, out of reach of the group) is audited on until
+	 * Ctrl-C or --for, then stopped the same way. */
+	bool said = false;
+	for (;;) {
+		pid_t left[256];
+		size_t n = audited_left(trail, left, 256);
+		if (!n)
+			break;
+		if (!said && !stops) {
+			fprintf(stderr, "libreuse audit: %s left %zu process%s running (a daemon?); auditing "
+					"%s until %s\n", cmd[0], n, n == 1 ? "" : "es", n == 1 ? "it" : "them",
+				for_ms > 0 ? "--for ends (or Ctrl-C)" : "Ctrl-C");
+			said = true;
+		}
+		if (deadline_passed || got_signal) {
+			int sig = stops++ ? SIGKILL : deadline_passed ? SIGTERM : got_signal;
+			deadline_passed = got_signal = 0;
+			for (size_t i = 0; i < n; i++)
+				kill(left[i], sig);
+			struct itimerval it = { .it_value = { 5, 0 } };
+			setitimer(ITIMER_REAL, &it, NULL);
+		}
+		struct timespec nap = { 0, 100 * 1000 * 1000 };
+		nanosleep(&nap, NULL); /* a signal cuts it short */
+	}
+	struct itimerval none = { 0 };
+	setitimer(ITIMER_REAL, &none, NULL);
 	sigaction(SIGINT, &old[0], NULL);
 	sigaction(SIGTERM, &old[1], NULL);
 	sigaction(SIGHUP, &old[2], NULL);

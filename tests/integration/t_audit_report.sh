@@ -311,7 +311,7 @@ EOS
 	"$CLI" audit --json "$T/entries.json" >"$T/fromjournal.json" 2>&1
 	eq "journal: audit reads journalctl's JSON export, the listeners by program" "$T/fromjournal.json" \
 		'sorted((s["proto"], s["port"]) for s in d["programs"][0]["sockets"] if s["listener"] and s["family"] == "ipv4")' \
-		"$(pairs "" "$JP" "$JU" | sed "s/($JP)/('tcp', $JP)/; s/($JU)/('udp', $JU)/")"
+		"[('tcp', $JP), ('udp', $JU)]"
 	# --journal runs journalctl: a stand-in on PATH shows what it was asked.
 	mkdir -p "$T/bin"
 	printf '#!/bin/sh\necho "$@" >"%s/journalctl.args"\ncat "%s/entries.json"\n' "$T" "$T" >"$T/bin/journalctl"
@@ -354,6 +354,27 @@ check "a program name with an escape sequence: printed as '?' in text" \
 	test -z "$(grep -l $'\033' "$T/hostile.txt")" -a -n "$(grep '^a?\[31m' "$T/hostile.txt")"
 "$CLI" audit --json --no-kernel "$T/hostile.json" >"$T/hostile.out" 2>&1
 eq "...and bytes that are not UTF-8: the JSON document stays valid" "$T/hostile.out" 'd["programs"][0]["name"]' "a?[31m??"
+
+# --- a daemon that forks twice (setsid between) and leaves its first process ---
+DP=$(free_port)
+"$CLI" audit --json --for 3 -- "$PY" "$ROOT/tests/helpers/daemon.py" --double-fork --port "$DP" --out "$T/dd.out" \
+	>"$T/dd.json" 2>"$T/dd.err"
+check "a double-forking daemon: the audit says it goes on auditing what was left" grep -qE "left [0-9]+ process(es)? running \\(a daemon\\?\\)" "$T/dd.err"
+eq "...its listener, bound after its first process exited, is in the report" "$T/dd.json" \
+	'[(s["port"], s["listens"]) for s in d["programs"][0]["sockets"] if s["listener"]]' "[($DP, 1)]"
+check "...and at the end of --for it is stopped: nothing left running" test -z "$(pgrep -f -- "daemon.py --double-fork --port $DP")"
+DQ=$(free_port)
+bg ddi "$CLI" audit -- "$PY" "$ROOT/tests/helpers/daemon.py" --double-fork --port "$DQ" --out "$T/ddi.ready"
+wait_for "$T/ddi.ready" READY 10 && wait_for "$T/ddi.err" "a daemon" 5 ||
+	not_ok "the daemon did not start under the audit" "$(cat "$T/ddi.err" "$T/ddi.out")"
+kill -INT "$(cat "$T/ddi.pid")"
+wait_exit ddi 10
+if grep -qE "^    tcp v4 +127\.0\.0\.1:$DQ +listen 1x" "$T/ddi.out" && ! pgrep -f -- "daemon.py --double-fork --port $DQ" >/dev/null; then
+	ok "without --for: the audit waits for Ctrl-C, then stops the daemon and reports"
+else
+	not_ok "without --for: the audit waits for Ctrl-C, then stops the daemon and reports" \
+		"$(cat "$T/ddi.out" "$T/ddi.err"; pgrep -af -- "daemon.py --double-fork --port $DQ")"
+fi
 
 # --- usage ---
 "$CLI" audit >/dev/null 2>&1

@@ -57,7 +57,23 @@ stop_container() {
 	NSPAWN=
 	PID1=
 }
-trap 'stop_container; rm -rf "$T"' EXIT
+# Every container booted, whatever stopped the script.
+finish() {
+	stop_container
+	local p
+	for p in "${BOOTED[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for _ in $(seq 50); do
+		alive=
+		for p in "${BOOTED[@]}"; do kill -0 "$p" 2>/dev/null && alive=yes; done
+		[ -z "$alive" ] && break
+		sleep 0.1
+	done
+	for p in "${BOOTED[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap finish EXIT
 
 # libreuse for /opt/lr: its rule file, compiler and libraries there; $LIB
 # picks the library of each program's class.

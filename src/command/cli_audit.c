@@ -256,11 +256,15 @@ static int run_audited(char **cmd, const char *trail, long for_ms, bool json_out
 	 * (in another session, out of reach of the group) is audited on until
 	 * Ctrl-C or --for, then stopped the same way. */
 	bool said = false;
-	for (;;) {
+	for (int empty = 0;;) {
 		pid_t left[256];
 		size_t n = audited_left(trail, left, 256);
-		if (!n)
+		/* A daemon between its two forks, or a pid read past in /proc's
+		 * listing, can be missed once: none left is none, twice. */
+		if (!n && ++empty == 2)
 			break;
+		if (n)
+			empty = 0;
 		if (!said && !stops) {
 			fprintf(stderr, "libreuse audit: %s left %zu process%s running (a daemon?); auditing "
 					"%s until %s\n", cmd[0], n, n == 1 ? "" : "es", n == 1 ? "it" : "them",

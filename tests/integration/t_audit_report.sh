@@ -357,7 +357,7 @@ eq "...and bytes that are not UTF-8: the JSON document stays valid" "$T/hostile.
 
 # --- a daemon that forks twice (setsid between) and leaves its first process ---
 DP=$(free_port)
-"$CLI" audit --json --for 3 -- "$PY" "$ROOT/tests/helpers/daemon.py" --double-fork --port "$DP" --out "$T/dd.out" \
+"$CLI" audit --json --for 6 -- "$PY" "$ROOT/tests/helpers/daemon.py" --double-fork --port "$DP" --out "$T/dd.out" \
 	>"$T/dd.json" 2>"$T/dd.err"
 check "a double-forking daemon: the audit says it goes on auditing what was left" grep -qE "left [0-9]+ process(es)? running \\(a daemon\\?\\)" "$T/dd.err"
 eq "...its listener, bound after its first process exited, is in the report" "$T/dd.json" \

@@ -71,7 +71,7 @@ int lr_cli_compile(int argc, char **argv)
 	if (file)
 		setenv("LIBREUSE_CONFIG", file, 1);
 	struct lr_sources src;
-	if (lr_sources_find(&src) != 0) {
+	if (lr_sources_find(&src, lr_getenv_own) != 0) {
 		lr_cli_error("compile: out of memory");
 		return LR_EXIT_FAIL;
 	}

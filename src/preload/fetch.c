@@ -24,7 +24,7 @@
  * the installed one. */
 static void helper_path(const struct lr_sources *src, char *out, size_t n)
 {
-	const char *env = src->secure ? NULL : secure_getenv("LIBREUSE_HELPER");
+	const char *env = src->secure ? NULL : src->env("LIBREUSE_HELPER");
 	if (env && env[0] == '/') {
 		snprintf(out, n, "%s", env);
 		return;

@@ -59,6 +59,7 @@ struct lr_loaded *lr_loaded_of(struct lr_table *t, struct lr_sink *errors)
 {
 	struct lr_loaded *l = calloc(1, sizeof(*l));
 	if (!l) {
+		lr_log_message(errors, "out of memory while loading the rules; rules not applied");
 		lr_table_free(t);
 		return NULL;
 	}

@@ -181,6 +181,7 @@ $(B)/tests/%: tests/unit/%.c $(CORE_OBJ) $(PARSE_OBJ) $(wildcard tests/unit/*.h)
 	$(CC) $(CFLAGS) -Isrc/core $< $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@ -lcmocka
 # The hooks' gate is tested whole: its source is included by the test.
 $(B)/tests/test_gate: src/preload/gate.c src/preload/gate.h
+$(B)/tests/test_environ: src/preload/environ.c src/preload/environ.h
 
 # -Isrc/core: a helper may speak our wire formats (their headers, no code).
 $(B)/helpers/%: tests/helpers/%.c | $(B)/helpers

@@ -1,5 +1,6 @@
 #include "fetch.h"
 
+#include "errname.h"
 #include "helper.h"
 #include "sys.h"
 #include "table.h"
@@ -109,7 +110,7 @@ static struct lr_table *from_helper(const struct lr_sources *src, const char *di
 	if (in < 0 && errno != ENOENT) {
 		char msg[PATH_MAX + 256];
 		snprintf(msg, sizeof(msg), "%s: cannot read the rule file: %s; rules not applied, calls pass through",
-			 src->config_path, strerror(errno));
+			 src->config_path, lr_errno_text(errno));
 		lr_log_message(errors, msg);
 		return NULL;
 	}

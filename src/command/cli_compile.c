@@ -175,7 +175,7 @@ int lr_cli_compile(int argc, char **argv)
 		} else if (msg[0]) {
 			lr_cli_error("%s", msg);
 		} else {
-			lr_cli_error("%s: no rules to compile", src.config_path);
+			lr_cli_error("%s: no such rule file, and no LIBREUSE_RULES: nothing to compile", src.config_path);
 		}
 		lr_sources_free(&src);
 		return r == LR_MAKE_NOTHING && !helper ? LR_EXIT_OK : LR_EXIT_FAIL;

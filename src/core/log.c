@@ -271,6 +271,10 @@ size_t lr_format_text(char *buf, size_t n, pid_t pid, const struct lr_event *ev)
 				lr_buf_char(&b, ' ');
 				lr_buf_str(&b, ev->message);
 			}
+		} else if (ev->result < 0 && !ev->err) {
+			/* A call the program made itself (under the supervisor)
+			 * whose errno nothing left on the socket tells. */
+			lr_buf_str(&b, " failed (its errno went to the program alone)");
 		} else if (ev->result < 0) {
 			lr_buf_str(&b, " failed: ");
 			lr_buf_str(&b, lr_errno_name(ev->err));
@@ -469,7 +473,7 @@ size_t lr_format_json(char *buf, size_t n, pid_t pid, const struct timespec *ts,
 		}
 		json_key(&b, "result");
 		lr_buf_i64(&b, ev->result);
-		json_string(&b, "errno", ev->result < 0 ? lr_errno_name(ev->err) : NULL);
+		json_string(&b, "errno", ev->result < 0 && ev->err ? lr_errno_name(ev->err) : NULL);
 		json_key(&b, "rule");
 		if (ev->rule)
 			lr_buf_i64(&b, ev->rule);

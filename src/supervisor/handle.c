@@ -186,6 +186,7 @@ static void program_makes(int listener, const struct seccomp_notif *req, int fd,
 	w.nr = req->data.nr;
 	w.arg0 = req->data.args[0];
 	w.arg1 = req->data.args[1];
+	w.matched = matched;
 	if (proc->loaded->table->log.level >= LR_LOG_ALL || matched) {
 		struct sockaddr_storage ss;
 		socklen_t n = sizeof(ss);

@@ -136,13 +136,36 @@ static bool connect_outcome(struct lr_watch *w, bool stream, bool done, int *ret
 	return true;
 }
 
+/* Whether the outcome makes a line due: a rule matched (it may say what it
+ * would have done), a conflict, or any call at level "all". Else nothing
+ * more is read: a success at the default level costs the one look. */
+static bool line_due(const struct lr_watch *w, int ret, int err)
+{
+	return w->matched || w->loaded->table->log.level >= LR_LOG_ALL ||
+	       (ret < 0 && lr_is_conflict(err));
+}
+
+static bool is_stream(int fd)
+{
+	int type = 0;
+	socklen_t n = sizeof(type);
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &n) == 0 && type == SOCK_STREAM;
+}
+
 /* Reports w's call if its outcome is known (always when done: the thread
  * is past it). True when reported and w released. */
 static bool settle(struct lr_watch *w, bool done)
 {
+	struct lr_trapped t = { .listener = -1, .tgid = w->tgid, .pidfd = -1, .target = -1,
+				.dup = w->dup, .made = true };
+	bool known = w->c.op == LR_OP_BIND
+			     ? bind_outcome(w, &t, done, &t.ret, &t.err)
+			     : connect_outcome(w, is_stream(w->dup), done, &t.ret, &t.err);
+	if (!known)
+		return false;
 	struct stat st;
 	uint16_t bits = 0;
-	if (fstat(w->dup, &st) != 0 || !S_ISSOCK(st.st_mode))
+	if (!line_due(w, t.ret, t.err) || fstat(w->dup, &st) != 0 || !S_ISSOCK(st.st_mode))
 		goto drop;
 	bits = lr_front_get(st.st_ino);
 	if (!(bits & LR_SOCK_KNOWN)) {
@@ -150,15 +173,9 @@ static bool settle(struct lr_watch *w, bool done)
 			goto drop;
 		lr_front_set(st.st_ino, bits);
 	}
-	struct lr_trapped t = { .listener = -1, .tgid = w->tgid, .pidfd = -1, .target = -1,
-				.dup = w->dup, .ino = st.st_ino, .made = true };
+	t.ino = st.st_ino;
 	struct lr_caller who;
 	lr_front_caller(&who, &t, w->program, w->euid);
-	bool known = w->c.op == LR_OP_BIND
-			     ? bind_outcome(w, &t, done, &t.ret, &t.err)
-			     : connect_outcome(w, (bits & LR_SOCK_TCP) != 0, done, &t.ret, &t.err);
-	if (!known)
-		return false;
 	struct lr_sockinfo si;
 	struct lr_call c = w->c;
 	lr_sockinfo_of(bits, &si, &c.proto);

@@ -32,6 +32,7 @@ struct lr_watch {
 	 * bound or connected socket's EINVAL or EISCONN from a success. */
 	bool was_bound, was_connected;
 	bool nonblock;
+	bool matched; /* a rule matched (and changes nothing: a dry run) */
 	long long since_ns;
 };
 

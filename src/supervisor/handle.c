@@ -366,6 +366,8 @@ void lr_handle(int listener, const struct seccomp_notif *req)
 	/* This thread is past its previous call: that call's outcome is said
 	 * first, so a thread's lines keep its order. */
 	lr_watch_thread_next((pid_t)req->pid);
+	if (sc.op == LR_SC_BIND)
+		lr_watch_shown();
 	switch (sc.op) {
 	case LR_SC_BIND:
 	case LR_SC_CONNECT:

@@ -197,8 +197,10 @@ int lr_supervise_run(char **argv, bool required)
 		const char *name = slash ? slash + 1 : argv[0];
 		struct lr_loaded *l = lr_procs_rules_for(name, name);
 		struct lr_caller who = { .pid = pid, .euid = (uid_t)-1, .program = name };
-		if (l)
+		if (l) {
+			atomic_store(&l->sink.dropped, lr_procs_dropped());
 			lr_act_summary(l, &who);
+		}
 	}
 	return lr_child_exit_code(status);
 }

@@ -69,11 +69,15 @@ static enum thread_state thread_state(const struct lr_watch *w)
 	return a0 == w->arg0 && a1 == w->arg1 ? IN_CALL : OUT;
 }
 
+/* How far a look at a call goes: the thread is known past it; the socket,
+ * then /proc; the socket alone (a look that must cost almost nothing). */
+enum look { DONE, LOOK, QUICK };
+
 /* Whether the call is over, when nothing on the socket says so yet. */
-static bool call_over(const struct lr_watch *w, bool done)
+static bool call_over(const struct lr_watch *w, enum look how)
 {
-	if (done)
-		return true;
+	if (how != LOOK)
+		return how == DONE;
 	enum thread_state s = thread_state(w);
 	return s == OUT || (s == RUNNING && now_ns() - w->since_ns >= LR_WATCH_RUNNING_NS);
 }
@@ -88,7 +92,7 @@ static bool local_port(int fd, uint16_t *port)
 	       lr_sockaddr_read((struct sockaddr *)&ss, n, &a, port) == 0 && *port;
 }
 
-static bool bind_outcome(struct lr_watch *w, struct lr_trapped *t, bool done, int *ret, int *err)
+static bool bind_outcome(struct lr_watch *w, struct lr_trapped *t, enum look how, int *ret, int *err)
 {
 	uint16_t port;
 	bool bound = local_port(w->dup, &port);
@@ -96,7 +100,7 @@ static bool bind_outcome(struct lr_watch *w, struct lr_trapped *t, bool done, in
 	*err = 0;
 	if (bound && !w->was_bound)
 		return true;
-	if (!call_over(w, done))
+	if (!call_over(w, how))
 		return false;
 	*ret = -1;
 	*err = bound ? EINVAL : lr_front_bind_errno(t, w->dup, (struct sockaddr *)&w->ss, w->len);
@@ -111,7 +115,7 @@ static int tcp_state(int fd)
 	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &n) == 0 ? ti.tcpi_state : -1;
 }
 
-static bool connect_outcome(struct lr_watch *w, bool stream, bool done, int *ret, int *err)
+static bool connect_outcome(struct lr_watch *w, bool stream, enum look how, int *ret, int *err)
 {
 	struct sockaddr_storage ss;
 	socklen_t n = sizeof(ss);
@@ -123,7 +127,7 @@ static bool connect_outcome(struct lr_watch *w, bool stream, bool done, int *ret
 	*err = in_progress ? EINPROGRESS : 0;
 	if (!w->was_connected && (connected || (in_progress && tcp_state(w->dup) == TCP_SYN_SENT)))
 		return true;
-	if (!call_over(w, done))
+	if (!call_over(w, how))
 		return false;
 	uint16_t port;
 	*ret = -1;
@@ -152,15 +156,15 @@ static bool is_stream(int fd)
 	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &n) == 0 && type == SOCK_STREAM;
 }
 
-/* Reports w's call if its outcome is known (always when done: the thread
+/* Reports w's call if its outcome is known (always when DONE: the thread
  * is past it). True when reported and w released. */
-static bool settle(struct lr_watch *w, bool done)
+static bool settle(struct lr_watch *w, enum look how)
 {
 	struct lr_trapped t = { .listener = -1, .tgid = w->tgid, .pidfd = -1, .target = -1,
 				.dup = w->dup, .made = true };
 	bool known = w->c.op == LR_OP_BIND
-			     ? bind_outcome(w, &t, done, &t.ret, &t.err)
-			     : connect_outcome(w, is_stream(w->dup), done, &t.ret, &t.err);
+			     ? bind_outcome(w, &t, how, &t.ret, &t.err)
+			     : connect_outcome(w, is_stream(w->dup), how, &t.ret, &t.err);
 	if (!known)
 		return false;
 	struct stat st;
@@ -198,10 +202,10 @@ static struct lr_watch claim(unsigned i)
 
 /* Settles w out of the lock; puts it back if its outcome is not known yet.
  * Called and returns with the lock held. */
-static void settle_claimed(struct lr_watch *w, bool done)
+static void settle_claimed(struct lr_watch *w, enum look how)
 {
 	pthread_mutex_unlock(&lock);
-	bool settled = settle(w, done);
+	bool settled = settle(w, how);
 	pthread_mutex_lock(&lock);
 	busy--;
 	if (!settled) {
@@ -212,7 +216,7 @@ static void settle_claimed(struct lr_watch *w, bool done)
 			/* Taken meanwhile: no room to wait, report it now. */
 			busy++;
 			pthread_mutex_unlock(&lock);
-			settle(w, true);
+			settle(w, DONE);
 			pthread_mutex_lock(&lock);
 			busy--;
 		} else {
@@ -242,7 +246,7 @@ static void *watcher(void *arg)
 			if (!slots[i].used || now - slots[i].w.since_ns < LR_WATCH_TICK_NS)
 				continue;
 			struct lr_watch w = claim(i);
-			settle_claimed(&w, false);
+			settle_claimed(&w, LOOK);
 		}
 	}
 	return NULL;
@@ -280,7 +284,7 @@ void lr_watch_add(const struct lr_watch *w)
 		/* Full: the oldest is reported now, from what its socket shows. */
 		struct lr_watch old = claim(oldest);
 		pthread_mutex_unlock(&lock);
-		settle(&old, true);
+		settle(&old, DONE);
 		pthread_mutex_lock(&lock);
 		busy--;
 	}
@@ -296,7 +300,20 @@ void lr_watch_thread_next(pid_t tid)
 	for (unsigned i = 0; i < LR_WATCHED; i++)
 		if (slots[i].used && slots[i].w.tid == tid) {
 			struct lr_watch w = claim(i);
-			settle_claimed(&w, true);
+			settle_claimed(&w, DONE);
+		}
+	pthread_mutex_unlock(&lock);
+}
+
+void lr_watch_shown(void)
+{
+	if (!atomic_load_explicit(&pending, memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&lock);
+	for (unsigned i = 0; i < LR_WATCHED; i++)
+		if (slots[i].used) {
+			struct lr_watch w = claim(i);
+			settle_claimed(&w, QUICK);
 		}
 	pthread_mutex_unlock(&lock);
 }
@@ -310,7 +327,7 @@ void lr_watch_flush(void)
 			i++;
 		if (i < LR_WATCHED) {
 			struct lr_watch w = claim(i);
-			settle_claimed(&w, true);
+			settle_claimed(&w, DONE);
 		} else {
 			pthread_cond_wait(&idle, &lock);
 		}

@@ -45,6 +45,11 @@ void lr_watch_add(const struct lr_watch *w);
 /* Thread tid makes a new trapped call: its previous one is over. */
 void lr_watch_thread_next(pid_t tid);
 
+/* Another bind is coming: every call whose socket already shows its
+ * outcome is settled, so no duplicate kept here holds a port a program has
+ * closed (the socket lives while any copy does). Looks at sockets only. */
+void lr_watch_shown(void);
+
 /* At the end (nothing left under the filter): every outcome, now. */
 void lr_watch_flush(void);
 

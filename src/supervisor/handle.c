@@ -207,8 +207,10 @@ static void program_makes(int listener, const struct seccomp_notif *req, int fd,
 	w.since_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
 	/* Answered first: the program waits for nothing the log needs. A call
 	 * given up meanwhile (a signal) comes again as a new one. */
+	lr_watch_expect();
 	if (lr_notify_continue(listener, req->id) != 0) {
 		close(w.dup);
+		lr_watch_unexpect();
 		return;
 	}
 	lr_watch_add(&w);

@@ -266,9 +266,25 @@ void lr_watch_start(void)
 	pthread_attr_destroy(&a);
 }
 
+void lr_watch_expect(void)
+{
+	pthread_mutex_lock(&lock);
+	busy++;
+	pthread_mutex_unlock(&lock);
+}
+
+void lr_watch_unexpect(void)
+{
+	pthread_mutex_lock(&lock);
+	if (!--busy && !used)
+		pthread_cond_broadcast(&idle);
+	pthread_mutex_unlock(&lock);
+}
+
 void lr_watch_add(const struct lr_watch *w)
 {
 	pthread_mutex_lock(&lock);
+	busy--; /* expected: now in the table */
 	for (;;) {
 		unsigned i = 0, oldest = 0;
 		for (; i < LR_WATCHED && slots[i].used; i++)
@@ -289,6 +305,7 @@ void lr_watch_add(const struct lr_watch *w)
 		busy--;
 	}
 	pthread_cond_signal(&more);
+	pthread_cond_broadcast(&idle); /* a flush waiting takes it at once */
 	pthread_mutex_unlock(&lock);
 }
 

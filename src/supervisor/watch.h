@@ -39,8 +39,12 @@ struct lr_watch {
 /* Once, before the first call: the thread that learns outcomes. */
 void lr_watch_start(void);
 
-/* A call answered CONTINUE, to be reported (takes w->dup). */
+/* A call about to be answered CONTINUE: expected before the answer (the
+ * program may be gone, and the end flushed, before it is added), then
+ * added (takes w->dup), or unexpected when the answer failed. */
+void lr_watch_expect(void);
 void lr_watch_add(const struct lr_watch *w);
+void lr_watch_unexpect(void);
 
 /* Thread tid makes a new trapped call: its previous one is over. */
 void lr_watch_thread_next(pid_t tid);

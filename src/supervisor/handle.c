@@ -367,7 +367,7 @@ void lr_handle(int listener, const struct seccomp_notif *req)
 	lr_abi_decode(req, &sc);
 	/* This thread is past its previous call: that call's outcome is said
 	 * first, so a thread's lines keep its order. */
-	lr_watch_thread_next((pid_t)req->pid);
+	lr_watch_thread_next((pid_t)req->pid, req->data.nr, req->data.args[0], req->data.args[1]);
 	if (sc.op == LR_SC_BIND)
 		lr_watch_shown();
 	switch (sc.op) {

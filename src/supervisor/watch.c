@@ -133,6 +133,8 @@ static bool connect_outcome(struct lr_watch *w, bool stream, enum look how, int 
 	*ret = -1;
 	if (w->was_connected)
 		*err = EISCONN;
+	else if (stream && !w->nonblock && tcp_state(w->dup) == TCP_SYN_SENT)
+		*err = EINTR; /* a signal ended the wait, and the call was not made again */
 	else if (!local_port(w->dup, &port))
 		*err = EADDRNOTAVAIL; /* no local port could be had for it */
 	else if (!in_progress)
@@ -309,7 +311,7 @@ void lr_watch_add(const struct lr_watch *w)
 	pthread_mutex_unlock(&lock);
 }
 
-void lr_watch_thread_next(pid_t tid)
+void lr_watch_thread_next(pid_t tid, long nr, uint64_t arg0, uint64_t arg1)
 {
 	if (!atomic_load_explicit(&pending, memory_order_relaxed))
 		return;
@@ -317,6 +319,17 @@ void lr_watch_thread_next(pid_t tid)
 	for (unsigned i = 0; i < LR_WATCHED; i++)
 		if (slots[i].used && slots[i].w.tid == tid) {
 			struct lr_watch w = claim(i);
+			if (w.nr == nr && w.arg0 == arg0 && w.arg1 == arg1 && !w.nonblock &&
+			    w.c.op == LR_OP_CONNECT && tcp_state(w.dup) == TCP_SYN_SENT) {
+				/* A blocking connect a signal interrupted, made
+				 * again (SA_RESTART): its outcome is the new call's. */
+				pthread_mutex_unlock(&lock);
+				close(w.dup);
+				pthread_mutex_lock(&lock);
+				if (!--busy && !used)
+					pthread_cond_broadcast(&idle);
+				continue;
+			}
 			settle_claimed(&w, DONE);
 		}
 	pthread_mutex_unlock(&lock);

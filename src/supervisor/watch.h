@@ -46,8 +46,10 @@ void lr_watch_expect(void);
 void lr_watch_add(const struct lr_watch *w);
 void lr_watch_unexpect(void);
 
-/* Thread tid makes a new trapped call: its previous one is over. */
-void lr_watch_thread_next(pid_t tid);
+/* Thread tid makes a new trapped call (nr, its first two arguments): its
+ * previous one is over — or, the same blocking connect still under way,
+ * interrupted and made again, and then its outcome is the new call's. */
+void lr_watch_thread_next(pid_t tid, long nr, uint64_t arg0, uint64_t arg1);
 
 /* Another bind is coming: every call whose socket already shows its
  * outcome is settled, so no duplicate kept here holds a port a program has

@@ -31,6 +31,10 @@ else
 	port=$(awk '/^CPU/ { print $4 }' <<<"$out")
 	check "...and the audit still has the connect to :$port, result 0" \
 		test "$(q "$T/cpu.log" event=call op=connect port="${port:-0}" result=0 --count)" = 1
+	# Trapped for a connect rule that does not concern this connect.
+	rules "$T/cpurule.conf" "rules = ( { match = { op = \"connect\"; port = 1; }; deny = \"ECONNREFUSED\"; } );"
+	out=$(taskset -c 0 "$CLI" run --seccomp -c "$T/cpurule.conf" -- taskset -c 1 "$PY" -c "$INCPU" 2>&1)
+	check "SO_INCOMING_CPU under a connect rule for another port: 1 ($out)" grep -q "^CPU 1 PORT" <<<"$out"
 fi
 
 # The outcomes of calls no rule changes, at level all.

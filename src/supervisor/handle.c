@@ -171,6 +171,16 @@ static void program_makes(int listener, const struct seccomp_notif *req, int fd,
 	struct lr_watch w;
 	memset(&w, 0, sizeof(w));
 	w.dup = dup >= 0 ? dup : (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	if (w.dup < 0 && errno == ESRCH) {
+		/* A kept pidfd of a thread that is gone (as in reach): the
+		 * caller's afresh. */
+		pid_t again;
+		int fresh = lr_notify_pidfd((pid_t)req->pid, &again);
+		if (fresh >= 0) {
+			w.dup = again == tgid ? (int)syscall(SYS_pidfd_getfd, fresh, fd, 0) : -1;
+			close(fresh);
+		}
+	}
 	if (w.dup < 0) {
 		lr_notify_continue(listener, req->id);
 		return;

@@ -107,12 +107,17 @@ static bool bind_outcome(struct lr_watch *w, struct lr_trapped *t, enum look how
 	return true;
 }
 
-static int tcp_state(int fd)
+static int tcp_state(int fd, bool *handshook)
 {
 	struct tcp_info ti;
 	socklen_t n = sizeof(ti);
 	memset(&ti, 0, sizeof(ti));
-	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &n) == 0 ? ti.tcpi_state : -1;
+	int state = getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &n) == 0 ? ti.tcpi_state : -1;
+	/* The first round-trip sample is taken from the SYN-ACK: a connect
+	 * reset or closed since was connected once. */
+	if (handshook)
+		*handshook = state >= 0 && ti.tcpi_rtt > 0;
+	return state;
 }
 
 static bool connect_outcome(struct lr_watch *w, bool stream, enum look how, int *ret, int *err)
@@ -125,7 +130,9 @@ static bool connect_outcome(struct lr_watch *w, bool stream, enum look how, int 
 	bool in_progress = stream && w->nonblock;
 	*ret = in_progress ? -1 : 0;
 	*err = in_progress ? EINPROGRESS : 0;
-	if (!w->was_connected && (connected || (in_progress && tcp_state(w->dup) == TCP_SYN_SENT)))
+	bool handshook = false;
+	int state = stream ? tcp_state(w->dup, &handshook) : -1;
+	if (!w->was_connected && (connected || handshook || (in_progress && state == TCP_SYN_SENT)))
 		return true;
 	if (!call_over(w, how))
 		return false;
@@ -133,7 +140,7 @@ static bool connect_outcome(struct lr_watch *w, bool stream, enum look how, int 
 	*ret = -1;
 	if (w->was_connected)
 		*err = EISCONN;
-	else if (stream && !w->nonblock && tcp_state(w->dup) == TCP_SYN_SENT)
+	else if (stream && !w->nonblock && state == TCP_SYN_SENT)
 		*err = EINTR; /* a signal ended the wait, and the call was not made again */
 	else if (!local_port(w->dup, &port))
 		*err = EADDRNOTAVAIL; /* no local port could be had for it */
@@ -320,7 +327,7 @@ void lr_watch_thread_next(pid_t tid, long nr, uint64_t arg0, uint64_t arg1)
 		if (slots[i].used && slots[i].w.tid == tid) {
 			struct lr_watch w = claim(i);
 			if (w.nr == nr && w.arg0 == arg0 && w.arg1 == arg1 && !w.nonblock &&
-			    w.c.op == LR_OP_CONNECT && tcp_state(w.dup) == TCP_SYN_SENT) {
+			    w.c.op == LR_OP_CONNECT && tcp_state(w.dup, NULL) == TCP_SYN_SENT) {
 				/* A blocking connect a signal interrupted, made
 				 * again (SA_RESTART): its outcome is the new call's. */
 				pthread_mutex_unlock(&lock);

@@ -81,14 +81,15 @@ static int open_log(const char *path, struct stat *st)
 	/* O_NOFOLLOW: a symlink planted at the path is refused, not followed. */
 	const int common = O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK;
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | common, 0600);
-	bool fifo = fd < 0 && errno == ENXIO;
-	if (fd >= 0 && fstat(fd, st) == 0 && S_ISFIFO(st->st_mode)) {
-		lr_sys.close(fd);
-		fd = -1;
-		fifo = true;
+	bool fifo = (fd < 0 && errno == ENXIO) || (fd >= 0 && fstat(fd, st) == 0 && S_ISFIFO(st->st_mode));
+	if (fifo) {
+		/* The write-only copy is closed only once the other is open: a
+		 * reader that saw every writer gone would take it as the end. */
+		int rw = open(path, O_RDWR | common);
+		if (fd >= 0)
+			lr_sys.close(fd);
+		fd = rw;
 	}
-	if (fifo)
-		fd = open(path, O_RDWR | common);
 	if (fd < 0)
 		return -1;
 	int high = dup_high(fd);

@@ -71,7 +71,7 @@ CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_ma
 # The keeper and the seccomp supervisor run inside the command (libreuse run
 # --keep, --seccomp).
 KEEPER_SRC := $(addprefix src/keeper/,keeper.c store.c peer.c conns.c outsiders.c)
-SUPERVISOR_SRC := $(addprefix src/supervisor/,supervise.c abi.c filter.c notify.c procs.c front.c handle.c pool.c)
+SUPERVISOR_SRC := $(addprefix src/supervisor/,supervise.c abi.c filter.c notify.c procs.c front.c handle.c pool.c watch.c)
 CORE_OBJ := $(CORE_SRC:src/%.c=$(B)/obj/%.o)
 PARSE_OBJ := $(PARSE_SRC:src/%.c=$(B)/obj/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:src/%.c=$(B)/obj/%.o)

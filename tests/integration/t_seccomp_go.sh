@@ -77,6 +77,9 @@ wait_for "$T/holder.out" READY
 bg clash "$CLI" run --seccomp -c /dev/null -- "$GOSERVER" -port "$H"
 wait_for "$T/clash.out" 'READY|BINDERR' 5
 check "conflict: the Go server sees EADDRINUSE, as without libreuse" grep -q "BINDERR 98" "$T/clash.out"
+# The bind is the program's own (answered CONTINUE): its line follows the
+# call, and is written before run returns.
+wait_exit clash 5
 check "conflict: one line naming the holder and why" \
 	grep -qE "goserver: bind tcp 127\.0\.0\.1:$H failed: EADDRINUSE \(Address already in use\); reuse: none; held by: pid $(cat "$T/holder.pid") \(python3\) LISTEN 127\.0\.0\.1:$H uid $(id -u); why: .+" "$T/clash.err"
 

@@ -1,6 +1,7 @@
 #include "state.h"
 
 #include "caller.h"
+#include "environ.h"
 #include "fetch.h"
 #include "fileid.h"
 #include "tablecache.h"
@@ -265,10 +266,24 @@ const char *lr_state_program(void)
 	return program;
 }
 
+#ifdef __GLIBC__
+/* glibc calls ELF constructors with (argc, argv, envp): envp is the
+ * environment the process started with, even if a dependency's constructor
+ * has changed `environ` since. musl passes nothing; there `environ` is still
+ * the initial one (the program's own code has not run). */
+__attribute__((constructor)) static void lr_state_constructor(int argc, char **argv, char **envp)
+{
+	(void)argc;
+	(void)argv;
+#else
 __attribute__((constructor)) static void lr_state_constructor(void)
 {
-	/* Only this: the host's stderr as it is now, before a daemon closes or
+	char **envp = NULL;
+#endif
+	/* Only this: the environment and the host's stderr as they are now,
+	 * before the program changes its environment or a daemon closes or
 	 * replaces fd 2. Rules wait for the first IP socket call. */
+	lr_env_capture(envp);
 	lr_log_capture_stderr();
 	lr_keep_capture();
 }

@@ -74,9 +74,9 @@ CAN_MUSL := $(if $(SANITIZE),,$(shell command -v $(MUSL_CC) >/dev/null 2>&1 && e
 # probes the supervisor and the keeper start with, and running the program
 # (exec.c).
 CORE_SRC := $(addprefix src/core/,addr.c fmt.c errname.c rules.c table.c tablecache.c fileid.c \
-	    policy.c verdicts.c log.c tally.c ratelimit.c holders.c explain.c conflict.c keepwire.c keepclient.c sdfds.c sys.c act.c load.c child.c)
+	    policy.c verdicts.c log.c tally.c ratelimit.c holders.c explain.c conflict.c keepwire.c keepclient.c sdfds.c sys.c act.c load.c child.c elfinfo.c)
 PARSE_SRC := $(addprefix src/core/,config.c libconfig_dl.c compile.c tablemake.c kernel.c exec.c)
-PRELOAD_SRC := $(addprefix src/preload/,libc.c environ.c fdstate.c gate.c real.c state.c keep.c caller.c fetch.c helper.c hooks.c)
+PRELOAD_SRC := $(addprefix src/preload/,libc.c environ.c fdstate.c gate.c real.c state.c keep.c caller.c fetch.c helper.c hooks.c exec.c)
 CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_matrix.c cli_compile.c)
 # The keeper and the seccomp supervisor run inside the command (libreuse run
 # --keep, --seccomp).

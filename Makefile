@@ -276,6 +276,17 @@ $(B)/helpers/i386/%: tests/helpers/%.c
 	@mkdir -p $(@D)
 	$(CC) -m32 $(CFLAGS) $< $(LDFLAGS) -o $@
 
+# musl builds of two helpers (dynamic, as Alpine's) for the musl library's
+# tests, and a static x86-64 one for the exec hooks' (t_exec.sh).
+HELPERS_MUSL := bindprobe tinyserver
+HELPER_MUSL_BIN := $(if $(CAN_MUSL),$(HELPERS_MUSL:%=$(B)/helpers/musl/%)) $(B)/helpers/static/bindprobe
+$(B)/helpers/musl/%: tests/helpers/%.c
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(filter-out -DLR_SANITIZER_RUNTIME=% -fsanitize=%,$(CFLAGS)) $< -o $@
+$(B)/helpers/static/%: tests/helpers/%.c
+	@mkdir -p $(@D)
+	$(CC) -static $(filter-out -fsanitize=%,$(CFLAGS)) $< -o $@
+
 # Go programs for the seccomp supervisor's tests, static as Go builds them;
 # goserver386 is GOARCH=386, whose runtime makes its socket calls through
 # socketcall(2).
@@ -300,7 +311,7 @@ REPLAY_BIN := $(B)/fuzz/replay_config $(B)/fuzz/replay_addr $(B)/fuzz/replay_tab
 $(B)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE_OBJ) $(PARSE_OBJ) | $(B)/fuzz
 	$(CC) $(CFLAGS) -Isrc/core tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@
 
-integration: $(LIB) $(CLI) $(HELPER_BIN) $(HELPER32_BIN) $(REPLAY_BIN) $(GO_HELPERS)
+integration: $(LIB) $(CLI) $(HELPER_BIN) $(HELPER32_BIN) $(HELPER_MUSL_BIN) $(REPLAY_BIN) $(GO_HELPERS)
 
 check: deps
 	$(MAKE) SANITIZE='$(SANITIZE)' all unit integration

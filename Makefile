@@ -114,6 +114,9 @@ DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx
 	debhelper dpkg-dev fakeroot lintian golang-go busybox-static lighttpd openssh-server curl \
 	redis-server redis-tools memcached ruby nodejs openjdk-17-jdk-headless tcl netcat-openbsd wget \
 	haproxy dnsmasq-base bind9-dnsutils openssl rsync sslh
+# Tools that follow a program's children, run over the library's start
+# (t_escapes_start.sh).
+DEPS_PKGS += strace gdb
 
 .PHONY: all deps bench-deps kernel-deps check-kernel systemd-deps check-systemd check unit integration demo bench install uninstall clean print-sysconfdir deb \
 	matrix-doc fuzz fuzz-deps
@@ -235,6 +238,7 @@ $(B)/tests/%: tests/unit/%.c $(CORE_OBJ) $(PARSE_OBJ) $(wildcard tests/unit/*.h)
 	$(CC) $(CFLAGS) -Isrc/core $< $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@ -lcmocka
 # The hooks' gate is tested whole: its source is included by the test.
 $(B)/tests/test_gate: src/preload/gate.c src/preload/gate.h
+$(B)/tests/test_environ: src/preload/environ.c src/preload/environ.h
 
 # -Isrc/core: a helper may speak our wire formats (their headers, no code).
 $(B)/helpers/%: tests/helpers/%.c | $(B)/helpers

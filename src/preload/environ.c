@@ -2,9 +2,9 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 
 extern char **environ;
 
@@ -51,10 +51,13 @@ static void capture(void)
 			count++;
 			bytes += strlen(*e) + 1;
 		}
-	/* One block: kept[count+1], carry[count+1], then the strings. */
+	/* One block: kept[count+1], carry[count+1], then the strings; mapped,
+	 * not from the host's malloc, which may not be ready (a hook before the
+	 * constructors) or may fail (then the load says so: lr_env_complete). */
 	size_t ptrs = 2 * (count + 1) * sizeof(char *);
-	char **block = malloc(ptrs + bytes);
-	if (!block)
+	char **block = mmap(NULL, ptrs + bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
+	if (block == MAP_FAILED)
 		return;
 	char *text = (char *)block + ptrs;
 	char **k = block, **c = block + count + 1;
@@ -71,8 +74,16 @@ static void capture(void)
 	}
 	k[nk] = NULL;
 	c[nc] = NULL;
+	/* Read-only from here: nothing of the host's can write into it. */
+	mprotect(block, ptrs + bytes, PROT_READ);
 	kept = k;
 	carry = c;
+}
+
+bool lr_env_complete(void)
+{
+	lr_env_capture(NULL);
+	return kept != NULL;
 }
 
 void lr_env_capture(char **envp)

@@ -27,6 +27,10 @@ const char *lr_env_get(const char *name);
  * child that runs with its privileges. */
 char *const *lr_env_carried(void);
 
+/* False when the environment could not be kept (out of memory at load):
+ * then lr_env_get knows nothing, and the load says so. */
+bool lr_env_complete(void);
+
 /* Whether the process runs in secure execution (AT_SECURE), decided once. */
 bool lr_env_secure(void);
 

@@ -108,8 +108,10 @@ static void load_first(void)
 		snprintf(exe_name, sizeof(exe_name), "%.*s", NAME_MAX, base ? base + 1 : exe);
 	}
 	snprintf(program, sizeof(program), "%.*s", NAME_MAX, argv0 && argv0[0] ? argv0 : exe_name);
-	if (lr_sources_find(&sources) != 0)
+	if (!lr_env_complete() || lr_sources_find(&sources, lr_env_get) != 0) {
 		lr_log_message(&error_sink, "out of memory at start-up; rules not applied");
+		lr_sources_free(&sources);
+	}
 	lr_keep_capture();
 	lr_caller_init(program);
 	attempted = lr_file_id_of(sources.config_path);

@@ -1,6 +1,5 @@
 #include "libc.h"
 
-#include "errname.h"
 #include "fmt.h"
 #include "log.h"
 
@@ -68,14 +67,6 @@ __attribute__((constructor(101))) static void lr_libc_constructor(void)
 	lr_buf_str(&b, ")");
 	lr_log_message(&s, line);
 	errno = saved;
-}
-
-/* glibc 2.32+ only: the library's own callers get the table errname.c
- * keeps, so that no reference to it is left for another libc's loader to
- * refuse. Hidden, like everything here but the hooks. */
-const char *sigabbrev_np(int sig)
-{
-	return lr_signal_abbrev(sig);
 }
 
 #ifdef __GLIBC__

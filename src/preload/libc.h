@@ -21,11 +21,9 @@ bool lr_libc_check(void);
 #define LR_LIBC_BUILT "glibc"
 #else
 #define LR_LIBC_BUILT "musl"
-/* glibc's, not musl's (the library interposes the first two; the third is
- * defined in libc.c for the library's own callers). */
+/* glibc's, not musl's: the library interposes them all the same. */
 int close_range(unsigned int first, unsigned int last, int flags);
 void closefrom(int low);
-const char *sigabbrev_np(int sig);
 #endif
 
 #endif

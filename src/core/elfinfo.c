@@ -1,6 +1,7 @@
 #include "elfinfo.h"
 
 #include <elf.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,32 +20,52 @@ static bool has_go_section(int fd, off_t off, uint64_t size)
 	if (got <= 0)
 		return false;
 	names[got] = '\0';
-	for (ssize_t i = 0; i < got; i += (ssize_t)strlen(names + i) + 1)
-		if (strcmp(names + i, ".note.go.buildid") == 0 || strcmp(names + i, ".go.buildinfo") == 0)
+	static const char note[] = ".note.go.buildid", info[] = ".go.buildinfo";
+	for (ssize_t i = 0; i < got;) {
+		size_t len = strlen(names + i);
+		if ((len == sizeof(note) - 1 && memcmp(names + i, note, len) == 0) ||
+		    (len == sizeof(info) - 1 && memcmp(names + i, info, len) == 0))
 			return true;
+		i += (ssize_t)len + 1;
+	}
 	return false;
 }
 
+/* The first bytes of the file: the ELF header, and in any usual layout the
+ * program headers and the interpreter's name after it, in one read. */
+struct head {
+	unsigned char b[2048];
+	size_t len;
+};
+
+/* n bytes at off, from the head when it holds them, else read. */
+static bool get(int fd, const struct head *h, void *out, size_t n, uint64_t off)
+{
+	if (off + n <= h->len) {
+		memcpy(out, h->b + off, n);
+		return true;
+	}
+	return pread(fd, out, n, (off_t)off) == (ssize_t)n;
+}
+
 /* Reads either class's headers into the same fields. */
-#define READ_ELF(Ehdr, Phdr, Shdr, fd, info)                                                          \
+#define READ_ELF(Ehdr, Phdr, Shdr, fd, h, info)                                                       \
 	do {                                                                                          \
 		Ehdr eh;                                                                              \
-		if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh))                             \
+		if (!get(fd, h, &eh, sizeof(eh), 0))                                                  \
 			break;                                                                        \
 		(info)->is_elf = true;                                                                \
 		(info)->machine = eh.e_machine;                                                       \
 		bool interp = false;                                                                  \
 		for (int i = 0; i < eh.e_phnum && i < 256; i++) {                                     \
 			Phdr ph;                                                                      \
-			if (pread(fd, &ph, sizeof(ph), (off_t)eh.e_phoff + (off_t)i * eh.e_phentsize) != \
-			    (ssize_t)sizeof(ph))                                                      \
+			if (!get(fd, h, &ph, sizeof(ph), eh.e_phoff + (uint64_t)i * eh.e_phentsize))   \
 				break;                                                                \
 			if (ph.p_type != PT_INTERP)                                                   \
 				continue;                                                             \
 			interp = true;                                                                \
 			if (ph.p_filesz > 1 && ph.p_filesz <= sizeof((info)->interp) &&             \
-			    pread(fd, (info)->interp, ph.p_filesz, (off_t)ph.p_offset) ==              \
-				    (ssize_t)ph.p_filesz)                                             \
+			    get(fd, h, (info)->interp, ph.p_filesz, ph.p_offset))                     \
 				(info)->interp[ph.p_filesz - 1] = '\0';                               \
 			else                                                                          \
 				(info)->interp[0] = '\0';                                             \
@@ -52,24 +73,24 @@ static bool has_go_section(int fd, off_t off, uint64_t size)
 		(info)->is_static = !interp;                                                          \
 		Shdr strtab;                                                                          \
 		if (eh.e_shstrndx != SHN_UNDEF && eh.e_shstrndx < eh.e_shnum &&                      \
-		    pread(fd, &strtab, sizeof(strtab),                                                \
-			  (off_t)eh.e_shoff + (off_t)eh.e_shstrndx * eh.e_shentsize) ==               \
-			    (ssize_t)sizeof(strtab))                                                  \
+		    get(fd, h, &strtab, sizeof(strtab),                                               \
+			eh.e_shoff + (uint64_t)eh.e_shstrndx * eh.e_shentsize))                       \
 			(info)->is_go = has_go_section(fd, (off_t)strtab.sh_offset, strtab.sh_size);  \
 	} while (0)
 
 void lr_elf_inspect_fd(int fd, struct lr_elf_info *info)
 {
 	memset(info, 0, sizeof(*info));
-	unsigned char ident[EI_NIDENT];
-	if (pread(fd, ident, sizeof(ident), 0) != (ssize_t)sizeof(ident) ||
-	    memcmp(ident, ELFMAG, SELFMAG) != 0)
+	struct head h;
+	ssize_t n = pread(fd, h.b, sizeof(h.b), 0);
+	if (n < EI_NIDENT || memcmp(h.b, ELFMAG, SELFMAG) != 0)
 		return;
-	if (ident[EI_CLASS] == ELFCLASS64) {
-		READ_ELF(Elf64_Ehdr, Elf64_Phdr, Elf64_Shdr, fd, info);
-	} else if (ident[EI_CLASS] == ELFCLASS32) {
+	h.len = (size_t)n;
+	if (h.b[EI_CLASS] == ELFCLASS64) {
+		READ_ELF(Elf64_Ehdr, Elf64_Phdr, Elf64_Shdr, fd, &h, info);
+	} else if (h.b[EI_CLASS] == ELFCLASS32) {
 		info->is_32 = true;
-		READ_ELF(Elf32_Ehdr, Elf32_Phdr, Elf32_Shdr, fd, info);
+		READ_ELF(Elf32_Ehdr, Elf32_Phdr, Elf32_Shdr, fd, &h, info);
 	}
 }
 

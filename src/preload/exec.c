@@ -128,6 +128,14 @@ static bool secure_exec(int fd, const struct stat *st, struct plan *p)
 
 static void classify_fd(int fd, struct plan *p, int depth);
 
+/* The system call, not close(): that is our own hook, whose first call
+ * resolves libc's functions (dlsym, which may allocate), and an exec hook
+ * may run between vfork and exec. */
+static void fd_close(int fd)
+{
+	syscall(SYS_close, fd);
+}
+
 /* A script: what matters is its interpreter, which the kernel runs. */
 static bool classify_script(int fd, struct plan *p, int depth)
 {
@@ -147,7 +155,7 @@ static bool classify_script(int fd, struct plan *p, int depth)
 		return true;
 	}
 	classify_fd(ifd, p, depth + 1);
-	close(ifd);
+	fd_close(ifd);
 	return true;
 }
 
@@ -191,7 +199,14 @@ static void classify_at(int dirfd, const char *path, struct plan *p)
 		return;
 	}
 	classify_fd(fd, p, 0);
-	close(fd);
+	fd_close(fd);
+	/* valgrind's tools are static, but load the program themselves and
+	 * give it LD_PRELOAD: the library then rules it from inside, by its
+	 * own name, as it would outside valgrind. */
+	if (p->way == WAY_SUPERVISE && strstr(path, "/valgrind/") && lr_env_get(LR_ENV_LIB)) {
+		p->way = WAY_PRELOAD;
+		p->lib = lr_env_get(LR_ENV_LIB);
+	}
 }
 
 static size_t count(char *const *v)
@@ -202,22 +217,23 @@ static size_t count(char *const *v)
 	return n;
 }
 
-static const char *env_find(char *const *envp, const char *name, size_t len)
+/* The libraries run named (any may be NULL), looked up once per exec. */
+struct our_libs {
+	const char *path[3];
+};
+
+static void our_libs(struct our_libs *o)
 {
-	for (size_t i = 0; envp && envp[i]; i++)
-		if (strncmp(envp[i], name, len) == 0 && envp[i][len] == '=')
-			return envp[i] + len + 1;
-	return NULL;
+	o->path[0] = lr_env_get(LR_ENV_LIB);
+	o->path[1] = lr_env_get(LR_ENV_LIB32);
+	o->path[2] = lr_env_get(LR_ENV_LIB_MUSL);
 }
 
-static bool is_our_library(const char *entry, size_t len)
+static bool is_our_library(const struct our_libs *o, const char *entry, size_t len)
 {
-	static const char *const vars[] = { LR_ENV_LIB, LR_ENV_LIB32, LR_ENV_LIB_MUSL };
-	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-		const char *lib = lr_env_get(vars[i]);
-		if (lib && strlen(lib) == len && memcmp(lib, entry, len) == 0)
+	for (size_t i = 0; i < 3; i++)
+		if (o->path[i] && strncmp(o->path[i], entry, len) == 0 && o->path[i][len] == '\0')
 			return true;
-	}
 	return false;
 }
 
@@ -228,6 +244,8 @@ static bool is_our_library(const char *entry, size_t len)
 static bool make_preload(const char *base, const char *lib, struct lr_buf *b)
 {
 	lr_buf_str(b, "LD_PRELOAD=");
+	struct our_libs o;
+	our_libs(&o);
 	bool placed = lib == NULL, first = true;
 	for (const char *s = base ? base : "";;) {
 		s += strspn(s, ": ");
@@ -236,7 +254,7 @@ static bool make_preload(const char *base, const char *lib, struct lr_buf *b)
 			break;
 		const char *entry = s;
 		s += len;
-		if (is_our_library(entry, len)) {
+		if (is_our_library(&o, entry, len)) {
 			if (placed)
 				continue;
 			entry = lib;
@@ -269,36 +287,60 @@ static bool make_preload(const char *base, const char *lib, struct lr_buf *b)
  * built in out (room for count(envp) + count(carried) + 1) with every
  * LIBREUSE_* variable the process started with that envp lost, and
  * LD_PRELOAD holding lib (or, lib NULL, none of libreuse's libraries).
- * NULL when it cannot be built (the caller execs as asked). */
+ * NULL when it cannot be built (the caller execs as asked). One pass over
+ * envp: exec is on the path of every child a shell starts. */
 static char *const *fix_env(char *const *envp, const char *lib, char **out, size_t cap,
 			    char *pre, size_t precap)
 {
 	char *const *carried = lr_env_carried();
-	const char *cur = env_find(envp, "LD_PRELOAD", 10);
-	const char *base = cur ? cur : env_find(carried, "LD_PRELOAD", 10);
+	/* Which of the carried variables envp still has, by index (a bit
+	 * each): the first 64 are more than the library ever carries. */
+	uint64_t present = 0;
+	size_t ncarried = 0;
+	while (carried[ncarried])
+		ncarried++;
+	if (ncarried > 64)
+		return NULL;
+	const char *cur = NULL;
+	for (size_t i = 0; envp && envp[i]; i++) {
+		const char *e = envp[i];
+		if (e[0] != 'L' || (e[1] != 'I' && e[1] != 'D'))
+			continue;
+		if (strncmp(e, "LD_PRELOAD=", 11) == 0) {
+			if (!cur)
+				cur = e + 11;
+			continue;
+		}
+		if (strncmp(e, "LIBREUSE_", 9) != 0)
+			continue;
+		size_t len = strcspn(e, "=");
+		for (size_t c = 0; c < ncarried; c++)
+			if (strncmp(carried[c], e, len + 1) == 0)
+				present |= 1ull << c;
+	}
+	const char *base = cur;
+	for (size_t c = 0; !base && c < ncarried; c++)
+		if (strncmp(carried[c], "LD_PRELOAD=", 11) == 0)
+			base = carried[c] + 11;
 	struct lr_buf b = { .p = pre, .len = 0, .cap = precap };
 	pre[0] = '\0';
 	if (!make_preload(base, lib, &b))
 		return NULL;
 	bool drop_preload = b.len == 11; /* "LD_PRELOAD=" and nothing */
 	bool same = cur ? !drop_preload && strcmp(cur, pre + 11) == 0 : drop_preload;
-	for (size_t i = 0; same && carried[i]; i++) {
-		size_t len = strcspn(carried[i], "=");
-		if (strncmp(carried[i], "LD_PRELOAD=", 11) != 0 && !env_find(envp, carried[i], len))
-			same = false;
-	}
-	if (same)
+	uint64_t missing = 0;
+	for (size_t c = 0; c < ncarried; c++)
+		if (!(present >> c & 1) && strncmp(carried[c], "LD_PRELOAD=", 11) != 0)
+			missing |= 1ull << c;
+	if (same && !missing)
 		return envp;
 	size_t n = 0;
 	for (size_t i = 0; envp && envp[i]; i++)
 		if (strncmp(envp[i], "LD_PRELOAD=", 11) != 0 && n + 1 < cap)
 			out[n++] = envp[i];
-	for (size_t i = 0; carried[i]; i++) {
-		size_t len = strcspn(carried[i], "=");
-		if (strncmp(carried[i], "LD_PRELOAD=", 11) != 0 && !env_find(envp, carried[i], len) &&
-		    n + 1 < cap)
-			out[n++] = carried[i];
-	}
+	for (size_t c = 0; c < ncarried; c++)
+		if ((missing >> c & 1) && n + 1 < cap)
+			out[n++] = carried[c];
 	if (!drop_preload && n + 1 < cap)
 		out[n++] = pre;
 	out[n] = NULL;

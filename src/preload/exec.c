@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -697,4 +698,79 @@ LR_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
 			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	return spawn(pid, file, fa, attr, argv, envp, true);
+}
+
+/* system and popen: glibc starts /bin/sh from inside (posix_spawn, not
+ * through the PLT) with the process's environ, so a program that cleared
+ * its environment would start a shell without libreuse. When environ lacks
+ * what run set, the shell is given it: environ points at a fixed copy for
+ * the length of the call. A thread that calls setenv meanwhile loses its
+ * change (the same race setenv itself has with any reader of environ). */
+typedef int (*system_fn)(const char *);
+typedef FILE *(*popen_fn)(const char *, const char *);
+
+static char **shell_env(char **buf, size_t cap, char *pre)
+{
+	struct plan p = { .way = WAY_PASS };
+	classify_at(AT_FDCWD, "/bin/sh", &p);
+	if (p.way != WAY_PRELOAD)
+		return NULL;
+	char *const *env = fix_env(environ, p.lib, buf, cap, pre, PRE_CAP);
+	return env && env != environ ? (char **)env : NULL;
+}
+
+LR_EXPORT int system(const char *command)
+{
+	void *f = dlsym(RTLD_NEXT, "system");
+	system_fn real;
+	memcpy(&real, &f, sizeof(real));
+	if (!real)
+		return -1;
+	if (!command || !run_command())
+		return real(command);
+	int saved = errno;
+	size_t cap = count(environ) + count(lr_env_carried()) + 2;
+	if (cap > MAX_VEC)
+		return real(command);
+	char *buf[cap], pre[PRE_CAP];
+	char **env = shell_env(buf, cap, pre);
+	errno = saved;
+	if (!env)
+		return real(command);
+	char **own = environ;
+	environ = env;
+	int r = real(command);
+	saved = errno;
+	environ = own;
+	errno = saved;
+	return r;
+}
+
+LR_EXPORT FILE *popen(const char *command, const char *type)
+{
+	void *f = dlsym(RTLD_NEXT, "popen");
+	popen_fn real;
+	memcpy(&real, &f, sizeof(real));
+	if (!real) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	if (!run_command())
+		return real(command, type);
+	int saved = errno;
+	size_t cap = count(environ) + count(lr_env_carried()) + 2;
+	if (cap > MAX_VEC)
+		return real(command, type);
+	char *buf[cap], pre[PRE_CAP];
+	char **env = shell_env(buf, cap, pre);
+	errno = saved;
+	if (!env)
+		return real(command, type);
+	char **own = environ;
+	environ = env;
+	FILE *r = real(command, type);
+	saved = errno;
+	environ = own;
+	errno = saved;
+	return r;
 }

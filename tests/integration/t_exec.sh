@@ -6,8 +6,8 @@
 # too under run, and outside run the glibc library steps aside in it with
 # one line; static and Go children of a shell and of python3 are started
 # under the supervisor; children exec'd with an empty environment (python's
-# os.execve with {}, env -i) get back what run set; a set-user-ID child says
-# that it escapes.
+# os.execve with {}, env -i, system() and popen() after os.environ.clear())
+# get back what run set; a set-user-ID child says that it escapes.
 . "$(dirname "$0")/../lib.sh"
 seccomp_or_skip
 
@@ -90,6 +90,11 @@ for target in "$PROBE" "$STATIC" "$MUSL/bindprobe"; do
 done
 out=$("$CLI" run --bind 127.0.0.2 -- "$PY" -c 'import os, subprocess, sys; os.environ.clear(); sys.exit(subprocess.call(["bindprobe", "0"], executable=sys.argv[1], env={"PATH": "/bin"}))' "$PROBE" 2>&1)
 check "a child given a rebuilt environment under run: still ruled ($out)" grep -q "^ok 127.0.0.2 " <<<"$out"
+
+out=$("$CLI" run --bind 127.0.0.2 -- "$PY" -c 'import os, sys; os.environ.clear(); os.system(sys.argv[1] + " 0")' "$PROBE" 2>&1)
+check "system() after the environment was cleared, under run: still ruled ($out)" grep -q "^ok 127.0.0.2 " <<<"$out"
+out=$("$CLI" run --bind 127.0.0.2 -- "$PY" -c 'import os, sys; os.environ.clear(); print(os.popen(sys.argv[1] + " 0").read(), end="")' "$STATIC" 2>&1)
+check "popen() of a static program after the environment was cleared, under run: still ruled ($out)" grep -q "^ok 127.0.0.2 " <<<"$out"
 
 # 5. A set-user-ID child cannot be ruled: it says so.
 cp "$PROBE" "$T/setid-probe"

@@ -42,7 +42,7 @@ static struct {
 	int (*execvp)(const char *, char *const[]);
 	int (*execvpe)(const char *, char *const[], char *const[]);
 	spawn_fn posix_spawn, posix_spawnp;
-	bool done;
+	bool done; /* every one found */
 } next;
 
 #define NEXT(name)                                            \
@@ -51,13 +51,20 @@ static struct {
 		memcpy(&next.name, &f, sizeof(next.name));    \
 	}
 
+/* A lookup that failed (dlsym allocates, and malloc may have failed at
+ * load) is tried again at the next call, not taken as "absent". */
+#define AGAIN(name)                  \
+	if (!next.name)              \
+		NEXT(name)
+
 void lr_exec_hooks_init(void)
 {
 	if (next.done)
 		return;
-	NEXT(execve) NEXT(execveat) NEXT(fexecve) NEXT(execvp) NEXT(execvpe) NEXT(posix_spawn)
-	NEXT(posix_spawnp)
-	next.done = true;
+	AGAIN(execve) AGAIN(execveat) AGAIN(fexecve) AGAIN(execvp) AGAIN(execvpe) AGAIN(posix_spawn)
+	AGAIN(posix_spawnp)
+	next.done = next.execve && next.execveat && next.fexecve && next.execvp && next.execvpe &&
+		    next.posix_spawn && next.posix_spawnp;
 }
 
 __attribute__((constructor)) static void lr_exec_constructor(void)

@@ -282,7 +282,7 @@ $(B)/helpers/i386/%: tests/helpers/%.c
 
 # musl builds of two helpers (dynamic, as Alpine's) for the musl library's
 # tests, and a static x86-64 one for the exec hooks' (t_exec.sh).
-HELPERS_MUSL := bindprobe tinyserver
+HELPERS_MUSL := bindprobe tinyserver execprobe
 HELPER_MUSL_BIN := $(if $(CAN_MUSL),$(HELPERS_MUSL:%=$(B)/helpers/musl/%)) $(B)/helpers/static/bindprobe
 $(B)/helpers/musl/%: tests/helpers/%.c
 	@mkdir -p $(@D)

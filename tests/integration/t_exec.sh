@@ -53,6 +53,19 @@ check "under run, the musl child is ruled: it bound 127.0.0.2 ($out)" test "${ou
 check "...by the musl build, with its audit line" grep -q "bindprobe: bind tcp 127\.0\.0\.1:0 -> 127\.0\.0\.2:0: rewrite; rule 1" "$T/inside.err"
 check "...and no line of stepping aside" test -z "$(grep "built for glibc" "$T/inside.err")"
 
+out=$("$CLI" run --bind 127.0.0.2 --log all -- "$MUSL/execprobe" -e "$PROBE" 0 2>"$T/muslparent.err")
+check "under run, a musl parent's glibc child, exec'd with an empty environment, is ruled ($out)" \
+	grep -q "^ok 127.0.0.2 " <<<"$out"
+check "...by the glibc build, with its audit line" \
+	grep -q "bindprobe: bind tcp 127\.0\.0\.1:0 -> 127\.0\.0\.2:0: rewrite; rule 1" "$T/muslparent.err"
+out=$(LIBREUSE_RULES='rules = ( { match = { op = "bind"; }; rewrite = "127.0.0.2"; } );' \
+	LD_PRELOAD=$BUILD/musl/libreuse.so "$MUSL/execprobe" "$PROBE" 0 2>"$T/muslout.err")
+rc=$?
+check "outside run, a glibc child that inherits the musl build starts (status $rc: $out)" \
+	test "$rc" = 0 -a "${out#ok 127.0.0.1 }" != "$out"
+check "...and the musl build steps aside in it with one line" \
+	grep -q "bindprobe: a glibc program; this libreuse.so is built for musl: its calls are not ruled" "$T/muslout.err"
+
 # 3. Static and Go children of a shell and of python3, ruled as alone.
 for parent in sh python3; do
 	case $parent in

@@ -90,6 +90,8 @@ enum way {
 struct plan {
 	enum way way;
 	const char *lib;
+	bool unreachable; /* static, Go or x32: no library can reach it */
+	bool musl;
 	char why[160];
 };
 
@@ -172,6 +174,7 @@ static void classify_fd(int fd, struct plan *p, int depth)
 	struct stat st;
 	p->way = WAY_PASS;
 	p->lib = NULL;
+	p->unreachable = p->musl = false;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
 		return;
 	if (secure_exec(fd, &st, p)) {
@@ -189,8 +192,10 @@ static void classify_fd(int fd, struct plan *p, int depth)
 	bool x32 = e.is_32 && e.machine == EM_X86_64;
 	if (e.is_go || e.is_static || x32) {
 		p->way = WAY_SUPERVISE;
+		p->unreachable = true;
 		return;
 	}
+	p->musl = lr_elf_is_musl(&e);
 	const char *lib = lr_elf_is_musl(&e) ? lr_env_get(LR_ENV_LIB_MUSL)
 			  : e.is_32	     ? lr_env_get(LR_ENV_LIB32)
 					     : lr_env_get(LR_ENV_LIB);
@@ -400,6 +405,47 @@ static void say_escaped(const char *path, const char *reason)
 	errno = saved;
 }
 
+/* Outside run, a process started with rules of its own (LIBREUSE_CONFIG or
+ * LIBREUSE_RULES) starts a child as asked, and one line names a child
+ * that leaves the rules behind: one LD_PRELOAD cannot reach, or one whose
+ * environment lost the library (a musl child says so itself). */
+static bool watched_outside_run(void)
+{
+	return !lr_libc_foreign && (lr_env_get("LIBREUSE_CONFIG") || lr_env_get("LIBREUSE_RULES"));
+}
+
+static bool keeps_library(char *const envp[])
+{
+	for (size_t i = 0; envp && envp[i]; i++)
+		if (strncmp(envp[i], "LD_PRELOAD=", 11) == 0)
+			return strstr(envp[i] + 11, "libreuse") != NULL;
+	return false;
+}
+
+/* p: the target as classify_fd found it; name: how to call it. */
+static void watch_outside_run(const struct plan *p, const char *name, char *const envp[])
+{
+	if (p->way == WAY_ESCAPES)
+		say_escaped(name, p->why);
+	else if (p->unreachable)
+		say_escaped(name, "it is statically linked or a Go program, which LD_PRELOAD cannot reach "
+				  "(libreuse run would rule it through the supervisor)");
+	else if (p->way != WAY_PASS && !p->musl && !keeps_library(envp))
+		say_escaped(name, "its environment no longer preloads libreuse (libreuse run would put "
+				  "it back)");
+}
+
+static void watch_path(int dirfd, const char *path, char *const envp[])
+{
+	if (!path || !watched_outside_run())
+		return;
+	int saved = errno;
+	struct plan p;
+	classify_at(dirfd, path, &p);
+	watch_outside_run(&p, path, envp);
+	errno = saved;
+}
+
 /* What one exec is given instead of what it asked for. The buffers are the
  * caller's (its stack: no allocation between vfork and exec). */
 struct launch {
@@ -459,8 +505,10 @@ static void prepare(struct launch *l, const char *run, const struct plan *p, con
 LR_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	const char *run = run_command();
-	if (!run)
+	if (!run) {
+		watch_path(AT_FDCWD, path, envp);
 		return real_execve(path, argv, envp);
+	}
 	int saved = errno;
 	struct plan p;
 	classify_at(AT_FDCWD, path, &p);
@@ -521,12 +569,17 @@ static int exec_searching(const char *file, char *const argv[], char *const envp
 	char found[PATH_MAX];
 	int saved = errno;
 	struct plan p = { .way = WAY_PASS };
-	if (run && file && file[0]) {
+	bool watch = !run && watched_outside_run();
+	if ((run || watch) && file && file[0]) {
 		const char *path = strchr(file, '/') ? file : search_path(file, found, sizeof(found)) ? found : NULL;
 		if (path)
 			classify_at(AT_FDCWD, path, &p);
 	}
 	errno = saved;
+	if (watch) {
+		watch_outside_run(&p, file, envp);
+		p.way = WAY_PASS;
+	}
 	if (p.way == WAY_PASS || p.way == WAY_ESCAPES) {
 		if (p.way == WAY_ESCAPES)
 			say_escaped(file, p.why);
@@ -609,12 +662,17 @@ static int exec_at(int dirfd, const char *path, char *const argv[], char *const 
 	struct plan p = { .way = WAY_PASS };
 	bool by_path = !is_fexecve && path && path[0] && !(flags & AT_EMPTY_PATH) &&
 		       (path[0] == '/' || dirfd == AT_FDCWD);
-	if (run) {
+	bool watch = !run && watched_outside_run();
+	if (run || watch) {
 		if (is_fexecve || (path && !path[0] && (flags & AT_EMPTY_PATH))) {
 			classify_fd(dirfd, &p, 0);
 		} else if (path) {
 			classify_at(dirfd, path, &p);
 		}
+	}
+	if (watch) {
+		watch_outside_run(&p, by_path ? path : "a program given by file descriptor", envp);
+		p.way = WAY_PASS;
 	}
 	if (p.way == WAY_SUPERVISE && !by_path) {
 		p.way = WAY_ESCAPES;
@@ -677,11 +735,16 @@ static int spawn(pid_t *pid, const char *file, const posix_spawn_file_actions_t 
 	char found[PATH_MAX];
 	struct plan p = { .way = WAY_PASS };
 	const char *path = file;
-	if (run && file && file[0]) {
+	bool watch = !run && watched_outside_run();
+	if ((run || watch) && file && file[0]) {
 		if (search && !strchr(file, '/'))
 			path = search_path(file, found, sizeof(found)) ? found : NULL;
 		if (path)
 			classify_at(AT_FDCWD, path, &p);
+	}
+	if (watch) {
+		watch_outside_run(&p, file, envp);
+		p.way = WAY_PASS;
 	}
 	if (p.way == WAY_PASS)
 		return real(pid, file, fa, attr, argv, envp);

@@ -7,7 +7,8 @@
 # one line; static and Go children of a shell and of python3 are started
 # under the supervisor; children exec'd with an empty environment (python's
 # os.execve with {}, env -i, system() and popen() after os.environ.clear())
-# get back what run set; a set-user-ID child says that it escapes.
+# get back what run set; a set-user-ID child says that it escapes; outside
+# run, a child that leaves the rules behind is named.
 . "$(dirname "$0")/../lib.sh"
 seccomp_or_skip
 
@@ -117,7 +118,19 @@ check "a set-user-ID child runs ($out)" grep -q "^ok " <<<"$out"
 check "...and one line names it as escaping, and why" \
 	grep -q "python3: exec of $T/setid-probe: it is set-user-ID: the loader ignores LD_PRELOAD in it, and the supervisor cannot run it with its privileges; its calls are not ruled" "$T/setid.err"
 
-# 6. Outside run nothing changes: no supervisor, no line, the child as asked.
-out=$(LIBREUSE_RULES='rules = ( { match = { op = "bind"; }; rewrite = "127.0.0.2"; } );' \
-	LD_PRELOAD=$(preload) spawn_child "$STATIC" 0 2>"$T/plain.err")
+# 6. Outside run a child starts as asked (no supervisor); for a process
+# given rules of its own, one line names a child that leaves them behind.
+RULES='rules = ( { match = { op = "bind"; }; rewrite = "127.0.0.2"; } );'
+out=$(LIBREUSE_RULES=$RULES LD_PRELOAD=$(preload) spawn_child "$STATIC" 0 2>"$T/plain.err")
 check "outside run a static child runs as asked ($out)" grep -q "^ok 127.0.0.1 " <<<"$out"
+check "...and one line says LD_PRELOAD cannot reach it" \
+	grep -q "python3: exec of $STATIC: it is statically linked or a Go program, which LD_PRELOAD cannot reach (libreuse run would rule it through the supervisor); its calls are not ruled" "$T/plain.err"
+out=$(LIBREUSE_RULES=$RULES LD_PRELOAD=$(preload) env -i "$PROBE" 0 2>"$T/plainenv.err")
+check "outside run env -i starts its child as asked ($out)" grep -q "^ok 127.0.0.1 " <<<"$out"
+check "...and one line says its environment no longer preloads libreuse" \
+	grep -q "env: exec of $PROBE: its environment no longer preloads libreuse (libreuse run would put it back); its calls are not ruled" "$T/plainenv.err"
+out=$(LD_PRELOAD=$(preload) spawn_child "$STATIC" 0 2>"$T/norules.err")
+check "without rules of its own (a system-wide preload) no line is said" test ! -s "$T/norules.err"
+out=$(LIBREUSE_RULES=$RULES LD_PRELOAD=$(preload) spawn_child "$PROBE" 0 2>"$T/dyn.err")
+check "...nor for a dynamic child that keeps the library, which rules it ($out)" \
+	test "${out#ok 127.0.0.2 }" != "$out" -a -z "$(grep 'exec of' "$T/dyn.err")"

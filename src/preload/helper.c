@@ -145,6 +145,12 @@ __attribute__((no_sanitize_address)) static int intermediate_main(void *arg)
 	/* The helper's exit signal is SIGCHLD: it comes to this process. */
 	pid_t pid = clone(helper_main, s->stack2 + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD,
 			  (void *)s);
+	/* The helper has its copies by now: the program's fds are not held
+	 * open here while it runs (a pipe's reader of the program's waits for
+	 * its EOF on no one of ours). */
+	if (s->report > 0)
+		raw(SYS_close_range, 0, (unsigned)s->report - 1, 0, 0);
+	raw(SYS_close_range, (unsigned)s->report + 1, ~0U, 0, 0);
 	if (pid > 0) {
 		rep.started = 1;
 		unsigned long long chld = 1ULL << (SIGCHLD - 1);

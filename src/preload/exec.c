@@ -475,7 +475,9 @@ static void prepare(struct launch *l, const char *run, const struct plan *p, con
 	}
 	if (p->way == WAY_PASS)
 		return;
-	if (!envcap || !argcap) {
+	/* Only a supervised start rebuilds argv: a long argument list (xargs)
+	 * given to a program the library reaches needs no room. */
+	if (!envcap || (p->way == WAY_SUPERVISE && !argcap)) {
 		say_escaped(path, "its argument or environment list is too long to rebuild");
 		l->way = WAY_PASS;
 		return;

@@ -102,6 +102,11 @@ for target in "$PROBE" "$STATIC" "$MUSL/bindprobe"; do
 	out=$("$CLI" run --bind 127.0.0.2 -- env -i "$target" 0 2>&1)
 	check "env -i under run ($kind bindprobe): still ruled ($out)" grep -q "^ok 127.0.0.2 " <<<"$out"
 done
+# A long argument list (xargs) to a program the library reaches: nothing to
+# rebuild, so no line (argv is rebuilt only for a supervised start).
+out=$("$CLI" run --bind 127.0.0.2 -- "$PY" -c 'import os, sys; os.execv(sys.argv[1], ["bindprobe", "0"] + ["x"] * 40000)' "$PROBE" 2>&1)
+check "an exec with 40,000 arguments under run: ruled, and no line ($(head -c 300 <<<"$out"))" \
+	test "$(grep -c . <<<"$out")" = 1 -a -n "$(grep "^ok 127.0.0.2 " <<<"$out")"
 out=$("$CLI" run --bind 127.0.0.2 -- "$PY" -c 'import os, subprocess, sys; os.environ.clear(); sys.exit(subprocess.call(["bindprobe", "0"], executable=sys.argv[1], env={"PATH": "/bin"}))' "$PROBE" 2>&1)
 check "a child given a rebuilt environment under run: still ruled ($out)" grep -q "^ok 127.0.0.2 " <<<"$out"
 

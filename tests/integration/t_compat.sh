@@ -204,8 +204,14 @@ done
 # there, its audit line, and that it stops. Three at a time.
 # LIBREUSE_SWEEP="unbound nsd": only those (and not the first part).
 . "$ROOT/tests/helpers/sweep_servers.sh"
-SERVERS=(unbound nsd knot bind9 dnsmasq pdns_recursor
-	nginx lighttpd apache2 h2o caddy haproxy varnish squid tinyproxy privoxy busybox_httpd busybox_under_sh
+# The slow starters first, so that the quick ones fill in beside them.
+SERVERS=(mariadb postgresql varnish squid tor
+	unbound nsd knot bind9 dnsmasq pdns_recursor
+	exim4 dovecot
+	redis memcached mosquitto beanstalkd nats
+	freeradius openvpn chrony coturn snmpd
+	nginx lighttpd apache2 h2o caddy haproxy tinyproxy privoxy busybox_httpd busybox_under_sh
+	stunnel openssl ncat socat iperf3 icecast2 prosody ngircd
 	sshd dropbear vsftpd rsync git_daemon)
 [ -n "${LIBREUSE_SWEEP:-}" ] && read -ra SERVERS <<<"$LIBREUSE_SWEEP"
 mkdir -p "$T/sweep"

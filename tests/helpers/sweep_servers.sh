@@ -609,7 +609,7 @@ sweep_gone() { ! sweep_listening "$@"; }
 # sweep_one NAME: server NAME under `libreuse run`, its bind moved from
 # 127.0.0.1:$P to $A:$R; prints its ok/not ok lines.
 sweep_one() {
-	local name=$1 D=$T/sweep/$1 A=127.0.0.2 P R CMD=() ENV=() PROTO=tcp PROG= WANT= WAIT=10 WHY= pid i got moved= audited=
+	local name=$1 D=$T/sweep/$1 A=127.0.0.2 P R CMD=() ENV=() PROTO=tcp PROG= WANT= WAIT=10 WHY= pid i got moved= audited= left=
 	P=$(free_port)
 	R=$(free_port)
 	while [ "$R" = "$P" ]; do R=$(free_port); done
@@ -644,5 +644,14 @@ sweep_one() {
 	grep -qE -- "\]: $PROG: bind $PROTO 127\.0\.0\.1:$P -> $A:$R: rewrite" "$D/audit.log" && audited=yes
 	check "...audited: '$PROG: bind $PROTO 127.0.0.1:$P -> $A:$R: rewrite' in its --log all file" test -n "$audited"
 	[ -n "$audited" ] || grep -E "bind|libreuse:" "$D/audit.log" "$D/server.err" | head -n 3 | sed 's/^/#   /'
-	check "...stopped, nothing left listening there" sweep_gone "$PROTO" "$A" "$R"
+	# Anything still running from its directory (a process that left the
+	# session), given a moment to finish dying.
+	for i in $(seq 20); do
+		left=$(pgrep -f -- "$D/" | grep -vx "$BASHPID")
+		[ -z "$left" ] && break
+		sleep 0.1
+	done
+	check "...stopped: nothing left listening there, no process of its own left${left:+ (left: $(ps -o comm= -p "${left//$'\n'/,}" | tr '\n' ' '))}" \
+		eval 'sweep_gone "$PROTO" "$A" "$R" && [ -z "$left" ]'
+	[ -z "$left" ] || kill -KILL $left 2>/dev/null
 }

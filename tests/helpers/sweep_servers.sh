@@ -12,7 +12,7 @@
 #   PROTO  tcp or udp: the listener ss must show at $A:$R;
 #   PROG   the program's name in libreuse's lines (its comm);
 #   WANT   what the client's answer must contain;
-#   WAIT   seconds the server gets to listen (slow starters say more);
+#   WAIT   seconds the server gets to listen (20; slow starters say more);
 #   WHY    optional: what the program does that libreuse must survive.
 # cli_NAME asks the server at $A:$R and prints its answer.
 #
@@ -135,7 +135,7 @@ setgid=pdns
 threads=1
 auth-zones=sweep.test=$D/sweep.zone
 EOF
-	CMD=(pdns_recursor --config-dir="$D") PROTO=udp PROG=pdns_recursor WANT=10.1.2.3 WAIT=15
+	CMD=(pdns_recursor --config-dir="$D") PROTO=udp PROG=pdns_recursor WANT=10.1.2.3 
 }
 cli_pdns_recursor() { cli_dns; }
 
@@ -200,7 +200,7 @@ cli_haproxy() { curl -s -m 5 "http://$A:$R/"; }
 srv_varnish() {
 	printf 'vcl 4.1;\nbackend default none;\nsub vcl_recv { return (synth(200, "varnish")); }\n' >"$D/default.vcl"
 	CMD=(varnishd -F -n "$D/varnish" -a "127.0.0.1:$P" -T none -f "$D/default.vcl" -s malloc,16m)
-	PROG=varnishd WANT=varnish WAIT=20 WHY="a manager that forks the child, which switches to user vcache"
+	PROG=varnishd WANT=varnish WHY="a manager that forks the child, which switches to user vcache"
 }
 cli_varnish() { curl -s -m 5 -o /dev/null -w '%{http_code} ' "http://$A:$R/"; curl -s -m 5 -I "http://$A:$R/" | grep -io -m1 varnish; }
 
@@ -217,7 +217,7 @@ coredump_dir $D
 visible_hostname sweep.test
 shutdown_lifetime 0 seconds
 EOF
-	CMD=(squid -N -f "$D/squid.conf") PROG=squid WANT=squid WAIT=20 WHY="switches to user proxy"
+	CMD=(squid -N -f "$D/squid.conf") PROG=squid WANT=squid WHY="switches to user proxy"
 }
 cli_squid() { curl -s -m 5 -I "http://$A:$R/" | grep -io -m1 squid; }
 
@@ -355,7 +355,7 @@ PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 srv_postgresql() {
 	runuser -u postgres -- "$PGBIN/initdb" -D "$D/pg" -A trust -U postgres >/dev/null
 	CMD=(runuser -u postgres -- "$PGBIN/postgres" -D "$D/pg" -c listen_addresses=127.0.0.1 -p "$P" -k "$D")
-	PROG=postgres WANT="accepting connections" WAIT=20 WHY="started by runuser as user postgres; forks its backends"
+	PROG=postgres WANT="accepting connections" WHY="started by runuser as user postgres; forks its backends"
 }
 cli_postgresql() { "$PGBIN/pg_isready" -h "$A" -p "$R" -t 5; }
 
@@ -523,7 +523,7 @@ cli_iperf3() { timeout 10 iperf3 -c "$A" -p "$R" -n 64K 2>&1 | tail -n 1; }
 srv_tor() {
 	mkdir -p "$D/tor" && chmod 700 "$D/tor"
 	printf 'SocksPort 127.0.0.1:%s\nDataDirectory %s/tor\nRunAsDaemon 0\nLog notice stdout\nClientOnly 1\nAvoidDiskWrites 1\n' "$P" "$D" >"$D/torrc"
-	CMD=(tor -f "$D/torrc" --defaults-torrc /dev/null) PROG=tor WANT="Tor is not an HTTP Proxy" WAIT=20
+	CMD=(tor -f "$D/torrc" --defaults-torrc /dev/null) PROG=tor WANT="Tor is not an HTTP Proxy"
 }
 cli_tor() { printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 socat -T 3 - "TCP:$A:$R" 2>/dev/null | head -n 1; }
 
@@ -609,7 +609,7 @@ sweep_gone() { ! sweep_listening "$@"; }
 # sweep_one NAME: server NAME under `libreuse run`, its bind moved from
 # 127.0.0.1:$P to $A:$R; prints its ok/not ok lines.
 sweep_one() {
-	local name=$1 D=$T/sweep/$1 A=127.0.0.2 P R CMD=() ENV=() PROTO=tcp PROG= WANT= WAIT=10 WHY= pid i got moved= audited= left=
+	local name=$1 D=$T/sweep/$1 A=127.0.0.2 P R CMD=() ENV=() PROTO=tcp PROG= WANT= WAIT=20 WHY= pid i got moved= audited= left=
 	P=$(free_port)
 	R=$(free_port)
 	while [ "$R" = "$P" ]; do R=$(free_port); done

@@ -294,7 +294,8 @@ cli_git_daemon() { timeout 10 git ls-remote "git://$A:$R/repo.git" 2>&1 | head -
 # exim's own file; keep_environment empty: exim clears its whole
 # environment at start, before its first socket call. Debian's exim4 is
 # set-user-ID root, which no LD_PRELOAD reaches (run says so): a copy
-# without the bit, run by root, is what a user can rule.
+# without the bit, run by root, is what a user can rule. (With
+# keep_environment naming libreuse's variables, every check here passes.)
 srv_exim4() {
 	mkdir -p "$D/spool"
 	cp /usr/sbin/exim4 "$D/exim4"
@@ -398,6 +399,7 @@ cli_nats() { timeout 5 socat -T 2 - "TCP:$A:$R" </dev/null 2>/dev/null | head -c
 
 # ---- RADIUS, VPN, time, relays -------------------------------------------------
 # freeradius refuses a configuration directory others can write: its own.
+# Without its security { user } it binds as root, and every check passes.
 srv_freeradius() {
 	mkdir -p "$D/log" "$D/raddb"
 	chmod 755 "$D/raddb"

@@ -208,7 +208,7 @@ done
 SERVERS=(mariadb postgresql varnish squid tor
 	unbound nsd knot bind9 dnsmasq pdns_recursor
 	exim4 dovecot
-	redis memcached mosquitto beanstalkd nats
+	redis memcached mosquitto beanstalkd nats nats_under_python
 	freeradius openvpn chrony coturn snmpd
 	nginx lighttpd apache2 h2o caddy haproxy tinyproxy privoxy busybox_httpd busybox_under_sh
 	stunnel openssl ncat socat iperf3 icecast2 prosody ngircd

@@ -244,7 +244,7 @@ cli_busybox_httpd() { cli_http; }
 srv_busybox_under_sh() {
 	www
 	CMD=(sh -c 'busybox httpd -f -p "127.0.0.1:$1" -h "$2"; exit $?' sh "$P" "$D/www") PROG=busybox WANT="sweep page"
-	WHY="a static child of a dynamic shell (fails until issue 31 item 5 lands)"
+	WHY="a static child of a dynamic shell: issue 31 item 5"
 }
 cli_busybox_under_sh() { cli_http; }
 
@@ -294,8 +294,7 @@ cli_git_daemon() { timeout 10 git ls-remote "git://$A:$R/repo.git" 2>&1 | head -
 # exim's own file; keep_environment empty: exim clears its whole
 # environment at start, before its first socket call. Debian's exim4 is
 # set-user-ID root, which no LD_PRELOAD reaches (run says so): a copy
-# without the bit, run by root, is what a user can rule. (With
-# keep_environment naming libreuse's variables, every check here passes.)
+# without the bit, run by root, is what a user can rule.
 srv_exim4() {
 	mkdir -p "$D/spool"
 	cp /usr/sbin/exim4 "$D/exim4"
@@ -313,7 +312,7 @@ acl_rcpt:
   accept
 EOF
 	CMD=("$D/exim4" -C "$D/exim.conf" -bdf) PROG=exim4 WANT="220 sweep.test ESMTP Exim"
-	WHY="clears its environment: fails until issue 31 item 1 lands"
+	WHY="clears its environment: issue 31 item 1"
 }
 cli_exim4() { timeout 5 socat -T 3 - "TCP:$A:$R" <<<"QUIT" 2>/dev/null | tr -d '\r' | head -2; }
 
@@ -347,7 +346,7 @@ userdb {
 }
 EOF
 	CMD=(dovecot -F -c "$D/dovecot.conf") PROG=dovecot WANT="a OK Logout completed"
-	WHY="keeps of its environment only what import_environment names: fails until issue 31 item 1 lands"
+	WHY="keeps of its environment only what import_environment names: issue 31 item 1"
 }
 # imap-login takes a half-closed connection for a client gone: the
 # client's end stays open until the answer is in.
@@ -398,14 +397,13 @@ srv_nats() { CMD=(nats-server -a 127.0.0.1 -p "$P") PROG=nats-server WANT='INFO 
 # The Go server started by a Python wrapper, as daemons' wrappers do.
 srv_nats_under_python() {
 	CMD=("$PY" -c 'import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))' nats-server -a 127.0.0.1 -p "$P" -P "$D/nats.pid")
-	PROG=nats-server WANT='INFO {' WHY="a Go child of a dynamic Python parent: fails until issue 31 item 5 lands"
+	PROG=nats-server WANT='INFO {' WHY="a Go child of a dynamic Python parent: issue 31 item 5"
 }
 cli_nats_under_python() { cli_nats; }
 cli_nats() { timeout 5 socat -T 2 - "TCP:$A:$R" </dev/null 2>/dev/null | head -c 60; }
 
 # ---- RADIUS, VPN, time, relays -------------------------------------------------
 # freeradius refuses a configuration directory others can write: its own.
-# Without its security { user } it binds as root, and every check passes.
 srv_freeradius() {
 	mkdir -p "$D/log" "$D/raddb"
 	chmod 755 "$D/raddb"
@@ -453,7 +451,7 @@ server default {
 }
 EOF
 	CMD=(freeradius -f -l stdout -d "$D/raddb") PROTO=udp PROG=freeradius WANT=Access-Accept
-	WHY="binds with euid freerad and real uid root: fails until issue 31 item 2 lands"
+	WHY="binds with euid freerad and real uid root: issue 31 item 2"
 }
 cli_freeradius() { echo 'User-Name = sweep, User-Password = x' | radclient -r 1 -t 3 "$A:$R" auth sweepsecret 2>&1; }
 

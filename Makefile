@@ -113,7 +113,10 @@ DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx
 	gcc-multilib musl-tools liburing-dev iproute2 util-linux groff-base binutils valgrind systemd bash-completion man-db \
 	debhelper dpkg-dev fakeroot lintian golang-go busybox-static lighttpd openssh-server curl \
 	redis-server redis-tools memcached ruby nodejs openjdk-17-jdk-headless tcl netcat-openbsd wget \
-	haproxy dnsmasq-base bind9-dnsutils openssl rsync sslh
+	haproxy dnsmasq-base bind9-dnsutils openssl rsync sslh \
+	unbound nsd knot bind9 pdns-recursor exim4-daemon-light dovecot-imapd postgresql mariadb-server mosquitto beanstalkd nats-server \
+	freeradius freeradius-utils openvpn chrony coturn snmpd snmp apache2 h2o caddy varnish squid tinyproxy privoxy \
+	stunnel4 ncat iperf3 tor icecast2 prosody ngircd dropbear-bin vsftpd git
 # Tools that follow a program's children, run over the library's start
 # (t_escapes_start.sh).
 DEPS_PKGS += strace gdb

@@ -54,6 +54,7 @@ struct instance {
 	bool running;
 	int status; /* wait status of the last of its processes reaped */
 	long long started_ms, deadline_ms;
+	long long stop_ms; /* when it was sent the stop signal: 0 before */
 	bool killed;
 	int nextra;
 	pid_t extra[LR_EXTRAS];
@@ -163,7 +164,8 @@ static void kill_instance(struct instance *in)
 static void stop_instance(struct keeper *k, struct instance *in, int sig)
 {
 	in->state = I_STOPPING;
-	in->deadline_ms = now_ms() + k->o->stop_timeout_ms;
+	in->stop_ms = now_ms();
+	in->deadline_ms = in->stop_ms + k->o->stop_timeout_ms;
 	signal_instance(in, sig);
 }
 
@@ -583,6 +585,11 @@ static void settle(struct keeper *k)
 		in->state = I_FREE;
 		if (k->quitting && in->gen == k->quit_gen)
 			k->exit_status = lr_child_exit_code(in->status);
+		if (was == I_STOPPING && !k->quitting)
+			/* How long an old instance took to finish: what a restart
+			 * costs, and how near it came to the stop timeout. */
+			say("pid %d (generation %u) exited (%s) %lld ms after SIG%s", (int)in->pid, in->gen,
+			    st, now_ms() - in->stop_ms, sigabbrev_np(k->o->stop_signal));
 		if (was == I_STARTING) {
 			struct instance *old = by_state(k, I_SERVING);
 			say("restart failed: pid %d (generation %u) exited (%s) before taking its sockets%s",

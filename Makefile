@@ -66,7 +66,7 @@ CAN_M32 := $(if $(SANITIZE),,$(shell printf 'int main(void){return 0;}\n' | \
 CORE_SRC := $(addprefix src/core/,addr.c fmt.c errname.c rules.c table.c tablecache.c fileid.c \
 	    policy.c verdicts.c log.c tally.c ratelimit.c holders.c explain.c conflict.c keepwire.c keepclient.c sdfds.c sys.c act.c load.c child.c)
 PARSE_SRC := $(addprefix src/core/,config.c libconfig_dl.c compile.c tablemake.c kernel.c exec.c)
-PRELOAD_SRC := $(addprefix src/preload/,fdstate.c gate.c real.c state.c keep.c caller.c fetch.c helper.c hooks.c)
+PRELOAD_SRC := $(addprefix src/preload/,fdstate.c gate.c real.c state.c keep.c caller.c fetch.c helper.c hooks.c keptmode.c)
 CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_matrix.c cli_compile.c)
 # The keeper and the seccomp supervisor run inside the command (libreuse run
 # --keep, --seccomp).
@@ -94,7 +94,7 @@ LIBCONFIG_SONAME := $(shell objdump -p "$$($(CC) -print-file-name=libconfig.so)"
 override CFLAGS += $(if $(LIBCONFIG_SONAME),-DLR_LIBCONFIG_SONAME='"$(LIBCONFIG_SONAME)"')
 
 # Everything the build and the tests use, from Debian.
-DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light \
+DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light h2o \
 	gcc-multilib liburing-dev iproute2 util-linux groff-base binutils valgrind systemd bash-completion man-db \
 	debhelper dpkg-dev fakeroot lintian golang-go busybox-static lighttpd openssh-server curl \
 	redis-server redis-tools memcached ruby nodejs openjdk-17-jdk-headless tcl netcat-openbsd wget \

@@ -31,6 +31,9 @@ int lr_keeper_offer(const struct lr_keeper_addr *k, int fd, struct lr_keep_outco
  * same type and family (else 0, why says so), the options the program set
  * copied over, O_NONBLOCK as the program's. 1 when k fits. */
 int lr_keep_fit(int fd, int k, char *why, size_t n);
+/* The same, but O_NONBLOCK left as the shared file has it: for a front end
+ * that keeps each process's mode itself (the library's keptmode.c). */
+int lr_keep_fit_options(int fd, int k, char *why, size_t n);
 
 /* "PREFIX A[N]B" into out, for the outcome's words. */
 void lr_keep_say(char *out, size_t n, const char *a, const char *b, long num, const char *c);

@@ -2,14 +2,17 @@
 
 #include "fmt.h"
 #include "keepclient.h"
+#include "keptmode.h"
 #include "real.h"
 #include "sdfds.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Written once by lr_keep_capture (at load time, before the program's own
@@ -27,15 +30,28 @@ void lr_keep_capture(void)
 	lr_sd_capture();
 }
 
+static bool is_stream(int fd)
+{
+	int type = 0;
+	socklen_t len = sizeof(type);
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+}
+
 /* Puts socket k at the program's fd number, as the program's own socket
- * was (see lr_keep_fit), FD_CLOEXEC as it had it. Closes k either way. */
+ * was (see lr_keep_fit), FD_CLOEXEC as it had it. Closes k either way. A
+ * listener's O_NONBLOCK is not set on the file it shares with the instance
+ * still serving: the program's mode is kept for it by keptmode.c. */
 static int put_in_place(int fd, int k, char *why, size_t n)
 {
-	int fdflags = fcntl(fd, F_GETFD);
-	int r = fdflags >= 0 && lr_keep_fit(fd, k, why, n)
+	int fdflags = lr_sys_fcntl(fd, F_GETFD, 0), fl = lr_keptmode_getfl(fd);
+	bool listener = is_stream(k);
+	int r = fdflags >= 0 && fl >= 0 &&
+				(listener ? lr_keep_fit_options(fd, k, why, n) : lr_keep_fit(fd, k, why, n))
 			? lr_real.dup3(k, fd, (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0)
 			: -1;
 	lr_real.close(k);
+	if (r == fd && listener)
+		lr_keptmode_take(fd, fl & O_NONBLOCK);
 	return r == fd;
 }
 
@@ -62,5 +78,12 @@ int lr_keep_offer(int fd, struct lr_keep_outcome *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->no_keeper = !keeper.len;
-	return keeper.len && lr_keeper_offer(&keeper, fd, out);
+	if (!keeper.len || !lr_keeper_offer(&keeper, fd, out))
+		return 0;
+	/* A listener: from now on shared with the next instance. */
+	int saved = errno, fl = lr_keptmode_getfl(fd);
+	if (fl >= 0 && is_stream(fd))
+		lr_keptmode_take(fd, fl & O_NONBLOCK);
+	errno = saved;
+	return 1;
 }

@@ -279,11 +279,13 @@ void lr_keptmode_take(int fd, bool nonblock)
 	ready();
 	int saved = errno;
 	/* Recorded first: from here accept() waits for a program that wants
-	 * it blocking. */
+	 * it blocking. A number past the table has no record: the program's
+	 * own mode is set on the shared file then, as for a UDP socket. */
 	want(fd, nonblock);
+	bool shared_nonblock = nonblock || fd < LR_FD_TRACKED;
 	int fl = next_fn.fcntl(fd, F_GETFL);
-	if (fl >= 0 && !(fl & O_NONBLOCK))
-		next_fn.fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	if (fl >= 0 && !(fl & O_NONBLOCK) != !shared_nonblock)
+		next_fn.fcntl(fd, F_SETFL, shared_nonblock ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
 	errno = saved;
 }
 

@@ -224,11 +224,13 @@ static int accept_blocking(int fd, struct sockaddr *addr, socklen_t *len, int fl
 			wait = left > 1000000 ? 1000000 : (int)left;
 		}
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int n = poll(&p, 1, wait);
-		if (n < 0 && errno == EINTR && !restart_after_signal())
+		int n = poll(&p, 1, wait), e = errno;
+		/* With SO_RCVTIMEO set the kernel never restarts an accept
+		 * (signal(7)). */
+		if (n < 0 && (e != EINTR || deadline > 0 || !restart_after_signal())) {
+			errno = e;
 			return -1;
-		if (n < 0 && errno != EINTR)
-			return -1;
+		}
 		if (p.revents & POLLNVAL) {
 			errno = EBADF;
 			return -1;

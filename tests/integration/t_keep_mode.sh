@@ -34,6 +34,8 @@ def shared():
 def next_started():
     with open(f"{T}/keeper.out") as f:
         return f"START gen {gen + 1} " in f.read()
+def say(line):
+    os.write(1, (line + "\n").encode())  # one write: instances share the file
 class Stop(Exception):
     pass
 busy = stopping = False
@@ -49,7 +51,7 @@ signal.signal(signal.SIGTERM, on_term)
 signal.signal(signal.SIGALRM, on_alarm)
 if mode == "nonblock":
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
-print(f"START gen {gen} mode {mode} sees {fl()} shared {shared()}", flush=True)
+say(f"START gen {gen} mode {mode} sees {fl()} shared {shared()}")
 try:
     while not (stopping and (time.monotonic() > deadline or next_started())):
         if mode == "nonblock":
@@ -68,9 +70,9 @@ try:
 except Stop:
     pass
 except OSError as e:
-    print(f"FAILED gen {gen} mode {mode} sees {fl()}: {e}", flush=True)
+    say(f"FAILED gen {gen} mode {mode} sees {fl()}: {e}")
     sys.exit(3)
-print(f"STOP gen {gen} mode {mode} sees {fl()} shared {shared()}", flush=True)
+say(f"STOP gen {gen} mode {mode} sees {fl()} shared {shared()}")
 PYEOF
 
 P=$(free_port)
@@ -107,3 +109,56 @@ check "no connection lost: 0 refused, reset, timed out, failed" \
 	test "$(json_get "$res" refused)$(json_get "$res" reset)$(json_get "$res" timeout)$(json_get "$res" other)" = 0000
 check "...answers from the 5 instances, blocking and not ($(json_get "$res" ids))" \
 	test "$(json_get "$res" ids | wc -w)" = 5
+
+# --- a blocking accept on a kept listener does what the kernel's does ---
+# The same C program (tests/helpers/keptaccept.c), alone and under the
+# keeper: a signal whose handler has SA_RESTART does not end the wait, one
+# without makes accept fail with EINTR, SO_RCVTIMEO ends it with EAGAIN.
+# run_case NAME plain|keep MODE [TIMEOUT_MS]: the program's lines after a
+# SIGUSR1, then one connection, into $T/NAME.out.
+run_case() {
+	local name=$1 how=$2 port pid
+	shift 2
+	port=$(free_port)
+	if [ "$how" = keep ]; then
+		bg "$name" "$CLI" run --keep -- "$HELPERS/keptaccept" "$port" "$@"
+	else
+		bg "$name" "$HELPERS/keptaccept" "$port" "$@"
+	fi
+	wait_for "$T/$name.out" READY 5 || return 1
+	pid=$(cat "$T/$name.pid")
+	[ "$how" = keep ] && pid=$(pgrep -P "$pid" -x keptaccept)
+	# The listener is fd 3: under the keeper its file is non-blocking.
+	awk '/^flags:/ { print (and(strtonum("0" $2), 2048) ? "shared nonblock" : "shared block") }' \
+		"/proc/$pid/fdinfo/3" >"$T/$name.shared"
+	sleep 0.4 # in accept (and past a 300 ms SO_RCVTIMEO)
+	kill -USR1 "$pid"
+	sleep 0.2
+	"$PY" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2).close()' "$port"
+	sleep 0.2
+	# KILL: a "restart" program has no handler that would end it. Under
+	# the keeper, its instance's end ends the keeper (no --respawn).
+	kill -KILL "$pid"
+	wait_exit "$name" 5
+	wait "$(cat "$T/$name.pid")" 2>/dev/null
+	return 0
+}
+# (stderr: the shell's word on the jobs KILLed)
+for m in restart intr; do
+	run_case "k$m" keep "$m" 2>/dev/null
+	run_case "p$m" plain "$m" 2>/dev/null
+done
+run_case ktimeout keep restart 300 2>/dev/null
+run_case ptimeout plain restart 300 2>/dev/null
+check "under the keeper the listener's shared file is non-blocking" \
+	test "$(cat "$T/krestart.shared" "$T/kintr.shared" "$T/ktimeout.shared" | sort -u)" = "shared nonblock"
+check "...and alone it is blocking (the program set nothing)" test "$(cat "$T/prestart.shared")" = "shared block"
+check "SA_RESTART handler: the kernel's accept waits on, then accepts" \
+	test "$(grep -v READY "$T/prestart.out" | paste -sd' ')" = ACCEPT
+check "...the kept listener's the same" test "$(grep -v READY "$T/krestart.out" | paste -sd' ')" = ACCEPT
+check "handler without SA_RESTART: the kernel's accept fails with EINTR, then accepts" \
+	test "$(grep -v READY "$T/pintr.out" | paste -sd' ')" = "ERR EINTR ACCEPT"
+check "...the kept listener's the same" test "$(grep -v READY "$T/kintr.out" | paste -sd' ')" = "ERR EINTR ACCEPT"
+check "SO_RCVTIMEO 300 ms: the kernel's accept fails with EAGAIN" grep -q "ERR EAGAIN" "$T/ptimeout.out"
+check "...the kept listener's the same, and only that ($(grep -v READY "$T/ktimeout.out" | sort | uniq -c | paste -sd' '))" \
+	test "$(grep -v READY "$T/ktimeout.out" | sort -u | paste -sd' ')" = "$(grep -v READY "$T/ptimeout.out" | sort -u | paste -sd' ')"

@@ -43,7 +43,16 @@ bg keeper "$CLI" run --keep --stop-timeout 4 --log actions -- "$H2O" -c "$T/h2o/
 check "h2o under the keeper: its listener is kept" \
 	wait_for "$T/keeper.err" "listen tcp 127\.0\.0\.1:$P: kept by the keeper" 10
 http_get() { printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 socat -T 2 - "TCP:127.0.0.1:$P" 2>/dev/null; }
-check "h2o answers" grep -q "hello from h2o" <(http_get)
+# Its threads start after its listen: a first request may wait for them.
+answers() {
+	local i
+	for i in $(seq 25); do
+		http_get | grep -q "hello from h2o" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+check "h2o answers" answers
 
 load_start load "$P" --http --threads 3
 sleep 0.5

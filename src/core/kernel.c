@@ -1,7 +1,5 @@
 #include "kernel.h"
 
-#include "sys.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
@@ -84,9 +82,9 @@ static int probe_listener(void)
 		bits |= 1 << LR_K_USER_NOTIF;
 		/* No notification 0 exists: ENOENT is the kernel knowing the request. */
 		struct seccomp_notif_addfd a = { .id = 0, .srcfd = 0 };
-		if (lr_sys_ioctl((int)fd, SECCOMP_IOCTL_NOTIF_ADDFD, (long)&a) < 0 && errno == ENOENT)
+		if (ioctl((int)fd, SECCOMP_IOCTL_NOTIF_ADDFD, &a) < 0 && errno == ENOENT)
 			bits |= 1 << LR_K_NOTIF_ADDFD;
-		if (lr_sys_ioctl((int)fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0)
+		if (ioctl((int)fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0)
 			bits |= 1 << LR_K_SYNC_WAKE_UP;
 		_exit(bits);
 	}

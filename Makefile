@@ -66,7 +66,7 @@ CAN_M32 := $(if $(SANITIZE),,$(shell printf 'int main(void){return 0;}\n' | \
 CORE_SRC := $(addprefix src/core/,addr.c fmt.c errname.c rules.c table.c tablecache.c fileid.c \
 	    policy.c verdicts.c log.c tally.c ratelimit.c holders.c explain.c conflict.c keepwire.c keepclient.c sdfds.c sys.c act.c load.c child.c)
 PARSE_SRC := $(addprefix src/core/,config.c libconfig_dl.c compile.c tablemake.c kernel.c exec.c)
-PRELOAD_SRC := $(addprefix src/preload/,fdstate.c gate.c real.c state.c keep.c caller.c fetch.c helper.c hooks.c keptmode.c)
+PRELOAD_SRC := $(addprefix src/preload/,environ.c fdstate.c gate.c real.c state.c keep.c caller.c fetch.c helper.c hooks.c keptmode.c)
 CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_matrix.c cli_compile.c)
 # The keeper and the seccomp supervisor run inside the command (libreuse run
 # --keep, --seccomp).
@@ -99,6 +99,9 @@ DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx
 	debhelper dpkg-dev fakeroot lintian golang-go busybox-static lighttpd openssh-server curl \
 	redis-server redis-tools memcached ruby nodejs openjdk-17-jdk-headless tcl netcat-openbsd wget \
 	haproxy dnsmasq-base bind9-dnsutils openssl rsync sslh
+# Tools that follow a program's children, run over the library's start
+# (t_escapes_start.sh).
+DEPS_PKGS += strace gdb
 
 .PHONY: all deps bench-deps kernel-deps check-kernel systemd-deps check-systemd check unit integration demo bench install uninstall clean print-sysconfdir deb \
 	matrix-doc fuzz fuzz-deps
@@ -181,6 +184,7 @@ $(B)/tests/%: tests/unit/%.c $(CORE_OBJ) $(PARSE_OBJ) $(wildcard tests/unit/*.h)
 	$(CC) $(CFLAGS) -Isrc/core $< $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@ -lcmocka
 # The hooks' gate is tested whole: its source is included by the test.
 $(B)/tests/test_gate: src/preload/gate.c src/preload/gate.h
+$(B)/tests/test_environ: src/preload/environ.c src/preload/environ.h
 
 # -Isrc/core: a helper may speak our wire formats (their headers, no code).
 $(B)/helpers/%: tests/helpers/%.c | $(B)/helpers

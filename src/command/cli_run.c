@@ -357,7 +357,7 @@ static void precompile(void)
 		setenv("LIBREUSE_HELPER", self, 1);
 	}
 	struct lr_sources src;
-	if (lr_sources_find(&src) != 0)
+	if (lr_sources_find(&src, lr_getenv_own) != 0)
 		return;
 	char msg[1536];
 	void *image = NULL;

@@ -53,24 +53,33 @@ static enum lr_config_result errorf(struct ctx *c, const char *file, int line,
 
 /* Reads a whole regular file. FIFOs, devices and directories are refused
  * before any read, so nothing here can block or run without end. */
-static enum lr_config_result read_once(struct ctx *c, const char *path, char **out, bool *torn);
+static enum lr_config_result read_once(struct ctx *c, int given, const char *path, char **out,
+				       bool *torn);
 
 /* A file rewritten in place while it is read is read again, so what is
  * returned is one version of it, never a mix. */
-static enum lr_config_result read_file(struct ctx *c, const char *path, char **out)
+static enum lr_config_result read_file(struct ctx *c, int given, const char *path, char **out)
 {
 	for (int tries = 0; tries < 5; tries++) {
 		bool torn = false;
-		enum lr_config_result r = read_once(c, path, out, &torn);
+		enum lr_config_result r = read_once(c, given, path, out, &torn);
 		if (!torn)
 			return r;
 	}
 	return errorf(c, path, 0, "changed while being read, again and again");
 }
 
-static enum lr_config_result read_once(struct ctx *c, const char *path, char **out, bool *torn)
+/* given: the file already open (by the one whose right to read it counts:
+ * the library, for its helper), read from its start; < 0: open path. */
+static enum lr_config_result read_once(struct ctx *c, int given, const char *path, char **out,
+				       bool *torn)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	int fd = given >= 0 ? fcntl(given, F_DUPFD_CLOEXEC, 0)
+			    : open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd >= 0 && given >= 0 && lseek(fd, 0, SEEK_SET) < 0 && errno != ESPIPE) {
+		lr_sys.close(fd);
+		return errorf(c, path, 0, "cannot read: %s", strerror(errno));
+	}
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return LR_CONFIG_MISSING;
@@ -189,7 +198,7 @@ static enum lr_config_result check_includes(struct ctx *c, const char *text,
 				return errorf(c, name, line, "@include path too long");
 			char *sub = NULL;
 			struct ctx subc = *c;
-			enum lr_config_result r = read_file(&subc, path, &sub);
+			enum lr_config_result r = read_file(&subc, -1, path, &sub);
 			if (r == LR_CONFIG_MISSING)
 				return errorf(c, name, line, "@include \"%s\": no such file", path);
 			if (r != LR_CONFIG_OK) {
@@ -657,9 +666,15 @@ enum lr_config_result lr_config_load_text(const char *text, const char *name,
 enum lr_config_result lr_config_load_file(const char *path, struct lr_ruleset *rs,
 					  char *err, size_t errlen)
 {
+	return lr_config_load_fd(-1, path, rs, err, errlen);
+}
+
+enum lr_config_result lr_config_load_fd(int fd, const char *path, struct lr_ruleset *rs,
+					char *err, size_t errlen)
+{
 	struct ctx c = { .name = path, .err = err, .errlen = errlen, .rs = rs };
 	char *text = NULL;
-	enum lr_config_result res = read_file(&c, path, &text);
+	enum lr_config_result res = read_file(&c, fd, path, &text);
 	if (res != LR_CONFIG_OK)
 		return res;
 	/* Relative @include resolves against the rule file's directory, not the

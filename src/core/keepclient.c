@@ -17,15 +17,15 @@
 /* A keeper that does not answer within this long is taken as gone. */
 #define LR_KEEPER_TIMEOUT_S 5
 
-void lr_keeper_from_env(struct lr_keeper_addr *k)
+void lr_keeper_from_env(struct lr_keeper_addr *k, lr_getenv_fn *env)
 {
 	memset(k, 0, sizeof(*k));
-	const char *name = secure_getenv(LR_KEEPER_ENV);
+	const char *name = env(LR_KEEPER_ENV);
 	if (!name || !name[0] || strlen(name) >= sizeof(k->name) - 1)
 		return;
 	k->len = strlen(name);
 	memcpy(k->name, name, k->len);
-	const char *g = secure_getenv(LR_KEEPER_GEN_ENV);
+	const char *g = env(LR_KEEPER_GEN_ENV);
 	k->gen = g ? (uint32_t)strtoul(g, NULL, 10) : 0;
 }
 

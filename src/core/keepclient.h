@@ -5,6 +5,7 @@
 #define LIBREUSE_KEEPCLIENT_H
 
 #include "keepwire.h"
+#include "load.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -16,8 +17,9 @@ struct lr_keeper_addr {
 	uint32_t gen;
 };
 
-/* From LIBREUSE_KEEPER and LIBREUSE_KEEPER_GEN (ignored in secure execution). */
-void lr_keeper_from_env(struct lr_keeper_addr *k);
+/* From LIBREUSE_KEEPER and LIBREUSE_KEEPER_GEN as env reads them (the
+ * library's: as the program started; neither in secure execution). */
+void lr_keeper_from_env(struct lr_keeper_addr *k, lr_getenv_fn *env);
 
 /* A kept socket for want: 1 with *fd (the caller's to close), 0 without,
  * out->why saying why when there was a reason. errno is preserved. */

@@ -20,19 +20,19 @@ static atomic_int held[LR_SD_MAX];
 static char names[4096];
 static const char *name_of[LR_SD_MAX];
 
-void lr_sd_capture(void)
+void lr_sd_capture(lr_getenv_fn *env)
 {
 	static atomic_flag done = ATOMIC_FLAG_INIT;
 	if (atomic_flag_test_and_set(&done))
 		return;
-	const char *pid = secure_getenv("LISTEN_PID");
-	const char *fds = secure_getenv("LISTEN_FDS");
+	const char *pid = env("LISTEN_PID");
+	const char *fds = env("LISTEN_FDS");
 	if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid())
 		return;
 	long n = strtol(fds, NULL, 10);
 	if (n <= 0)
 		return;
-	const char *list = secure_getenv("LISTEN_FDNAMES");
+	const char *list = env("LISTEN_FDNAMES");
 	size_t used = 0;
 	int saved = errno;
 	for (long i = 0; i < n && lr_sd_held_count < LR_SD_MAX; i++) {

@@ -1,5 +1,6 @@
 #include "keep.h"
 
+#include "environ.h"
 #include "fmt.h"
 #include "keepclient.h"
 #include "keptmode.h"
@@ -26,8 +27,8 @@ void lr_keep_capture(void)
 	static atomic_flag done = ATOMIC_FLAG_INIT;
 	if (atomic_flag_test_and_set(&done))
 		return;
-	lr_keeper_from_env(&keeper);
-	lr_sd_capture();
+	lr_keeper_from_env(&keeper, lr_env_get);
+	lr_sd_capture(lr_env_get);
 }
 
 static bool is_stream(int fd)

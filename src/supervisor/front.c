@@ -37,8 +37,8 @@ static int unprivileged_start = 1024;
 
 void lr_front_init(void)
 {
-	lr_keeper_from_env(&keeper);
-	lr_sd_capture();
+	lr_keeper_from_env(&keeper, lr_getenv_own);
+	lr_sd_capture(lr_getenv_own);
 	char buf[32];
 	int fd = open("/proc/sys/net/ipv4/ip_unprivileged_port_start", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {

@@ -111,7 +111,7 @@ int lr_supervise_run(char **argv, bool required)
 	static struct lr_sink errors;
 	lr_log_capture_stderr();
 	lr_sink_stderr(&errors);
-	lr_sources_find(&sources);
+	lr_sources_find(&sources, lr_getenv_own);
 	/* The filter traps only the calls the rules can touch. */
 	struct lr_traps traps;
 	lr_procs_init(&sources, &errors, &traps);

@@ -88,7 +88,11 @@ check "the drop-in's LD_PRELOAD ($value) loads the installed library" \
 	grep -q "$LIBDIR/libreuse.so" <(LD_PRELOAD=$value cat /proc/self/maps)
 for u in demo.service libreuse-example.service libreuse-keep-example.service libreuse-web.socket libreuse-web.service; do
 	out=$(cd "$T/units" && SYSTEMD_UNIT_PATH="$T/units:" systemd-analyze verify "$T/units/$u" 2>&1)
-	check "systemd-analyze verify $u${out:+: $out}" test $? = 0 -a -z "$out"
+	rc=$?
+	# What it says of the machine's own units (loaded as dependencies: a
+	# freeradius.service with MemoryLimit=) is not about ours.
+	out=$(grep -vE '^/(usr/)?lib/systemd/system/|^/etc/systemd/system/' <<<"$out")
+	check "systemd-analyze verify $u${out:+: $out}" test $rc = 0 -a -z "$out"
 done
 
 purge

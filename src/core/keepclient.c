@@ -127,6 +127,22 @@ int lr_keeper_offer(const struct lr_keeper_addr *k, int fd, struct lr_keep_outco
 	return r == 0 && m.op == LR_KEEP_OK;
 }
 
+int lr_keeper_board(const struct lr_keeper_addr *k, int *fd)
+{
+	int saved = errno;
+	struct lr_keep_msg m;
+	memset(&m, 0, sizeof(m));
+	m.op = LR_KEEP_BOARD;
+	*fd = -1;
+	int ok = ask(k, &m, -1, fd) == 0 && m.op == LR_KEEP_OK && *fd >= 0;
+	if (!ok && *fd >= 0) {
+		lr_sys.close(*fd);
+		*fd = -1;
+	}
+	errno = saved;
+	return ok;
+}
+
 /* Options a program sets before bind that its listener keeps afterwards (and
  * hands to the sockets it accepts): copied from the program's fresh socket
  * to the adopted one where they differ. SO_REUSEADDR/SO_REUSEPORT matter only

@@ -180,6 +180,41 @@ static bool restart_after_signal(void)
 	return true;
 }
 
+/* Set once by lr_keptmode_board (the process's first keep): the keeper's
+ * board, read by every accept on a kept listener, and this process's
+ * generation, stored before the board is published. */
+static _Atomic(const _Atomic uint32_t *) board;
+static unsigned my_gen;
+
+void lr_keptmode_board(const void *b, unsigned gen)
+{
+	my_gen = gen;
+	atomic_store_explicit(&board, (const _Atomic uint32_t *)b, memory_order_release);
+}
+
+/* A newer instance serves, and has every kept socket: this process is on
+ * its way out, and a connection it accepted now would be one its stop
+ * could lose (h2o, its threads stopping one by one, exits while another
+ * still accepts). */
+static bool superseded(void)
+{
+	const _Atomic uint32_t *b = atomic_load_explicit(&board, memory_order_acquire);
+	return b && atomic_load_explicit(b, memory_order_relaxed) > my_gen;
+}
+
+/* What a non-blocking accept on a kept listener finds in a superseded
+ * process: nothing, as when another process took the connection. The
+ * listener stays readable for the new instance, so an event loop would
+ * come straight back: a millisecond's pause bounds that to a thousand
+ * calls a second until the program closes its listener. */
+static int nothing_for_us(void)
+{
+	struct timespec ms = { 0, 1000000 };
+	nanosleep(&ms, NULL);
+	errno = EAGAIN;
+	return -1;
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -238,20 +273,29 @@ static int accept_blocking(int fd, struct sockaddr *addr, socklen_t *len, int fl
 	}
 }
 
+/* A program that wants its kept listener blocking still accepts once
+ * superseded: its wait could not end but by a signal, and a blocking
+ * server finishes the connection in hand by itself. */
 LR_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	ready();
-	if (!(lr_fd_get(fd) & LR_SOCK_BLOCKS))
-		return next_fn.accept4(fd, addr, len, flags);
-	return accept_blocking(fd, addr, len, flags);
+	uint16_t st = lr_fd_get(fd);
+	if (st & LR_SOCK_BLOCKS)
+		return accept_blocking(fd, addr, len, flags);
+	if ((st & LR_SOCK_KEPT) && superseded())
+		return nothing_for_us();
+	return next_fn.accept4(fd, addr, len, flags);
 }
 
 LR_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	ready();
-	if (!(lr_fd_get(fd) & LR_SOCK_BLOCKS))
-		return next_fn.accept(fd, addr, len);
-	return accept_blocking(fd, addr, len, 0);
+	uint16_t st = lr_fd_get(fd);
+	if (st & LR_SOCK_BLOCKS)
+		return accept_blocking(fd, addr, len, 0);
+	if ((st & LR_SOCK_KEPT) && superseded())
+		return nothing_for_us();
+	return next_fn.accept(fd, addr, len);
 }
 
 LR_EXPORT int dup(int fd)

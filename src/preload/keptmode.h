@@ -14,4 +14,9 @@ int lr_keptmode_getfl(int fd);
  * non-blocking. errno is preserved. */
 void lr_keptmode_take(int fd, bool nonblock);
 
+/* The keeper's board (keepwire.h), mapped, and this process's generation:
+ * once a newer one serves, a kept listener this process wants non-blocking
+ * gives it no more connections. Set once. */
+void lr_keptmode_board(const void *board, unsigned gen);
+
 #endif

@@ -11,11 +11,11 @@
 # Serves on a kept listener in the mode $T/mode names at its start:
 # "nonblock" sets O_NONBLOCK late, after listen (as h2o does), and
 # accepts when select says so, taking EAGAIN in its stride; "block" calls
-# a plain blocking accept(). After SIGTERM it serves on until the next
-# instance has said its mode (1.5 s at most), so that both modes accept
-# from the one file at once; then it says the mode fcntl(F_GETFL) reports
-# and what the shared file has, and exits 0. An accept() that fails says
-# so and exits 3.
+# a plain blocking accept(). After SIGTERM it serves on for 0.5 s, and
+# until the next instance has said its mode (1.5 s at most), so that both
+# modes accept from the one file at once; then it says the mode fcntl(F_GETFL) reports
+# and what the shared file has, and how many connections it accepted after
+# SIGTERM, and exits 0. An accept() that fails says so and exits 3.
 cat >"$T/modeserver.py" <<'PYEOF'
 import fcntl, os, select, signal, socket, sys, time
 port, T = int(sys.argv[1]), sys.argv[2]
@@ -39,10 +39,12 @@ def say(line):
 class Stop(Exception):
     pass
 busy = stopping = False
-deadline = 0.0
+late = 0  # connections accepted after SIGTERM
+served_on = deadline = 0.0
 def on_term(*_):
-    global stopping, deadline
-    stopping, deadline = True, time.monotonic() + 1.5
+    global stopping, served_on, deadline
+    now = time.monotonic()
+    stopping, served_on, deadline = True, now + 0.5, now + 1.5
     signal.setitimer(signal.ITIMER_REAL, 1.6)
 def on_alarm(*_):
     if not busy:
@@ -53,7 +55,8 @@ if mode == "nonblock":
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
 say(f"START gen {gen} mode {mode} sees {fl()} shared {shared()}")
 try:
-    while not (stopping and (time.monotonic() > deadline or next_started())):
+    while not (stopping and time.monotonic() > served_on and
+               (time.monotonic() > deadline or next_started())):
         if mode == "nonblock":
             if not select.select([fd], [], [], 0.05)[0]:
                 continue
@@ -64,6 +67,7 @@ try:
         else:
             c, _ = s._accept()
         busy = True
+        late += stopping
         with socket.socket(fileno=c) as conn:
             conn.sendall(f"{mode}{gen} x\n".encode())
         busy = False
@@ -72,7 +76,7 @@ except Stop:
 except OSError as e:
     say(f"FAILED gen {gen} mode {mode} sees {fl()}: {e}")
     sys.exit(3)
-say(f"STOP gen {gen} mode {mode} sees {fl()} shared {shared()}")
+say(f"STOP gen {gen} mode {mode} sees {fl()} shared {shared()} late {late}")
 PYEOF
 
 P=$(free_port)
@@ -88,7 +92,8 @@ for m in block nonblock block nonblock; do
 	echo "$m" >"$T/mode"
 	kill -HUP "$(cat "$T/keeper.pid")"
 	wait_count "$T/keeper.err" 'took [0-9]+ kept socket' "$i" 10 || not_ok "restart $i was not carried out"
-	sleep 0.4
+	wait_for "$T/keeper.out" "^STOP gen $i " 5
+	sleep 0.2
 done
 res=$(load_stop load)
 echo "# 4 restarts alternating the mode under load: $res"
@@ -100,9 +105,16 @@ for g in 1 2 3 4 5; do
 	check "instance $g ($m): fcntl reports its own mode at start, the shared file is non-blocking" \
 		grep -q "^START gen $g mode $m sees $m shared nonblock$" "$T/keeper.out"
 	check "instance $g ($m): ...and still its own at its stop, after the next one set the other" \
-		grep -q "^STOP gen $g mode $m sees $m shared nonblock$" "$T/keeper.out"
+		grep -qE "^STOP gen $g mode $m sees $m shared nonblock late [0-9]+$" "$T/keeper.out"
 done
 check "no accept() failed in any instance" test -z "$(grep '^FAILED' "$T/keeper.out")"
+# The keeper's board says a newer instance serves before the old one gets
+# its stop signal: an old non-blocking instance takes nothing after it (a
+# blocking one still may: its wait could end only by a signal).
+for g in 1 3; do
+	check "instance $g (nonblock), superseded, accepted nothing after SIGTERM though it served on" \
+		grep -qE "^STOP gen $g mode nonblock .* late 0$" "$T/keeper.out"
+done
 check "every instance exited with status 0 on SIGTERM" \
 	test "$(grep -c 'exited (status 0) [0-9]* ms after SIGTERM' "$T/keeper.err")" = 4
 check "no connection lost: 0 refused, reset, timed out, failed" \

@@ -464,6 +464,23 @@ static bool bound_already(int fd)
 	return bound;
 }
 
+bool lr_act_changes(struct lr_loaded *l, int fd, const struct lr_call *c,
+		    const struct lr_sockinfo *known)
+{
+	struct lr_sockinfo sock = *known;
+	const struct lr_entry *r;
+	if (c->op == LR_OP_CONNECT && !sock.bound && (r = lr_table_match(l->table, c)) &&
+	    lr_table_action(l->table, r)->has_source)
+		sock.bound = bound_already(fd);
+	struct lr_decision d;
+	lr_decide(l->table, c, &sock, &d);
+	if (d.dry_run)
+		return false;
+	/* A retry changes only a bind that meets EADDRINUSE, which cannot be
+	 * known before: whoever makes it must be ready to make it again. */
+	return d.deny || d.rewrite || d.source || d.inject || d.keep || d.retry_ms;
+}
+
 int lr_act_connect(struct lr_loaded *l, const struct lr_caller *who, int fd,
 		   const struct sockaddr *addr, socklen_t len, const struct lr_call *c,
 		   const struct lr_sockinfo *known)

@@ -59,6 +59,16 @@ int lr_act_connect(struct lr_loaded *l, const struct lr_caller *who, int fd,
 		   const struct sockaddr *addr, socklen_t len, const struct lr_call *c,
 		   const struct lr_sockinfo *si);
 
+/* Whether carrying out the decision for this call would make it differ
+ * from the call the program asked for (deny, rewrite, source, injected
+ * options, keep, retry; never in a dry run). When it would not, a front end
+ * that can let the program make the call itself does so, and reports it
+ * afterwards with lr_act_bind/lr_act_connect through ops that return the
+ * outcome the program had. fd: the socket, asked whether it is bound when a
+ * source rule matches. */
+bool lr_act_changes(struct lr_loaded *l, int fd, const struct lr_call *c,
+		    const struct lr_sockinfo *si);
+
 /* The errors that make a failed bind or connect a conflict: the kernel
  * refused the address. */
 static inline bool lr_is_conflict(int e)

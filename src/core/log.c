@@ -63,16 +63,38 @@ static bool same_file(const struct lr_fdref *r, const struct stat *st)
 	       (unsigned long long)st->st_ino == atomic_load(&r->ino);
 }
 
-/* Opens the log file at a high fd; -1 (errno set) unless a regular file. */
+/* What a log file may be: a regular file, a character device (/dev/null, a
+ * terminal) or a FIFO; never a directory or a block device. */
+static bool loggable(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) || S_ISCHR(st->st_mode) || S_ISFIFO(st->st_mode);
+}
+
+/* Opens the log file at a high fd; -1 (errno set) unless loggable. Never
+ * blocks: O_NONBLOCK, so a FIFO without a reader or a stalled terminal
+ * costs a dropped line (sink_write polls first), not a stalled call. A
+ * FIFO is held open for reading too: opening it cannot fail for want of a
+ * reader (ENXIO), and a reader that goes away cannot raise SIGPIPE in the
+ * host; what no reader takes fills the pipe, then is dropped and counted. */
 static int open_log(const char *path, struct stat *st)
 {
 	/* O_NOFOLLOW: a symlink planted at the path is refused, not followed. */
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	const int common = O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | common, 0600);
+	bool fifo = (fd < 0 && errno == ENXIO) || (fd >= 0 && fstat(fd, st) == 0 && S_ISFIFO(st->st_mode));
+	if (fifo) {
+		/* The write-only copy is closed only once the other is open: a
+		 * reader that saw every writer gone would take it as the end. */
+		int rw = open(path, O_RDWR | common);
+		if (fd >= 0)
+			lr_sys.close(fd);
+		fd = rw;
+	}
 	if (fd < 0)
 		return -1;
 	int high = dup_high(fd);
 	lr_sys.close(fd);
-	if (high >= 0 && (fstat(high, st) != 0 || !S_ISREG(st->st_mode))) {
+	if (high >= 0 && (fstat(high, st) != 0 || !loggable(st) || (fifo && !S_ISFIFO(st->st_mode)))) {
 		lr_sys.close(high);
 		errno = EINVAL;
 		return -1;
@@ -250,6 +272,10 @@ size_t lr_format_text(char *buf, size_t n, pid_t pid, const struct lr_event *ev)
 				lr_buf_char(&b, ' ');
 				lr_buf_str(&b, ev->message);
 			}
+		} else if (ev->result < 0 && !ev->err) {
+			/* A call the program made itself (under the supervisor)
+			 * whose errno nothing left on the socket tells. */
+			lr_buf_str(&b, " failed (its errno went to the program alone)");
 		} else if (ev->result < 0) {
 			lr_buf_str(&b, " failed: ");
 			lr_buf_str(&b, lr_errno_name(ev->err));
@@ -448,7 +474,7 @@ size_t lr_format_json(char *buf, size_t n, pid_t pid, const struct timespec *ts,
 		}
 		json_key(&b, "result");
 		lr_buf_i64(&b, ev->result);
-		json_string(&b, "errno", ev->result < 0 ? lr_errno_name(ev->err) : NULL);
+		json_string(&b, "errno", ev->result < 0 && ev->err ? lr_errno_name(ev->err) : NULL);
 		json_key(&b, "rule");
 		if (ev->rule)
 			lr_buf_i64(&b, ev->rule);

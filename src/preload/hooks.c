@@ -5,6 +5,7 @@
 #include "caller.h"
 #include "fdstate.h"
 #include "gate.h"
+#include "libc.h"
 #include "policy.h"
 #include "real.h"
 #include "sdfds.h"
@@ -44,7 +45,8 @@ LR_EXPORT int socket(int domain, int type, int protocol)
 		return fd;
 	lr_fd_set(fd, bits);
 	/* The first IP socket is when rules are read, with fds to spare. */
-	if (bits && __builtin_expect(!atomic_load_explicit(&lr_state_started, memory_order_acquire), 0))
+	if (bits && __builtin_expect(!atomic_load_explicit(&lr_state_started, memory_order_acquire), 0) &&
+	    !lr_libc_foreign)
 		return lr_state_start_at(fd);
 	return fd;
 }
@@ -174,8 +176,10 @@ static int intercept(uint8_t op, int (*real)(int, const struct sockaddr *, sockl
 	struct lr_sockinfo si;
 	struct lr_guard g;
 	struct lr_loaded *l;
-	if (lr_sockaddr_read(addr, len, &c.addr, &c.port) != 0 || !sockinfo(fd, &si, &c.proto) ||
-	    !(l = lr_state_enter(&g))) {
+	/* In a libc it was not built for the library rules nothing: until the
+	 * rules are loaded every bind and connect comes this way. */
+	if (lr_libc_foreign || lr_sockaddr_read(addr, len, &c.addr, &c.port) != 0 ||
+	    !sockinfo(fd, &si, &c.proto) || !(l = lr_state_enter(&g))) {
 		int ret = real(fd, addr, len);
 		if (ret == 0 && op == LR_OP_BIND)
 			lr_fd_or(fd, LR_SOCK_BOUND);

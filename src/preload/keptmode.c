@@ -36,6 +36,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,7 +53,9 @@ static struct {
 	int (*accept)(int, struct sockaddr *, socklen_t *);
 	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
 	int (*fcntl)(int, int, ...);
+#ifdef __GLIBC__
 	int (*fcntl64)(int, int, ...);
+#endif
 	int (*ioctl)(int, lr_ioctl_req, ...);
 	int (*dup)(int);
 } next_fn;
@@ -60,7 +63,11 @@ static pthread_once_t next_once = PTHREAD_ONCE_INIT;
 
 int accept(int fd, struct sockaddr *addr, socklen_t *len);
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+/* glibc's name for fcntl under _FILE_OFFSET_BITS=64 (musl's headers make
+ * it a macro for fcntl). */
+#ifdef __GLIBC__
 int fcntl64(int fd, int cmd, ...);
+#endif
 
 /* The kernel's entry points, where libc has none to give (or gave ours). */
 static int sys_accept(int fd, struct sockaddr *a, socklen_t *l)
@@ -119,7 +126,9 @@ static void *next_or(const char *name, void *fallback, void *self)
 SELF(accept)
 SELF(accept4)
 SELF(fcntl)
+#ifdef __GLIBC__
 SELF(fcntl64)
+#endif
 SELF(ioctl)
 SELF(dup)
 
@@ -129,7 +138,9 @@ static void resolve(void)
 	NEXT(accept, self_accept);
 	NEXT(accept4, self_accept4);
 	NEXT(fcntl, self_fcntl);
+#ifdef __GLIBC__
 	NEXT(fcntl64, self_fcntl64);
+#endif
 	NEXT(ioctl, self_ioctl);
 	NEXT(dup, self_dup);
 	errno = saved;
@@ -371,6 +382,7 @@ LR_EXPORT int fcntl(int fd, int cmd, ...)
 	return fcntl_via(next_fn.fcntl, fd, cmd, arg);
 }
 
+#ifdef __GLIBC__
 LR_EXPORT int fcntl64(int fd, int cmd, ...)
 {
 	va_list ap;
@@ -380,6 +392,7 @@ LR_EXPORT int fcntl64(int fd, int cmd, ...)
 	ready();
 	return fcntl_via(next_fn.fcntl64, fd, cmd, arg);
 }
+#endif
 
 LR_EXPORT int ioctl(int fd, lr_ioctl_req req, ...)
 {

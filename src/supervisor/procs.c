@@ -221,6 +221,17 @@ struct lr_loaded *lr_procs_rules_for(const char *exe, const char *argv0)
 	return l;
 }
 
+unsigned long lr_procs_dropped(void)
+{
+	unsigned long n = 0;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < LR_PROGRAMS && programs[i].used; i++)
+		if (programs[i].loaded)
+			n += atomic_load(&programs[i].loaded->sink.dropped);
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
 int lr_proc_get(pid_t tgid, struct lr_proc *out)
 {
 	pthread_mutex_lock(&lock);

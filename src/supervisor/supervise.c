@@ -11,6 +11,7 @@
 #include "tablemake.h"
 #include "notify.h"
 #include "procs.h"
+#include "watch.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -150,6 +151,7 @@ int lr_supervise_run(char **argv, bool required)
 				argv[0], why);
 	} else {
 		lr_notify_sync_wakeup(listener);
+		lr_watch_start();
 		pthread_t t;
 		if (pthread_create(&t, NULL, receiver, NULL) != 0) {
 			fprintf(stderr, "libreuse: cannot start the supervisor's thread: %s\n", strerror(errno));
@@ -187,13 +189,18 @@ int lr_supervise_run(char **argv, bool required)
 	if (listener < 0 && required)
 		return 126;
 	if (listener >= 0) {
+		/* Every call the programs made themselves is said before the
+		 * summary counts it. */
+		lr_watch_flush();
 		/* The exit summary, as the shim writes it at the program's exit. */
 		const char *slash = strrchr(argv[0], '/');
 		const char *name = slash ? slash + 1 : argv[0];
 		struct lr_loaded *l = lr_procs_rules_for(name, name);
 		struct lr_caller who = { .pid = pid, .euid = (uid_t)-1, .program = name };
-		if (l)
+		if (l) {
+			atomic_store(&l->sink.dropped, lr_procs_dropped());
 			lr_act_summary(l, &who);
+		}
 	}
 	return lr_child_exit_code(status);
 }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "act.h"
 #include "compiled.h"
 #include "policy.h"
 #include "verdicts.h"
@@ -307,6 +308,45 @@ static void port_maps_agree_with_may_match(void **state)
 	}
 }
 
+/* Which calls a front end may leave to the program (the supervisor's
+ * CONTINUE): those the decision would not change. */
+static bool changes(struct lr_table *t, uint8_t op, uint16_t port, const struct lr_sockinfo *si)
+{
+	struct lr_loaded l = { .table = t };
+	struct lr_call c = { .op = op, .proto = LR_PROTO_TCP, .port = port };
+	assert_int_equal(lr_parse_addr("127.0.0.1", &c.addr), 0);
+	return lr_act_changes(&l, -1, &c, si);
+}
+
+static void what_changes_a_call(void **state)
+{
+	(void)state;
+	struct lr_table *t = compile(
+		"rules = ( { match = { port = 1; }; reuseaddr = true; },"
+		" { match = { port = 2; }; rewrite = \":3\"; },"
+		" { match = { port = 4; }; rewrite = \":3\"; dry_run = true; },"
+		" { match = { port = 5; }; deny = \"EACCES\"; },"
+		" { match = { port = 6; }; retry = 100; },"
+		" { match = { port = 7; }; log = \"all\"; },"
+		" { match = { port = 8; }; keep = true; },"
+		" { match = { op = \"connect\"; port = 9; }; source = \":4000\"; } );");
+	struct lr_sockinfo set = { .family = AF_INET, .prog_on = LR_OPT_REUSEADDR };
+	struct lr_sockinfo bound = { .family = AF_INET, .bound = true };
+	assert_false(changes(t, LR_OP_BIND, 10, &v4));    /* no rule */
+	assert_true(changes(t, LR_OP_BIND, 1, &v4));      /* an option injected */
+	assert_false(changes(t, LR_OP_BIND, 1, &set));    /* ...set by the program already */
+	assert_true(changes(t, LR_OP_BIND, 2, &v4));      /* rewrite */
+	assert_false(changes(t, LR_OP_BIND, 4, &v4));     /* dry run: only said */
+	assert_true(changes(t, LR_OP_BIND, 5, &v4));      /* deny */
+	assert_true(changes(t, LR_OP_BIND, 6, &v4));      /* retry: whoever binds binds again */
+	assert_false(changes(t, LR_OP_BIND, 7, &v4));     /* a rule that only logs */
+	assert_true(changes(t, LR_OP_BIND, 8, &v4));      /* keep */
+	assert_true(changes(t, LR_OP_CONNECT, 9, &v4));   /* source bind */
+	assert_false(changes(t, LR_OP_CONNECT, 9, &bound)); /* ...not on a bound socket */
+	assert_false(changes(t, LR_OP_CONNECT, 1, &v4));  /* a bind rule, a connect */
+	lr_table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -317,6 +357,7 @@ int main(void)
 		cmocka_unit_test(keep_decisions),
 		cmocka_unit_test(verdicts_agree_with_decide),
 		cmocka_unit_test(port_maps_agree_with_may_match),
+		cmocka_unit_test(what_changes_a_call),
 	};
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }

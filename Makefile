@@ -76,7 +76,7 @@ CAN_MUSL := $(if $(SANITIZE),,$(shell command -v $(MUSL_CC) >/dev/null 2>&1 && e
 CORE_SRC := $(addprefix src/core/,addr.c fmt.c errname.c rules.c table.c tablecache.c fileid.c \
 	    policy.c verdicts.c log.c tally.c ratelimit.c holders.c explain.c conflict.c keepwire.c keepclient.c sdfds.c sys.c act.c load.c child.c elfinfo.c)
 PARSE_SRC := $(addprefix src/core/,config.c libconfig_dl.c compile.c tablemake.c kernel.c exec.c)
-PRELOAD_SRC := $(addprefix src/preload/,libc.c environ.c fdstate.c gate.c real.c state.c keep.c caller.c fetch.c helper.c hooks.c exec.c)
+PRELOAD_SRC := $(addprefix src/preload/,libc.c environ.c fdstate.c gate.c real.c state.c keep.c caller.c fetch.c helper.c hooks.c exec.c keptmode.c)
 CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_matrix.c cli_compile.c)
 # The keeper and the seccomp supervisor run inside the command (libreuse run
 # --keep, --seccomp).
@@ -109,7 +109,7 @@ LIBCONFIG_SONAME := $(shell objdump -p "$$($(CC) -print-file-name=libconfig.so)"
 override CFLAGS += $(if $(LIBCONFIG_SONAME),-DLR_LIBCONFIG_SONAME='"$(LIBCONFIG_SONAME)"')
 
 # Everything the build and the tests use, from Debian.
-DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light \
+DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light h2o \
 	gcc-multilib musl-tools liburing-dev iproute2 util-linux groff-base binutils valgrind systemd bash-completion man-db \
 	debhelper dpkg-dev fakeroot lintian golang-go busybox-static lighttpd openssh-server curl \
 	redis-server redis-tools memcached ruby nodejs openjdk-17-jdk-headless tcl netcat-openbsd wget \

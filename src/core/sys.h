@@ -7,6 +7,8 @@
 #define LIBREUSE_SYS_H
 
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 struct lr_sys {
 	int (*socket)(int, int, int);
@@ -21,5 +23,18 @@ struct lr_sys {
 extern struct lr_sys lr_sys;
 /* The system calls themselves, always. */
 extern const struct lr_sys lr_sys_kernel;
+
+/* fcntl and ioctl for the core's own work: the library exports hooks of
+ * those names (src/preload/keptmode.c), to which a plain call from inside
+ * it would bind. Straight to the kernel: every command the core gives
+ * takes an int or a pointer. */
+static inline int lr_sys_fcntl(int fd, int cmd, long arg)
+{
+	return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+static inline int lr_sys_ioctl(int fd, unsigned long req, long arg)
+{
+	return (int)syscall(SYS_ioctl, fd, req, arg);
+}
 
 #endif

@@ -73,6 +73,22 @@ static int first_fclose(FILE *f)
 	lr_real_resolve();
 	return lr_real.fclose(f);
 }
+static ssize_t first_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a,
+			    socklen_t l)
+{
+	lr_real_resolve();
+	return lr_real.sendto(fd, buf, n, flags, a, l);
+}
+static ssize_t first_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	lr_real_resolve();
+	return lr_real.sendmsg(fd, msg, flags);
+}
+static int first_sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
+{
+	lr_real_resolve();
+	return lr_real.sendmmsg(fd, vec, n, flags);
+}
 
 #define STAND_IN(name) .name = first_##name,
 struct lr_real lr_real = { LR_HOOKED(STAND_IN) };
@@ -110,6 +126,19 @@ static int sys_close_range(unsigned int first, unsigned int last, int flags)
 static void sys_closefrom(int low)
 {
 	syscall(SYS_close_range, (unsigned int)low, ~0u, 0);
+}
+static ssize_t sys_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a,
+			  socklen_t l)
+{
+	return syscall(SYS_sendto, fd, buf, n, flags, a, l);
+}
+static ssize_t sys_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	return syscall(SYS_sendmsg, fd, msg, flags);
+}
+static int sys_sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
+{
+	return (int)syscall(SYS_sendmmsg, fd, vec, n, flags);
 }
 /* No system call closes a FILE: its fd at least, leaving the buffer. */
 static int sys_fclose(FILE *f)

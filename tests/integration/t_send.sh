@@ -165,6 +165,25 @@ for how in sendto sendmsg sendmmsg; do
 		test "$(grep -c "^$S $how" "$T/rs_$how.out")" = 2
 done
 check "...the supervisor said the source bind" grep -q "bind udp 0.0.0.0:$S: source before send" "$T/s_sendto.err"
+timeout 20 "$CLI" run --seccomp -c "$T/deny.conf" -- "$HELPERS/sendprobe-static" -m sendmmsg 127.0.0.1 "$P" \
+	>"$T/sd.out" 2>"$T/sd.err"
+check "static sendmmsg under the supervisor, op = \"send\" deny: EACCES" grep -q "^error EACCES" "$T/sd.out"
+# The port held by another socket: the static sender's first datagram fails
+# as the source bind did, and the conflict names the holder.
+bg holder "$PY" -c "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('0.0.0.0', $S))
+print('READY', flush=True)
+time.sleep(10)
+"
+wait_for "$T/holder.out" READY
+timeout 20 "$CLI" run --seccomp -c "$T/static.conf" -- "$HELPERS/sendprobe-static" 127.0.0.1 "$P" \
+	>"$T/sc.out" 2>"$T/sc.err"
+check "static sender, source port $S held: its send fails with EADDRINUSE" grep -q "^error EADDRINUSE" "$T/sc.out"
+check "...and the conflict line names the holder: $(grep -m1 -o 'held by: [^;]*' "$T/sc.err")" \
+	grep -q "bind udp 0.0.0.0:$S failed: EADDRINUSE.*held by: pid $(cat "$T/holder.pid") (python3)" "$T/sc.err"
+kill "$(cat "$T/holder.pid")" 2>/dev/null
 if [ -x "$HELPERS/i386/sendprobe-static" ] && ! why=$(no_i386); then
 	recv rs32 127.0.0.1 "$P"
 	timeout 20 "$CLI" run --seccomp -c "$T/static.conf" -- "$HELPERS/i386/sendprobe-static" -m sendmsg -n 2 \

@@ -127,15 +127,6 @@ static void sys_closefrom(int low)
 {
 	syscall(SYS_close_range, (unsigned int)low, ~0u, 0);
 }
-static ssize_t sys_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a,
-			  socklen_t l)
-{
-	return syscall(SYS_sendto, fd, buf, n, flags, a, l);
-}
-static ssize_t sys_sendmsg(int fd, const struct msghdr *msg, int flags)
-{
-	return syscall(SYS_sendmsg, fd, msg, flags);
-}
 static int sys_sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
 {
 	return (int)syscall(SYS_sendmmsg, fd, vec, n, flags);
@@ -156,11 +147,13 @@ static void *next(const char *name, void *fallback, void *self)
 	return !f || f == self ? fallback : f;
 }
 
-/* The core's system calls serve as these four fallbacks. */
+/* The core's system calls serve as these fallbacks. */
 #define sys_socket lr_sys_kernel.socket
 #define sys_setsockopt lr_sys_kernel.setsockopt
 #define sys_connect lr_sys_kernel.connect
 #define sys_close lr_sys_kernel.close
+#define sys_sendto lr_sys_kernel.sendto
+#define sys_sendmsg lr_sys_kernel.sendmsg
 
 /* dlsym returns void *; POSIX guarantees it converts to a function pointer. */
 #define RESOLVE(name)                                                             \
@@ -179,6 +172,8 @@ static void resolve(void)
 	lr_sys.setsockopt = lr_real.setsockopt;
 	lr_sys.connect = lr_real.connect;
 	lr_sys.close = lr_real.close;
+	lr_sys.sendto = lr_real.sendto;
+	lr_sys.sendmsg = lr_real.sendmsg;
 	atomic_store_explicit(&lr_real_ready, true, memory_order_release);
 }
 

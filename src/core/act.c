@@ -581,6 +581,11 @@ int lr_act_send(struct lr_loaded *l, const struct lr_caller *who, int fd, const 
 		return -1;
 	}
 	if (d.source && source_bind(l, who, &d, &ev, fd, si->family, "before send") != 0) {
+		/* Another thread's first datagram on the same socket bound it
+		 * meanwhile (to the rule's source, or the kernel's port): the
+		 * kernel would have sent this one from there too. */
+		if (errno == EINVAL && bound_already(fd))
+			return 0;
 		*said = false;
 		return -1;
 	}

@@ -280,7 +280,7 @@ $(B)/helpers/uringprobe: tests/helpers/uringprobe.c | $(B)/helpers
 
 # i386 builds of a few helpers, dynamic and static: the 32-bit library's
 # tests and the supervisor's.
-HELPERS32 := bindprobe connprobe tinyserver
+HELPERS32 := bindprobe connprobe tinyserver sendprobe
 HELPER32_BIN := $(if $(CAN_M32),$(HELPERS32:%=$(B)/helpers/i386/%) $(HELPERS32:%=$(B)/helpers/i386/%-static))
 $(B)/helpers/i386/%-static: tests/helpers/%.c
 	@mkdir -p $(@D)
@@ -299,6 +299,11 @@ $(B)/helpers/musl/%: tests/helpers/%.c
 $(B)/helpers/static/%: tests/helpers/%.c
 	@mkdir -p $(@D)
 	$(CC) -static $(filter-out -fsanitize=%,$(CFLAGS)) $< -o $@
+
+# An unconnected UDP sender no LD_PRELOAD reaches: op = "send" under the
+# supervisor.
+$(B)/helpers/sendprobe-static: tests/helpers/sendprobe.c | $(B)/helpers
+	$(CC) -static $(filter-out -fsanitize=%,$(CFLAGS)) $< $(filter-out -fsanitize=%,$(LDFLAGS)) -o $@
 
 # Go programs for the seccomp supervisor's tests, static as Go builds them;
 # goserver386 is GOARCH=386, whose runtime makes its socket calls through
@@ -324,7 +329,7 @@ REPLAY_BIN := $(B)/fuzz/replay_config $(B)/fuzz/replay_addr $(B)/fuzz/replay_tab
 $(B)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE_OBJ) $(PARSE_OBJ) | $(B)/fuzz
 	$(CC) $(CFLAGS) -Isrc/core tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@
 
-integration: $(LIB) $(CLI) $(HELPER_BIN) $(HELPER32_BIN) $(HELPER_MUSL_BIN) $(REPLAY_BIN) $(GO_HELPERS)
+integration: $(LIB) $(CLI) $(HELPER_BIN) $(HELPER32_BIN) $(HELPER_MUSL_BIN) $(REPLAY_BIN) $(GO_HELPERS) $(B)/helpers/sendprobe-static
 
 check: deps
 	$(MAKE) SANITIZE='$(SANITIZE)' all unit integration

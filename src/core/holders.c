@@ -138,7 +138,7 @@ static int netlink_query(int fd, int family, uint8_t proto, uint16_t port,
 	req.ops[2] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_LE, 8, 12 };
 	req.ops[3] = (struct inet_diag_bc_op){ 0, 0, port };
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) !=
+	if (lr_sys.sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) !=
 	    (ssize_t)sizeof(req))
 		return -1;
 	long buf[8192 / sizeof(long)];

@@ -564,7 +564,7 @@ static bool syslog_write(int priority, const char *line, size_t len)
 	int fd = lr_sys.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
-	bool ok = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)(b.len + len);
+	bool ok = lr_sys.sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)(b.len + len);
 	lr_sys.close(fd);
 	return ok;
 }

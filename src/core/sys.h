@@ -1,6 +1,6 @@
 /* The socket calls the core makes for its own work (sock_diag, syslog, its
  * files, the keeper). Inside a program, a plain call to socket, setsockopt or close
- * from the library would bind to its own exported hook; through these it
+ * (sendto, sendmsg) from the library would bind to its own exported hook; through these it
  * reaches the kernel, or the next library's function (the preloaded library
  * points them at its real functions at start-up), never libreuse's hooks. */
 #ifndef LIBREUSE_SYS_H
@@ -15,6 +15,8 @@ struct lr_sys {
 	int (*setsockopt)(int, int, int, const void *, socklen_t);
 	int (*connect)(int, const struct sockaddr *, socklen_t);
 	int (*close)(int);
+	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
 };
 
 /* System calls until the preloaded library's start-up sets the real

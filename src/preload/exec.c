@@ -206,11 +206,12 @@ static void classify_fd(int fd, struct plan *p, int depth)
 
 static void classify_at(int dirfd, const char *path, struct plan *p)
 {
+	/* Every field, whatever is found: a caller reads unreachable and musl
+	 * of a target that could not be opened too. */
+	*p = (struct plan){ .way = WAY_PASS };
 	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		p->way = WAY_PASS; /* the exec will fail, or say why itself */
-		return;
-	}
+	if (fd < 0)
+		return; /* the exec will fail, or say why itself */
 	classify_fd(fd, p, 0);
 	fd_close(fd);
 	/* valgrind's tools are static, but load the program themselves and

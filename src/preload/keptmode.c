@@ -176,12 +176,16 @@ static bool mode_kept(int fd, uint16_t st)
  * SA_RESTART, but never poll(). Which signal interrupted is not known: the
  * wait is restarted when every handler installed asks for it, else the
  * program, which has a handler that does not, sees EINTR as it may from
- * accept. Only after an interruption: a few dozen sigaction() calls. */
+ * accept. The handlers of the signals a fault raises (SIGSEGV, SIGBUS...:
+ * the JVM's, the sanitizers') do not count: a thread waiting in poll()
+ * makes no fault. Only after an interruption: a few dozen sigaction()
+ * calls. */
 static bool restart_after_signal(void)
 {
 	for (int s = 1; s < NSIG; s++) {
 		struct sigaction sa;
-		if (s == SIGKILL || s == SIGSTOP || sigaction(s, NULL, &sa) != 0)
+		if (s == SIGKILL || s == SIGSTOP || s == SIGSEGV || s == SIGBUS || s == SIGFPE ||
+		    s == SIGILL || s == SIGTRAP || s == SIGSYS || sigaction(s, NULL, &sa) != 0)
 			continue;
 		bool handled = (sa.sa_flags & SA_SIGINFO) ||
 			       (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN);

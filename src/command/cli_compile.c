@@ -27,7 +27,64 @@ static const char usage[] =
 	"\n"
 	"  -c, --config FILE  the rule file\n"
 	"      --helper       as the library runs it: the table (or the error) on\n"
-	"                     standard output, nothing else\n";
+	"                     standard output, nothing else; the sources are given\n"
+	"                     by the options below, never by the environment\n"
+	"\n"
+	"With --helper only (the library's own request):\n"
+	"      --stdin        the rule file (-c names it) is standard input, opened by\n"
+	"                     the program; without it the rule file is absent\n"
+	"      --from-env     the rule file was named by LIBREUSE_CONFIG\n"
+	"      --rules TEXT   the program's LIBREUSE_RULES\n"
+	"      --cache-dir DIR  where to cache the table (empty: nowhere)\n"
+	"      --as EUID:EGID the program's effective ids: run as others, refuse\n";
+
+/* The helper's sources, as the library asked: nothing from the environment,
+ * which secure execution of the helper alone (the program had euid != ruid
+ * when it started it) would make it ignore, and which is the helper's, not
+ * the program's. */
+struct helper_ask {
+	bool from_stdin, from_env;
+	const char *rules, *cache_dir, *as;
+};
+
+static int helper_sources(const struct helper_ask *a, const char *file, struct lr_sources *src)
+{
+	memset(src, 0, sizeof(*src));
+	src->config_from_env = a->from_env;
+	src->config_fd = a->from_stdin ? 0 : LR_CONFIG_FD_ABSENT;
+	src->config_path = strdup(file ? file : "");
+	if (a->rules && a->rules[0]) {
+		src->inline_rules = strdup(a->rules);
+		src->inline_hash = lr_text_hash(a->rules, 0);
+	}
+	if (a->cache_dir && a->cache_dir[0])
+		src->cache_dir = strdup(a->cache_dir);
+	if (src->config_path && (!a->rules || !a->rules[0] || src->inline_rules) &&
+	    (!a->cache_dir || !a->cache_dir[0] || src->cache_dir))
+		return 0;
+	lr_sources_free(src);
+	return -1;
+}
+
+/* The helper reads @include'd files itself: only with the program's own
+ * effective ids, so that it reads nothing the program could not have read
+ * (a set-ID helper, or one given file capabilities, refuses). */
+static const char *helper_ids_differ(const char *as)
+{
+	unsigned long uid, gid;
+	char *end;
+	if (!as)
+		return NULL;
+	uid = strtoul(as, &end, 10);
+	if (*end != ':')
+		return "bad --as";
+	gid = strtoul(end + 1, &end, 10);
+	if (*end)
+		return "bad --as";
+	if (uid != (unsigned long)geteuid() || gid != (unsigned long)getegid())
+		return "the rule compiler does not run with the program's ids (is it set-ID?); rules not applied, calls pass through";
+	return NULL;
+}
 
 static int write_all(int fd, const void *p, size_t n)
 {
@@ -42,6 +99,21 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+#ifdef LR_SANITIZER_RUNTIME
+/* Set once, by lr_cli_compile when it runs as the library's helper; read
+ * by LeakSanitizer at exit. The helper runs with an empty environment (no
+ * LSAN_OPTIONS), in secure execution when the program's euid != ruid, and
+ * under a tracer with strace -f: there LeakSanitizer cannot stop its world
+ * (ptrace is refused) and exits 1, failing the compile. Its leak check is
+ * left to the same compile run as `libreuse compile` and `run`. */
+static int running_as_helper;
+int __lsan_is_turned_off(void);
+__attribute__((visibility("default"))) int __lsan_is_turned_off(void)
+{
+	return running_as_helper;
+}
+#endif
+
 int lr_cli_compile(int argc, char **argv)
 {
 	if (lr_cli_wants_help(argc, argv)) {
@@ -50,9 +122,20 @@ int lr_cli_compile(int argc, char **argv)
 	}
 	bool helper = false;
 	const char *file = NULL;
+	struct helper_ask ask = { 0 };
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--helper") == 0) {
 			helper = true;
+		} else if (strcmp(argv[i], "--stdin") == 0) {
+			ask.from_stdin = true;
+		} else if (strcmp(argv[i], "--from-env") == 0) {
+			ask.from_env = true;
+		} else if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc) {
+			ask.rules = argv[++i];
+		} else if (strcmp(argv[i], "--cache-dir") == 0 && i + 1 < argc) {
+			ask.cache_dir = argv[++i];
+		} else if (strcmp(argv[i], "--as") == 0 && i + 1 < argc) {
+			ask.as = argv[++i];
 		} else if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
 			   i + 1 < argc) {
 			file = argv[++i];
@@ -63,17 +146,37 @@ int lr_cli_compile(int argc, char **argv)
 		}
 	}
 	if (helper) {
+#ifdef LR_SANITIZER_RUNTIME
+		running_as_helper = 1;
+#endif
 		/* Started with every signal blocked (see src/preload/helper.c). */
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 	}
-	if (file)
-		setenv("LIBREUSE_CONFIG", file, 1);
 	struct lr_sources src;
-	if (lr_sources_find(&src) != 0) {
-		lr_cli_error("compile: out of memory");
-		return LR_EXIT_FAIL;
+	if (helper) {
+		const char *why = helper_ids_differ(ask.as);
+		if (why) {
+			write_all(1, why, strlen(why));
+			write_all(1, "\n", 1);
+			return LR_EXIT_FAIL;
+		}
+		if (helper_sources(&ask, file, &src) != 0) {
+			write_all(1, "out of memory\n", 14);
+			return LR_EXIT_FAIL;
+		}
+	} else {
+		if (ask.from_stdin || ask.from_env || ask.rules || ask.cache_dir || ask.as) {
+			lr_cli_error("compile: --stdin, --from-env, --rules, --cache-dir and --as go with --helper");
+			return LR_EXIT_USAGE;
+		}
+		if (file)
+			setenv("LIBREUSE_CONFIG", file, 1);
+		if (lr_sources_find(&src, lr_getenv_own) != 0) {
+			lr_cli_error("compile: out of memory");
+			return LR_EXIT_FAIL;
+		}
 	}
 	char msg[1536];
 	void *image = NULL;
@@ -83,19 +186,21 @@ int lr_cli_compile(int argc, char **argv)
 		if (helper) {
 			/* The library says it as the program's line. */
 			if (!msg[0])
-				snprintf(msg, sizeof(msg), "%s: no rules", src.config_path);
+				snprintf(msg, sizeof(msg), "%s: no such rule file; calls pass through",
+					 src.config_path);
 			write_all(1, msg, strlen(msg));
 			write_all(1, "\n", 1);
 		} else if (msg[0]) {
 			lr_cli_error("%s", msg);
 		} else {
-			lr_cli_error("%s: no rules to compile", src.config_path);
+			lr_cli_error("%s: no such rule file, and no LIBREUSE_RULES: nothing to compile", src.config_path);
 		}
 		lr_sources_free(&src);
 		return r == LR_MAKE_NOTHING && !helper ? LR_EXIT_OK : LR_EXIT_FAIL;
 	}
 	const char *why = NULL;
-	int cached = lr_cache_write(&src, image, len, &why);
+	/* A helper told no cache directory (none fits) caches nothing. */
+	int cached = helper && !src.cache_dir ? -1 : lr_cache_write(&src, image, len, &why);
 	int rc = LR_EXIT_OK;
 	if (helper) {
 		/* Whether it could be cached or not, this program gets it. */

@@ -53,24 +53,33 @@ static enum lr_config_result errorf(struct ctx *c, const char *file, int line,
 
 /* Reads a whole regular file. FIFOs, devices and directories are refused
  * before any read, so nothing here can block or run without end. */
-static enum lr_config_result read_once(struct ctx *c, const char *path, char **out, bool *torn);
+static enum lr_config_result read_once(struct ctx *c, int given, const char *path, char **out,
+				       bool *torn);
 
 /* A file rewritten in place while it is read is read again, so what is
  * returned is one version of it, never a mix. */
-static enum lr_config_result read_file(struct ctx *c, const char *path, char **out)
+static enum lr_config_result read_file(struct ctx *c, int given, const char *path, char **out)
 {
 	for (int tries = 0; tries < 5; tries++) {
 		bool torn = false;
-		enum lr_config_result r = read_once(c, path, out, &torn);
+		enum lr_config_result r = read_once(c, given, path, out, &torn);
 		if (!torn)
 			return r;
 	}
 	return errorf(c, path, 0, "changed while being read, again and again");
 }
 
-static enum lr_config_result read_once(struct ctx *c, const char *path, char **out, bool *torn)
+/* given: the file already open (by the one whose right to read it counts:
+ * the library, for its helper), read from its start; < 0: open path. */
+static enum lr_config_result read_once(struct ctx *c, int given, const char *path, char **out,
+				       bool *torn)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	int fd = given >= 0 ? fcntl(given, F_DUPFD_CLOEXEC, 0)
+			    : open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd >= 0 && given >= 0 && lseek(fd, 0, SEEK_SET) < 0 && errno != ESPIPE) {
+		lr_sys.close(fd);
+		return errorf(c, path, 0, "cannot read: %s", strerror(errno));
+	}
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return LR_CONFIG_MISSING;
@@ -189,7 +198,7 @@ static enum lr_config_result check_includes(struct ctx *c, const char *text,
 				return errorf(c, name, line, "@include path too long");
 			char *sub = NULL;
 			struct ctx subc = *c;
-			enum lr_config_result r = read_file(&subc, path, &sub);
+			enum lr_config_result r = read_file(&subc, -1, path, &sub);
 			if (r == LR_CONFIG_MISSING)
 				return errorf(c, name, line, "@include \"%s\": no such file", path);
 			if (r != LR_CONFIG_OK) {
@@ -400,10 +409,10 @@ static enum lr_config_result parse_match(struct ctx *c, const config_setting_t *
 {
 	static const char *const protos[] = { "tcp", "udp", "any", NULL };
 	static const char *const families[] = { "ipv4", "ipv6", "any", NULL };
-	static const char *const ops[] = { "bind", "connect", "any", NULL };
+	static const char *const ops[] = { "bind", "connect", "any", "send", NULL };
 	static const uint8_t proto_bits[] = { LR_PROTO_TCP, LR_PROTO_UDP, LR_PROTO_ANY };
 	static const uint8_t family_bits[] = { LR_FAM_V4, LR_FAM_V6, LR_FAM_ANY };
-	static const uint8_t op_bits[] = { LR_OP_BIND, LR_OP_CONNECT, LR_OP_ANY };
+	static const uint8_t op_bits[] = { LR_OP_BIND, LR_OP_CONNECT, LR_OP_ANY, LR_OP_SEND };
 	if (want(c, g, CONFIG_TYPE_GROUP) != LR_CONFIG_OK)
 		return LR_CONFIG_ERROR;
 	for (int i = 0; i < c->lc->length(g); i++) {
@@ -492,14 +501,21 @@ static enum lr_config_result check_rule(struct ctx *c, const config_setting_t *g
 	if (a->deny && (a->reuseaddr || a->reuseport || a->has_rewrite || a->has_source || a->retry_ms ||
 			a->keep))
 		return SERR(c, g, "rule %d: 'deny' cannot be combined with other actions", r->index + 1);
-	if (a->has_source && !(r->op & LR_OP_CONNECT))
-		return SERR(c, g, "rule %d: 'source' applies to connects: add op = \"connect\" to match", r->index + 1);
+	if (a->has_source && !(r->op & (LR_OP_CONNECT | LR_OP_SEND)))
+		return SERR(c, g, "rule %d: 'source' applies to connects and sends: add op = \"connect\" or op = \"send\" to match", r->index + 1);
 	if (a->keep && !(r->op & LR_OP_BIND))
-		return SERR(c, g, "rule %d: 'keep' applies to binds (the listener a program binds), not to connects", r->index + 1);
+		return SERR(c, g, "rule %d: 'keep' applies to binds (the listener a program binds), not to connects or sends", r->index + 1);
+	/* A send rule acts before the kernel's implicit bind; the datagram's
+	 * destination is the program's own (in its buffer, or in each of a
+	 * sendmmsg's messages), never changed. */
+	if (r->op == LR_OP_SEND && a->has_rewrite)
+		return SERR(c, g, "rule %d: 'rewrite' does not apply to op = \"send\" (a datagram's destination is the program's; use 'source' to set where it comes from)", r->index + 1);
+	if (r->op == LR_OP_SEND && r->proto == LR_PROTO_TCP)
+		return SERR(c, g, "rule %d: op = \"send\" matches the first datagram of an unbound UDP socket: proto = \"tcp\" can never match", r->index + 1);
 	if (a->force && !a->reuseaddr && !a->reuseport)
 		return SERR(c, g, "rule %d: 'force' needs reuseaddr or reuseport to keep", r->index + 1);
-	if (a->retry_ms && r->op == LR_OP_CONNECT && !a->has_source)
-		return SERR(c, g, "rule %d: 'retry' applies to binds (or a connect's 'source' bind)", r->index + 1);
+	if (a->retry_ms && !(r->op & LR_OP_BIND) && !a->has_source)
+		return SERR(c, g, "rule %d: 'retry' applies to binds (or the 'source' bind of a connect or send)", r->index + 1);
 	if (a->has_rewrite && a->rewrite.has_addr && r->family == LR_FAM_V4 &&
 	    a->rewrite.addr.family == AF_INET6 && !lr_addr_is_v4mapped(&a->rewrite.addr))
 		return SERR(c, g, "rule %d: an IPv6 'rewrite' cannot apply to IPv4 sockets (family = \"ipv4\")", r->index + 1);
@@ -659,9 +675,15 @@ enum lr_config_result lr_config_load_text(const char *text, const char *name,
 enum lr_config_result lr_config_load_file(const char *path, struct lr_ruleset *rs,
 					  char *err, size_t errlen)
 {
+	return lr_config_load_fd(-1, path, rs, err, errlen);
+}
+
+enum lr_config_result lr_config_load_fd(int fd, const char *path, struct lr_ruleset *rs,
+					char *err, size_t errlen)
+{
 	struct ctx c = { .name = path, .err = err, .errlen = errlen, .rs = rs };
 	char *text = NULL;
-	enum lr_config_result res = read_file(&c, path, &text);
+	enum lr_config_result res = read_file(&c, fd, path, &text);
 	if (res != LR_CONFIG_OK)
 		return res;
 	/* Relative @include resolves against the rule file's directory, not the

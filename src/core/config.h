@@ -23,6 +23,11 @@ enum lr_config_result {
  * must be freed, not used. */
 enum lr_config_result lr_config_load_file(const char *path, struct lr_ruleset *rs,
 					  char *err, size_t errlen);
+/* The same for the rule file already open at fd (by the one whose right to
+ * read it counts), called path in messages and in the table's sources;
+ * fd < 0: opened here. */
+enum lr_config_result lr_config_load_fd(int fd, const char *path, struct lr_ruleset *rs,
+					char *err, size_t errlen);
 /* Same for text held in memory (LIBREUSE_RULES); name is used in messages
  * and relative @include resolves against include_dir (NULL: refused). */
 enum lr_config_result lr_config_load_text(const char *text, const char *name,

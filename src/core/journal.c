@@ -125,7 +125,7 @@ bool lr_journal_send(const struct lr_event *ev, pid_t pid, int priority)
 	int fd = lr_sys.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
-	bool ok = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)total;
+	bool ok = lr_sys.sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)total;
 	lr_sys.close(fd);
 	return ok;
 }

@@ -5,6 +5,7 @@
 #define LIBREUSE_KEEPCLIENT_H
 
 #include "keepwire.h"
+#include "load.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -16,8 +17,9 @@ struct lr_keeper_addr {
 	uint32_t gen;
 };
 
-/* From LIBREUSE_KEEPER and LIBREUSE_KEEPER_GEN (ignored in secure execution). */
-void lr_keeper_from_env(struct lr_keeper_addr *k);
+/* From LIBREUSE_KEEPER and LIBREUSE_KEEPER_GEN as env reads them (the
+ * library's: as the program started; neither in secure execution). */
+void lr_keeper_from_env(struct lr_keeper_addr *k, lr_getenv_fn *env);
 
 /* A kept socket for want: 1 with *fd (the caller's to close), 0 without,
  * out->why saying why when there was a reason. errno is preserved. */
@@ -27,10 +29,17 @@ int lr_keeper_adopt(const struct lr_keeper_addr *k, const struct lr_keep_sock *w
 /* Hands the bound (TCP: listening) socket fd to the keeper: 1 kept, 0 not. */
 int lr_keeper_offer(const struct lr_keeper_addr *k, int fd, struct lr_keep_outcome *out);
 
+/* The keeper's board (see keepwire.h): 1 with *fd (the caller's to close),
+ * 0 without. errno is preserved. */
+int lr_keeper_board(const struct lr_keeper_addr *k, int *fd);
+
 /* Readies kept socket k to stand in for the program's fresh socket fd: the
  * same type and family (else 0, why says so), the options the program set
  * copied over, O_NONBLOCK as the program's. 1 when k fits. */
 int lr_keep_fit(int fd, int k, char *why, size_t n);
+/* The same, but O_NONBLOCK left as the shared file has it: for a front end
+ * that keeps each process's mode itself (the library's keptmode.c). */
+int lr_keep_fit_options(int fd, int k, char *why, size_t n);
 
 /* "PREFIX A[N]B" into out, for the outcome's words. */
 void lr_keep_say(char *out, size_t n, const char *a, const char *b, long num, const char *c);

@@ -10,16 +10,23 @@
 #define LR_SYSCONFDIR "/etc"
 #endif
 
-int lr_sources_find(struct lr_sources *src)
+const char *lr_getenv_own(const char *name)
+{
+	return secure_getenv(name);
+}
+
+int lr_sources_find(struct lr_sources *src, lr_getenv_fn *env)
 {
 	memset(src, 0, sizeof(*src));
+	src->env = env;
+	src->config_fd = LR_CONFIG_FD_PATH;
 	/* Secure execution (setuid, setgid, file capabilities): the caller's
 	 * environment is not to be trusted, only the system rule file counts. */
 	src->secure = getauxval(AT_SECURE) != 0;
-	const char *env = src->secure ? NULL : secure_getenv("LIBREUSE_CONFIG");
-	src->config_from_env = env && env[0];
-	src->config_path = strdup(src->config_from_env ? env : LR_SYSCONFDIR "/libreuse.conf");
-	const char *rules = src->secure ? NULL : secure_getenv("LIBREUSE_RULES");
+	const char *path = src->secure ? NULL : env("LIBREUSE_CONFIG");
+	src->config_from_env = path && path[0];
+	src->config_path = strdup(src->config_from_env ? path : LR_SYSCONFDIR "/libreuse.conf");
+	const char *rules = src->secure ? NULL : env("LIBREUSE_RULES");
 	if (rules && rules[0]) {
 		src->inline_rules = strdup(rules);
 		src->inline_hash = lr_text_hash(rules, 0);
@@ -35,6 +42,7 @@ void lr_sources_free(struct lr_sources *src)
 {
 	free(src->config_path);
 	free(src->inline_rules);
+	free(src->cache_dir);
 	memset(src, 0, sizeof(*src));
 }
 
@@ -51,6 +59,7 @@ struct lr_loaded *lr_loaded_of(struct lr_table *t, struct lr_sink *errors)
 {
 	struct lr_loaded *l = calloc(1, sizeof(*l));
 	if (!l) {
+		lr_log_message(errors, "out of memory while loading the rules; rules not applied");
 		lr_table_free(t);
 		return NULL;
 	}

@@ -11,18 +11,36 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Reads one variable of the environment that governs the caller: the
+ * library's is the environment the program started with (lr_env_get), the
+ * command's its own (secure_getenv). NULL when unset or not honoured. */
+typedef const char *lr_getenv_fn(const char *name);
+/* The command's: secure_getenv, typed as lr_getenv_fn. */
+const char *lr_getenv_own(const char *name);
+
+/* config_fd: the rule file itself, opened by the one who may read it (the
+ * library, for its helper): LR_CONFIG_FD_PATH to open config_path instead,
+ * LR_CONFIG_FD_ABSENT when it was found missing. */
+#define LR_CONFIG_FD_PATH (-1)
+#define LR_CONFIG_FD_ABSENT (-2)
+
 struct lr_sources {
 	bool secure;
 	bool config_from_env;
+	lr_getenv_fn *env; /* what the cache directory and the helper are read with */
+	int config_fd;     /* LR_CONFIG_FD_PATH unless set otherwise; not owned */
+	char *cache_dir;   /* the cache directory decided by another (the helper's
+			      argv), or NULL: from env */
 	/* Copies of their own: the program may change its environment. */
 	char *config_path;  /* a file (which may not exist); NULL: no sources */
 	char *inline_rules; /* LIBREUSE_RULES text, or NULL */
 	uint64_t inline_hash; /* lr_text_hash of inline_rules, or 0 */
 };
 
-/* From LIBREUSE_CONFIG and LIBREUSE_RULES; in secure execution (set-ID,
- * file capabilities) only the system rule file. -1 when out of memory. */
-int lr_sources_find(struct lr_sources *src);
+/* From LIBREUSE_CONFIG and LIBREUSE_RULES as env reads them; in secure
+ * execution (set-ID, file capabilities) only the system rule file. -1 when
+ * out of memory. */
+int lr_sources_find(struct lr_sources *src, lr_getenv_fn *env);
 void lr_sources_free(struct lr_sources *src);
 
 /* The rules in force for one program: t (taken over, freed with the

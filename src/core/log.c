@@ -1,10 +1,10 @@
 #include "log.h"
 
 #include "journal.h"
-#include "sys.h"
 
 #include "errname.h"
 #include "fmt.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +37,8 @@ static int dup_high(int fd)
 	int low = 3;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 600)
 		low = 512;
-	int high = fcntl(fd, F_DUPFD_CLOEXEC, low);
-	return high >= 0 ? high : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	int high = lr_sys_fcntl(fd, F_DUPFD_CLOEXEC, low);
+	return high >= 0 ? high : lr_sys_fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }
 
 static void capture_stderr(void)
@@ -65,16 +65,38 @@ static bool same_file(const struct lr_fdref *r, const struct stat *st)
 	       (unsigned long long)st->st_ino == atomic_load(&r->ino);
 }
 
-/* Opens the log file at a high fd; -1 (errno set) unless a regular file. */
+/* What a log file may be: a regular file, a character device (/dev/null, a
+ * terminal) or a FIFO; never a directory or a block device. */
+static bool loggable(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) || S_ISCHR(st->st_mode) || S_ISFIFO(st->st_mode);
+}
+
+/* Opens the log file at a high fd; -1 (errno set) unless loggable. Never
+ * blocks: O_NONBLOCK, so a FIFO without a reader or a stalled terminal
+ * costs a dropped line (sink_write polls first), not a stalled call. A
+ * FIFO is held open for reading too: opening it cannot fail for want of a
+ * reader (ENXIO), and a reader that goes away cannot raise SIGPIPE in the
+ * host; what no reader takes fills the pipe, then is dropped and counted. */
 static int open_log(const char *path, struct stat *st)
 {
 	/* O_NOFOLLOW: a symlink planted at the path is refused, not followed. */
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	const int common = O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | common, 0600);
+	bool fifo = (fd < 0 && errno == ENXIO) || (fd >= 0 && fstat(fd, st) == 0 && S_ISFIFO(st->st_mode));
+	if (fifo) {
+		/* The write-only copy is closed only once the other is open: a
+		 * reader that saw every writer gone would take it as the end. */
+		int rw = open(path, O_RDWR | common);
+		if (fd >= 0)
+			lr_sys.close(fd);
+		fd = rw;
+	}
 	if (fd < 0)
 		return -1;
 	int high = dup_high(fd);
 	lr_sys.close(fd);
-	if (high >= 0 && (fstat(high, st) != 0 || !S_ISREG(st->st_mode))) {
+	if (high >= 0 && (fstat(high, st) != 0 || !loggable(st) || (fifo && !S_ISFIFO(st->st_mode)))) {
 		lr_sys.close(high);
 		errno = EINVAL;
 		return -1;
@@ -252,6 +274,10 @@ size_t lr_format_text(char *buf, size_t n, pid_t pid, const struct lr_event *ev)
 				lr_buf_char(&b, ' ');
 				lr_buf_str(&b, ev->message);
 			}
+		} else if (ev->result < 0 && !ev->err) {
+			/* A call the program made itself (under the supervisor)
+			 * whose errno nothing left on the socket tells. */
+			lr_buf_str(&b, " failed (its errno went to the program alone)");
 		} else if (ev->result < 0) {
 			lr_buf_str(&b, " failed: ");
 			lr_buf_str(&b, lr_errno_name(ev->err));
@@ -450,7 +476,7 @@ size_t lr_format_json(char *buf, size_t n, pid_t pid, const struct timespec *ts,
 		}
 		json_key(&b, "result");
 		lr_buf_i64(&b, ev->result);
-		json_string(&b, "errno", ev->result < 0 ? lr_errno_name(ev->err) : NULL);
+		json_string(&b, "errno", ev->result < 0 && ev->err ? lr_errno_name(ev->err) : NULL);
 		json_key(&b, "rule");
 		if (ev->rule)
 			lr_buf_i64(&b, ev->rule);
@@ -540,7 +566,7 @@ static bool syslog_write(int priority, const char *line, size_t len)
 	int fd = lr_sys.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
-	bool ok = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)(b.len + len);
+	bool ok = lr_sys.sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)(b.len + len);
 	lr_sys.close(fd);
 	return ok;
 }

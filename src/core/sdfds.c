@@ -20,26 +20,26 @@ static atomic_int held[LR_SD_MAX];
 static char names[4096];
 static const char *name_of[LR_SD_MAX];
 
-void lr_sd_capture(void)
+void lr_sd_capture(lr_getenv_fn *env)
 {
 	static atomic_flag done = ATOMIC_FLAG_INIT;
 	if (atomic_flag_test_and_set(&done))
 		return;
-	const char *pid = secure_getenv("LISTEN_PID");
-	const char *fds = secure_getenv("LISTEN_FDS");
+	const char *pid = env("LISTEN_PID");
+	const char *fds = env("LISTEN_FDS");
 	if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid())
 		return;
 	long n = strtol(fds, NULL, 10);
 	if (n <= 0)
 		return;
-	const char *list = secure_getenv("LISTEN_FDNAMES");
+	const char *list = env("LISTEN_FDNAMES");
 	size_t used = 0;
 	int saved = errno;
 	for (long i = 0; i < n && lr_sd_held_count < LR_SD_MAX; i++) {
 		int fd = 3 + (int)i;
 		/* Where the limit on fds is below the hold base, the passed number
 		 * itself is all there is. */
-		int h = fcntl(fd, F_DUPFD_CLOEXEC, LR_SD_HOLD_BASE);
+		int h = lr_sys_fcntl(fd, F_DUPFD_CLOEXEC, LR_SD_HOLD_BASE);
 		passed[lr_sd_held_count] = fd;
 		atomic_store(&held[lr_sd_held_count], h >= 0 ? h : fd);
 		name_of[lr_sd_held_count] = NULL;
@@ -94,7 +94,7 @@ void lr_sd_move_from(int fd)
 		if (atomic_load(&held[i]) != fd || fd == passed[i])
 			continue;
 		int saved = errno;
-		int h = fcntl(fd, F_DUPFD_CLOEXEC, LR_SD_HOLD_BASE);
+		int h = lr_sys_fcntl(fd, F_DUPFD_CLOEXEC, LR_SD_HOLD_BASE);
 		if (h >= 0) {
 			atomic_store(&held[i], h);
 			lr_sys.close(fd);
@@ -124,7 +124,7 @@ int lr_sd_find(const struct lr_keep_sock *want, const char *name, struct lr_keep
 									 " is of another address family");
 			continue;
 		}
-		int k = fcntl(h, F_DUPFD_CLOEXEC, 3);
+		int k = lr_sys_fcntl(h, F_DUPFD_CLOEXEC, 3);
 		if (k < 0) {
 			lr_keep_say(out->why, sizeof(out->why), "not taken: no fd free for systemd's socket (",
 				    strerror(errno), -1, ")");

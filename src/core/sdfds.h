@@ -10,6 +10,7 @@
 #define LIBREUSE_SDFDS_H
 
 #include "keepwire.h"
+#include "load.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,11 +20,13 @@
 /* Where the held copies go: above what daemons open. */
 #define LR_SD_HOLD_BASE 900
 
-/* Once, at start, before the program's own code runs: when LISTEN_PID is
- * this process, each passed fd is duplicated to a held number. The passed
+/* Once, at start, before the program's own code runs: when LISTEN_PID (as
+ * env reads it: the library's, as the program started, so that a program
+ * that unsets LISTEN_* after taking its fds changes nothing) is this
+ * process (a fork child is not: it does not adopt its parent's), each passed fd is duplicated to a held number. The passed
  * fds themselves are left as they were: the program (or a child it execs)
  * may use them as systemd meant. */
-void lr_sd_capture(void);
+void lr_sd_capture(lr_getenv_fn *env);
 
 /* How many were held. */
 int lr_sd_count(void);

@@ -14,10 +14,12 @@
 
 int lr_cache_dir(const struct lr_sources *src, char *out, size_t n)
 {
-	const char *env = src->secure ? NULL : secure_getenv("LIBREUSE_CACHE_DIR");
-	const char *xdg = src->secure ? NULL : secure_getenv("XDG_RUNTIME_DIR");
+	const char *env = src->secure || !src->env ? NULL : src->env("LIBREUSE_CACHE_DIR");
+	const char *xdg = src->secure || !src->env ? NULL : src->env("XDG_RUNTIME_DIR");
 	int r;
-	if (env && env[0] == '/')
+	if (src->cache_dir)
+		r = snprintf(out, n, "%s", src->cache_dir);
+	else if (env && env[0] == '/')
 		r = snprintf(out, n, "%s", env);
 	else if (xdg && xdg[0] == '/')
 		r = snprintf(out, n, "%s/libreuse", xdg);

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
-/* $LIBREUSE_CACHE_DIR, else $XDG_RUNTIME_DIR/libreuse (neither in secure
+/* src->cache_dir when set (the helper is told it), else $LIBREUSE_CACHE_DIR, else $XDG_RUNTIME_DIR/libreuse (neither in secure
  * execution), else /run/libreuse for root and /tmp/libreuse-EUID for
  * others. -1 when it does not fit. */
 int lr_cache_dir(const struct lr_sources *src, char *out, size_t n);

@@ -26,7 +26,10 @@ enum lr_make_result lr_table_make(const struct lr_sources *src, void **image, si
 		}
 		have = true;
 	}
-	enum lr_config_result r = lr_config_load_file(src->config_path, &rs, err, sizeof(err));
+	enum lr_config_result r = src->config_fd == LR_CONFIG_FD_ABSENT
+					  ? LR_CONFIG_MISSING
+					  : lr_config_load_fd(src->config_fd, src->config_path, &rs, err,
+							      sizeof(err));
 	if (r == LR_CONFIG_ERROR) {
 		snprintf(msg, msglen, "%s; rules not applied, calls pass through", err);
 		lr_ruleset_free(&rs);

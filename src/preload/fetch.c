@@ -1,5 +1,6 @@
 #include "fetch.h"
 
+#include "errname.h"
 #include "helper.h"
 #include "sys.h"
 #include "table.h"
@@ -24,7 +25,7 @@
  * the installed one. */
 static void helper_path(const struct lr_sources *src, char *out, size_t n)
 {
-	const char *env = src->secure ? NULL : secure_getenv("LIBREUSE_HELPER");
+	const char *env = src->secure ? NULL : src->env("LIBREUSE_HELPER");
 	if (env && env[0] == '/') {
 		snprintf(out, n, "%s", env);
 		return;
@@ -95,38 +96,53 @@ static struct lr_table *from_cache(const struct lr_sources *src, const char *dir
 	return t;
 }
 
-static char *env_entry(const char *name, const char *value)
-{
-	size_t n = strlen(name) + strlen(value) + 2;
-	char *e = malloc(n);
-	if (e)
-		snprintf(e, n, "%s=%s", name, value);
-	return e;
-}
-
-/* Compiled by the helper, in an environment of only what it needs. */
+/* Compiled by the helper, told everything through its argv and the rule
+ * file opened here, as the program may read it: its environment is empty
+ * (the helper may run in secure execution when the program does not, as
+ * when the program's euid differs from its ruid), and what it reads itself
+ * (@include) it reads with the program's ids, or not at all. */
 static struct lr_table *from_helper(const struct lr_sources *src, const char *dir,
 				    const char *exe, const char *argv0, struct lr_sink *errors)
 {
 	char path[PATH_MAX];
 	helper_path(src, path, sizeof(path));
-	char *envp[4] = { NULL, NULL, NULL, NULL };
+	int in = open(src->config_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (in < 0 && errno != ENOENT) {
+		char msg[PATH_MAX + 256];
+		snprintf(msg, sizeof(msg), "%s: cannot read the rule file: %s; rules not applied, calls pass through",
+			 src->config_path, lr_errno_text(errno));
+		lr_log_message(errors, msg);
+		return NULL;
+	}
+	char ids[48];
+	snprintf(ids, sizeof(ids), "%u:%u", (unsigned)geteuid(), (unsigned)getegid());
+	char *argv[16];
 	int k = 0;
+	argv[k++] = "libreuse";
+	argv[k++] = "compile";
+	argv[k++] = "--helper";
+	argv[k++] = "-c";
+	argv[k++] = src->config_path;
+	if (in >= 0)
+		argv[k++] = "--stdin";
 	if (src->config_from_env)
-		envp[k++] = env_entry("LIBREUSE_CONFIG", src->config_path);
-	if (src->inline_rules)
-		envp[k++] = env_entry("LIBREUSE_RULES", src->inline_rules);
-	envp[k++] = env_entry("LIBREUSE_CACHE_DIR", dir);
-	char *argv[] = { "libreuse", "compile", "--helper", NULL };
+		argv[k++] = "--from-env";
+	if (src->inline_rules) {
+		argv[k++] = "--rules";
+		argv[k++] = src->inline_rules;
+	}
+	argv[k++] = "--cache-dir";
+	argv[k++] = (char *)dir;
+	argv[k++] = "--as";
+	argv[k++] = ids;
+	argv[k] = NULL;
+	char *envp[] = { NULL };
 	struct lr_helper_out out;
 	struct lr_table *t = NULL;
-	bool ok = true;
-	for (int i = 0; i < k; i++)
-		ok = ok && envp[i];
-	if (!ok) {
-		snprintf(out.why, sizeof(out.why), "out of memory");
-		out.image = NULL;
-	} else if (lr_helper_run(path, argv, envp, &out) == 0) {
+	int ran = lr_helper_run(path, argv, envp, in, &out);
+	if (in >= 0)
+		lr_sys.close(in);
+	if (ran == 0) {
 		const char *why = NULL;
 		t = open_image(out.image, out.len, exe, argv0, &why);
 		if (!t) {
@@ -135,8 +151,6 @@ static struct lr_table *from_helper(const struct lr_sources *src, const char *di
 			out.image = NULL;
 		}
 	}
-	for (int i = 0; i < k; i++)
-		free(envp[i]);
 	if (t)
 		return t;
 	if (out.image && out.len && ((const char *)out.image)[0] != '\177') {

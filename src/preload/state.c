@@ -1,6 +1,7 @@
 #include "state.h"
 
 #include "caller.h"
+#include "environ.h"
 #include "fetch.h"
 #include "fileid.h"
 #include "tablecache.h"
@@ -107,8 +108,10 @@ static void load_first(void)
 		snprintf(exe_name, sizeof(exe_name), "%.*s", NAME_MAX, base ? base + 1 : exe);
 	}
 	snprintf(program, sizeof(program), "%.*s", NAME_MAX, argv0 && argv0[0] ? argv0 : exe_name);
-	if (lr_sources_find(&sources) != 0)
+	if (!lr_env_complete() || lr_sources_find(&sources, lr_env_get) != 0) {
 		lr_log_message(&error_sink, "out of memory at start-up; rules not applied");
+		lr_sources_free(&sources);
+	}
 	lr_keep_capture();
 	lr_caller_init(program);
 	attempted = lr_file_id_of(sources.config_path);
@@ -265,10 +268,24 @@ const char *lr_state_program(void)
 	return program;
 }
 
+#ifdef __GLIBC__
+/* glibc calls ELF constructors with (argc, argv, envp): envp is the
+ * environment the process started with, even if a dependency's constructor
+ * has changed `environ` since. musl passes nothing; there `environ` is still
+ * the initial one (the program's own code has not run). */
+__attribute__((constructor)) static void lr_state_constructor(int argc, char **argv, char **envp)
+{
+	(void)argc;
+	(void)argv;
+#else
 __attribute__((constructor)) static void lr_state_constructor(void)
 {
-	/* Only this: the host's stderr as it is now, before a daemon closes or
+	char **envp = NULL;
+#endif
+	/* Only this: the environment and the host's stderr as they are now,
+	 * before the program changes its environment or a daemon closes or
 	 * replaces fd 2. Rules wait for the first IP socket call. */
+	lr_env_capture(envp);
 	lr_log_capture_stderr();
 	lr_keep_capture();
 }

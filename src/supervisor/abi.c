@@ -23,6 +23,7 @@ static const struct lr_abi_nr native[] = {
 	{ LR_SC_SHUTDOWN, 48 },	  { LR_SC_SETSOCKOPT, 54 }, { LR_SC_EXECVE, 59 },
 	{ LR_SC_EXECVE, 322 },	  /* execveat */
 	{ LR_SC_IO_URING_SETUP, 425 },
+	{ LR_SC_SENDTO, 44 },	  { LR_SC_SENDMSG, 46 },    { LR_SC_SENDMMSG, 307 },
 };
 /* x32 has its own setsockopt (541) and execve (520, execveat 545); 54 and
  * 59 with the x32 bit are not calls at all (ENOSYS). */
@@ -31,12 +32,16 @@ static const struct lr_abi_nr x32[] = {
 	{ LR_SC_LISTEN, __X32_SYSCALL_BIT + 50 },      { LR_SC_SHUTDOWN, __X32_SYSCALL_BIT + 48 },
 	{ LR_SC_SETSOCKOPT, __X32_SYSCALL_BIT + 541 }, { LR_SC_EXECVE, __X32_SYSCALL_BIT + 520 },
 	{ LR_SC_EXECVE, __X32_SYSCALL_BIT + 545 },     { LR_SC_IO_URING_SETUP, __X32_SYSCALL_BIT + 425 },
+	/* x32's sendmsg and sendmmsg take its own msghdr: 518, 538 */
+	{ LR_SC_SENDTO, __X32_SYSCALL_BIT + 44 },      { LR_SC_SENDMSG, __X32_SYSCALL_BIT + 518 },
+	{ LR_SC_SENDMMSG, __X32_SYSCALL_BIT + 538 },
 };
 static const struct lr_abi_nr i386[] = {
 	{ LR_SC_BIND, 361 },	  { LR_SC_CONNECT, 362 },    { LR_SC_LISTEN, 363 },
 	{ LR_SC_SHUTDOWN, 373 },  { LR_SC_SETSOCKOPT, 366 }, { LR_SC_EXECVE, 11 },
 	{ LR_SC_EXECVE, 358 },	  /* execveat */
 	{ LR_SC_IO_URING_SETUP, 425 },
+	{ LR_SC_SENDTO, 369 },	  { LR_SC_SENDMSG, 370 },    { LR_SC_SENDMMSG, 345 },
 };
 const struct lr_abi_nr *const lr_abi_numbers[LR_ABIS] = { native, x32, i386 };
 const size_t lr_abi_count[LR_ABIS] = { sizeof(native) / sizeof(native[0]), sizeof(x32) / sizeof(x32[0]),
@@ -49,6 +54,7 @@ static const struct lr_abi_nr native[] = {
 	{ LR_SC_BIND, 200 },	   { LR_SC_CONNECT, 203 },    { LR_SC_LISTEN, 201 },
 	{ LR_SC_SHUTDOWN, 210 },   { LR_SC_SETSOCKOPT, 208 }, { LR_SC_EXECVE, 221 },
 	{ LR_SC_EXECVE, 281 },	   { LR_SC_IO_URING_SETUP, 425 },
+	{ LR_SC_SENDTO, 206 },	   { LR_SC_SENDMSG, 211 },    { LR_SC_SENDMMSG, 269 },
 };
 const struct lr_abi_nr *const lr_abi_numbers[LR_ABIS] = { native, NULL, NULL };
 const size_t lr_abi_count[LR_ABIS] = { sizeof(native) / sizeof(native[0]), 0, 0 };
@@ -82,6 +88,9 @@ uint32_t lr_abi_socketcall_of(enum lr_sc op)
 	case LR_SC_LISTEN: return SYS_LISTEN;
 	case LR_SC_SHUTDOWN: return SYS_SHUTDOWN;
 	case LR_SC_SETSOCKOPT: return SYS_SETSOCKOPT;
+	case LR_SC_SENDTO: return SYS_SENDTO;
+	case LR_SC_SENDMSG: return SYS_SENDMSG;
+	case LR_SC_SENDMMSG: return SYS_SENDMMSG;
 	default: return 0;
 	}
 }
@@ -96,6 +105,9 @@ static unsigned nargs(enum lr_sc op)
 	case LR_SC_LISTEN:
 	case LR_SC_SHUTDOWN: return 2;
 	case LR_SC_SETSOCKOPT: return 5;
+	case LR_SC_SENDTO: return 6;
+	case LR_SC_SENDMSG: return 3;
+	case LR_SC_SENDMMSG: return 4;
 	default: return 0;
 	}
 }
@@ -114,12 +126,12 @@ static void socketcall(const struct seccomp_notif *req, struct lr_syscall *out)
 {
 	uint32_t call = (uint32_t)req->data.args[0];
 	enum lr_sc op = LR_SC_OTHER;
-	for (enum lr_sc o = LR_SC_BIND; o <= LR_SC_SETSOCKOPT; o++)
+	for (enum lr_sc o = LR_SC_BIND; o <= LR_SC_LAST_SOCKETCALL; o++)
 		if (lr_abi_socketcall_of(o) == call)
 			op = o;
 	if (op == LR_SC_OTHER)
 		return; /* a sub-call the filter should not have trapped: let it run */
-	uint32_t words[5];
+	uint32_t words[6];
 	unsigned n = nargs(op);
 	if (lr_notify_read((pid_t)req->pid, (uint32_t)req->data.args[1], words, n * sizeof(words[0])) != 0) {
 		out->op = LR_SC_UNDECODED;
@@ -128,6 +140,7 @@ static void socketcall(const struct seccomp_notif *req, struct lr_syscall *out)
 		return;
 	}
 	out->op = op;
+	out->compat = true;
 	for (unsigned i = 0; i < n; i++)
 		out->arg[i] = words[i];
 }
@@ -141,6 +154,7 @@ void lr_abi_decode(const struct seccomp_notif *req, struct lr_syscall *out)
 		if (x32 && !x32_runs)
 			return; /* LR_SC_OTHER: the kernel says ENOSYS itself */
 		out->op = lookup(x32 ? LR_ABI_X32 : LR_ABI_NATIVE, nr);
+		out->compat = x32;
 		memcpy(out->arg, req->data.args, sizeof(out->arg));
 		return;
 	}
@@ -150,9 +164,10 @@ void lr_abi_decode(const struct seccomp_notif *req, struct lr_syscall *out)
 			return;
 		}
 		out->op = lookup(LR_ABI_I386, nr);
+		out->compat = true;
 		/* Only the low halves are the program's: `int $0x80` from a
 		 * 64-bit program leaves whatever was in the upper ones. */
-		for (int i = 0; i < 5; i++)
+		for (int i = 0; i < 6; i++)
 			out->arg[i] = (uint32_t)req->data.args[i];
 		return;
 	}

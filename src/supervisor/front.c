@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +38,8 @@ static int unprivileged_start = 1024;
 
 void lr_front_init(void)
 {
-	lr_keeper_from_env(&keeper);
-	lr_sd_capture();
+	lr_keeper_from_env(&keeper, lr_getenv_own);
+	lr_sd_capture(lr_getenv_own);
 	char buf[32];
 	int fd = open("/proc/sys/net/ipv4/ip_unprivileged_port_start", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
@@ -85,6 +86,10 @@ static __thread struct lr_trapped *current;
  * the program's, as the kernel would have. */
 static int bind_as_program(int fd, const struct sockaddr *addr, socklen_t len)
 {
+	if (current->made) {
+		errno = current->err;
+		return current->ret;
+	}
 	struct lr_addr a;
 	uint16_t port;
 	if (lr_sockaddr_read(addr, len, &a, &port) == 0 && port && port < unprivileged_start) {
@@ -116,6 +121,10 @@ static int bind_as_program(int fd, const struct sockaddr *addr, socklen_t len)
 
 static int connect_as_program(int fd, const struct sockaddr *addr, socklen_t len)
 {
+	if (current->made) {
+		errno = current->err;
+		return current->ret;
+	}
 	int r = connect(fd, addr, len);
 	if (r < 0 && current->retried) {
 		/* A connect made again after a signal: the first is under way,
@@ -126,6 +135,55 @@ static int connect_as_program(int fd, const struct sockaddr *addr, socklen_t len
 			return 0;
 	}
 	return r;
+}
+
+int lr_front_bind_errno(struct lr_trapped *t, int dup, const struct sockaddr *addr, socklen_t len)
+{
+	int family, type, protocol;
+	socklen_t n = sizeof(int);
+	if (getsockopt(dup, SOL_SOCKET, SO_DOMAIN, &family, &n) != 0)
+		return errno;
+	n = sizeof(int);
+	if (getsockopt(dup, SOL_SOCKET, SO_TYPE, &type, &n) != 0)
+		return errno;
+	n = sizeof(int);
+	if (getsockopt(dup, SOL_SOCKET, SO_PROTOCOL, &protocol, &n) != 0)
+		return errno;
+	int probe = socket(family, type | SOCK_CLOEXEC, protocol);
+	if (probe < 0)
+		return errno;
+	/* The options that decide whether an address in use may be shared,
+	 * or a foreign one taken. */
+	static const struct {
+		int level, name;
+	} copied[] = { { SOL_SOCKET, SO_REUSEADDR }, { SOL_SOCKET, SO_REUSEPORT },
+		       { IPPROTO_IP, IP_FREEBIND }, { IPPROTO_IPV6, IPV6_V6ONLY } };
+	for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++) {
+		int v = 0;
+		n = sizeof(v);
+		if ((copied[i].level != IPPROTO_IPV6 || family == AF_INET6) &&
+		    getsockopt(dup, copied[i].level, copied[i].name, &v, &n) == 0 && v)
+			setsockopt(probe, copied[i].level, copied[i].name, &v, sizeof(v));
+	}
+	struct lr_trapped *was = current;
+	struct lr_trapped asked = *t;
+	asked.made = false;
+	asked.retried = false;
+	current = &asked;
+	int e = bind_as_program(probe, addr, len) == 0 ? EADDRINUSE : errno;
+	current = was;
+	close(probe);
+	return e;
+}
+
+/* Never acts after the fact on a call the program made itself. */
+static int setsockopt_as_program(int fd, int level, int name, const void *val, socklen_t len)
+{
+	if (current->made) {
+		errno = EPERM;
+		return -1;
+	}
+	return setsockopt(fd, level, name, val, len);
 }
 
 static void mark(const struct lr_caller *who, int fd, uint16_t clear, uint16_t set)
@@ -200,7 +258,7 @@ static int offer(const struct lr_caller *who, int fd, struct lr_keep_outcome *ou
 static const struct lr_socket_ops ops = {
 	.bind = bind_as_program,
 	.connect = connect_as_program,
-	.setsockopt = setsockopt,
+	.setsockopt = setsockopt_as_program,
 	.mark = mark,
 	.adopt = adopt,
 	.offer = offer,

@@ -23,6 +23,10 @@ struct lr_trapped {
 	int dup;         /* the supervisor's duplicate of it */
 	ino_t ino;       /* the socket */
 	bool retried;    /* the program gave up this call once (a signal) and made it again */
+	/* The program made this call itself (answered CONTINUE): the core's
+	 * bind and connect return its outcome (ret, err) and do nothing. */
+	bool made;
+	int ret, err;
 };
 
 /* Once: the keeper to ask (from the environment), systemd's sockets when
@@ -32,6 +36,13 @@ void lr_front_init(void);
 
 /* The caller for one trapped call of process (tgid, program, euid). */
 void lr_front_caller(struct lr_caller *who, struct lr_trapped *t, const char *program, uid_t euid);
+
+/* The errno the program's own bind of its socket dup to addr most likely
+ * met, learnt afterwards: the same bind tried on a fresh socket of the same
+ * kind with the same options, as the program would be checked (its
+ * privileges). A bind that now succeeds met EADDRINUSE: the one refusal
+ * that goes away by itself. For the trapped call t (its process). */
+int lr_front_bind_errno(struct lr_trapped *t, int dup, const struct sockaddr *addr, socklen_t len);
 
 /* What is recorded of a socket (LR_SOCK_* bits), by inode. */
 uint16_t lr_front_get(ino_t ino);

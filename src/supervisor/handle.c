@@ -6,12 +6,15 @@
 #include "notify.h"
 #include "pool.h"
 #include "procs.h"
+#include "watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -126,21 +129,148 @@ static bool may_block(const struct address_call *a)
 	return fl >= 0 && !(fl & O_NONBLOCK);
 }
 
-/* bind and connect: the address is copied out of the program, and the call
- * checked still waiting, before anything acts on the copy. */
+/* Whether a rule of l could change call c, whatever its socket's protocol
+ * (not read yet): decided on the copied address alone. */
+static bool rule_concerns(const struct lr_loaded *l, const struct lr_call *c)
+{
+	const struct lr_table *t = l->table;
+	if (t->keep_all && c->op == LR_OP_BIND && c->port != 0)
+		return true;
+	struct lr_call p = *c;
+	p.proto = LR_PROTO_TCP;
+	if (lr_table_match(t, &p))
+		return true;
+	p.proto = LR_PROTO_UDP;
+	return lr_table_match(t, &p) != NULL;
+}
+
+/* Whether a line may be due after a call no rule changes: its outcome is
+ * then learnt (watch.h). A rule that matched may say what it would have
+ * done (a dry run); else only a conflict, or at level "all" any call, is
+ * said. */
+static bool outcome_needed(const struct lr_loaded *l, bool matched)
+{
+	return matched || l->table->log.level >= LR_LOG_CONFLICTS;
+}
+
+/* A bind or connect no rule changes: the program makes it itself, in its
+ * own thread (CONTINUE), so the kernel sees exactly the call it would see
+ * without libreuse — its CPU, its credentials, its LSM and cgroup checks.
+ * dup: the socket if reached already, else -1. Where a line may be due,
+ * the outcome is learnt afterwards from a duplicate of the socket. */
+static void program_makes(int listener, const struct seccomp_notif *req, int fd,
+			  struct address_call *a, const struct lr_proc *proc, pid_t tgid, int pidfd,
+			  int dup, bool matched)
+{
+	if (!outcome_needed(proc->loaded, matched)) {
+		if (dup >= 0)
+			close(dup);
+		lr_notify_continue(listener, req->id);
+		return;
+	}
+	struct lr_watch w;
+	memset(&w, 0, sizeof(w));
+	w.dup = dup >= 0 ? dup : (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	if (w.dup < 0 && errno == ESRCH) {
+		/* A kept pidfd of a thread that is gone (as in reach): the
+		 * caller's afresh. */
+		pid_t again;
+		int fresh = lr_notify_pidfd((pid_t)req->pid, &again);
+		if (fresh >= 0) {
+			w.dup = again == tgid ? (int)syscall(SYS_pidfd_getfd, fresh, fd, 0) : -1;
+			close(fresh);
+		}
+	}
+	if (w.dup < 0) {
+		lr_notify_continue(listener, req->id);
+		return;
+	}
+	w.tid = (pid_t)req->pid;
+	w.tgid = tgid;
+	w.euid = proc->euid;
+	snprintf(w.program, sizeof(w.program), "%s", proc->argv0[0] ? proc->argv0 : proc->exe);
+	w.loaded = proc->loaded;
+	w.c = a->c;
+	memcpy(&w.ss, &a->ss, sizeof(w.ss));
+	w.len = a->len;
+	w.nr = req->data.nr;
+	w.arg0 = req->data.args[0];
+	w.arg1 = req->data.args[1];
+	w.matched = matched;
+	if (proc->loaded->table->log.level >= LR_LOG_ALL || matched) {
+		struct sockaddr_storage ss;
+		socklen_t n = sizeof(ss);
+		struct lr_addr addr;
+		uint16_t port = 0;
+		if (a->c.op == LR_OP_BIND)
+			w.was_bound = getsockname(w.dup, (struct sockaddr *)&ss, &n) == 0 &&
+				      lr_sockaddr_read((struct sockaddr *)&ss, n, &addr, &port) == 0 && port;
+		else
+			w.was_connected = getpeername(w.dup, (struct sockaddr *)&ss, &n) == 0;
+	}
+	if (a->c.op == LR_OP_CONNECT) {
+		int fl = fcntl(w.dup, F_GETFL);
+		w.nonblock = fl >= 0 && (fl & O_NONBLOCK);
+	}
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	w.since_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+	/* Answered first: the program waits for nothing the log needs. A call
+	 * given up meanwhile (a signal) comes again as a new one. */
+	lr_watch_expect();
+	if (lr_notify_continue(listener, req->id) != 0) {
+		close(w.dup);
+		lr_watch_unexpect();
+		return;
+	}
+	lr_watch_add(&w);
+}
+
+/* bind and connect: the address is copied out of the program and decided
+ * on first; only a call a rule changes reaches further (the socket, what
+ * is known of it), is checked still waiting, and is made by the supervisor
+ * on the copy — every other call the program makes itself. */
 static void address_call(int listener, const struct seccomp_notif *req, const struct lr_syscall *sc)
 {
 	struct address_call a = { .r = { .t = { .dup = -1, .pidfd = -1 } } };
 	a.len = (socklen_t)sc->arg[2];
 	if (sc->arg[2] > sizeof(a.ss) || a.len < sizeof(sa_family_t) ||
 	    lr_notify_read((pid_t)req->pid, sc->arg[1], &a.ss, a.len) != 0 ||
-	    lr_sockaddr_read((struct sockaddr *)&a.ss, a.len, &a.c.addr, &a.c.port) != 0 ||
-	    !reach(listener, req, (int)sc->arg[0], &a.r)) {
-		release(&a.r);
+	    lr_sockaddr_read((struct sockaddr *)&a.ss, a.len, &a.c.addr, &a.c.port) != 0) {
 		lr_notify_continue(listener, req->id);
 		return;
 	}
 	a.c.op = sc->op == LR_SC_BIND ? LR_OP_BIND : LR_OP_CONNECT;
+	pid_t tgid;
+	struct lr_proc proc;
+	int pidfd = lr_notify_pidfd_take((pid_t)req->pid, &tgid);
+	if (pidfd < 0 || lr_proc_get(tgid, &proc) != 0 || !proc.loaded) {
+		if (pidfd >= 0)
+			lr_notify_pidfd_put(pidfd, false);
+		lr_notify_continue(listener, req->id);
+		return;
+	}
+	if (!rule_concerns(proc.loaded, &a.c)) {
+		program_makes(listener, req, (int)sc->arg[0], &a, &proc, tgid, pidfd, -1, false);
+		lr_notify_pidfd_put(pidfd, false);
+		return;
+	}
+	lr_notify_pidfd_put(pidfd, false);
+	if (!reach(listener, req, (int)sc->arg[0], &a.r)) {
+		release(&a.r);
+		lr_notify_continue(listener, req->id);
+		return;
+	}
+	struct lr_sockinfo si;
+	lr_sockinfo_of(a.r.st, &si, &a.c.proto);
+	if (!lr_act_changes(a.r.proc.loaded, a.r.t.dup, &a.c, &si)) {
+		int dup = a.r.t.dup;
+		a.r.t.dup = -1;
+		program_makes(listener, req, (int)sc->arg[0], &a, &a.r.proc, a.r.t.tgid, a.r.t.pidfd,
+			      dup, true);
+		release(&a.r);
+		return;
+	}
 	struct address_call *slow;
 	if (may_block(&a) && (slow = malloc(sizeof(*slow)))) {
 		*slow = a;
@@ -148,6 +278,86 @@ static void address_call(int listener, const struct seccomp_notif *req, const st
 		return;
 	}
 	finish(&a);
+}
+
+/* Where a send's datagram goes, as the program passed it: sendto's
+ * address, or the name of (the first) msghdr, whose layout is the ABI's.
+ * False when it names none (a connected socket) or cannot be read. */
+static bool send_destination(const struct seccomp_notif *req, const struct lr_syscall *sc,
+			     uint64_t *name, uint32_t *len)
+{
+	if (sc->op == LR_SC_SENDTO) {
+		*name = sc->arg[4];
+		*len = (uint32_t)sc->arg[5];
+		return *name != 0;
+	}
+	if (sc->op == LR_SC_SENDMMSG && sc->arg[2] == 0)
+		return false;
+	/* msghdr (and mmsghdr, which begins with one): the name's pointer,
+	 * then its length — 8 + 4 bytes, or 4 + 4 for a 32-bit ABI. */
+	unsigned char head[12];
+	size_t n = sc->compat ? 8 : 12;
+	if (sc->arg[1] == 0 || lr_notify_read((pid_t)req->pid, sc->arg[1], head, n) != 0)
+		return false;
+	if (sc->compat) {
+		uint32_t p;
+		memcpy(&p, head, 4);
+		*name = p;
+		memcpy(len, head + 4, 4);
+	} else {
+		memcpy(name, head, 8);
+		memcpy(len, head + 8, 4);
+	}
+	return *name != 0;
+}
+
+/* sendto, sendmsg, sendmmsg, trapped because a rule has op = "send": only
+ * a UDP socket's first datagram, while the socket is unbound, is acted on
+ * (a deny, or the source bind before the kernel's own); the datagram
+ * itself the program always sends, in its own thread (CONTINUE). Every
+ * other datagram costs the reads that tell it is not a first one. */
+static void send_call(int listener, const struct seccomp_notif *req, const struct lr_syscall *sc)
+{
+	struct address_call a = { .r = { .t = { .dup = -1, .pidfd = -1 } } };
+	uint64_t name;
+	uint32_t len;
+	if (!send_destination(req, sc, &name, &len) || len > sizeof(a.ss) || len < sizeof(sa_family_t) ||
+	    lr_notify_read((pid_t)req->pid, name, &a.ss, len) != 0 ||
+	    lr_sockaddr_read((struct sockaddr *)&a.ss, len, &a.c.addr, &a.c.port) != 0) {
+		lr_notify_continue(listener, req->id);
+		return;
+	}
+	a.len = len;
+	a.c.op = LR_OP_SEND;
+	a.c.proto = LR_PROTO_UDP;
+	pid_t tgid;
+	struct lr_proc proc;
+	int pidfd = lr_notify_pidfd_take((pid_t)req->pid, &tgid);
+	bool concerned = pidfd >= 0 && lr_proc_get(tgid, &proc) == 0 && proc.loaded &&
+			 lr_table_match(proc.loaded->table, &a.c);
+	if (pidfd >= 0)
+		lr_notify_pidfd_put(pidfd, false);
+	if (!concerned || !reach(listener, req, (int)sc->arg[0], &a.r) ||
+	    (a.r.st & (LR_SOCK_UDP | LR_SOCK_BOUND)) != LR_SOCK_UDP) {
+		release(&a.r);
+		lr_notify_continue(listener, req->id);
+		return;
+	}
+	struct lr_sockinfo si;
+	uint8_t proto;
+	lr_sockinfo_of(a.r.st, &si, &proto);
+	bool said;
+	if (lr_act_send(a.r.proc.loaded, &a.r.who, a.r.t.dup, &a.c, &si, &said) != 0) {
+		answer(&a.r, -1, errno);
+		release(&a.r);
+		return;
+	}
+	/* The kernel binds it now if nothing did: its next datagrams are not
+	 * first ones. */
+	lr_front_update(a.r.t.ino, 0, LR_SOCK_BOUND);
+	if (lr_notify_continue(listener, req->id) == 0 && said)
+		lr_act_sent(a.r.proc.loaded, &a.r.who, a.r.t.dup, &a.c, &si, false, 0, 0);
+	release(&a.r);
 }
 
 static void setsockopt_call(int listener, const struct seccomp_notif *req, const struct lr_syscall *sc)
@@ -245,6 +455,11 @@ void lr_handle(int listener, const struct seccomp_notif *req)
 {
 	struct lr_syscall sc;
 	lr_abi_decode(req, &sc);
+	/* This thread is past its previous call: that call's outcome is said
+	 * first, so a thread's lines keep its order. */
+	lr_watch_thread_next((pid_t)req->pid, req->data.nr, req->data.args[0], req->data.args[1]);
+	if (sc.op == LR_SC_BIND)
+		lr_watch_shown();
 	switch (sc.op) {
 	case LR_SC_BIND:
 	case LR_SC_CONNECT:
@@ -252,6 +467,11 @@ void lr_handle(int listener, const struct seccomp_notif *req)
 		break;
 	case LR_SC_SETSOCKOPT:
 		setsockopt_call(listener, req, &sc);
+		break;
+	case LR_SC_SENDTO:
+	case LR_SC_SENDMSG:
+	case LR_SC_SENDMMSG:
+		send_call(listener, req, &sc);
 		break;
 	case LR_SC_LISTEN:
 		listen_call(listener, req, &sc);

@@ -73,6 +73,7 @@ static void say_untrapped(const void *img, size_t len)
 	const char *what = want.connect && !installed.connect ? "connect"
 			   : want.listen && !installed.listen ? "listen"
 			   : want.shutdown && !installed.shutdown ? "shutdown"
+			   : want.send && !installed.send ? "sendto/sendmsg/sendmmsg"
 								  : NULL;
 	if (what) {
 		char msg[PATH_MAX + 320];
@@ -219,6 +220,17 @@ struct lr_loaded *lr_procs_rules_for(const char *exe, const char *argv0)
 	struct lr_loaded *l = rules_locked(exe, argv0);
 	pthread_mutex_unlock(&lock);
 	return l;
+}
+
+unsigned long lr_procs_dropped(void)
+{
+	unsigned long n = 0;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < LR_PROGRAMS && programs[i].used; i++)
+		if (programs[i].loaded)
+			n += atomic_load(&programs[i].loaded->sink.dropped);
+	pthread_mutex_unlock(&lock);
+	return n;
 }
 
 int lr_proc_get(pid_t tgid, struct lr_proc *out)

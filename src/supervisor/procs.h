@@ -47,4 +47,8 @@ void lr_proc_forget(pid_t tgid);
 /* The rules for a program that is not running yet (the command line). */
 struct lr_loaded *lr_procs_rules_for(const char *exe, const char *argv0);
 
+/* Lines every program's sink dropped (a full pipe, a FIFO nobody reads),
+ * for the summary at the end: each program has a sink of its own. */
+unsigned long lr_procs_dropped(void);
+
 #endif

@@ -9,8 +9,13 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static struct lr_event conflict(void)
 {
@@ -134,6 +139,42 @@ static void holders_reason_and_summary(void **state)
 				    "\"dry_run_actions\":0,\"suppressed_lines\":9},\"dropped\":4"));
 }
 
+/* A log file may be /dev/null, or a FIFO with no reader: taken, never
+ * blocking; what a FIFO nobody reads cannot take is dropped and counted. */
+static void sinks_that_are_not_files(void **state)
+{
+	(void)state;
+	char err[256];
+	struct lr_sink s;
+	struct lr_log_conf conf = { .target = LR_TARGET_FILE, .path = "/dev/null" };
+	lr_sink_open(&s, &conf, err, sizeof(err));
+	assert_string_equal(err, "");
+	assert_int_equal(s.kind, LR_TARGET_FILE);
+	struct lr_event ev = conflict();
+	lr_log_event(&s, &ev);
+	assert_int_equal(atomic_load(&s.dropped), 0);
+	lr_sink_close(&s);
+
+	const char *tmp = getenv("TMPDIR");
+	char dir[512], fifo[600];
+	snprintf(dir, sizeof(dir), "%s/libreuse-unit-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	conf.path = fifo;
+	lr_sink_open(&s, &conf, err, sizeof(err));
+	assert_string_equal(err, "");
+	assert_int_equal(s.kind, LR_TARGET_FILE);
+	/* Far more than a pipe holds (64 KiB): returns, and counts the rest. */
+	for (int i = 0; i < 2000; i++)
+		lr_log_event(&s, &ev);
+	assert_true(atomic_load(&s.dropped) > 0);
+	assert_true(atomic_load(&s.dropped) < 2000);
+	lr_sink_close(&s);
+	unlink(fifo);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +183,7 @@ int main(void)
 		cmocka_unit_test(lines_never_overflow),
 		cmocka_unit_test(json_escapes_anything),
 		cmocka_unit_test(numbers),
+		cmocka_unit_test(sinks_that_are_not_files),
 	};
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "act.h"
 #include "compiled.h"
 #include "policy.h"
 #include "verdicts.h"
@@ -307,9 +308,100 @@ static void port_maps_agree_with_may_match(void **state)
 	}
 }
 
+/* Which calls a front end may leave to the program (the supervisor's
+ * CONTINUE): those the decision would not change. */
+static bool changes(struct lr_table *t, uint8_t op, uint16_t port, const struct lr_sockinfo *si)
+{
+	struct lr_loaded l = { .table = t };
+	struct lr_call c = { .op = op, .proto = LR_PROTO_TCP, .port = port };
+	assert_int_equal(lr_parse_addr("127.0.0.1", &c.addr), 0);
+	return lr_act_changes(&l, -1, &c, si);
+}
+
+static void what_changes_a_call(void **state)
+{
+	(void)state;
+	struct lr_table *t = compile(
+		"rules = ( { match = { port = 1; }; reuseaddr = true; },"
+		" { match = { port = 2; }; rewrite = \":3\"; },"
+		" { match = { port = 4; }; rewrite = \":3\"; dry_run = true; },"
+		" { match = { port = 5; }; deny = \"EACCES\"; },"
+		" { match = { port = 6; }; retry = 100; },"
+		" { match = { port = 7; }; log = \"all\"; },"
+		" { match = { port = 8; }; keep = true; },"
+		" { match = { op = \"connect\"; port = 9; }; source = \":4000\"; } );");
+	struct lr_sockinfo set = { .family = AF_INET, .prog_on = LR_OPT_REUSEADDR };
+	struct lr_sockinfo bound = { .family = AF_INET, .bound = true };
+	assert_false(changes(t, LR_OP_BIND, 10, &v4));    /* no rule */
+	assert_true(changes(t, LR_OP_BIND, 1, &v4));      /* an option injected */
+	assert_false(changes(t, LR_OP_BIND, 1, &set));    /* ...set by the program already */
+	assert_true(changes(t, LR_OP_BIND, 2, &v4));      /* rewrite */
+	assert_false(changes(t, LR_OP_BIND, 4, &v4));     /* dry run: only said */
+	assert_true(changes(t, LR_OP_BIND, 5, &v4));      /* deny */
+	assert_true(changes(t, LR_OP_BIND, 6, &v4));      /* retry: whoever binds binds again */
+	assert_false(changes(t, LR_OP_BIND, 7, &v4));     /* a rule that only logs */
+	assert_true(changes(t, LR_OP_BIND, 8, &v4));      /* keep */
+	assert_true(changes(t, LR_OP_CONNECT, 9, &v4));   /* source bind */
+	assert_false(changes(t, LR_OP_CONNECT, 9, &bound)); /* ...not on a bound socket */
+	assert_false(changes(t, LR_OP_CONNECT, 1, &v4));  /* a bind rule, a connect */
+	lr_table_free(t);
+}
+
+/* op = "send": a UDP socket's first datagram, matched on its destination;
+ * "any" is bind and connect only, so no older rule reaches a send. */
+static void sends(void **state)
+{
+	(void)state;
+	struct lr_table *t = compile(
+		"rules = ( { match = { op = \"any\"; port = 514; }; reuseaddr = true; },"
+		" { match = { op = \"send\"; address = \"10.0.0.0/8\"; port = 514; }; source = \":10514\"; reuseport = true; },"
+		" { match = { op = \"send\"; port = 161; }; deny = \"EACCES\"; },"
+		" { match = { op = \"send\"; port = 123; }; } );");
+	assert_true(t->ops & LR_OP_SEND);
+	struct lr_call c = { .op = LR_OP_SEND, .proto = LR_PROTO_UDP, .port = 514 };
+	struct lr_decision d;
+	assert_int_equal(lr_parse_addr("10.1.2.3", &c.addr), 0);
+	lr_decide(t, &c, &v4, &d);
+	assert_non_null(d.rule);
+	assert_int_equal(d.rule->index, 1);
+	assert_true(d.source);
+	assert_int_equal(d.src_port, 10514);
+	assert_int_equal(d.src_addr.family, AF_INET);
+	assert_int_equal(d.inject, LR_OPT_REUSEPORT);
+	assert_false(d.rewrite);
+	lr_decide(t, &c, &v6, &d); /* an IPv6 socket: the wildcard of its family */
+	assert_int_equal(d.src_addr.family, AF_INET6);
+	struct lr_sockinfo bound = { .family = AF_INET, .bound = true };
+	lr_decide(t, &c, &bound, &d);
+	assert_false(d.source);
+	assert_int_equal(lr_parse_addr("192.168.1.1", &c.addr), 0);
+	lr_decide(t, &c, &v4, &d); /* outside 10/8: rule 1 ("any") is not a send rule */
+	assert_null(d.rule);
+	c.port = 161;
+	lr_decide(t, &c, &v4, &d);
+	assert_int_equal(d.deny, EACCES);
+	c.port = 123;
+	lr_decide(t, &c, &v4, &d);
+	assert_non_null(d.rule); /* a rule that only logs */
+	assert_false(d.source || d.deny || d.inject);
+	c.port = 514;
+	assert_true(lr_table_may_match(t, LR_OP_SEND, 514));
+	assert_false(lr_table_may_match(t, LR_OP_SEND, 515));
+	c.op = LR_OP_CONNECT; /* the same destination by connect: rule 1 */
+	lr_decide(t, &c, &v4, &d);
+	assert_int_equal(d.rule->index, 0);
+	lr_table_free(t);
+	/* No send rule: the table says so, and the send index is empty. */
+	t = compile("rules = ( { match = { op = \"any\"; }; reuseaddr = true; } );");
+	assert_false(t->ops & LR_OP_SEND);
+	assert_int_equal(t->index[lr_op_slot(LR_OP_SEND)].nintervals, 0);
+	lr_table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(sends),
 		cmocka_unit_test(no_rule_passes_through),
 		cmocka_unit_test(injection_respects_the_program),
 		cmocka_unit_test(rewrites),
@@ -317,6 +409,7 @@ int main(void)
 		cmocka_unit_test(keep_decisions),
 		cmocka_unit_test(verdicts_agree_with_decide),
 		cmocka_unit_test(port_maps_agree_with_may_match),
+		cmocka_unit_test(what_changes_a_call),
 	};
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }

@@ -1,0 +1,121 @@
+#include "environ.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+
+extern char **environ;
+
+/* Which variables are kept: those the library reads (load, tablecache,
+ * fetch, keepclient, sdfds), and LD_PRELOAD, which a child is given back. */
+static bool wanted(const char *e)
+{
+	static const char *const names[] = { "LD_PRELOAD=", "XDG_RUNTIME_DIR=", "LISTEN_PID=",
+					     "LISTEN_FDS=", "LISTEN_FDNAMES=" };
+	if (strncmp(e, "LIBREUSE_", 9) == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strncmp(e, names[i], strlen(names[i])) == 0)
+			return true;
+	return false;
+}
+
+static bool carried(const char *e)
+{
+	return strncmp(e, "LIBREUSE_", 9) == 0 || strncmp(e, "LD_PRELOAD=", 11) == 0;
+}
+
+/* Written once, by the first capture under `once`; read-only afterwards.
+ * kept[] holds every wanted entry, carry[] the subset a child is given;
+ * both point into one block of ours. */
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+/* What capture() reads: the first non-NULL envp offered, set before
+ * pthread_once runs capture (NULL: `environ` as it is then). */
+static _Atomic(char **) start_envp;
+static char **kept;
+static char **carry;
+static char *no_carry[1]; /* out of memory, or secure execution */
+static bool secure;
+
+static void capture(void)
+{
+	secure = getauxval(AT_SECURE) != 0;
+	char **envp = atomic_load(&start_envp);
+	if (!envp)
+		envp = environ;
+	size_t count = 0, bytes = 0;
+	for (char **e = envp; e && *e; e++)
+		if (wanted(*e)) {
+			count++;
+			bytes += strlen(*e) + 1;
+		}
+	/* One block: kept[count+1], carry[count+1], then the strings; mapped,
+	 * not from the host's malloc, which may not be ready (a hook before the
+	 * constructors) or may fail (then the load says so: lr_env_complete). */
+	size_t ptrs = 2 * (count + 1) * sizeof(char *);
+	char **block = mmap(NULL, ptrs + bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
+	if (block == MAP_FAILED)
+		return;
+	char *text = (char *)block + ptrs;
+	char **k = block, **c = block + count + 1;
+	size_t nk = 0, nc = 0;
+	for (char **e = envp; e && *e && nk < count; e++) {
+		if (!wanted(*e))
+			continue;
+		size_t len = strlen(*e) + 1;
+		memcpy(text, *e, len);
+		k[nk++] = text;
+		if (!secure && carried(text))
+			c[nc++] = text;
+		text += len;
+	}
+	k[nk] = NULL;
+	c[nc] = NULL;
+	/* Read-only from here: nothing of the host's can write into it. */
+	mprotect(block, ptrs + bytes, PROT_READ);
+	kept = k;
+	carry = c;
+}
+
+bool lr_env_complete(void)
+{
+	lr_env_capture(NULL);
+	return kept != NULL;
+}
+
+void lr_env_capture(char **envp)
+{
+	/* Only the first envp offered is read; one offered after capture() ran
+	 * is ignored. */
+	char **none = NULL;
+	if (envp)
+		atomic_compare_exchange_strong(&start_envp, &none, envp);
+	pthread_once(&once, capture);
+}
+
+const char *lr_env_get(const char *name)
+{
+	lr_env_capture(NULL);
+	if (secure || !kept)
+		return NULL;
+	size_t n = strlen(name);
+	for (char **e = kept; *e; e++)
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
+}
+
+char *const *lr_env_carried(void)
+{
+	lr_env_capture(NULL);
+	return carry ? carry : no_carry;
+}
+
+bool lr_env_secure(void)
+{
+	lr_env_capture(NULL);
+	return secure;
+}

@@ -1,0 +1,28 @@
+/* bindloop N GOFILE: waits until GOFILE exists (a tracer attached to the
+ * supervisor meanwhile), then N cycles of socket, bind to 127.0.0.1:0,
+ * close — binds no rule concerns — and prints "bound N". */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	if (argc != 3)
+		return 2;
+	int n = atoi(argv[1]);
+	for (int i = 0; i < 1000 && access(argv[2], F_OK) != 0; i++)
+		usleep(10000);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int ok = 0;
+	for (int i = 0; i < n; i++) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0)
+			ok++;
+		close(s);
+	}
+	printf("bound %d\n", ok);
+	return 0;
+}

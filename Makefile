@@ -74,10 +74,11 @@ CAN_MUSL := $(if $(SANITIZE),,$(shell command -v $(MUSL_CC) >/dev/null 2>&1 && e
 # probes the supervisor and the keeper start with, and running the program
 # (exec.c).
 CORE_SRC := $(addprefix src/core/,addr.c fmt.c errname.c rules.c table.c tablecache.c fileid.c \
-	    policy.c verdicts.c log.c tally.c ratelimit.c holders.c explain.c conflict.c keepwire.c keepclient.c sdfds.c sys.c act.c load.c child.c elfinfo.c)
+	    policy.c verdicts.c log.c journal.c tally.c ratelimit.c holders.c explain.c conflict.c keepwire.c keepclient.c sdfds.c sys.c act.c load.c child.c elfinfo.c)
 PARSE_SRC := $(addprefix src/core/,config.c libconfig_dl.c compile.c tablemake.c kernel.c exec.c)
 PRELOAD_SRC := $(addprefix src/preload/,libc.c environ.c fdstate.c gate.c real.c state.c keep.c caller.c fetch.c helper.c hooks.c exec.c keptmode.c)
-CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_matrix.c cli_compile.c)
+CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_matrix.c cli_compile.c \
+	   cli_audit.c audit_json.c audit_model.c audit_report.c audit_unseen.c audit_propose.c)
 # The keeper and the seccomp supervisor run inside the command (libreuse run
 # --keep, --seccomp).
 KEEPER_SRC := $(addprefix src/keeper/,keeper.c store.c peer.c conns.c outsiders.c)
@@ -368,6 +369,7 @@ systemd-deps: deps
 check-systemd: systemd-deps
 	$(MAKE) all integration
 	LIBREUSE_BUILD='$(CURDIR)/$(B)' timeout 600 tests/systemd/boot.sh
+	timeout 600 tests/systemd/audit.sh
 
 # The benchmark's own tools, on top of the build's.
 BENCH_PKGS := valgrind gnuplot-nox wrk

@@ -24,6 +24,7 @@ static const char usage[] =
 	"  who PORT[/tcp|/udp]              who holds a port, and why a bind would fail\n"
 	"  matrix                           what this kernel lets two sockets share\n"
 	"  compile [-c FILE]                compile the rules into the table programs load\n"
+	"  audit [OPTIONS] -- CMD | FILE... what a program opens, what fails, what to write\n"
 	"\n"
 	"libreuse COMMAND --help describes each; libreuse --version prints the version.\n"
 	"Exit status: 0 success, 1 failure (bad rule file, port not held), 2 usage error;\n"
@@ -71,6 +72,7 @@ int main(int argc, char **argv)
 		{ "who", lr_cli_who },
 		{ "matrix", lr_cli_matrix },
 		{ "compile", lr_cli_compile },
+		{ "audit", lr_cli_audit },
 	};
 	if (argc < 2) {
 		fputs(usage, stderr);
@@ -88,6 +90,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].fn(argc - 1, argv + 1);
-	lr_cli_error("unknown command '%s' (run, check, who, matrix, compile; see libreuse --help)", argv[1]);
+	lr_cli_error("unknown command '%s' (run, check, who, matrix, compile, audit; see libreuse --help)", argv[1]);
 	return LR_EXIT_USAGE;
 }

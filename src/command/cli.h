@@ -14,6 +14,7 @@ int lr_cli_check(int argc, char **argv);
 int lr_cli_who(int argc, char **argv);
 int lr_cli_matrix(int argc, char **argv);
 int lr_cli_compile(int argc, char **argv);
+int lr_cli_audit(int argc, char **argv);
 
 /* Prints "libreuse: " and the message to stderr. */
 void lr_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

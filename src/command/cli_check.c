@@ -110,6 +110,7 @@ static void print_log(const struct lr_ruleset *rs)
 						  [21] = "local5", [22] = "local6", [23] = "local7" };
 	const struct lr_log_conf *l = &rs->log;
 	const char *target = l->target == LR_TARGET_SYSLOG ? "syslog"
+			     : l->target == LR_TARGET_JOURNAL ? "journal"
 			     : l->target == LR_TARGET_FILE  ? lr_ruleset_str(rs, l->path)
 							    : "stderr";
 	int f = l->facility >> 3;

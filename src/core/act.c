@@ -388,7 +388,14 @@ static bool keep_adopt(struct lr_loaded *l, const struct lr_caller *who,
 		int v6only = 0, saved = errno;
 		socklen_t len = sizeof(v6only);
 		getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len);
-		want.v6only = v6only != 0;
+		/* Linux makes a socket bound to one IPv6 address (neither :: nor
+		 * v4-mapped) IPv6-only at bind: the kept one already is, this one
+		 * will be. Without this a dual-stack socket's restart on ::1 never
+		 * found its kept listener. */
+		static const uint8_t any[16];
+		bool specific = !lr_addr_is_v4mapped(&want.addr) &&
+				memcmp(want.addr.bytes, any, sizeof(any)) != 0;
+		want.v6only = v6only != 0 || specific;
 		errno = saved;
 	}
 	if (d->dry_run) {

@@ -341,13 +341,15 @@ static enum lr_config_result parse_log(struct ctx *c, const config_setting_t *g)
 				log->target = LR_TARGET_STDERR;
 			} else if (strcmp(t, "syslog") == 0) {
 				log->target = LR_TARGET_SYSLOG;
+			} else if (strcmp(t, "journal") == 0) {
+				log->target = LR_TARGET_JOURNAL;
 			} else if (t[0] == '/') {
 				log->target = LR_TARGET_FILE;
 				if (!(log->path = lr_ruleset_strdup(c->rs, t)))
 					return SERR(c, s, "out of memory");
 			} else {
 				return SERR(c, s,
-					    "log target \"%s\" must be \"stderr\", \"syslog\" or an absolute path",
+					    "log target \"%s\" must be \"stderr\", \"syslog\", \"journal\" or an absolute path",
 					    t);
 			}
 		} else if (strcmp(k, "facility") == 0) {

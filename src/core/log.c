@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include "journal.h"
+
 #include "errname.h"
 #include "fmt.h"
 #include "sys.h"
@@ -512,8 +514,8 @@ void lr_sink_open(struct lr_sink *s, const struct lr_log_conf *conf, char *err, 
 	s->facility = conf->facility;
 	if (errlen)
 		err[0] = '\0';
-	if (conf->target == LR_TARGET_SYSLOG) {
-		s->kind = LR_TARGET_SYSLOG;
+	if (conf->target == LR_TARGET_SYSLOG || conf->target == LR_TARGET_JOURNAL) {
+		s->kind = conf->target;
 		return;
 	}
 	if (conf->target != LR_TARGET_FILE || !conf->path)
@@ -621,6 +623,13 @@ void lr_log_event(struct lr_sink *s, const struct lr_event *ev)
 	char line[4096];
 	size_t len;
 	pid_t pid = ev->pid ? ev->pid : getpid();
+	if (s->kind == LR_TARGET_JOURNAL) {
+		/* Both formats, as fields of one entry (journal.c). */
+		if (!s->mute && !lr_journal_send(ev, pid, priority_of(ev)))
+			atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+		errno = saved;
+		return;
+	}
 	if (s->format == LR_FORMAT_JSON) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);

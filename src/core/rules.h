@@ -39,7 +39,7 @@ enum { LR_FAM_V4 = 1, LR_FAM_V6 = 2, LR_FAM_ANY = 3 };
 /* Socket options libreuse injects and tracks, as bits. */
 enum { LR_OPT_REUSEADDR = 1, LR_OPT_REUSEPORT = 2 };
 
-enum lr_target { LR_TARGET_STDERR, LR_TARGET_FILE, LR_TARGET_SYSLOG };
+enum lr_target { LR_TARGET_STDERR, LR_TARGET_FILE, LR_TARGET_SYSLOG, LR_TARGET_JOURNAL };
 enum lr_format { LR_FORMAT_TEXT, LR_FORMAT_JSON };
 
 /* What a matched rule does. Rules that do the same share one, so a file of

@@ -88,7 +88,7 @@ static const char *check(const struct lr_tf_header *h, size_t len)
 	if (h->strings_len && b[h->strings_at + h->strings_len - 1] != '\0')
 		return "unterminated strings";
 	if (!handle_ok(h, h->log_path) || !handle_ok(h, h->notes) || h->level > LR_LOG_ALL ||
-	    h->target > LR_TARGET_SYSLOG || h->format > LR_FORMAT_JSON)
+	    h->target > LR_TARGET_JOURNAL || h->format > LR_FORMAT_JSON)
 		return "bad log settings";
 	const struct lr_entry *e = (const struct lr_entry *)(b + h->rules_at);
 	for (uint32_t i = 0; i < h->nrules; i++)

@@ -33,3 +33,6 @@ check "run -c FILE: files" test "$(cd "$T/d" && complete_words libreuse run -c r
 check "check FILE: files" test "$(cd "$T/d" && complete_words libreuse check o)" = other.conf
 check "run --keep -- pyth: a command" grep -qx python3 <(complete_words libreuse run --keep -- pyth)
 check "run --log all pyth (no --): a command" grep -qx python3 <(complete_words libreuse run --log all pyth)
+check "audit --pro -> --propose" test "$(complete_words libreuse audit --pro)" = --propose
+check "audit --json -- pyth: a command" grep -qx python3 <(complete_words libreuse audit --json -- pyth)
+check "audit FILE: files" test "$(cd "$T/d" && complete_words libreuse audit o)" = other.conf

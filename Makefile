@@ -44,6 +44,23 @@ else
 override CFLAGS += -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
 B := build
 endif
+
+# arm64 (issue 29): `make ARCH=arm64 all` cross-builds the library and the
+# command into build/arm64 with Debian's cross toolchain (make arm64-deps).
+# clang as the compiler, over gcc's arm64 cross libc and libgcc: Debian 12's
+# gcc-aarch64-linux-gnu conflicts with gcc-multilib, which make deps
+# installs (and, installed by any check, takes the cross gcc away).
+# The command opens libconfig with dlopen: no arm64 libconfig at build time.
+# i386 is not built there (no -m32 for that target).
+ARCH ?=
+ARM64_CC ?= clang --target=aarch64-linux-gnu
+ifeq ($(ARCH),arm64)
+CC := $(ARM64_CC)
+B := build/arm64
+export GOARCH := arm64
+else ifneq ($(ARCH),)
+$(error ARCH=$(ARCH): only arm64 is known (empty: this machine's))
+endif
 LIB := $(B)/libreuse.so
 # The same library for i386 programs, from the same sources with -m32,
 # wherever the compiler can link one (gcc-multilib, from make deps). Not in
@@ -277,6 +294,15 @@ kernel-deps: deps
 check-kernel: kernel-deps
 	$(MAKE) all integration
 	LIBREUSE_BUILD='$(CURDIR)/$(B)' timeout 660 tests/kernel/boot.sh
+
+# arm64 (issue 29): the cross toolchain (see ARM64_CC) and the emulators,
+# installed by their own target, not by make deps.
+ARM64_PKGS := clang binutils-aarch64-linux-gnu libc6-dev-arm64-cross libgcc-12-dev-arm64-cross \
+	qemu-user-static qemu-system-arm
+
+.PHONY: arm64-deps
+arm64-deps: deps
+	$(call apt_optional,arm64-deps,$(ARM64_PKGS))
 
 # systemd as PID 1 of a container over this machine's /usr
 # (tests/systemd/boot.sh), with the package built here installed for the

@@ -295,6 +295,22 @@ check-kernel: kernel-deps
 	$(MAKE) all integration
 	LIBREUSE_BUILD='$(CURDIR)/$(B)' timeout 660 tests/kernel/boot.sh
 
+# The supervisor's system call numbers, per ABI, from the target's kernel
+# headers (issues 26, 29): each header's __NR_<name> as LR_NR_<ABI>_<name>,
+# so that x86-64, x32 and i386 can be in one build. A header that gave no
+# bind is an error, not an empty table.
+SYSNR_HDRS := $(if $(filter arm64,$(ARCH)),NATIVE:asm/unistd.h,NATIVE:asm/unistd_64.h X32:asm/unistd_x32.h I386:asm/unistd_32.h)
+$(B)/gen/sysnr.h: Makefile
+	@mkdir -p $(@D)
+	for h in $(SYSNR_HDRS); do \
+		printf '#include <%s>\n' "$${h#*:}" | $(CC) -E -dM -x c - | \
+		sed -n "s/^#define __NR_\([a-z0-9_]*\) /#define LR_NR_$${h%%:*}_\1 /p"; \
+	done >$@.tmp
+	test "$$(grep -c '^#define LR_NR_[A-Z0-9]*_bind ' $@.tmp)" = $(words $(SYSNR_HDRS))
+	mv $@.tmp $@
+$(B)/obj/supervisor/abi.o: $(B)/gen/sysnr.h
+$(B)/obj/supervisor/abi.o: override CFLAGS += -I$(B)/gen
+
 # arm64 (issue 29): the cross toolchain (see ARM64_CC) and the emulators,
 # installed by their own target, not by make deps.
 ARM64_PKGS := clang binutils-aarch64-linux-gnu libc6-dev-arm64-cross libgcc-12-dev-arm64-cross \

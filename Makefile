@@ -317,9 +317,12 @@ $(B)/obj/supervisor/abi.o: override CFLAGS += -I$(B)/gen
 # arm64 (issue 29): the cross toolchain (see ARM64_CC) and the emulators,
 # installed by their own target, not by make deps.
 ARM64_PKGS := clang binutils-aarch64-linux-gnu libc6-dev-arm64-cross libgcc-12-dev-arm64-cross \
-	qemu-user-static qemu-system-arm
+	qemu-user-static qemu-system-arm cpio xz-utils
 
 .PHONY: arm64-deps arm64-programs check-arm64
+# make deb ARCH=arm64: the package cross-built (debian/rules passes ARCH on);
+# the build dependencies are not checked (-d): they are amd64's here.
+DEB_CROSS := $(if $(filter arm64,$(ARCH)),-a arm64 -d)
 # Also the arm64 userland and kernel the checks run on (build/arm64-root,
 # build/arm64-kernel; debootstrap, about 10 minutes the first time).
 arm64-deps: deps
@@ -460,7 +463,7 @@ deb: deps
 	rm -rf build/deb
 	mkdir -p build/deb/libreuse-$(VERSION)
 	tar --exclude=./build --exclude=./.git -cf - . | tar -xf - -C build/deb/libreuse-$(VERSION)
-	cd build/deb/libreuse-$(VERSION) && dpkg-buildpackage -b -us -uc
+	cd build/deb/libreuse-$(VERSION) && dpkg-buildpackage -b -us -uc $(DEB_CROSS)
 	cp build/deb/libreuse_$(VERSION)_*.deb build/
 	lintian --fail-on error build/libreuse_$(VERSION)_*.deb
 

@@ -13,7 +13,13 @@ BUILD=${LIBREUSE_BUILD:-$ROOT/build/arm64}
 R=$ROOT/build/arm64-root
 K=$ROOT/build/arm64-kernel
 SECONDS_MAX=${LIBREUSE_VM_SECONDS:-420}
-TESTS=${LIBREUSE_VM_TESTS:-"t_kernel_probes.sh t_seccomp.sh t_deny.sh t_keep_edges.sh t_source.sh"}
+# The probes (the supervisor and the keeper on this kernel, and each
+# feature failed on purpose, with Go servers sharing a port under the
+# supervisor and a keeper's restarts) and a deny, about 160 s there. Not
+# t_seccomp (280 s there) nor t_keep_edges (240 s), nor t_source (its
+# clients' 3 s window is too short under emulation): LIBREUSE_VM_TESTS
+# names others.
+TESTS=${LIBREUSE_VM_TESTS:-"t_kernel_probes.sh t_deny.sh"}
 # The unit test qemu-user cannot run (sock_diag).
 UNITS=${LIBREUSE_VM_UNITS:-"$BUILD/tests/test_holders"}
 
@@ -25,11 +31,15 @@ skip() {
 command -v qemu-system-aarch64 >/dev/null || skip "no qemu-system-aarch64 (make arm64-deps installs qemu-system-arm)"
 [ -e "$R/.complete" ] && [ -s "$K/vmlinuz" ] || skip "no arm64 root or kernel (make arm64-deps builds them)"
 [ -x "$R/bin/busybox" ] || skip "no busybox in the arm64 root"
+command -v cpio >/dev/null || skip "no cpio (make arm64-deps)"
 ver=$(cat "$K/version")
 
 # A small initramfs: the arm64 root's busybox and the modules the 9p root
 # needs, each after what it depends on (the .ko's own modinfo "depends=").
-WANT="virtio_pci 9pnet_virtio 9p"
+# And sock_diag's TCP and UDP halves, which Debian builds as modules and a
+# root without this kernel's modules cannot load on demand (the holders'
+# netlink path, `ss`).
+WANT="virtio_pci 9pnet_virtio 9p tcp_diag udp_diag"
 add_mod() {
 	local m=$1 f d
 	grep -qx "$m" "$K/initrd/mods/order" && return

@@ -60,6 +60,9 @@ B := build/arm64
 # clang's, of rule files written as adjacent literals on purpose (the unit
 # tests'); gcc ignores an unknown -Wno-.
 override CFLAGS += -Wno-string-concatenation
+# DWARF 4, as gcc 12 writes it: clang 14's default DWARF 5 is more than
+# Debian 12's dwz reads (make deb).
+override CFLAGS += -gdwarf-4
 export GOARCH := arm64
 else ifneq ($(ARCH),)
 $(error ARCH=$(ARCH): only arm64 is known (empty: this machine's))

@@ -4,7 +4,9 @@
 # the supervisor's inside an arm64 kernel with it as the root). Built once
 # with debootstrap, its second stage run through qemu-user; nothing of it is
 # installed on this machine. The kernel package is downloaded (not
-# installed) into it, and unpacked beside it in build/arm64-kernel.
+# installed) into it, and unpacked beside it in build/arm64-kernel. Where
+# any of it cannot be had, one line says "skipped" (and check-arm64's
+# halves then skip too).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 R=$ROOT/build/arm64-root
@@ -26,9 +28,9 @@ trap binfmt_off EXIT
 if [ ! -e "$R/.complete" ]; then
 	rm -rf "$R"
 	debootstrap --arch=arm64 --variant=minbase --foreign --include="$PKGS" bookworm "$R" "$MIRROR" ||
-		{ echo "arm64-root: debootstrap (first stage) failed"; exit 1; }
+		{ rm -rf --one-file-system "$R"; skip "debootstrap (first stage) failed: the mirror serves no arm64 bookworm here?"; }
 	chroot "$R" /debootstrap/debootstrap --second-stage ||
-		{ echo "arm64-root: debootstrap (second stage, under qemu-user) failed"; exit 1; }
+		{ rm -rf --one-file-system "$R"; skip "debootstrap (second stage, under qemu-user) failed"; }
 	touch "$R/.complete"
 fi
 
@@ -40,7 +42,7 @@ if [ ! -s "$K/vmlinuz" ]; then
 		awk '{ print $1 }' | sort -V | tail -1)
 	[ -n "$pkg" ] && chroot "$R" sh -c "cd /tmp && apt-get download $pkg >/dev/null 2>&1"
 	umount "$R/etc/resolv.conf" 2>/dev/null
-	[ -n "$pkg" ] && dpkg-deb -x "$R"/tmp/"$pkg"_*.deb "$K/pkg" || { echo "arm64-root: no arm64 kernel ($pkg)"; exit 1; }
+	[ -n "$pkg" ] && dpkg-deb -x "$R"/tmp/"$pkg"_*.deb "$K/pkg" || { rm -rf "$K"; skip "no arm64 kernel package could be had (${pkg:-none found})"; }
 	rm -f "$R"/tmp/"$pkg"_*.deb
 	ver=$(ls "$K/pkg/lib/modules" | head -1)
 	cp "$K/pkg/boot/vmlinuz-$ver" "$K/vmlinuz"

@@ -26,7 +26,7 @@ binfmt_on || skip "$BINFMT_WHY"
 trap binfmt_off EXIT
 
 if [ ! -e "$R/.complete" ]; then
-	rm -rf "$R"
+	rm -rf --one-file-system "$R"
 	debootstrap --arch=arm64 --variant=minbase --foreign --include="$PKGS" bookworm "$R" "$MIRROR" ||
 		{ rm -rf --one-file-system "$R"; skip "debootstrap (first stage) failed: the mirror serves no arm64 bookworm here?"; }
 	chroot "$R" /debootstrap/debootstrap --second-stage ||

@@ -8,6 +8,10 @@ bindir     ?= $(exec_prefix)/bin
 libdir     ?= $(exec_prefix)/lib
 # The 32-bit library's directory (i386 programs).
 libdir32   ?= $(exec_prefix)/lib32
+# The musl library's directory (programs whose interpreter is musl's
+# /lib/ld-musl-*.so.1): beside the glibc one, by libc as the i386 one is by
+# class.
+libdirmusl ?= $(libdir)/musl
 sysconfdir ?= $(prefix)/etc
 datarootdir ?= $(prefix)/share
 mandir     ?= $(datarootdir)/man
@@ -22,7 +26,7 @@ INSTALL    ?= install
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC \
 	-fvisibility=hidden -fno-strict-aliasing \
 	-fstack-protector-strong -Wformat -Werror=format-security \
-	-DLR_SYSCONFDIR='"$(sysconfdir)"' -DLR_LIBDIR='"$(libdir)"' -DLR_LIBDIR32='"$(libdir32)"' -DLR_BINDIR='"$(bindir)"' -DLR_VERSION='"$(VERSION)"'
+	-DLR_SYSCONFDIR='"$(sysconfdir)"' -DLR_LIBDIR='"$(libdir)"' -DLR_LIBDIR32='"$(libdir32)"' -DLR_LIBDIRMUSL='"$(libdirmusl)"' -DLR_BINDIR='"$(bindir)"' -DLR_VERSION='"$(VERSION)"'
 # relro as in Debian's default hardening; not -z now (bindnow): resolving every
 # symbol of a preloaded library eagerly costs each program's start-up.
 override LDFLAGS += -Wl,-z,relro
@@ -74,6 +78,13 @@ LIB := $(B)/libreuse.so
 LIB32 := $(B)/i386/libreuse.so
 CAN_M32 := $(if $(SANITIZE),,$(shell printf 'int main(void){return 0;}\n' | \
 	$(CC) -m32 -x c - -o /dev/null 2>/dev/null && echo yes))
+# The same library for musl programs (Alpine's libc), from the same sources
+# with musl-gcc (musl-tools, from make deps), wherever it is installed. Not in
+# sanitizer builds either, nor in a cross build (ARCH=arm64: musl-gcc
+# builds for this machine).
+MUSL_CC ?= musl-gcc
+LIBMUSL := $(B)/musl/libreuse.so
+CAN_MUSL := $(if $(SANITIZE)$(ARCH),,$(shell command -v $(MUSL_CC) >/dev/null 2>&1 && echo yes))
 
 # The tree shows the layers: src/core (rules, policy, log, holders: no hooks,
 # no process state; unit-tested directly), and the front ends on it —
@@ -87,9 +98,9 @@ CAN_M32 := $(if $(SANITIZE),,$(shell printf 'int main(void){return 0;}\n' | \
 # probes the supervisor and the keeper start with, and running the program
 # (exec.c).
 CORE_SRC := $(addprefix src/core/,addr.c fmt.c errname.c rules.c table.c tablecache.c fileid.c \
-	    policy.c verdicts.c log.c tally.c ratelimit.c holders.c explain.c conflict.c keepwire.c keepclient.c sdfds.c sys.c act.c load.c child.c)
+	    policy.c verdicts.c log.c tally.c ratelimit.c holders.c explain.c conflict.c keepwire.c keepclient.c sdfds.c sys.c act.c load.c child.c elfinfo.c)
 PARSE_SRC := $(addprefix src/core/,config.c libconfig_dl.c compile.c tablemake.c kernel.c exec.c)
-PRELOAD_SRC := $(addprefix src/preload/,environ.c fdstate.c gate.c real.c state.c keep.c caller.c fetch.c helper.c hooks.c)
+PRELOAD_SRC := $(addprefix src/preload/,libc.c environ.c fdstate.c gate.c real.c state.c keep.c caller.c fetch.c helper.c hooks.c exec.c keptmode.c)
 CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_matrix.c cli_compile.c)
 # The keeper and the seccomp supervisor run inside the command (libreuse run
 # --keep, --seccomp).
@@ -98,8 +109,13 @@ SUPERVISOR_SRC := $(addprefix src/supervisor/,supervise.c abi.c filter.c notify.
 CORE_OBJ := $(CORE_SRC:src/%.c=$(B)/obj/%.o)
 PARSE_OBJ := $(PARSE_SRC:src/%.c=$(B)/obj/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:src/%.c=$(B)/obj/%.o)
-SHIM_OBJ := $(CORE_OBJ) $(PRELOAD_OBJ)
-SHIM32_OBJ := $(SHIM_OBJ:$(B)/obj/%=$(B)/obj32/%)
+# The library's objects are built apart from the command's: without
+# _FORTIFY_SOURCE, whose __*_chk functions only glibc has, so that the
+# library loads under any libc's loader (a musl child of a ruled glibc
+# parent inherits LD_PRELOAD) and can step aside there (libc.c).
+SHIM_OBJ := $(CORE_OBJ:$(B)/obj/%=$(B)/objso/%) $(PRELOAD_OBJ:$(B)/obj/%=$(B)/objso/%)
+SHIM32_OBJ := $(SHIM_OBJ:$(B)/objso/%=$(B)/obj32/%)
+SHIMMUSL_OBJ := $(SHIM_OBJ:$(B)/objso/%=$(B)/objmusl/%)
 CLI_OBJ := $(CLI_SRC:src/%.c=$(B)/obj/%.o) $(KEEPER_SRC:src/%.c=$(B)/obj/%.o) \
 	   $(SUPERVISOR_SRC:src/%.c=$(B)/obj/%.o)
 CLI := $(B)/libreuse
@@ -117,11 +133,14 @@ LIBCONFIG_SONAME := $(shell objdump -p "$$($(CC) -print-file-name=libconfig.so)"
 override CFLAGS += $(if $(LIBCONFIG_SONAME),-DLR_LIBCONFIG_SONAME='"$(LIBCONFIG_SONAME)"')
 
 # Everything the build and the tests use, from Debian.
-DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light \
-	gcc-multilib liburing-dev iproute2 util-linux groff-base binutils valgrind systemd bash-completion man-db \
+DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx-light h2o \
+	gcc-multilib musl-tools liburing-dev iproute2 util-linux groff-base binutils valgrind systemd bash-completion man-db \
 	debhelper dpkg-dev fakeroot lintian golang-go busybox-static lighttpd openssh-server curl \
 	redis-server redis-tools memcached ruby nodejs openjdk-17-jdk-headless tcl netcat-openbsd wget \
-	haproxy dnsmasq-base bind9-dnsutils openssl rsync sslh
+	haproxy dnsmasq-base bind9-dnsutils openssl rsync sslh \
+	unbound nsd knot bind9 pdns-recursor exim4-daemon-light dovecot-imapd postgresql mariadb-server mosquitto beanstalkd nats-server \
+	freeradius freeradius-utils openvpn chrony coturn snmpd snmp apache2 h2o caddy varnish squid tinyproxy privoxy \
+	stunnel4 ncat iperf3 tor icecast2 prosody ngircd dropbear-bin vsftpd git
 # Tools that follow a program's children, run over the library's start
 # (t_escapes_start.sh).
 DEPS_PKGS += strace gdb
@@ -129,19 +148,25 @@ DEPS_PKGS += strace gdb
 .PHONY: all deps bench-deps kernel-deps check-kernel systemd-deps check-systemd check unit integration demo bench install uninstall clean print-sysconfdir deb \
 	matrix-doc fuzz fuzz-deps
 
-all: $(LIB) $(CLI) $(if $(CAN_M32),$(LIB32))
+all: $(LIB) $(CLI) $(if $(CAN_M32),$(LIB32)) $(if $(CAN_MUSL),$(LIBMUSL))
 
 # A real 32-bit program from Debian, where the registry serves i386; where
 # it does not, i386 is taken away again (its missing indexes would fail
 # every later apt-get update) and t_abi.sh says it used what builds here.
 DEPS_I386_PKGS := netcat-traditional:i386
 
+# The sweep's servers are packages whose postinst would start the machine's
+# own services (apache2 on :80, bind9, postgresql...): for the length of the
+# install, a policy-rc.d that says no, unless the machine has one already.
 deps:
 	@missing=$$(for p in $(DEPS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing" $$missing; \
+		guard=; if [ ! -e /usr/sbin/policy-rc.d ]; then guard=yes; \
+			printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d; fi; \
 		apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		rc=$$?; [ -z "$$guard" ] || rm -f /usr/sbin/policy-rc.d; exit $$rc; \
 	fi
 	@missing=$$(for p in $(DEPS_I386_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ] && [ "$$(dpkg --print-architecture)" = amd64 ]; then \
@@ -173,22 +198,61 @@ $(B)/obj/supervisor/%.o: src/supervisor/%.c $(CORE_H) $(wildcard src/supervisor/
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc/core -Isrc/supervisor -c $< -o $@
 
+$(B)/objso/core/%.o: src/core/%.c $(CORE_H)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -U_FORTIFY_SOURCE -Isrc/core -c $< -o $@
+
+$(B)/objso/preload/%.o: src/preload/%.c $(CORE_H) $(wildcard src/preload/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -U_FORTIFY_SOURCE -Isrc/core -Isrc/preload -c $< -o $@
+
 $(LIB): $(SHIM_OBJ) src/preload/libreuse.map
 	$(CC) $(CFLAGS) -shared -Wl,--version-script=src/preload/libreuse.map -Wl,-z,defs $(LDFLAGS) \
 		-o $@ $(SHIM_OBJ)
 
 $(B)/obj32/core/%.o: src/core/%.c $(CORE_H)
 	@mkdir -p $(@D)
-	$(CC) -m32 $(CFLAGS) -Isrc/core -c $< -o $@
+	$(CC) -m32 $(CFLAGS) -U_FORTIFY_SOURCE -Isrc/core -c $< -o $@
 
 $(B)/obj32/preload/%.o: src/preload/%.c $(CORE_H) $(wildcard src/preload/*.h)
 	@mkdir -p $(@D)
-	$(CC) -m32 $(CFLAGS) -Isrc/core -Isrc/preload -c $< -o $@
+	$(CC) -m32 $(CFLAGS) -U_FORTIFY_SOURCE -Isrc/core -Isrc/preload -c $< -o $@
 
 $(LIB32): $(SHIM32_OBJ) src/preload/libreuse.map
 	@mkdir -p $(@D)
 	$(CC) -m32 $(CFLAGS) -shared -Wl,--version-script=src/preload/libreuse.map -Wl,-z,defs $(LDFLAGS) \
 		-o $@ $(SHIM32_OBJ)
+
+# musl's headers come without the kernel's: the library reads a few
+# (sock_diag, close_range) from Debian's, through links to them alone.
+MUSL_KINC := $(B)/musl/kernel-include
+$(MUSL_KINC):
+	@mkdir -p $@
+	ln -sfn /usr/include/linux $@/linux
+	ln -sfn /usr/include/asm-generic $@/asm-generic
+	ln -sfn /usr/include/$(shell $(CC) -print-multiarch)/asm $@/asm
+
+MUSL_CFLAGS = $(filter-out -DLR_SANITIZER_RUNTIME=%,$(CFLAGS)) -U_FORTIFY_SOURCE -isystem $(MUSL_KINC)
+$(B)/objmusl/core/%.o: src/core/%.c $(CORE_H) | $(MUSL_KINC)
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(MUSL_CFLAGS) -Isrc/core -c $< -o $@
+
+$(B)/objmusl/preload/%.o: src/preload/%.c $(CORE_H) $(wildcard src/preload/*.h) | $(MUSL_KINC)
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(MUSL_CFLAGS) -Isrc/core -Isrc/preload -include src/preload/libc.h -c $< -o $@
+
+# Linked with no DT_NEEDED on musl's libc.so: its symbols come from the
+# program's libc whichever it is, so that a glibc child of a ruled musl
+# parent, which inherits LD_PRELOAD, still starts (glibc's loader would
+# refuse musl's libc.so) and the library steps aside there (libc.c).
+# -z defs is checked by a first link against musl's libc.
+$(LIBMUSL): $(SHIMMUSL_OBJ) src/preload/libreuse.map
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(MUSL_CFLAGS) -shared -Wl,--version-script=src/preload/libreuse.map -Wl,-z,defs $(LDFLAGS) \
+		-o $@.defs $(SHIMMUSL_OBJ)
+	$(MUSL_CC) $(MUSL_CFLAGS) -shared -nostdlib -Wl,--version-script=src/preload/libreuse.map $(LDFLAGS) \
+		-o $@ $(SHIMMUSL_OBJ) -lgcc
+	rm -f $@.defs
 
 $(CLI): $(CLI_OBJ) $(CORE_OBJ) $(PARSE_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(CORE_OBJ) $(PARSE_OBJ) -lm -lpthread
@@ -240,7 +304,7 @@ $(B)/helpers/uringprobe: tests/helpers/uringprobe.c | $(B)/helpers
 
 # i386 builds of a few helpers, dynamic and static: the 32-bit library's
 # tests and the supervisor's.
-HELPERS32 := bindprobe connprobe tinyserver
+HELPERS32 := bindprobe connprobe tinyserver sendprobe
 HELPER32_BIN := $(if $(CAN_M32),$(HELPERS32:%=$(B)/helpers/i386/%) $(HELPERS32:%=$(B)/helpers/i386/%-static))
 $(B)/helpers/i386/%-static: tests/helpers/%.c
 	@mkdir -p $(@D)
@@ -248,6 +312,22 @@ $(B)/helpers/i386/%-static: tests/helpers/%.c
 $(B)/helpers/i386/%: tests/helpers/%.c
 	@mkdir -p $(@D)
 	$(CC) -m32 $(CFLAGS) $< $(LDFLAGS) -o $@
+
+# musl builds of two helpers (dynamic, as Alpine's) for the musl library's
+# tests, and a static x86-64 one for the exec hooks' (t_exec.sh).
+HELPERS_MUSL := bindprobe tinyserver execprobe
+HELPER_MUSL_BIN := $(if $(CAN_MUSL),$(HELPERS_MUSL:%=$(B)/helpers/musl/%)) $(B)/helpers/static/bindprobe
+$(B)/helpers/musl/%: tests/helpers/%.c
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(filter-out -DLR_SANITIZER_RUNTIME=% -fsanitize=%,$(CFLAGS)) $< -o $@
+$(B)/helpers/static/%: tests/helpers/%.c
+	@mkdir -p $(@D)
+	$(CC) -static $(filter-out -fsanitize=%,$(CFLAGS)) $< -o $@
+
+# An unconnected UDP sender no LD_PRELOAD reaches: op = "send" under the
+# supervisor.
+$(B)/helpers/sendprobe-static: tests/helpers/sendprobe.c | $(B)/helpers
+	$(CC) -static $(filter-out -fsanitize=%,$(CFLAGS)) $< $(filter-out -fsanitize=%,$(LDFLAGS)) -o $@
 
 # Go programs for the seccomp supervisor's tests, static as Go builds them;
 # goserver386 is GOARCH=386, whose runtime makes its socket calls through
@@ -273,7 +353,7 @@ REPLAY_BIN := $(B)/fuzz/replay_config $(B)/fuzz/replay_addr $(B)/fuzz/replay_tab
 $(B)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE_OBJ) $(PARSE_OBJ) | $(B)/fuzz
 	$(CC) $(CFLAGS) -Isrc/core tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@
 
-integration: $(LIB) $(CLI) $(HELPER_BIN) $(HELPER32_BIN) $(REPLAY_BIN) $(GO_HELPERS)
+integration: $(LIB) $(CLI) $(HELPER_BIN) $(HELPER32_BIN) $(HELPER_MUSL_BIN) $(REPLAY_BIN) $(GO_HELPERS) $(B)/helpers/sendprobe-static
 
 check: deps
 	$(MAKE) SANITIZE='$(SANITIZE)' all unit integration
@@ -443,11 +523,12 @@ matrix-doc: $(CLI)
 	  echo 'Re-run it on your kernel: the cells are measured, not recalled.'; echo; \
 	  echo '```'; $(CLI) matrix; echo '```'; } > docs/matrix.md
 
-install: $(LIB) $(CLI) $(if $(CAN_M32),$(LIB32))
+install: $(LIB) $(CLI) $(if $(CAN_M32),$(LIB32)) $(if $(CAN_MUSL),$(LIBMUSL))
 	$(INSTALL) -d $(DESTDIR)$(libdir) $(DESTDIR)$(bindir) $(DESTDIR)$(sysconfdir) \
 		$(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man7
 	$(INSTALL) -m 0644 $(LIB) $(DESTDIR)$(libdir)/libreuse.so
 	$(if $(CAN_M32),$(INSTALL) -D -m 0644 $(LIB32) $(DESTDIR)$(libdir32)/libreuse.so)
+	$(if $(CAN_MUSL),$(INSTALL) -D -m 0644 $(LIBMUSL) $(DESTDIR)$(libdirmusl)/libreuse.so)
 	$(INSTALL) -m 0755 $(CLI) $(DESTDIR)$(bindir)/libreuse
 	$(INSTALL) -m 0644 docs/libreuse.1 $(DESTDIR)$(mandir)/man1/libreuse.1
 	$(INSTALL) -m 0644 docs/libreuse.conf.5 $(DESTDIR)$(mandir)/man5/libreuse.conf.5
@@ -455,7 +536,8 @@ install: $(LIB) $(CLI) $(if $(CAN_M32),$(LIB32))
 	$(INSTALL) -D -m 0644 completion/libreuse $(DESTDIR)$(datarootdir)/bash-completion/completions/libreuse
 
 uninstall:
-	rm -f $(DESTDIR)$(libdir)/libreuse.so $(DESTDIR)$(libdir32)/libreuse.so $(DESTDIR)$(bindir)/libreuse \
+	rm -f $(DESTDIR)$(libdir)/libreuse.so $(DESTDIR)$(libdir32)/libreuse.so \
+		$(DESTDIR)$(libdirmusl)/libreuse.so $(DESTDIR)$(bindir)/libreuse \
 		$(DESTDIR)$(mandir)/man1/libreuse.1 $(DESTDIR)$(mandir)/man5/libreuse.conf.5 \
 		$(DESTDIR)$(mandir)/man7/libreuse.7 \
 		$(DESTDIR)$(datarootdir)/bash-completion/completions/libreuse

@@ -4,6 +4,8 @@
 #include "cli.h"
 #include "config.h"
 #include "errname.h"
+#include "filter.h"
+#include "rules.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +55,8 @@ static void print_rule(const struct lr_ruleset *rs, const struct lr_rule *r)
 {
 	static const char *const levels[] = { "off", "errors", "conflicts", "actions", "all" };
 	const struct lr_action *a = &r->action;
-	printf("{ match = { op = \"%s\"; proto = \"%s\"; family = \"%s\";", pick(r->op, "bind", "connect"),
+	printf("{ match = { op = \"%s\"; proto = \"%s\"; family = \"%s\";",
+	       r->op == LR_OP_SEND ? "send" : pick(r->op, "bind", "connect"),
 	       pick(r->proto, "tcp", "udp"), pick(r->family, "ipv4", "ipv6"));
 	if (r->port_lo == r->port_hi)
 		printf(" port = %u;", r->port_lo);
@@ -118,6 +121,21 @@ static void print_log(const struct lr_ruleset *rs)
 	printf("io_uring = \"%s\";\n", rs->io_uring_refuse ? "refuse" : "allow");
 }
 
+/* Datagrams cost a supervised program a trap only where a rule asks for
+ * them: said as the supervisor's filter would be built from these rules. */
+static void print_send_traps(const struct lr_ruleset *rs)
+{
+	struct lr_table *t = lr_table_compile(rs, NULL, NULL);
+	struct lr_traps traps;
+	if (!t)
+		return;
+	lr_traps_of(t, &traps);
+	if (traps.send)
+		printf("# op = \"send\": the first datagram of each unbound UDP socket is ruled; "
+		       "under the supervisor (run --seccomp) sendto, sendmsg and sendmmsg are trapped\n");
+	lr_table_free(t);
+}
+
 int lr_cli_check(int argc, char **argv)
 {
 	if (lr_cli_wants_help(argc, argv)) {
@@ -161,6 +179,7 @@ int lr_cli_check(int argc, char **argv)
 		printf("# %s%s: %zu rule%s\n", have_inline ? "LIBREUSE_RULES + " : "", path, rs.nrules,
 		       rs.nrules == 1 ? "" : "s");
 		print_log(&rs);
+		print_send_traps(&rs);
 		for (size_t i = 0; i < rs.nrules; i++)
 			print_rule(&rs, &rs.rules[i]);
 	}

@@ -99,6 +99,21 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+#ifdef LR_SANITIZER_RUNTIME
+/* Set once, by lr_cli_compile when it runs as the library's helper; read
+ * by LeakSanitizer at exit. The helper runs with an empty environment (no
+ * LSAN_OPTIONS), in secure execution when the program's euid != ruid, and
+ * under a tracer with strace -f: there LeakSanitizer cannot stop its world
+ * (ptrace is refused) and exits 1, failing the compile. Its leak check is
+ * left to the same compile run as `libreuse compile` and `run`. */
+static int running_as_helper;
+int __lsan_is_turned_off(void);
+__attribute__((visibility("default"))) int __lsan_is_turned_off(void)
+{
+	return running_as_helper;
+}
+#endif
+
 int lr_cli_compile(int argc, char **argv)
 {
 	if (lr_cli_wants_help(argc, argv)) {
@@ -131,6 +146,9 @@ int lr_cli_compile(int argc, char **argv)
 		}
 	}
 	if (helper) {
+#ifdef LR_SANITIZER_RUNTIME
+		running_as_helper = 1;
+#endif
 		/* Started with every signal blocked (see src/preload/helper.c). */
 		sigset_t none;
 		sigemptyset(&none);

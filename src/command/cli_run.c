@@ -5,6 +5,7 @@
 #include "config.h"
 #include "exec.h"
 #include "keeper.h"
+#include "runenv.h"
 #include "supervise.h"
 #include "tablecache.h"
 #include "tablemake.h"
@@ -29,16 +30,22 @@
 #ifndef LR_LIBDIR32
 #define LR_LIBDIR32 "/usr/local/lib32"
 #endif
+#ifndef LR_LIBDIRMUSL
+#define LR_LIBDIRMUSL LR_LIBDIR "/musl"
+#endif
 
 static const char usage[] =
 	"usage: libreuse run [-c FILE] [--reuseaddr] [--reuseport] [--bind ADDR[:PORT]]\n"
 	"                    [--log LEVEL] [--log-file PATH] [--json] [--dry-run]\n"
 	"                    [--keep [--respawn] [--restart-signal SIG] [--stop-signal SIG]\n"
 	"                     [--ready-timeout SECONDS] [--stop-timeout SECONDS]]\n"
-	"                    [--no-io-uring] [--preload | --seccomp] [--] CMD [ARG...]\n"
+	"                    [--no-io-uring] [--preload | --seccomp] [--argv0 NAME]\n"
+	"                    [--] CMD [ARG...]\n"
 	"\n"
-	"Runs CMD with libreuse preloaded (prepended to any LD_PRELOAD), or, for a\n"
-	"static or Go program, under the seccomp supervisor.\n"
+	"Runs CMD with libreuse preloaded (prepended to any LD_PRELOAD): the library\n"
+	"built for its libc and class (glibc x86-64, i386, musl), chosen by its ELF\n"
+	"header and interpreter; or, for a static or Go program, under the seccomp\n"
+	"supervisor. Every program CMD starts is ruled the same way.\n"
 	"  -c, --config FILE     the rule file (checked first; exported as LIBREUSE_CONFIG)\n"
 	"  --reuseaddr           set SO_REUSEADDR on every socket CMD binds\n"
 	"  --reuseport           set SO_REUSEPORT on every socket CMD binds\n"
@@ -61,6 +68,7 @@ static const char usage[] =
 	"  --preload             use LD_PRELOAD even for a static or Go program\n"
 	"  --seccomp             apply the rules from outside CMD, by seccomp user\n"
 	"                        notification (what static and Go programs get by default)\n"
+	"  --argv0 NAME          run CMD with NAME as its argv[0]\n"
 	"Quick flags need no file: they become rules in LIBREUSE_RULES, which come\n"
 	"before the file's. Exit status: CMD's own; 126/127 when it cannot be run;\n"
 	"1 for a bad rule file; 2 for a usage error.\n";
@@ -202,11 +210,18 @@ static int build_preload(const char *lib, const char *old, char *out, size_t n)
 	return w < 0 || (size_t)w >= n - used ? -1 : 0;
 }
 
-/* The shim of a program's class next to this binary (the build tree:
- * libreuse.so, i386/libreuse.so), else the installed one. */
-static int find_library(bool i386, char *out, size_t n)
+/* Which library a dynamically linked program takes: by its class and its
+ * libc (its interpreter). */
+enum lib_kind { LIB_GLIBC, LIB_I386, LIB_MUSL };
+
+/* The shim of a program's kind next to this binary (the build tree:
+ * libreuse.so, i386/libreuse.so, musl/libreuse.so), else the installed
+ * one. */
+static int find_library(enum lib_kind kind, char *out, size_t n)
 {
-	const char *name = i386 ? "i386/libreuse.so" : "libreuse.so";
+	static const char *const names[] = { "libreuse.so", "i386/libreuse.so", "musl/libreuse.so" };
+	static const char *const dirs[] = { LR_LIBDIR, LR_LIBDIR32, LR_LIBDIRMUSL };
+	const char *name = names[kind];
 	char exe[PATH_MAX];
 	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (len > 0) {
@@ -219,21 +234,28 @@ static int find_library(bool i386, char *out, size_t n)
 				return 0;
 		}
 	}
-	snprintf(out, n, "%s/libreuse.so", i386 ? LR_LIBDIR32 : LR_LIBDIR);
+	/* Built by hand: gcc 12 -O1 with the sanitizers took `out` here for a
+	 * null pointer (-Wformat-truncation) after the access() above. */
+	const char *dir = dirs[kind];
+	size_t dl = strlen(dir), nl = strlen("/libreuse.so");
+	if (dl + nl + 1 > n)
+		return -1;
+	memcpy(out, dir, dl);
+	memcpy(out + dl, "/libreuse.so", nl + 1);
 	return access(out, R_OK) == 0 ? 0 : -1;
 }
 
 enum run_mode { MODE_AUTO, MODE_PRELOAD, MODE_SECCOMP };
 
 /* Which way reaches CMD, said in plain words: LD_PRELOAD of the library of
- * its class (*i386: the 32-bit one) for a dynamically linked program, the
- * seccomp supervisor for a static or Go one, an x32 one, or a 32-bit one
- * when no 32-bit library is installed (unless a mode was forced; then what
- * that way cannot do is warned of). */
-static enum run_mode choose(const char *cmd, enum run_mode forced, bool *i386)
+ * its kind (*kind: glibc x86-64, i386 or musl) for a dynamically linked
+ * program, the seccomp supervisor for a static or Go one, an x32 one, or
+ * one whose kind of library is not installed (unless a mode was forced;
+ * then what that way cannot do is warned of). */
+static enum run_mode choose(const char *cmd, enum run_mode forced, enum lib_kind *kind)
 {
 	char path[PATH_MAX], lib32[PATH_MAX];
-	*i386 = false;
+	*kind = LIB_GLIBC;
 	if (!lr_exec_resolve(cmd, path, sizeof(path)))
 		return forced == MODE_SECCOMP ? MODE_SECCOMP : MODE_PRELOAD; /* execvp will say so */
 	struct lr_elf_info e;
@@ -252,13 +274,16 @@ static enum run_mode choose(const char *cmd, enum run_mode forced, bool *i386)
 			path, e.machine);
 		return forced == MODE_SECCOMP ? MODE_SECCOMP : MODE_PRELOAD;
 	}
-	*i386 = e.is_elf && e.machine == EM_386;
+	bool i386 = e.is_elf && e.machine == EM_386;
+	bool musl = e.is_elf && lr_elf_is_musl(&e);
+	*kind = i386 ? LIB_I386 : musl ? LIB_MUSL : LIB_GLIBC;
 	bool x32 = e.is_elf && e.is_32 && e.machine == EM_X86_64;
 	char nolib[PATH_MAX + 160] = "";
-	if (*i386 && !e.is_static && !e.is_go && find_library(true, lib32, sizeof(lib32)) != 0)
+	if (*kind != LIB_GLIBC && !e.is_static && !e.is_go && find_library(*kind, lib32, sizeof(lib32)) != 0)
 		snprintf(nolib, sizeof(nolib),
-			 "a 32-bit (i386) program, and no 32-bit libreuse.so is installed (looked next to "
-			 "this program and in %s)", LR_LIBDIR32);
+			 "a %s program, and no %s libreuse.so is installed (looked next to this program "
+			 "and in %s)", i386 ? "32-bit (i386)" : "musl", i386 ? "32-bit" : "musl",
+			 i386 ? LR_LIBDIR32 : LR_LIBDIRMUSL);
 	const char *what = !e.is_elf ? NULL
 			   : e.is_go ? "a Go program (Go makes its socket system calls itself, "
 				       "not through libc)"
@@ -294,6 +319,27 @@ static enum run_mode choose(const char *cmd, enum run_mode forced, bool *i386)
 				"secure mode and ignores LD_PRELOAD, so libreuse will not be loaded\n",
 			path);
 	return mode;
+}
+
+/* What the library's exec hooks need to rule every program CMD starts as
+ * run would rule it alone (runenv.h): this command, and the library of each
+ * kind that is installed. */
+static void export_for_exec_hooks(void)
+{
+	static const char *const vars[] = { LR_ENV_LIB, LR_ENV_LIB32, LR_ENV_LIB_MUSL };
+	char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	if (n <= 0)
+		return; /* without it, children are ruled only as LD_PRELOAD reaches them */
+	path[n] = '\0';
+	setenv(LR_ENV_RUN, path, 1);
+	for (enum lib_kind k = LIB_GLIBC; k <= LIB_MUSL; k++) {
+		char lib[PATH_MAX], abs[PATH_MAX];
+		if (find_library(k, lib, sizeof(lib)) == 0 && realpath(lib, abs))
+			setenv(vars[k], abs, 1);
+		else
+			unsetenv(vars[k]);
+	}
 }
 
 /* Under the keeper, each instance of a supervised program is this command
@@ -380,7 +426,7 @@ int lr_cli_run(int argc, char **argv)
 {
 	enum { OPT_REUSEADDR = 256, OPT_REUSEPORT, OPT_BIND, OPT_LOG, OPT_LOG_FILE, OPT_JSON, OPT_DRY,
 	       OPT_KEEP, OPT_RESTART_SIG, OPT_STOP_SIG, OPT_READY_TIMEOUT, OPT_STOP_TIMEOUT, OPT_RESPAWN,
-	       OPT_PRELOAD, OPT_SECCOMP, OPT_NO_IO_URING };
+	       OPT_PRELOAD, OPT_SECCOMP, OPT_NO_IO_URING, OPT_ARGV0, OPT_EXEC_CHILD };
 	static const struct option longs[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "reuseaddr", no_argument, NULL, OPT_REUSEADDR },
@@ -399,13 +445,19 @@ int lr_cli_run(int argc, char **argv)
 		{ "preload", no_argument, NULL, OPT_PRELOAD },
 		{ "seccomp", no_argument, NULL, OPT_SECCOMP },
 		{ "no-io-uring", no_argument, NULL, OPT_NO_IO_URING },
+		{ "argv0", required_argument, NULL, OPT_ARGV0 },
+		/* The library's exec hook starting a static or Go child of a ruled
+		 * program (src/preload/exec.c): where the supervisor cannot run,
+		 * the child runs untouched with a warning, as it would have. */
+		{ "exec-child", no_argument, NULL, OPT_EXEC_CHILD },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct run_opts o = { 0 };
 	struct lr_keeper_opts ko = { .restart_signal = SIGHUP, .stop_signal = SIGTERM,
 				     .ready_timeout_ms = 30000, .stop_timeout_ms = 10000 };
-	bool keeper_flag = false;
+	bool keeper_flag = false, exec_child = false;
+	const char *argv0 = NULL;
 	enum run_mode forced = MODE_AUTO;
 	int c, v;
 	/* "+": stop at the first non-option, which is CMD. */
@@ -422,6 +474,8 @@ int lr_cli_run(int argc, char **argv)
 		case OPT_KEEP: o.keep = true; break;
 		case OPT_NO_IO_URING: o.no_io_uring = true; break;
 		case OPT_RESPAWN: ko.respawn = keeper_flag = true; break;
+		case OPT_ARGV0: argv0 = optarg; break;
+		case OPT_EXEC_CHILD: exec_child = true; break;
 		case OPT_PRELOAD:
 		case OPT_SECCOMP:
 			if (forced != MODE_AUTO) {
@@ -490,8 +544,14 @@ int lr_cli_run(int argc, char **argv)
 		return LR_EXIT_USAGE;
 	if (rules[0])
 		setenv("LIBREUSE_RULES", rules, 1);
-	bool i386;
-	enum run_mode mode = choose(argv[optind], forced, &i386);
+	enum lib_kind kind;
+	enum run_mode mode = choose(argv[optind], forced, &kind);
+	if (argv0) {
+		/* Found and started by the name given, seen by itself (and by
+		 * the rules' program globs) by argv0. */
+		lr_exec_set_path(argv[optind]);
+		argv[optind] = (char *)argv0;
+	}
 	if (o.no_io_uring && mode == MODE_PRELOAD && forced == MODE_AUTO) {
 		/* Only the supervisor sees io_uring_setup. */
 		fprintf(stderr, "libreuse: --no-io-uring: applying the rules from outside %s, by seccomp user "
@@ -501,7 +561,7 @@ int lr_cli_run(int argc, char **argv)
 	}
 	if (mode == MODE_SECCOMP) {
 		if (!o.keep)
-			return lr_supervise_run(argv + optind, forced == MODE_SECCOMP);
+			return lr_supervise_run(argv + optind, forced == MODE_SECCOMP && !exec_child);
 		if (!(ko.argv = supervised_argv(argv + optind))) {
 			lr_cli_error("cannot find this command's own path for the keeper's instances");
 			return LR_EXIT_FAIL;
@@ -510,10 +570,12 @@ int lr_cli_run(int argc, char **argv)
 	}
 	/* The supervisor needs no library; the preload does. */
 	char lib[PATH_MAX];
-	if (find_library(i386, lib, sizeof(lib)) != 0 && (!i386 || find_library(false, lib, sizeof(lib)) != 0)) {
+	if (find_library(kind, lib, sizeof(lib)) != 0 &&
+	    (kind == LIB_GLIBC || find_library(LIB_GLIBC, lib, sizeof(lib)) != 0)) {
 		lr_cli_error("cannot find libreuse.so (looked next to this program and in %s)", LR_LIBDIR);
 		return LR_EXIT_FAIL;
 	}
+	export_for_exec_hooks();
 	char preload[PATH_MAX * 4];
 	if (build_preload(lib, getenv("LD_PRELOAD"), preload, sizeof(preload)) != 0) {
 		lr_cli_error("LD_PRELOAD is too long");

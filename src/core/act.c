@@ -469,7 +469,7 @@ bool lr_act_changes(struct lr_loaded *l, int fd, const struct lr_call *c,
 {
 	struct lr_sockinfo sock = *known;
 	const struct lr_entry *r;
-	if (c->op == LR_OP_CONNECT && !sock.bound && (r = lr_table_match(l->table, c)) &&
+	if (c->op != LR_OP_BIND && !sock.bound && (r = lr_table_match(l->table, c)) &&
 	    lr_table_action(l->table, r)->has_source)
 		sock.bound = bound_already(fd);
 	struct lr_decision d;
@@ -479,6 +479,45 @@ bool lr_act_changes(struct lr_loaded *l, int fd, const struct lr_call *c,
 	/* A retry changes only a bind that meets EADDRINUSE, which cannot be
 	 * known before: whoever makes it must be ready to make it again. */
 	return d.deny || d.rewrite || d.source || d.inject || d.keep || d.retry_ms;
+}
+
+/* The source bind a decision asks for, before the call (a connect, or a
+ * socket's first datagram) that would otherwise bind it where the kernel
+ * picks: the options, then the bind, retried as the rule says. 0 when done
+ * (or only said, in a dry run); -1 with errno when the address is not to be
+ * had, and said as a conflict with its holders and the reason. */
+static int source_bind(struct lr_loaded *l, const struct lr_caller *who, struct lr_decision *d,
+		       struct lr_event *ev, int fd, int family, const char *before)
+{
+	struct sockaddr_storage src;
+	socklen_t src_len = lr_sockaddr_build(&src, family, NULL, 0, &d->src_addr, d->src_port);
+	struct lr_event sev = *ev;
+	sev.op = "bind";
+	sev.has_addr = true;
+	sev.addr = d->src_addr;
+	sev.port = d->src_port;
+	sev.has_effective = false;
+	tally(l, d, LR_TALLY_SOURCE);
+	log_action(l, d, &sev, "source", before);
+	if (d->dry_run)
+		return 0;
+	if (d->inject)
+		sev.injected |= inject(who, fd, d->inject, d->force);
+	int ret = bind_retrying(l, who, d, &sev, fd, (const struct sockaddr *)&src, src_len);
+	if (ret < 0) {
+		int e = errno;
+		char msg[64];
+		struct lr_buf b = LR_BUF(msg);
+		lr_buf_str(&b, "source bind ");
+		lr_buf_str(&b, before);
+		sev.message = msg;
+		log_outcome(l, who, d->level, &sev, fd, ret, e);
+		errno = e;
+		return ret;
+	}
+	who->ops->mark(who, fd, 0, LR_SOCK_BOUND);
+	ev->injected = sev.injected;
+	return 0;
 }
 
 int lr_act_connect(struct lr_loaded *l, const struct lr_caller *who, int fd,
@@ -499,34 +538,10 @@ int lr_act_connect(struct lr_loaded *l, const struct lr_caller *who, int fd,
 	int ret;
 	if (begin(l, who, &d, &ev, "connect", fd, addr, len, c, si, &ss, &use, &use_len, &ret))
 		return ret;
-	if (d.source) {
-		struct sockaddr_storage src;
-		socklen_t src_len = lr_sockaddr_build(&src, si->family, NULL, 0, &d.src_addr, d.src_port);
-		struct lr_event sev = ev;
-		sev.op = "bind";
-		sev.has_addr = true;
-		sev.addr = d.src_addr;
-		sev.port = d.src_port;
-		sev.has_effective = false;
-		tally(l, &d, LR_TALLY_SOURCE);
-		log_action(l, &d, &sev, "source", "before connect");
-		if (!d.dry_run) {
-			if (d.inject)
-				sev.injected |= inject(who, fd, d.inject, d.force);
-			ret = bind_retrying(l, who, &d, &sev, fd, (const struct sockaddr *)&src, src_len);
-			if (ret < 0) {
-				/* The connect does not happen: the rule said where it must
-				 * come from, and that address is not to be had. */
-				int e = errno;
-				sev.message = "source bind before connect";
-				log_outcome(l, who, d.level, &sev, fd, ret, e);
-				errno = e;
-				return ret;
-			}
-			who->ops->mark(who, fd, 0, LR_SOCK_BOUND);
-			ev.injected = sev.injected;
-		}
-	}
+	if (d.source && source_bind(l, who, &d, &ev, fd, si->family, "before connect") != 0)
+		/* The connect does not happen: the rule said where it must come
+		 * from, and that address is not to be had. */
+		return -1;
 	ret = who->ops->connect(fd, use, use_len);
 	int e = errno;
 	if (outcome_wanted(d.level, ret, e)) {
@@ -536,6 +551,65 @@ int lr_act_connect(struct lr_loaded *l, const struct lr_caller *who, int fd,
 	}
 	errno = e;
 	return ret;
+}
+
+int lr_act_send(struct lr_loaded *l, const struct lr_caller *who, int fd, const struct lr_call *c,
+		const struct lr_sockinfo *si, bool *said)
+{
+	*said = false;
+	/* Bound already (by a bind the record did not see): not a first send
+	 * the kernel binds; recorded, so the socket's next datagrams go
+	 * straight on. */
+	if (si->bound || bound_already(fd)) {
+		who->ops->mark(who, fd, 0, LR_SOCK_BOUND);
+		return 0;
+	}
+	struct lr_decision d;
+	struct lr_event ev;
+	lr_decide(l->table, c, si, &d);
+	*said = d.level >= (int)LR_LOG_ALL;
+	if (!d.rule)
+		return 0;
+	event_base(&ev, who, "send", c, &d, si);
+	struct sockaddr_storage ss;
+	const struct sockaddr *use;
+	socklen_t use_len;
+	int ret;
+	if (prepare(l, &d, &ev, si->family, NULL, 0, &ss, &use, &use_len, &ret)) {
+		errno = d.deny;
+		*said = false; /* the datagram does not go: the deny was the line */
+		return -1;
+	}
+	if (d.source && source_bind(l, who, &d, &ev, fd, si->family, "before send") != 0) {
+		/* Another thread's first datagram on the same socket bound it
+		 * meanwhile (to the rule's source, or the kernel's port): the
+		 * kernel would have sent this one from there too. */
+		if (errno == EINVAL && bound_already(fd))
+			return 0;
+		*said = false;
+		return -1;
+	}
+	return 0;
+}
+
+void lr_act_sent(struct lr_loaded *l, const struct lr_caller *who, int fd, const struct lr_call *c,
+		 const struct lr_sockinfo *si, bool known, int ret, int e)
+{
+	struct lr_decision d;
+	struct lr_event ev;
+	lr_decide(l->table, c, si, &d);
+	event_base(&ev, who, "send", c, &d, si);
+	if (known) {
+		log_outcome(l, who, d.level, &ev, fd, ret, e);
+	} else {
+		/* Under the supervisor the program sends the datagram itself:
+		 * what is said is that it went to the kernel, not how it fared. */
+		ev.kind = LR_EV_ACTION;
+		ev.action = "passed";
+		ev.message = "(the socket's first datagram, sent by the program itself)";
+		emit(l, d.level, LR_LOG_ALL, &ev);
+	}
+	errno = e;
 }
 
 /* An event for a call on a socket that carries no address of its own

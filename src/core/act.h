@@ -59,6 +59,20 @@ int lr_act_connect(struct lr_loaded *l, const struct lr_caller *who, int fd,
 		   const struct sockaddr *addr, socklen_t len, const struct lr_call *c,
 		   const struct lr_sockinfo *si);
 
+/* The first datagram of a UDP socket the record does not show bound (c:
+ * its destination, op LR_OP_SEND), before it goes: on a socket still
+ * unbound, a rule's deny, or its source bind with the rule's options — the
+ * bind the kernel would otherwise make itself, to a port it picks. 0 when
+ * the datagram is to go (the front end sends it); -1 with errno when the
+ * program must see its send fail (denied, or the source not to be had).
+ * *said: a line about the datagram is due, lr_act_sent's. */
+int lr_act_send(struct lr_loaded *l, const struct lr_caller *who, int fd, const struct lr_call *c,
+		const struct lr_sockinfo *si, bool *said);
+/* That datagram's line, once sent: its outcome (ret, e) when known; else
+ * that it went to the kernel (the supervisor: the program sends it). */
+void lr_act_sent(struct lr_loaded *l, const struct lr_caller *who, int fd, const struct lr_call *c,
+		 const struct lr_sockinfo *si, bool known, int ret, int e);
+
 /* Whether carrying out the decision for this call would make it differ
  * from the call the program asked for (deny, rewrite, source, injected
  * options, keep, retry; never in a dry run). When it would not, a front end

@@ -1,5 +1,6 @@
 #include "child.h"
 
+#include "errname.h"
 #include "fmt.h"
 #include "sys.h"
 
@@ -69,7 +70,7 @@ int lr_child_exit_code(int status)
 const char *lr_child_status_text(int status, char *buf, size_t n)
 {
 	if (WIFSIGNALED(status)) {
-		const char *name = sigabbrev_np(WTERMSIG(status));
+		const char *name = lr_signal_abbrev(WTERMSIG(status));
 		snprintf(buf, n, "killed by SIG%s", name ? name : "?");
 	} else {
 		snprintf(buf, n, "status %d", lr_child_exit_code(status));

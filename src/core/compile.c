@@ -369,7 +369,7 @@ int lr_table_build(const struct lr_ruleset *rs, const struct lr_build_info *info
 {
 	int rc = -1;
 	size_t n = rs->nrules;
-	struct index_build ib[2];
+	struct index_build ib[LR_OPS];
 	memset(ib, 0, sizeof(ib));
 	struct compact k;
 	memset(&k, 0, sizeof(k));
@@ -387,9 +387,9 @@ int lr_table_build(const struct lr_ruleset *rs, const struct lr_build_info *info
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		rules[i] = &rs->rules[i];
-	for (int op = 0; op < 2; op++) {
+	for (int op = 0; op < LR_OPS; op++) {
 		size_t m = 0;
-		uint8_t bit = op == 0 ? LR_OP_BIND : LR_OP_CONNECT;
+		uint8_t bit = lr_op_of_slot(op);
 		for (size_t i = 0; i < n; i++)
 			if (rules[i]->op & bit)
 				members[m++] = (uint32_t)i;
@@ -458,7 +458,7 @@ int lr_table_build(const struct lr_ruleset *rs, const struct lr_build_info *info
 	size += align8(pg.n * sizeof(struct lr_tf_prog));
 	h.sources_at = (uint32_t)size;
 	size += align8(rs->nsources * sizeof(struct lr_tf_source));
-	for (int op = 0; op < 2; op++) {
+	for (int op = 0; op < LR_OPS; op++) {
 		struct lr_tf_index *x = &h.index[op];
 		x->nintervals = (uint32_t)ib[op].bound.n;
 		x->linear = ib[op].linear;
@@ -476,7 +476,7 @@ int lr_table_build(const struct lr_ruleset *rs, const struct lr_build_info *info
 			size += (LR_BLOCKS + 1) * sizeof(uint16_t);
 		}
 		size = align8(size);
-		if (h.ops & (op ? LR_OP_CONNECT : LR_OP_BIND)) {
+		if (h.ops & lr_op_of_slot(op)) {
 			x->map_at = (uint32_t)size;
 			size += 1024 * sizeof(uint64_t);
 		}
@@ -512,7 +512,7 @@ int lr_table_build(const struct lr_ruleset *rs, const struct lr_build_info *info
 	if (rs->nsources)
 		memcpy(b + h.sources_at, srcs, rs->nsources * sizeof(struct lr_tf_source));
 	free(srcs);
-	for (int op = 0; op < 2; op++) {
+	for (int op = 0; op < LR_OPS; op++) {
 		const struct lr_tf_index *x = &h.index[op];
 		if (x->noff)
 			memcpy(b + x->off_at, ib[op].off.v, x->noff * sizeof(uint32_t));
@@ -529,7 +529,7 @@ int lr_table_build(const struct lr_ruleset *rs, const struct lr_build_info *info
 				free(b);
 				goto out;
 			}
-			uint8_t bit = op ? LR_OP_CONNECT : LR_OP_BIND;
+			uint8_t bit = lr_op_of_slot(op);
 			for (size_t i = 0; i < n; i++)
 				if ((rules[i]->op & bit) && !rules[i]->program) {
 					delta[rules[i]->port_lo]++;
@@ -562,8 +562,8 @@ int lr_table_build(const struct lr_ruleset *rs, const struct lr_build_info *info
 	*len = size;
 	rc = 0;
 out:
-	index_build_free(&ib[0]);
-	index_build_free(&ib[1]);
+	for (int op = 0; op < LR_OPS; op++)
+		index_build_free(&ib[op]);
 	compact_free(&k);
 	free(members);
 	free(rules);

@@ -407,10 +407,10 @@ static enum lr_config_result parse_match(struct ctx *c, const config_setting_t *
 {
 	static const char *const protos[] = { "tcp", "udp", "any", NULL };
 	static const char *const families[] = { "ipv4", "ipv6", "any", NULL };
-	static const char *const ops[] = { "bind", "connect", "any", NULL };
+	static const char *const ops[] = { "bind", "connect", "any", "send", NULL };
 	static const uint8_t proto_bits[] = { LR_PROTO_TCP, LR_PROTO_UDP, LR_PROTO_ANY };
 	static const uint8_t family_bits[] = { LR_FAM_V4, LR_FAM_V6, LR_FAM_ANY };
-	static const uint8_t op_bits[] = { LR_OP_BIND, LR_OP_CONNECT, LR_OP_ANY };
+	static const uint8_t op_bits[] = { LR_OP_BIND, LR_OP_CONNECT, LR_OP_ANY, LR_OP_SEND };
 	if (want(c, g, CONFIG_TYPE_GROUP) != LR_CONFIG_OK)
 		return LR_CONFIG_ERROR;
 	for (int i = 0; i < c->lc->length(g); i++) {
@@ -499,14 +499,21 @@ static enum lr_config_result check_rule(struct ctx *c, const config_setting_t *g
 	if (a->deny && (a->reuseaddr || a->reuseport || a->has_rewrite || a->has_source || a->retry_ms ||
 			a->keep))
 		return SERR(c, g, "rule %d: 'deny' cannot be combined with other actions", r->index + 1);
-	if (a->has_source && !(r->op & LR_OP_CONNECT))
-		return SERR(c, g, "rule %d: 'source' applies to connects: add op = \"connect\" to match", r->index + 1);
+	if (a->has_source && !(r->op & (LR_OP_CONNECT | LR_OP_SEND)))
+		return SERR(c, g, "rule %d: 'source' applies to connects and sends: add op = \"connect\" or op = \"send\" to match", r->index + 1);
 	if (a->keep && !(r->op & LR_OP_BIND))
-		return SERR(c, g, "rule %d: 'keep' applies to binds (the listener a program binds), not to connects", r->index + 1);
+		return SERR(c, g, "rule %d: 'keep' applies to binds (the listener a program binds), not to connects or sends", r->index + 1);
+	/* A send rule acts before the kernel's implicit bind; the datagram's
+	 * destination is the program's own (in its buffer, or in each of a
+	 * sendmmsg's messages), never changed. */
+	if (r->op == LR_OP_SEND && a->has_rewrite)
+		return SERR(c, g, "rule %d: 'rewrite' does not apply to op = \"send\" (a datagram's destination is the program's; use 'source' to set where it comes from)", r->index + 1);
+	if (r->op == LR_OP_SEND && r->proto == LR_PROTO_TCP)
+		return SERR(c, g, "rule %d: op = \"send\" matches the first datagram of an unbound UDP socket: proto = \"tcp\" can never match", r->index + 1);
 	if (a->force && !a->reuseaddr && !a->reuseport)
 		return SERR(c, g, "rule %d: 'force' needs reuseaddr or reuseport to keep", r->index + 1);
-	if (a->retry_ms && r->op == LR_OP_CONNECT && !a->has_source)
-		return SERR(c, g, "rule %d: 'retry' applies to binds (or a connect's 'source' bind)", r->index + 1);
+	if (a->retry_ms && !(r->op & LR_OP_BIND) && !a->has_source)
+		return SERR(c, g, "rule %d: 'retry' applies to binds (or the 'source' bind of a connect or send)", r->index + 1);
 	if (a->has_rewrite && a->rewrite.has_addr && r->family == LR_FAM_V4 &&
 	    a->rewrite.addr.family == AF_INET6 && !lr_addr_is_v4mapped(&a->rewrite.addr))
 		return SERR(c, g, "rule %d: an IPv6 'rewrite' cannot apply to IPv4 sockets (family = \"ipv4\")", r->index + 1);

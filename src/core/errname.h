@@ -1,5 +1,5 @@
 /* errno values by name and their English text, for rule files ("EACCES")
- * and log lines. The lookups from a value are async-signal-safe. */
+ * and log lines; signal names. The lookups from a value are async-signal-safe. */
 #ifndef LIBREUSE_ERRNAME_H
 #define LIBREUSE_ERRNAME_H
 
@@ -9,5 +9,8 @@ int lr_errno_from_name(const char *name);
 const char *lr_errno_name(int e);
 /* 13 → "Permission denied", in English whatever the locale. Never NULL. */
 const char *lr_errno_text(int e);
+/* 15 → "TERM", as glibc's sigabbrev_np; NULL for a real-time signal or an
+ * unknown one. */
+const char *lr_signal_abbrev(int sig);
 
 #endif

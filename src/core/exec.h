@@ -3,18 +3,12 @@
 #ifndef LIBREUSE_EXEC_H
 #define LIBREUSE_EXEC_H
 
+#include "elfinfo.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
-/* What an ELF file is, as far as starting it goes: which front end can
- * reach it (run), and why a kernel would refuse it (lr_exec). */
-struct lr_elf_info {
-	bool is_elf;
-	bool is_32;     /* ELFCLASS32 */
-	int machine;    /* e_machine: EM_X86_64, EM_386... */
-	bool is_static; /* no program interpreter */
-	bool is_go;     /* a Go build id note or section */
-};
+/* lr_elf_inspect_fd on the file at path (all zero when it cannot be read). */
 void lr_exec_inspect(const char *path, struct lr_elf_info *info);
 
 /* cmd as execvp would find it: true with its path in out, false when no
@@ -28,5 +22,9 @@ bool lr_exec_resolve(const char *cmd, char *out, size_t n);
  * why, and the result is the exit status to give, 127 for a command not
  * found and 126 otherwise. */
 int lr_exec(char *const argv[]);
+
+/* From now on lr_exec finds and starts path, giving it argv[0] as the
+ * caller has it (run --argv0). Set once, before the first lr_exec. */
+void lr_exec_set_path(const char *path);
 
 #endif

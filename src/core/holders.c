@@ -15,11 +15,28 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 /* Which holders to keep when there are more than fit: the ones that explain
  * a refusal best come first. */
+/* The system call itself and the kernel's record (linux_dirent64), the same
+ * on every ABI: glibc's getdents64 and dirent64 are its own (musl dropped
+ * the LFS64 names). */
+struct lr_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+static long lr_getdents(int fd, void *buf, size_t n)
+{
+	return syscall(SYS_getdents64, fd, buf, n);
+}
+
 static int rank(const struct lr_holder *h)
 {
 	if (h->state == LR_ST_LISTEN)
@@ -129,7 +146,7 @@ static int netlink_query(int fd, int family, uint8_t proto, uint16_t port,
 	req.ops[2] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_LE, 8, 12 };
 	req.ops[3] = (struct inet_diag_bc_op){ 0, 0, port };
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) !=
+	if (lr_sys.sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) !=
 	    (ssize_t)sizeof(req))
 		return -1;
 	long buf[8192 / sizeof(long)];
@@ -349,9 +366,9 @@ static bool each_socket(const char *fd_dir, bool (*fn)(uint64_t ino, void *arg),
 	char buf[4096];
 	ssize_t n;
 	bool stop = false;
-	while (!stop && (n = getdents64(dfd, buf, sizeof(buf))) > 0) {
+	while (!stop && (n = lr_getdents(dfd, buf, sizeof(buf))) > 0) {
 		for (ssize_t off = 0; off < n && !stop;) {
-			const struct dirent64 *d = (const struct dirent64 *)(buf + off);
+			const struct lr_dirent64 *d = (const struct lr_dirent64 *)(buf + off);
 			off += d->d_reclen;
 			if (d->d_name[0] == '.')
 				continue;
@@ -458,9 +475,9 @@ static void scan_all(struct lr_holders *h)
 		return;
 	char buf[4096];
 	ssize_t n;
-	while (!all_owned(h) && (n = getdents64(proc, buf, sizeof(buf))) > 0) {
+	while (!all_owned(h) && (n = lr_getdents(proc, buf, sizeof(buf))) > 0) {
 		for (ssize_t off = 0; off < n && !all_owned(h);) {
-			const struct dirent64 *d = (const struct dirent64 *)(buf + off);
+			const struct lr_dirent64 *d = (const struct lr_dirent64 *)(buf + off);
 			off += d->d_reclen;
 			const char *p = d->d_name;
 			uint64_t pid;

@@ -127,6 +127,22 @@ int lr_keeper_offer(const struct lr_keeper_addr *k, int fd, struct lr_keep_outco
 	return r == 0 && m.op == LR_KEEP_OK;
 }
 
+int lr_keeper_board(const struct lr_keeper_addr *k, int *fd)
+{
+	int saved = errno;
+	struct lr_keep_msg m;
+	memset(&m, 0, sizeof(m));
+	m.op = LR_KEEP_BOARD;
+	*fd = -1;
+	int ok = ask(k, &m, -1, fd) == 0 && m.op == LR_KEEP_OK && *fd >= 0;
+	if (!ok && *fd >= 0) {
+		lr_sys.close(*fd);
+		*fd = -1;
+	}
+	errno = saved;
+	return ok;
+}
+
 /* Options a program sets before bind that its listener keeps afterwards (and
  * hands to the sockets it accepts): copied from the program's fresh socket
  * to the adopted one where they differ. SO_REUSEADDR/SO_REUSEPORT matter only
@@ -168,15 +184,14 @@ static void copy_options(int from, int to, int family, int type)
 		lr_sys.setsockopt(to, SOL_SOCKET, SO_LINGER, &la, sizeof(la));
 }
 
-int lr_keep_fit(int fd, int k, char *why, size_t n)
+int lr_keep_fit_options(int fd, int k, char *why, size_t n)
 {
 	int td = 0, tk = 0, dd = 0, dk = 0;
 	socklen_t l1 = sizeof(td), l2 = sizeof(tk), l3 = sizeof(dd), l4 = sizeof(dk);
-	int flflags = fcntl(fd, F_GETFL);
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &td, &l1) != 0 ||
 	    getsockopt(k, SOL_SOCKET, SO_TYPE, &tk, &l2) != 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dd, &l3) != 0 ||
-	    getsockopt(k, SOL_SOCKET, SO_DOMAIN, &dk, &l4) != 0 || flflags < 0)
+	    getsockopt(k, SOL_SOCKET, SO_DOMAIN, &dk, &l4) != 0)
 		return 0;
 	if (td != tk || dd != dk) {
 		lr_keep_say(why, n, td != tk ? "not taken: the kept socket is of another type" :
@@ -185,10 +200,18 @@ int lr_keep_fit(int fd, int k, char *why, size_t n)
 		return 0;
 	}
 	copy_options(fd, k, dd, td);
+	return 1;
+}
+
+int lr_keep_fit(int fd, int k, char *why, size_t n)
+{
+	int flflags = lr_sys_fcntl(fd, F_GETFL, 0);
+	if (flflags < 0 || !lr_keep_fit_options(fd, k, why, n))
+		return 0;
 	/* File status flags live in the open file description, which the kept
 	 * socket shares with every holder: set only where the program's differ. */
-	int kfl = fcntl(k, F_GETFL);
+	int kfl = lr_sys_fcntl(k, F_GETFL, 0);
 	if (kfl >= 0 && (kfl & O_NONBLOCK) != (flflags & O_NONBLOCK))
-		fcntl(k, F_SETFL, (kfl & ~O_NONBLOCK) | (flflags & O_NONBLOCK));
+		lr_sys_fcntl(k, F_SETFL, (kfl & ~O_NONBLOCK) | (flflags & O_NONBLOCK));
 	return 1;
 }

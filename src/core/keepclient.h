@@ -29,10 +29,17 @@ int lr_keeper_adopt(const struct lr_keeper_addr *k, const struct lr_keep_sock *w
 /* Hands the bound (TCP: listening) socket fd to the keeper: 1 kept, 0 not. */
 int lr_keeper_offer(const struct lr_keeper_addr *k, int fd, struct lr_keep_outcome *out);
 
+/* The keeper's board (see keepwire.h): 1 with *fd (the caller's to close),
+ * 0 without. errno is preserved. */
+int lr_keeper_board(const struct lr_keeper_addr *k, int *fd);
+
 /* Readies kept socket k to stand in for the program's fresh socket fd: the
  * same type and family (else 0, why says so), the options the program set
  * copied over, O_NONBLOCK as the program's. 1 when k fits. */
 int lr_keep_fit(int fd, int k, char *why, size_t n);
+/* The same, but O_NONBLOCK left as the shared file has it: for a front end
+ * that keeps each process's mode itself (the library's keptmode.c). */
+int lr_keep_fit_options(int fd, int k, char *why, size_t n);
 
 /* "PREFIX A[N]B" into out, for the outcome's words. */
 void lr_keep_say(char *out, size_t n, const char *a, const char *b, long num, const char *c);

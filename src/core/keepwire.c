@@ -29,7 +29,7 @@ int lr_send_fd(int sock, const void *data, size_t len, int fd)
 	}
 	ssize_t n;
 	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		n = lr_sys.sendmsg(sock, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -1;

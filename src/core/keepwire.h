@@ -23,7 +23,16 @@
 enum lr_keep_op {
 	LR_KEEP_OFFER = 1, /* program → keeper: hold this socket (passed along) */
 	LR_KEEP_ADOPT = 2, /* program → keeper: a kept socket for this address? */
+	LR_KEEP_BOARD = 3, /* program → keeper: its board (a memfd comes along) */
 };
+
+/* The keeper's board: a page its instances map read-only. Its first word
+ * is the generation now serving (0 before the first), raised once a new
+ * instance took every kept socket and before the old one is told to stop:
+ * a process of an older generation then takes no more connections from a
+ * kept listener (src/preload/keptmode.c), so none is accepted by a process
+ * on its way out. */
+#define LR_KEEPER_BOARD_SIZE 4096
 
 enum lr_keep_status {
 	LR_KEEP_OK = 1,      /* offer taken; or adopt: the socket comes along */

@@ -1,8 +1,8 @@
 #include "log.h"
-#include "sys.h"
 
 #include "errname.h"
 #include "fmt.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,8 +35,8 @@ static int dup_high(int fd)
 	int low = 3;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 600)
 		low = 512;
-	int high = fcntl(fd, F_DUPFD_CLOEXEC, low);
-	return high >= 0 ? high : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	int high = lr_sys_fcntl(fd, F_DUPFD_CLOEXEC, low);
+	return high >= 0 ? high : lr_sys_fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }
 
 static void capture_stderr(void)
@@ -564,7 +564,7 @@ static bool syslog_write(int priority, const char *line, size_t len)
 	int fd = lr_sys.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
-	bool ok = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)(b.len + len);
+	bool ok = lr_sys.sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)(b.len + len);
 	lr_sys.close(fd);
 	return ok;
 }

@@ -54,7 +54,8 @@ void lr_decide(const struct lr_table *t, const struct lr_call *c,
 		d->keep_name = d->keep ? lr_table_str(t, r->keep_name) : NULL;
 		return;
 	}
-	/* connect: options and retry belong to the source bind, if there is one. */
+	/* connect, and a socket's first send: options and retry belong to the
+	 * source bind, if there is one. */
 	if (r->has_source) {
 		if (s->bound) {
 			d->problem = "socket already bound: source not applied";

@@ -27,7 +27,7 @@ struct lr_decision {
 	bool rewrite;               /* use addr/port below instead of the program's */
 	struct lr_addr addr;
 	uint16_t port;
-	bool source;                /* connect: bind to src_addr:src_port first */
+	bool source;                /* connect, send: bind to src_addr:src_port first */
 	struct lr_addr src_addr;
 	uint16_t src_port;
 	uint32_t retry_ms;

@@ -19,8 +19,20 @@ enum lr_level {
 	LR_LOG_ALL,
 };
 
-/* Bit sets, so that "any" is simply both bits. */
-enum { LR_OP_BIND = 1, LR_OP_CONNECT = 2, LR_OP_ANY = 3 };
+/* Bit sets, so that "any" is simply both bits. "any" is bind and connect
+ * only: send (the first datagram of an unbound UDP socket) is named, so a
+ * rule file written before it existed traps no datagram. */
+enum { LR_OP_BIND = 1, LR_OP_CONNECT = 2, LR_OP_ANY = 3, LR_OP_SEND = 4 };
+/* The operations a table indexes, each in a slot of its own. */
+#define LR_OPS 3
+static inline int lr_op_slot(uint8_t op)
+{
+	return op == LR_OP_BIND ? 0 : op == LR_OP_CONNECT ? 1 : 2;
+}
+static inline uint8_t lr_op_of_slot(int slot)
+{
+	return (uint8_t)(1u << slot);
+}
 enum { LR_PROTO_TCP = 1, LR_PROTO_UDP = 2, LR_PROTO_ANY = 3 };
 enum { LR_FAM_V4 = 1, LR_FAM_V6 = 2, LR_FAM_ANY = 3 };
 
@@ -153,10 +165,10 @@ struct lr_table {
 	size_t strings_len;
 	const char *notes;      /* what loading the rules had to say, or NULL */
 	const uint8_t *applies; /* [prog]: 1 when that glob names this program ([0]: any) */
-	struct lr_index index[2]; /* [0] bind, [1] connect */
-	/* [op]: the ports a rule could match a call of at all, one bit each;
+	struct lr_index index[LR_OPS]; /* [lr_op_slot(op)]: bind, connect, send */
+	/* [slot]: the ports a rule could match a call of at all, one bit each;
 	 * NULL: ask the index (rules of this program's own). */
-	const uint64_t *port_map[2];
+	const uint64_t *port_map[LR_OPS];
 	const void *image;        /* the bytes all of the above point into */
 	size_t image_len;
 	void (*release)(void *image, size_t len); /* how the image goes (NULL: it stays) */
@@ -189,16 +201,17 @@ static inline bool lr_table_applies(const struct lr_table *t, const struct lr_en
 	return t->applies[e->prog];
 }
 
-/* False when no rule of the table could match a call of op (LR_OP_BIND or
- * LR_OP_CONNECT) on port: the hook's one check before anything else. */
+/* False when no rule of the table could match a call of op (LR_OP_BIND,
+ * LR_OP_CONNECT or LR_OP_SEND) on port: the hook's one check before
+ * anything else. */
 static inline bool lr_table_may_match(const struct lr_table *t, uint8_t op, uint16_t port)
 {
-	const uint64_t *map = t->port_map[op == LR_OP_CONNECT];
+	const uint64_t *map = t->port_map[lr_op_slot(op)];
 	return !map || (map[port >> 6] >> (port & 63)) & 1;
 }
 
-/* Every port a rule of this program's could match a call of op (0 bind, 1
- * connect) on, one bit each, into map: what lr_table_may_match says, as a
+/* Every port a rule of this program's could match a call of op (a slot:
+ * 0 bind, 1 connect, 2 send) on, one bit each, into map: what lr_table_may_match says, as a
  * whole map the front end may keep. */
 void lr_table_port_map(const struct lr_table *t, int op, uint64_t map[1024]);
 /* Ports [from, to), in host order, that share v: a verdict (verdicts.h),
@@ -218,7 +231,7 @@ static inline const char *lr_table_str(const struct lr_table *t, uint32_t handle
 
 /* The facts of one call that matching needs. */
 struct lr_call {
-	uint8_t op;    /* LR_OP_BIND or LR_OP_CONNECT */
+	uint8_t op;    /* LR_OP_BIND, LR_OP_CONNECT or LR_OP_SEND (its destination) */
 	uint8_t proto; /* LR_PROTO_TCP, LR_PROTO_UDP, or 0 for neither */
 	uint16_t port;
 	struct lr_addr addr;

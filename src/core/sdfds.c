@@ -39,7 +39,7 @@ void lr_sd_capture(lr_getenv_fn *env)
 		int fd = 3 + (int)i;
 		/* Where the limit on fds is below the hold base, the passed number
 		 * itself is all there is. */
-		int h = fcntl(fd, F_DUPFD_CLOEXEC, LR_SD_HOLD_BASE);
+		int h = lr_sys_fcntl(fd, F_DUPFD_CLOEXEC, LR_SD_HOLD_BASE);
 		passed[lr_sd_held_count] = fd;
 		atomic_store(&held[lr_sd_held_count], h >= 0 ? h : fd);
 		name_of[lr_sd_held_count] = NULL;
@@ -94,7 +94,7 @@ void lr_sd_move_from(int fd)
 		if (atomic_load(&held[i]) != fd || fd == passed[i])
 			continue;
 		int saved = errno;
-		int h = fcntl(fd, F_DUPFD_CLOEXEC, LR_SD_HOLD_BASE);
+		int h = lr_sys_fcntl(fd, F_DUPFD_CLOEXEC, LR_SD_HOLD_BASE);
 		if (h >= 0) {
 			atomic_store(&held[i], h);
 			lr_sys.close(fd);
@@ -124,7 +124,7 @@ int lr_sd_find(const struct lr_keep_sock *want, const char *name, struct lr_keep
 									 " is of another address family");
 			continue;
 		}
-		int k = fcntl(h, F_DUPFD_CLOEXEC, 3);
+		int k = lr_sys_fcntl(h, F_DUPFD_CLOEXEC, 3);
 		if (k < 0) {
 			lr_keep_say(out->why, sizeof(out->why), "not taken: no fd free for systemd's socket (",
 				    strerror(errno), -1, ")");

@@ -26,6 +26,9 @@ enum {
 	LR_SOCK_KEEP = 1 << 12,   /* a keep rule bound it: hand it to the keeper at listen */
 	LR_SOCK_KEPT = 1 << 13,   /* a keeper or systemd holds it too: shutdown is not passed on */
 	LR_SOCK_RETRIED = 1 << 14, /* supervisor: a call on it was given up by the program, to be made again */
+	/* library: a kept TCP listener whose program set it blocking; the shared
+	 * file stays non-blocking (src/preload/keptmode.c) */
+	LR_SOCK_BLOCKS = 1 << 15,
 };
 
 /* The bits a program's own SO_REUSEADDR/SO_REUSEPORT (name) set to `on`

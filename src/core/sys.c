@@ -25,5 +25,17 @@ static int sys_close(int fd)
 	return (int)syscall(SYS_close, fd);
 }
 
-const struct lr_sys lr_sys_kernel = { sys_socket, sys_setsockopt, sys_connect, sys_close };
-struct lr_sys lr_sys = { sys_socket, sys_setsockopt, sys_connect, sys_close };
+static ssize_t sys_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to,
+			  socklen_t tolen)
+{
+	return syscall(SYS_sendto, fd, buf, n, flags, to, tolen);
+}
+
+static ssize_t sys_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	return syscall(SYS_sendmsg, fd, msg, flags);
+}
+
+const struct lr_sys lr_sys_kernel = { sys_socket, sys_setsockopt, sys_connect, sys_close, sys_sendto,
+				      sys_sendmsg };
+struct lr_sys lr_sys = { sys_socket, sys_setsockopt, sys_connect, sys_close, sys_sendto, sys_sendmsg };

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-_Static_assert(sizeof(struct lr_tf_header) == 184, "the header's layout is the format");
+_Static_assert(sizeof(struct lr_tf_header) == 224, "the header's layout is the format");
 _Static_assert(sizeof(struct lr_tf_source) == 40, "32- and 64-bit readers agree");
 _Static_assert(sizeof(struct lr_tf_prog) == 8, "32- and 64-bit readers agree");
 _Static_assert(sizeof(struct lr_entry) == 24, "32- and 64-bit readers agree");
@@ -116,7 +116,7 @@ static const char *check(const struct lr_tf_header *h, size_t len)
 	for (uint32_t i = 0; i < h->nsources; i++)
 		if (!s[i].path || !handle_ok(h, s[i].path))
 			return "a source points outside the table";
-	for (int op = 0; op < 2; op++) {
+	for (int op = 0; op < LR_OPS; op++) {
 		const struct lr_tf_index *x = &h->index[op];
 		if (x->map_at && !inside(h, x->map_at, 1024, 8, 8))
 			return "a port map lies outside the table";
@@ -202,10 +202,10 @@ int lr_table_open(struct lr_table *t, const void *image, size_t len, const char 
 	for (uint32_t i = 0; i < h->nprogs; i++)
 		prog_ops |= applies[i + 1] ? p[i].ops : 0;
 	t->applies = applies;
-	for (int op = 0; op < 2; op++) {
+	for (int op = 0; op < LR_OPS; op++) {
 		const struct lr_tf_index *x = &h->index[op];
 		struct lr_index *ix = &t->index[op];
-		ix->nintervals = (t->ops & (op ? LR_OP_CONNECT : LR_OP_BIND)) ? x->nintervals : 0;
+		ix->nintervals = (t->ops & lr_op_of_slot(op)) ? x->nintervals : 0;
 		ix->linear = x->linear;
 		ix->off = (const uint32_t *)(b + x->off_at);
 		ix->cand = (const uint32_t *)(b + x->cand_at);
@@ -213,7 +213,7 @@ int lr_table_open(struct lr_table *t, const void *image, size_t len, const char 
 		ix->block = x->block_at ? (const uint16_t *)(b + x->block_at) : NULL;
 		/* The map covers rules that name no program: with rules of this
 		 * program's for the op, the index is asked instead. */
-		t->port_map[op] = (prog_ops & (op ? LR_OP_CONNECT : LR_OP_BIND)) ? NULL
+		t->port_map[op] = (prog_ops & lr_op_of_slot(op)) ? NULL
 				  : x->map_at ? (const uint64_t *)(b + x->map_at) : no_ports;
 	}
 	return 0;
@@ -265,7 +265,7 @@ static bool rule_matches(const struct lr_table *t, const struct lr_entry *r,
 
 const struct lr_entry *lr_table_match(const struct lr_table *t, const struct lr_call *c)
 {
-	const struct lr_index *ix = &t->index[c->op == LR_OP_CONNECT];
+	const struct lr_index *ix = &t->index[lr_op_slot(c->op)];
 	if (ix->nintervals == 0)
 		return NULL;
 	/* The last interval starting at or below the port: between the

@@ -16,7 +16,7 @@
 
 #define LR_TABLE_MAGIC "\177LRTABLE" /* 8 bytes, NUL not included */
 /* Bumped with any change of the layout below or of what a field means. */
-#define LR_TABLE_VERSION 3u
+#define LR_TABLE_VERSION 4u /* 4: a third index, op = "send" */
 /* Larger than any table a 16 MiB rule file compiles to. */
 #define LR_TABLE_MAX_BYTES (256u << 20)
 
@@ -62,7 +62,7 @@ struct lr_tf_header {
 	uint32_t rules_at, actions_at, cidrs_at, progs_at, sources_at, strings_at, strings_len;
 	uint32_t unused;
 	uint64_t inline_hash; /* of the LIBREUSE_RULES text compiled in, 0: none */
-	struct lr_tf_index index[2];
+	struct lr_tf_index index[LR_OPS];
 };
 
 /* What a table is compiled from besides the ruleset. */

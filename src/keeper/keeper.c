@@ -15,9 +15,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -54,6 +56,7 @@ struct instance {
 	bool running;
 	int status; /* wait status of the last of its processes reaped */
 	long long started_ms, deadline_ms;
+	long long stop_ms; /* when it was sent the stop signal: 0 before */
 	bool killed;
 	int nextra;
 	pid_t extra[LR_EXTRAS];
@@ -87,6 +90,10 @@ struct keeper {
 	 * ever. */
 	int reserve_fd;
 	long long fds_said_s;
+	/* The board (keepwire.h): a memfd its instances map, and the keeper's
+	 * own mapping of it; -1 and NULL where it could not be made. */
+	int board_fd;
+	_Atomic uint32_t *board;
 };
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -163,8 +170,35 @@ static void kill_instance(struct instance *in)
 static void stop_instance(struct keeper *k, struct instance *in, int sig)
 {
 	in->state = I_STOPPING;
-	in->deadline_ms = now_ms() + k->o->stop_timeout_ms;
+	in->stop_ms = now_ms();
+	in->deadline_ms = in->stop_ms + k->o->stop_timeout_ms;
 	signal_instance(in, sig);
+}
+
+/* Which generation serves, on the board its instances read. */
+static void set_serving(struct keeper *k, unsigned gen)
+{
+	if (k->board)
+		atomic_store_explicit(k->board, gen, memory_order_release);
+}
+
+/* The board: a sealed page whose first word the keeper writes. */
+static void open_board(struct keeper *k)
+{
+	k->board_fd = memfd_create("libreuse-keeper-board", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	void *p = MAP_FAILED;
+	if (k->board_fd >= 0 && ftruncate(k->board_fd, LR_KEEPER_BOARD_SIZE) == 0 &&
+	    fcntl(k->board_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0)
+		p = mmap(NULL, LR_KEEPER_BOARD_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, k->board_fd, 0);
+	if (p == MAP_FAILED) {
+		say("cannot make the board that tells old instances they no longer serve (%s): an old "
+		    "instance accepts until it stops", strerror(errno));
+		if (k->board_fd >= 0)
+			close(k->board_fd);
+		k->board_fd = -1;
+		return;
+	}
+	k->board = p;
 }
 
 static struct instance *start_instance(struct keeper *k, enum state s)
@@ -192,6 +226,8 @@ static struct instance *start_instance(struct keeper *k, enum state s)
 		_exit(lr_exec(k->o->argv));
 	}
 	memset(in, 0, sizeof(*in));
+	if (s == I_SERVING)
+		set_serving(k, gen); /* the first, or one started again */
 	in->state = s;
 	in->gen = gen;
 	in->pid = pid;
@@ -372,6 +408,9 @@ static void serve(struct keeper *k, struct lr_conn *c)
 					   : LR_KEEP_FAILED;
 			fd = -1; /* the store's now */
 		}
+	} else if (m.op == LR_KEEP_BOARD) {
+		give = k->board_fd;
+		reply.op = give >= 0 ? LR_KEEP_OK : LR_KEEP_NONE;
 	} else if (m.op == LR_KEEP_ADOPT) {
 		give = lr_store_adopt(&k->store, &m.sock, m.gen, reply.reason, sizeof(reply.reason));
 		reply.op = give >= 0 ? LR_KEEP_OK : LR_KEEP_NONE;
@@ -525,6 +564,8 @@ static void check_ready(struct keeper *k)
 	struct instance *old = by_state(k, I_SERVING);
 	next->state = I_SERVING;
 	next->deadline_ms = 0;
+	/* Before the old one is told: from now on it takes no connection. */
+	set_serving(k, next->gen);
 	if (old) {
 		say("restart: pid %d (generation %u) took %zu kept socket(s); stopping pid %d with SIG%s",
 		    (int)next->pid, next->gen, k->store.n, (int)old->pid, sigabbrev_np(k->o->stop_signal));
@@ -583,6 +624,11 @@ static void settle(struct keeper *k)
 		in->state = I_FREE;
 		if (k->quitting && in->gen == k->quit_gen)
 			k->exit_status = lr_child_exit_code(in->status);
+		if (was == I_STOPPING && !k->quitting)
+			/* How long an old instance took to finish: what a restart
+			 * costs, and how near it came to the stop timeout. */
+			say("pid %d (generation %u) exited (%s) %lld ms after SIG%s", (int)in->pid, in->gen,
+			    st, now_ms() - in->stop_ms, sigabbrev_np(k->o->stop_signal));
 		if (was == I_STARTING) {
 			struct instance *old = by_state(k, I_SERVING);
 			say("restart failed: pid %d (generation %u) exited (%s) before taking its sockets%s",
@@ -664,6 +710,7 @@ int lr_keeper_run(const struct lr_keeper_opts *o)
 	k.listener = k.sigfd = -1;
 	k.hangup_said_s = k.fds_said_s = -1;
 	k.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	open_board(&k);
 	lr_conns_init(&k.conns);
 	/* Orphans of a daemon that forks into the background come to us, so
 	 * they stay in the tree the keeper serves and waits for. */
@@ -757,6 +804,10 @@ int lr_keeper_run(const struct lr_keeper_opts *o)
 	lr_conns_free(&k.conns);
 	if (k.reserve_fd >= 0)
 		close(k.reserve_fd);
+	if (k.board) {
+		munmap((void *)k.board, LR_KEEPER_BOARD_SIZE);
+		close(k.board_fd);
+	}
 	lr_store_free(&k.store);
 	close(k.listener);
 	close(k.sigfd);

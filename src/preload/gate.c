@@ -3,6 +3,7 @@
 /* 72 KiB of zero pages: a load writes only the ports its rules name. */
 _Atomic uint8_t lr_gate_bind[65536];
 _Atomic uint64_t lr_gate_connect[1024];
+atomic_bool lr_gate_send;
 
 /* Which of lr_gate_bind's 16 pages, and whether any word of
  * lr_gate_connect, were ever written with something other than zero: a
@@ -78,6 +79,11 @@ static void write_gate(const struct lr_table *t, bool narrow)
 		lr_table_port_runs(t, 1, connect_run, &p);
 	else
 		connect_run(&p, 0, 65536, 0);
+	/* Narrowing only turns it on: a send racing the swap then takes the
+	 * full path, which holds one table or the other. */
+	bool send = t && (t->ops & LR_OP_SEND);
+	if (send || !narrow)
+		atomic_store_explicit(&lr_gate_send, send, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);
 }
 

@@ -29,6 +29,14 @@
 extern _Atomic uint8_t lr_gate_bind[65536];     /* [n]: a code */
 extern _Atomic uint64_t lr_gate_connect[1024]; /* [n >> 6] bit n & 63: ask */
 
+/* Whether a socket's first datagram (sendto, sendmsg, sendmmsg of a UDP
+ * socket not recorded bound) takes the full path: some rule has op =
+ * "send", or every call is logged. Off, that first datagram costs a
+ * clock read and goes straight on, and the socket is recorded bound (the
+ * kernel binds it): its next datagrams cost one load and a compare.
+ * Written only by the thread publishing rules; read with relaxed loads. */
+extern atomic_bool lr_gate_send;
+
 /* A verdict as lr_gate_bind holds it: the common one, PASS, is 0. A
  * verdict that settles nothing (0) becomes LR_GATE_FULL. */
 static inline uint8_t lr_gate_code(uint8_t verdict)

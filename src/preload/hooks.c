@@ -5,6 +5,7 @@
 #include "caller.h"
 #include "fdstate.h"
 #include "gate.h"
+#include "libc.h"
 #include "policy.h"
 #include "real.h"
 #include "sdfds.h"
@@ -44,7 +45,8 @@ LR_EXPORT int socket(int domain, int type, int protocol)
 		return fd;
 	lr_fd_set(fd, bits);
 	/* The first IP socket is when rules are read, with fds to spare. */
-	if (bits && __builtin_expect(!atomic_load_explicit(&lr_state_started, memory_order_acquire), 0))
+	if (bits && __builtin_expect(!atomic_load_explicit(&lr_state_started, memory_order_acquire), 0) &&
+	    !lr_libc_foreign)
 		return lr_state_start_at(fd);
 	return fd;
 }
@@ -174,8 +176,10 @@ static int intercept(uint8_t op, int (*real)(int, const struct sockaddr *, sockl
 	struct lr_sockinfo si;
 	struct lr_guard g;
 	struct lr_loaded *l;
-	if (lr_sockaddr_read(addr, len, &c.addr, &c.port) != 0 || !sockinfo(fd, &si, &c.proto) ||
-	    !(l = lr_state_enter(&g))) {
+	/* In a libc it was not built for the library rules nothing: until the
+	 * rules are loaded every bind and connect comes this way. */
+	if (lr_libc_foreign || lr_sockaddr_read(addr, len, &c.addr, &c.port) != 0 ||
+	    !sockinfo(fd, &si, &c.proto) || !(l = lr_state_enter(&g))) {
 		int ret = real(fd, addr, len);
 		if (ret == 0 && op == LR_OP_BIND)
 			lr_fd_or(fd, LR_SOCK_BOUND);
@@ -316,6 +320,115 @@ LR_EXPORT int shutdown(int fd, int how)
 		lr_state_leave(&g);
 	errno = e;
 	return ignored ? 0 : lr_real.shutdown(fd, how);
+}
+
+/* A send, as the three calls make it: the hooks share one full path. */
+struct send_args {
+	int kind; /* 0 sendto, 1 sendmsg, 2 sendmmsg */
+	int fd, flags;
+	const void *buf;
+	size_t n;
+	const struct sockaddr *to;
+	socklen_t tolen;
+	const struct msghdr *msg;
+	struct mmsghdr *vec;
+	unsigned int vlen;
+};
+
+static ssize_t send_real(const struct send_args *a)
+{
+	switch (a->kind) {
+	case 0: return lr_real.sendto(a->fd, a->buf, a->n, a->flags, a->to, a->tolen);
+	case 1: return lr_real.sendmsg(a->fd, a->msg, a->flags);
+	default: return lr_real.sendmmsg(a->fd, a->vec, a->vlen, a->flags);
+	}
+}
+
+/* The datagram went, so the kernel bound the socket if nothing had: its
+ * next datagrams take the short way. */
+static ssize_t send_recorded(const struct send_args *a)
+{
+	ssize_t ret = send_real(a);
+	if (ret >= 0) {
+		int e = errno;
+		lr_fd_or(a->fd, LR_SOCK_BOUND);
+		errno = e;
+	}
+	return ret;
+}
+
+/* A UDP socket's first datagram to an address, while the socket is not
+ * recorded bound: once per socket, off the short way. */
+static __attribute__((noinline, cold)) ssize_t send_first(const struct send_args *a)
+{
+	if (!atomic_load_explicit(&lr_gate_send, memory_order_relaxed) && !lr_state_check_due())
+		return send_recorded(a);
+	struct lr_call c;
+	struct lr_sockinfo si;
+	struct lr_guard g;
+	struct lr_loaded *l;
+	if (lr_sockaddr_read(a->to, a->tolen, &c.addr, &c.port) != 0 || !sockinfo(a->fd, &si, &c.proto) ||
+	    !(l = lr_state_enter(&g)))
+		return send_recorded(a);
+	c.op = LR_OP_SEND;
+	bool said;
+	ssize_t ret;
+	int e;
+	if (lr_act_send(l, &lr_shim, a->fd, &c, &si, &said) != 0) {
+		ret = -1;
+		e = errno;
+	} else {
+		ret = send_recorded(a);
+		e = errno;
+		if (said)
+			lr_act_sent(l, &lr_shim, a->fd, &c, &si, true, ret < 0 ? -1 : 0, e);
+	}
+	lr_state_leave(&g);
+	errno = e;
+	return ret;
+}
+
+/* Whether a send to `to` on fd may be a UDP socket's first: it names an
+ * address (a connected socket's need not) and the socket is UDP and not
+ * recorded bound. Every other datagram pays this and the real call. */
+static inline bool maybe_first_send(int fd, const void *to)
+{
+	return to && (unsigned)fd < LR_FD_TRACKED &&
+	       (atomic_load_explicit(&lr_fdstate[fd], memory_order_relaxed) &
+		(LR_SOCK_UDP | LR_SOCK_BOUND)) == LR_SOCK_UDP;
+}
+
+LR_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to,
+			 socklen_t tolen)
+{
+	if (__builtin_expect(maybe_first_send(fd, to), 0)) {
+		struct send_args a = { .kind = 0, .fd = fd, .flags = flags, .buf = buf, .n = n,
+				       .to = to, .tolen = tolen };
+		return send_first(&a);
+	}
+	return lr_real.sendto(fd, buf, n, flags, to, tolen);
+}
+
+LR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	if (__builtin_expect(msg && maybe_first_send(fd, msg->msg_name), 0)) {
+		struct send_args a = { .kind = 1, .fd = fd, .flags = flags, .msg = msg,
+				       .to = msg->msg_name, .tolen = msg->msg_namelen };
+		return send_first(&a);
+	}
+	return lr_real.sendmsg(fd, msg, flags);
+}
+
+/* The first message's destination is where the kernel binds the socket
+ * (the rest go from the same source). */
+LR_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, lr_mmsg_flags flags)
+{
+	if (__builtin_expect(vec && vlen && maybe_first_send(fd, vec[0].msg_hdr.msg_name), 0)) {
+		struct send_args a = { .kind = 2, .fd = fd, .flags = flags, .vec = vec, .vlen = vlen,
+				       .to = vec[0].msg_hdr.msg_name, .tolen = vec[0].msg_hdr.msg_namelen };
+		return (int)send_first(&a);
+	}
+	return lr_real.sendmmsg(fd, vec, vlen, flags);
 }
 
 /* The addresses real.c compares its lookups with (see real.h). gcc wants an

@@ -73,6 +73,22 @@ static int first_fclose(FILE *f)
 	lr_real_resolve();
 	return lr_real.fclose(f);
 }
+static ssize_t first_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a,
+			    socklen_t l)
+{
+	lr_real_resolve();
+	return lr_real.sendto(fd, buf, n, flags, a, l);
+}
+static ssize_t first_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	lr_real_resolve();
+	return lr_real.sendmsg(fd, msg, flags);
+}
+static int first_sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, lr_mmsg_flags flags)
+{
+	lr_real_resolve();
+	return lr_real.sendmmsg(fd, vec, n, flags);
+}
 
 #define STAND_IN(name) .name = first_##name,
 struct lr_real lr_real = { LR_HOOKED(STAND_IN) };
@@ -111,6 +127,10 @@ static void sys_closefrom(int low)
 {
 	syscall(SYS_close_range, (unsigned int)low, ~0u, 0);
 }
+static int sys_sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, lr_mmsg_flags flags)
+{
+	return (int)syscall(SYS_sendmmsg, fd, vec, n, flags);
+}
 /* No system call closes a FILE: its fd at least, leaving the buffer. */
 static int sys_fclose(FILE *f)
 {
@@ -127,11 +147,13 @@ static void *next(const char *name, void *fallback, void *self)
 	return !f || f == self ? fallback : f;
 }
 
-/* The core's system calls serve as these four fallbacks. */
+/* The core's system calls serve as these fallbacks. */
 #define sys_socket lr_sys_kernel.socket
 #define sys_setsockopt lr_sys_kernel.setsockopt
 #define sys_connect lr_sys_kernel.connect
 #define sys_close lr_sys_kernel.close
+#define sys_sendto lr_sys_kernel.sendto
+#define sys_sendmsg lr_sys_kernel.sendmsg
 
 /* dlsym returns void *; POSIX guarantees it converts to a function pointer. */
 #define RESOLVE(name)                                                             \
@@ -150,6 +172,8 @@ static void resolve(void)
 	lr_sys.setsockopt = lr_real.setsockopt;
 	lr_sys.connect = lr_real.connect;
 	lr_sys.close = lr_real.close;
+	lr_sys.sendto = lr_real.sendto;
+	lr_sys.sendmsg = lr_real.sendmsg;
 	atomic_store_explicit(&lr_real_ready, true, memory_order_release);
 }
 

@@ -12,6 +12,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+
+/* sendmmsg's flags: int in glibc's prototype, unsigned int in musl's (the
+ * library is built for both). */
+#ifdef __GLIBC__
+typedef int lr_mmsg_flags;
+#else
+typedef unsigned int lr_mmsg_flags;
+#endif
+
 /* Atomic: written once by the resolving thread while others may call
  * through a stand-in; a load is a plain one on x86. */
 struct lr_real {
@@ -27,6 +36,9 @@ struct lr_real {
 	int (*_Atomic close_range)(unsigned int, unsigned int, int);
 	void (*_Atomic closefrom)(int);
 	int (*_Atomic fclose)(FILE *);
+	ssize_t (*_Atomic sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	ssize_t (*_Atomic sendmsg)(int, const struct msghdr *, int);
+	int (*_Atomic sendmmsg)(int, struct mmsghdr *, unsigned int, lr_mmsg_flags);
 };
 
 /* The stand-ins at first (pthread_once), then the real functions. */
@@ -39,7 +51,8 @@ void lr_real_resolve(void);
 /* Every function libreuse interposes, once: X(name) for each. */
 #define LR_HOOKED(X)                                                                      \
 	X(socket) X(setsockopt) X(bind) X(connect) X(listen) X(close) X(shutdown) X(dup2) \
-	X(dup3) X(close_range) X(closefrom) X(fclose)
+	X(dup3) X(close_range) X(closefrom) X(fclose)                                       \
+	X(sendto) X(sendmsg) X(sendmmsg)
 
 /* The hooks themselves, as addresses bound inside libreuse (aliases made in
  * hooks.c): a lookup that returns one of them came back to us. */

@@ -26,11 +26,13 @@
 	NR(abi, LR_SC_BIND, bind), NR(abi, LR_SC_CONNECT, connect), NR(abi, LR_SC_LISTEN, listen),                 \
 		NR(abi, LR_SC_SHUTDOWN, shutdown), NR(abi, LR_SC_SETSOCKOPT, setsockopt),                          \
 		NR(abi, LR_SC_EXECVE, execve), NR(abi, LR_SC_EXECVE, execveat),                                    \
-		NR(abi, LR_SC_IO_URING_SETUP, io_uring_setup)
+		NR(abi, LR_SC_IO_URING_SETUP, io_uring_setup), NR(abi, LR_SC_SENDTO, sendto),                     \
+		NR(abi, LR_SC_SENDMSG, sendmsg), NR(abi, LR_SC_SENDMMSG, sendmmsg)
 
 #if defined(__x86_64__)
-/* x32 has its own setsockopt and execve numbers (the x86-64 ones with the
- * x32 bit are not calls at all: ENOSYS); its header gives those. */
+/* x32 has its own setsockopt and execve numbers, and sendmsg and sendmmsg
+ * taking its own msghdr (the x86-64 ones with the x32 bit are not calls at
+ * all: ENOSYS); its header gives those. */
 static const struct lr_abi_nr native[] = { CALLS(NATIVE) };
 static const struct lr_abi_nr x32[] = { CALLS(X32) };
 static const struct lr_abi_nr i386[] = { CALLS(I386) };
@@ -78,6 +80,9 @@ uint32_t lr_abi_socketcall_of(enum lr_sc op)
 	case LR_SC_LISTEN: return SYS_LISTEN;
 	case LR_SC_SHUTDOWN: return SYS_SHUTDOWN;
 	case LR_SC_SETSOCKOPT: return SYS_SETSOCKOPT;
+	case LR_SC_SENDTO: return SYS_SENDTO;
+	case LR_SC_SENDMSG: return SYS_SENDMSG;
+	case LR_SC_SENDMMSG: return SYS_SENDMMSG;
 	default: return 0;
 	}
 }
@@ -92,6 +97,9 @@ static unsigned nargs(enum lr_sc op)
 	case LR_SC_LISTEN:
 	case LR_SC_SHUTDOWN: return 2;
 	case LR_SC_SETSOCKOPT: return 5;
+	case LR_SC_SENDTO: return 6;
+	case LR_SC_SENDMSG: return 3;
+	case LR_SC_SENDMMSG: return 4;
 	default: return 0;
 	}
 }
@@ -110,12 +118,12 @@ static void socketcall(const struct seccomp_notif *req, struct lr_syscall *out)
 {
 	uint32_t call = (uint32_t)req->data.args[0];
 	enum lr_sc op = LR_SC_OTHER;
-	for (enum lr_sc o = LR_SC_BIND; o <= LR_SC_SETSOCKOPT; o++)
+	for (enum lr_sc o = LR_SC_BIND; o <= LR_SC_LAST_SOCKETCALL; o++)
 		if (lr_abi_socketcall_of(o) == call)
 			op = o;
 	if (op == LR_SC_OTHER)
 		return; /* a sub-call the filter should not have trapped: let it run */
-	uint32_t words[5];
+	uint32_t words[6];
 	unsigned n = nargs(op);
 	if (lr_notify_read((pid_t)req->pid, (uint32_t)req->data.args[1], words, n * sizeof(words[0])) != 0) {
 		out->op = LR_SC_UNDECODED;
@@ -124,6 +132,7 @@ static void socketcall(const struct seccomp_notif *req, struct lr_syscall *out)
 		return;
 	}
 	out->op = op;
+	out->compat = true;
 	for (unsigned i = 0; i < n; i++)
 		out->arg[i] = words[i];
 }
@@ -137,6 +146,7 @@ void lr_abi_decode(const struct seccomp_notif *req, struct lr_syscall *out)
 		if (x32 && !x32_runs)
 			return; /* LR_SC_OTHER: the kernel says ENOSYS itself */
 		out->op = lookup(x32 ? LR_ABI_X32 : LR_ABI_NATIVE, nr);
+		out->compat = x32;
 		memcpy(out->arg, req->data.args, sizeof(out->arg));
 		return;
 	}
@@ -146,9 +156,10 @@ void lr_abi_decode(const struct seccomp_notif *req, struct lr_syscall *out)
 			return;
 		}
 		out->op = lookup(LR_ABI_I386, nr);
+		out->compat = true;
 		/* Only the low halves are the program's: `int $0x80` from a
 		 * 64-bit program leaves whatever was in the upper ones. */
-		for (int i = 0; i < 5; i++)
+		for (int i = 0; i < 6; i++)
 			out->arg[i] = (uint32_t)req->data.args[i];
 		return;
 	}

@@ -18,6 +18,11 @@ enum lr_sc {
 	LR_SC_LISTEN,
 	LR_SC_SHUTDOWN,
 	LR_SC_SETSOCKOPT,
+	/* Trapped only under a rule with op = "send": a socket's first
+	 * datagram is where the kernel binds it. */
+	LR_SC_SENDTO,
+	LR_SC_SENDMSG,
+	LR_SC_SENDMMSG,
 	LR_SC_EXECVE,
 	LR_SC_IO_URING_SETUP,
 	LR_SC_UNDECODED, /* trapped but not understood: refused with ENOSYS, and said */
@@ -29,7 +34,10 @@ enum lr_sc {
  * `what` says, for LR_SC_UNDECODED, what it was. */
 struct lr_syscall {
 	enum lr_sc op;
-	uint64_t arg[5];
+	uint64_t arg[6];
+	/* A 32-bit ABI's call (x32, i386): the structures it points to (a
+	 * msghdr) have 32-bit pointers. */
+	bool compat;
 	char what[96];
 };
 
@@ -61,7 +69,9 @@ extern const struct lr_abi_nr *const lr_abi_numbers[LR_ABIS];
 extern const size_t lr_abi_count[LR_ABIS];
 extern const uint32_t lr_abi_audit_arch[LR_ABIS]; /* 0: no such ABI in this build */
 
-/* i386's socketcall number, and its sub-call for each operation (0: none). */
+/* i386's socketcall number, and its sub-call for each operation (0: none);
+ * the operations socketcall carries run from LR_SC_BIND to this one. */
+#define LR_SC_LAST_SOCKETCALL LR_SC_SENDMMSG
 #define LR_I386_SOCKETCALL 102u
 uint32_t lr_abi_socketcall_of(enum lr_sc op);
 

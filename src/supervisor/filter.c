@@ -90,6 +90,9 @@ static bool trapped(const struct lr_traps *t, enum lr_sc op)
 	case LR_SC_CONNECT: return t->connect;
 	case LR_SC_LISTEN: return t->listen;
 	case LR_SC_SHUTDOWN: return t->shutdown;
+	case LR_SC_SENDTO:
+	case LR_SC_SENDMSG:
+	case LR_SC_SENDMMSG: return t->send;
 	case LR_SC_OTHER:
 	case LR_SC_UNDECODED: return false;
 	default: return true;
@@ -139,7 +142,7 @@ static bool build(struct prog *p, const struct lr_traps *t)
 	 * of arguments itself is in the program's memory, read later. */
 	place(p, L_SOCKETCALL);
 	load(p, LR_ARG_LO(0));
-	for (enum lr_sc op = LR_SC_BIND; op <= LR_SC_SETSOCKOPT; op++)
+	for (enum lr_sc op = LR_SC_BIND; op <= LR_SC_LAST_SOCKETCALL; op++)
 		if (trapped(t, op))
 			jump_if(p, lr_abi_socketcall_of(op), L_NOTIFY);
 	emit(p, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, NEXT, NEXT);
@@ -169,6 +172,9 @@ void lr_traps_of(const struct lr_table *t, struct lr_traps *out)
 	out->connect = everything || t->index[1].nintervals > 0 || t->index[1].linear;
 	out->listen = everything || keep;
 	out->shutdown = keep;
+	/* Not at level "all" alone: every datagram would be trapped. A send
+	 * rule (one that only logs will do) asks for them. */
+	out->send = (t->ops & LR_OP_SEND) != 0;
 }
 
 size_t lr_filter_program(const struct lr_traps *t, struct sock_filter *out, size_t max)

@@ -12,6 +12,7 @@ struct lr_traps {
 	bool connect;  /* a connect rule, or level "all" */
 	bool listen;   /* keep, or level "all" (the audit) */
 	bool shutdown; /* keep: a kept listener is not shut down */
+	bool send;     /* a rule with op = "send": sendto, sendmsg, sendmmsg */
 };
 
 struct lr_table;

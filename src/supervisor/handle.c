@@ -280,6 +280,86 @@ static void address_call(int listener, const struct seccomp_notif *req, const st
 	finish(&a);
 }
 
+/* Where a send's datagram goes, as the program passed it: sendto's
+ * address, or the name of (the first) msghdr, whose layout is the ABI's.
+ * False when it names none (a connected socket) or cannot be read. */
+static bool send_destination(const struct seccomp_notif *req, const struct lr_syscall *sc,
+			     uint64_t *name, uint32_t *len)
+{
+	if (sc->op == LR_SC_SENDTO) {
+		*name = sc->arg[4];
+		*len = (uint32_t)sc->arg[5];
+		return *name != 0;
+	}
+	if (sc->op == LR_SC_SENDMMSG && sc->arg[2] == 0)
+		return false;
+	/* msghdr (and mmsghdr, which begins with one): the name's pointer,
+	 * then its length — 8 + 4 bytes, or 4 + 4 for a 32-bit ABI. */
+	unsigned char head[12];
+	size_t n = sc->compat ? 8 : 12;
+	if (sc->arg[1] == 0 || lr_notify_read((pid_t)req->pid, sc->arg[1], head, n) != 0)
+		return false;
+	if (sc->compat) {
+		uint32_t p;
+		memcpy(&p, head, 4);
+		*name = p;
+		memcpy(len, head + 4, 4);
+	} else {
+		memcpy(name, head, 8);
+		memcpy(len, head + 8, 4);
+	}
+	return *name != 0;
+}
+
+/* sendto, sendmsg, sendmmsg, trapped because a rule has op = "send": only
+ * a UDP socket's first datagram, while the socket is unbound, is acted on
+ * (a deny, or the source bind before the kernel's own); the datagram
+ * itself the program always sends, in its own thread (CONTINUE). Every
+ * other datagram costs the reads that tell it is not a first one. */
+static void send_call(int listener, const struct seccomp_notif *req, const struct lr_syscall *sc)
+{
+	struct address_call a = { .r = { .t = { .dup = -1, .pidfd = -1 } } };
+	uint64_t name;
+	uint32_t len;
+	if (!send_destination(req, sc, &name, &len) || len > sizeof(a.ss) || len < sizeof(sa_family_t) ||
+	    lr_notify_read((pid_t)req->pid, name, &a.ss, len) != 0 ||
+	    lr_sockaddr_read((struct sockaddr *)&a.ss, len, &a.c.addr, &a.c.port) != 0) {
+		lr_notify_continue(listener, req->id);
+		return;
+	}
+	a.len = len;
+	a.c.op = LR_OP_SEND;
+	a.c.proto = LR_PROTO_UDP;
+	pid_t tgid;
+	struct lr_proc proc;
+	int pidfd = lr_notify_pidfd_take((pid_t)req->pid, &tgid);
+	bool concerned = pidfd >= 0 && lr_proc_get(tgid, &proc) == 0 && proc.loaded &&
+			 lr_table_match(proc.loaded->table, &a.c);
+	if (pidfd >= 0)
+		lr_notify_pidfd_put(pidfd, false);
+	if (!concerned || !reach(listener, req, (int)sc->arg[0], &a.r) ||
+	    (a.r.st & (LR_SOCK_UDP | LR_SOCK_BOUND)) != LR_SOCK_UDP) {
+		release(&a.r);
+		lr_notify_continue(listener, req->id);
+		return;
+	}
+	struct lr_sockinfo si;
+	uint8_t proto;
+	lr_sockinfo_of(a.r.st, &si, &proto);
+	bool said;
+	if (lr_act_send(a.r.proc.loaded, &a.r.who, a.r.t.dup, &a.c, &si, &said) != 0) {
+		answer(&a.r, -1, errno);
+		release(&a.r);
+		return;
+	}
+	/* The kernel binds it now if nothing did: its next datagrams are not
+	 * first ones. */
+	lr_front_update(a.r.t.ino, 0, LR_SOCK_BOUND);
+	if (lr_notify_continue(listener, req->id) == 0 && said)
+		lr_act_sent(a.r.proc.loaded, &a.r.who, a.r.t.dup, &a.c, &si, false, 0, 0);
+	release(&a.r);
+}
+
 static void setsockopt_call(int listener, const struct seccomp_notif *req, const struct lr_syscall *sc)
 {
 	int val;
@@ -387,6 +467,11 @@ void lr_handle(int listener, const struct seccomp_notif *req)
 		break;
 	case LR_SC_SETSOCKOPT:
 		setsockopt_call(listener, req, &sc);
+		break;
+	case LR_SC_SENDTO:
+	case LR_SC_SENDMSG:
+	case LR_SC_SENDMMSG:
+		send_call(listener, req, &sc);
 		break;
 	case LR_SC_LISTEN:
 		listen_call(listener, req, &sc);

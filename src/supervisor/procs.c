@@ -73,6 +73,7 @@ static void say_untrapped(const void *img, size_t len)
 	const char *what = want.connect && !installed.connect ? "connect"
 			   : want.listen && !installed.listen ? "listen"
 			   : want.shutdown && !installed.shutdown ? "shutdown"
+			   : want.send && !installed.send ? "sendto/sendmsg/sendmmsg"
 								  : NULL;
 	if (what) {
 		char msg[PATH_MAX + 320];

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,35 +49,79 @@ static void *receiver(void *arg)
 	return NULL;
 }
 
+/* What the child tells the parent once its filter is installed (or not):
+ * the listener's fd number in the child, or -1 and why. Sent with write():
+ * the filter may trap sendmsg (a rule with op = "send"), which nobody
+ * would answer yet, so the parent takes the listener itself (pidfd_getfd,
+ * as it reaches every socket of the program's) and answers one byte: 1
+ * when it has it. */
+struct hello {
+	int fd;
+	char why[256];
+};
+
 /* The child: the filter, its listener to the parent, then the program. */
 static void child(int sock, char **argv, const struct lr_traps *t, const sigset_t *orig, bool required,
 		  const char *kernel_why)
 {
 	sigprocmask(SIG_SETMASK, orig, NULL);
-	char why[256] = "";
-	int fd = -1;
+	struct hello h = { .fd = -1 };
 	if (kernel_why[0])
-		snprintf(why, sizeof(why), "%s", kernel_why);
+		snprintf(h.why, sizeof(h.why), "%s", kernel_why);
 	else
-		fd = lr_filter_install(t, why, sizeof(why));
-	if (lr_send_fd(sock, why, sizeof(why), fd) != 0 || (fd < 0 && required))
+		h.fd = lr_filter_install(t, h.why, sizeof(h.why));
+	ssize_t n;
+	do
+		n = write(sock, &h, sizeof(h));
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(h) || (h.fd < 0 && required))
 		_exit(126);
-	if (fd >= 0)
-		close(fd);
+	if (h.fd >= 0) {
+		/* Under the filter with nobody to answer it, the program's
+		 * trapped calls would fail: it runs only once the parent holds
+		 * the listener. */
+		char taken = 0;
+		do
+			n = read(sock, &taken, 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1 || taken != 1)
+			_exit(126);
+		close(h.fd);
+	}
 	close(sock);
 	_exit(lr_exec(argv));
 }
 
-/* The listener from the child, or -1 with why. */
-static int receive_listener(int sock, char *why, size_t n)
+/* The listener from the child (pid), or -1 with why. */
+static int receive_listener(int sock, pid_t pid, char *why, size_t n)
 {
-	int fd;
+	struct hello h;
+	ssize_t got;
 	why[0] = '\0';
-	if (lr_recv_fd(sock, why, n, &fd) <= 0) {
+	do
+		got = read(sock, &h, sizeof(h));
+	while (got < 0 && errno == EINTR);
+	if (got != (ssize_t)sizeof(h)) {
 		snprintf(why, n, "the program's process ended before its filter was installed");
 		return -1;
 	}
-	why[n - 1] = '\0';
+	h.why[sizeof(h.why) - 1] = '\0';
+	snprintf(why, n, "%s", h.why);
+	if (h.fd < 0)
+		return -1;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int fd = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, h.fd, 0);
+	int e = errno;
+	if (pidfd >= 0)
+		close(pidfd);
+	char taken = fd >= 0;
+	if (write(sock, &taken, 1) != 1 && fd >= 0) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		snprintf(why, n, "cannot take the filter's listener from the program's process: %s",
+			 strerror(e));
 	return fd;
 }
 
@@ -141,7 +186,7 @@ int lr_supervise_run(char **argv, bool required)
 	}
 	close(sp[1]);
 	char why[256];
-	listener = receive_listener(sp[0], why, sizeof(why));
+	listener = receive_listener(sp[0], pid, why, sizeof(why));
 	close(sp[0]);
 	if (listener < 0) {
 		if (required)

@@ -158,5 +158,9 @@ check "matrix: TCP listeners share with SO_REUSEPORT on both, not otherwise" \
 	test "$(row 'same address, IPv4 — TCP, first 127.0.0.1 listening' PORT | awk '{print $2, $4}')" = "EADDRINUSE ok"
 check "matrix: UDP shares with SO_REUSEADDR on both" \
 	test "$(row 'same address, IPv4 — UDP' ADDR | awk '{print $2, $3}')" = "EADDRINUSE ok"
-check "matrix: TIME_WAIT gives way only when old and new had SO_REUSEADDR" \
-	test "$(row 'after TIME_WAIT' none | awk '{print $3}') $(row 'after TIME_WAIT' ADDR | awk '{print $3}')" = "EADDRINUSE ok"
+if tw_table_full; then
+	ok "# SKIP matrix's TIME_WAIT row: this machine's TIME_WAIT table is full, so the kernel makes none"
+else
+	check "matrix: TIME_WAIT gives way only when old and new had SO_REUSEADDR" \
+		test "$(row 'after TIME_WAIT' none | awk '{print $3}') $(row 'after TIME_WAIT' ADDR | awk '{print $3}')" = "EADDRINUSE ok"
+fi

@@ -146,6 +146,8 @@ job_sslh() {
 }
 job_libconfig() { printf 'name = "own";\nport = %s;\n' "$P" >"$T/own.cfg"; "$HELPERS/configuser" "$T/own.cfg"; }
 
+# LIBREUSE_SWEEP names servers of the second part to run alone.
+[ -n "${LIBREUSE_SWEEP:-}" ] && SKIP_FIRST=yes || SKIP_FIRST=
 mkdir -p "$T/www"
 echo hello >"$T/www/index.html"
 # What each job must print, and does without libreuse.
@@ -174,8 +176,10 @@ run_job() {
 	timeout 60 env "$@" bash -c "$(declare -f job_$j serve stop wait_port nginx_conf 2>/dev/null)
 		T='$T' PY='$PY' HELPERS='$HELPERS' P=$(free_port) Q=$(free_port) PIDS=(); job_$j"
 }
-for j in python_curl python_urllib wget redis memcached lighttpd nginx socat nc perl ruby node java tcl sshd keyscan \
-	haproxy dnsmasq openssl rsync sslh libconfig; do
+JOBS=(python_curl python_urllib wget redis memcached lighttpd nginx socat nc perl ruby node java tcl sshd keyscan
+	haproxy dnsmasq openssl rsync sslh libconfig)
+[ -n "$SKIP_FIRST" ] && JOBS=()
+for j in "${JOBS[@]}"; do
 	plain=$(run_job "$j" 2>/dev/null)
 	: >"$T/sweep.log"
 	shimmed=$(run_job "$j" LIBREUSE_CONFIG="$T/sweep.conf" LD_PRELOAD="$(preload)" 2>/dev/null)
@@ -193,3 +197,32 @@ for j in python_curl python_urllib wget redis memcached lighttpd nginx socat nc 
 	check "...and the same with SO_REUSEADDR injected into its TCP binds on the short way ($short)" \
 		test "$short" = "${want[$j]}"
 done
+
+# The second part: Debian's servers (tests/helpers/sweep_servers.sh), each
+# under `libreuse run` with a rule that moves its bind to another loopback
+# address and port, and --log all: where it listens (ss), that it answers
+# there, its audit line, and that it stops. Three at a time.
+# LIBREUSE_SWEEP="unbound nsd": only those (and not the first part).
+. "$ROOT/tests/helpers/sweep_servers.sh"
+# The slow starters first, so that the quick ones fill in beside them.
+SERVERS=(mariadb postgresql varnish squid tor
+	unbound nsd knot bind9 dnsmasq pdns_recursor
+	exim4 dovecot
+	redis memcached mosquitto beanstalkd nats nats_under_python
+	freeradius openvpn chrony coturn snmpd
+	nginx lighttpd apache2 h2o caddy haproxy tinyproxy privoxy busybox_httpd busybox_under_sh
+	stunnel openssl ncat socat iperf3 icecast2 prosody ngircd
+	sshd dropbear vsftpd rsync git_daemon)
+[ -n "${LIBREUSE_SWEEP:-}" ] && read -ra SERVERS <<<"$LIBREUSE_SWEEP"
+mkdir -p "$T/sweep"
+running=0
+for s in "${SERVERS[@]}"; do
+	sweep_one "$s" >"$T/sweep/$s.result" 2>&1 &
+	running=$((running + 1))
+	if [ "$running" -ge 3 ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+done
+wait
+for s in "${SERVERS[@]}"; do cat "$T/sweep/$s.result"; done

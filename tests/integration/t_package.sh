@@ -68,6 +68,14 @@ ask tcp 127.0.0.1 "$P" 200 >"$T/answers"
 check "...and connections reach both" test "$(cut -d' ' -f1 "$T/answers" | sort -u | tr '\n' ' ')" = "a b "
 kill "$(cat "$T/srva.pid")" "$(cat "$T/srvb.pid")"
 
+# The musl build, beside the glibc one, chosen by run for a musl program.
+if [ -x "$HELPERS/musl/bindprobe" ]; then
+	check "the musl library is installed beside the glibc one: $LIBDIR/musl/libreuse.so" \
+		test -f "$LIBDIR/musl/libreuse.so"
+	out=$(env -u LIBREUSE_CONFIG /usr/bin/libreuse run --bind 127.0.0.2 -- "$HELPERS/musl/bindprobe" 0 2>&1)
+	check "installed libreuse run rules a musl program with it ($out)" grep -q "^ok 127.0.0.2 " <<<"$out"
+fi
+
 check "man libreuse finds the page" grep -q "libreuse run" <(MANWIDTH=80 man libreuse 2>/dev/null)
 check "man 5 libreuse.conf finds the page" grep -q "keep" <(MANWIDTH=80 man 5 libreuse.conf 2>/dev/null)
 check "man 7 libreuse finds the page" grep -q "LIBREUSE_CONFIG" <(MANWIDTH=80 man 7 libreuse 2>/dev/null)

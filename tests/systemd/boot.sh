@@ -77,20 +77,23 @@ finish() {
 trap finish EXIT
 
 # Units of this script's own, written here, read-only in the container.
+# Each is named lrtest-*: a name no Debian package's unit has, since the
+# machine's services are masked by name below (bind9's named.service once
+# masked a unit of ours called named.service).
 mkdir -p "$T/units"
-cat >"$T/units/closer.socket" <<'EOF'
+cat >"$T/units/lrtest-closer.socket" <<'EOF'
 [Socket]
 ListenStream=127.0.0.1:8084
 FileDescriptorName=closer
 EOF
-cat >"$T/units/closer.service" <<EOF
+cat >"$T/units/lrtest-closer.service" <<EOF
 [Unit]
-Requires=closer.socket
-After=closer.socket
+Requires=lrtest-closer.socket
+After=lrtest-closer.socket
 [Service]
 Environment=LD_PRELOAD=/usr/\$LIB/libreuse/libreuse.so
 Environment="LIBREUSE_RULES=keep = true;"
-ExecStart=/usr/bin/python3 $ROOT/tests/helpers/daemon.py --port 8084 --out /tmp/closer.ready --close-all
+ExecStart=/usr/bin/python3 $ROOT/tests/helpers/daemon.py --port 8084 --out /tmp/lrtest-closer.ready --close-all
 EOF
 # The server the restarts are measured on: one that finishes the connection
 # in hand on SIGTERM (python's http.server resets it: that would be the
@@ -107,15 +110,15 @@ cat >"$T/units/keep.d/graceful.conf" <<EOF
 ExecStart=
 ExecStart=/usr/bin/libreuse run --keep -- /usr/bin/python3 $ROOT/tests/helpers/server.py --port 8081 --graceful
 EOF
-cat >"$T/units/named.socket" <<'EOF'
+cat >"$T/units/lrtest-named.socket" <<'EOF'
 [Socket]
 ListenStream=127.0.0.1:8085
 FileDescriptorName=api
 EOF
-cat >"$T/units/named.service" <<EOF
+cat >"$T/units/lrtest-named.service" <<EOF
 [Unit]
-Requires=named.socket
-After=named.socket
+Requires=lrtest-named.socket
+After=lrtest-named.socket
 [Service]
 Environment="LIBREUSE_RULES=rules = ( { match = { port = 9999; }; keep = \\"api\\"; } ); log = { level = \\"actions\\"; };"
 ExecStart=/usr/bin/libreuse run -- $BUILD/helpers/goserver -port 9999
@@ -210,30 +213,30 @@ check "...its bind took systemd's socket (journal: adopt from systemd fd 3)" \
 	sh -c "nsenter -t $PID1 -a -- journalctl -q -u libreuse-web.service -o cat | grep -q 'adopt from systemd fd 3'"
 
 # 2. The trap: the same units on 8083, without StartLimitIntervalSec=0.
-inside sh -c "sed 's/8082/8083/' /etc/systemd/system/libreuse-web.socket >/etc/systemd/system/limited.socket
-	sed 's/8082/8083/; s/libreuse-web.socket/limited.socket/g; /^StartLimitIntervalSec=0/d' /etc/systemd/system/libreuse-web.service >/etc/systemd/system/limited.service
-	mkdir -p /etc/systemd/system/limited.service.d
-	sed 's/8082/8083/' /run/lrcheck/web.d/graceful.conf >/etc/systemd/system/limited.service.d/graceful.conf
-	systemctl daemon-reload && systemctl start limited.socket"
+inside sh -c "sed 's/8082/8083/' /etc/systemd/system/libreuse-web.socket >/etc/systemd/system/lrtest-limited.socket
+	sed 's/8082/8083/; s/libreuse-web.socket/lrtest-limited.socket/g; /^StartLimitIntervalSec=0/d' /etc/systemd/system/libreuse-web.service >/etc/systemd/system/lrtest-limited.service
+	mkdir -p /etc/systemd/system/lrtest-limited.service.d
+	sed 's/8082/8083/' /run/lrcheck/web.d/graceful.conf >/etc/systemd/system/lrtest-limited.service.d/graceful.conf
+	systemctl daemon-reload && systemctl start lrtest-limited.socket"
 load lim 8083
 lp=$!
 sleep 1
 n=0
 for i in $(seq 10); do
-	inside systemctl restart limited.service 2>/dev/null
+	inside systemctl restart lrtest-limited.service 2>/dev/null
 	n=$i
-	inside systemctl is-failed -q limited.service && break
+	inside systemctl is-failed -q lrtest-limited.service && break
 	sleep 0.3
 done
 sleep 1
 res=$(load_stop lim "$lp")
-result=$(inside systemctl show -P Result limited.service)
+result=$(inside systemctl show -P Result lrtest-limited.service)
 echo "# limited: $res" | cut -c1-200
 echo "# start limit (systemd's default, 5 starts in 10 s): restart $n failed the service ($result); refused=$(field "$res" refused)"
 check "the start-limit trap: without StartLimitIntervalSec=0 a quick restart fails the service (start-limit-hit)" \
 	test "$result" = start-limit-hit
 check "...and systemd closes the socket: connections refused ($(field "$res" refused)), by systemd, not libreuse" \
-	test "$(field "$res" refused)" -gt 0 -a "$(inside systemctl is-active limited.socket)" != active
+	test "$(field "$res" refused)" -gt 0 -a "$(inside systemctl is-active lrtest-limited.socket)" != active
 
 # 3. The keeper service: systemctl reload x10.
 ten reload libreuse-keep-example.service keep 8081
@@ -265,18 +268,18 @@ check "journalctl -t libreuse: an action at notice (5: $inject), a refused bind 
 	test "$inject$conflict$error" = 543
 
 # 5. A daemon that closes every fd at start, behind a .socket unit.
-inside sh -c "cp /run/lrcheck/closer.* /run/lrcheck/named.* /etc/systemd/system/ && systemctl daemon-reload"
-inside systemctl start closer.socket named.socket
+inside sh -c "cp /run/lrcheck/lrtest-closer.* /run/lrcheck/lrtest-named.* /etc/systemd/system/ && systemctl daemon-reload"
+inside systemctl start lrtest-closer.socket lrtest-named.socket
 got=$(inside python3 -c 'import socket; s = socket.create_connection(("127.0.0.1", 8084), timeout=10); print(s.recv(64).decode().strip())' 2>&1)
 check "a daemon that closes every fd at start serves on systemd's socket ($got)" \
-	sh -c "nsenter -t $PID1 -a -- systemctl is-active -q closer.service && test -n '$got' && nsenter -t $PID1 -a -- grep -q READY /tmp/closer.ready"
+	sh -c "nsenter -t $PID1 -a -- systemctl is-active -q lrtest-closer.service && test -n '$got' && nsenter -t $PID1 -a -- grep -q READY /tmp/lrtest-closer.ready"
 
 # 6. keep = "NAME" under the supervisor: a static Go server asking for
 # another port gets systemd's socket of that name.
 got=$(inside python3 -c 'import socket; s = socket.create_connection(("127.0.0.1", 8085), timeout=10); print(s.recv(64).decode().strip())' 2>&1)
-[ -n "$got" ] && ! grep -q Traceback <<<"$got" || inside journalctl -q -u named.service -o cat | tail -5 | sed 's/^/# /'
+[ -n "$got" ] && ! grep -q Traceback <<<"$got" || inside journalctl -q -u lrtest-named.service -o cat | tail -5 | sed 's/^/# /'
 check "keep = \"api\" under the supervisor: the Go server asking for 9999 serves on systemd's 8085 ($got)" \
-	sh -c "test -n '$got' && nsenter -t $PID1 -a -- journalctl -q -u named.service -o cat | grep -q 'adopt from systemd fd 3 \"api\"'"
+	sh -c "test -n '$got' && nsenter -t $PID1 -a -- journalctl -q -u lrtest-named.service -o cat | grep -q 'adopt from systemd fd 3 \"api\"'"
 
 # The container, gone.
 inside systemctl poweroff >/dev/null 2>&1

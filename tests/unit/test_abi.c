@@ -116,6 +116,24 @@ static void every_abi_is_trapped(void **state)
 	assert_int_equal(verdict(&bind_only, x64, X32 | 520, 0, 0, 0), NOTIFY);
 	assert_int_equal(verdict(&bind_only, x64, 425, 0, 0, 0), NOTIFY);
 	assert_int_equal(verdict(&bind_only, i386, 425, 0, 0, 0), NOTIFY);
+	/* sendto, sendmsg, sendmmsg: only under a rule with op = "send" */
+	struct lr_traps send = { .send = true };
+	assert_int_equal(verdict(&bind_only, x64, 44, 3, 0, 0), ALLOW);
+	assert_int_equal(verdict(&bind_only, x64, 46, 3, 0, 0), ALLOW);
+	assert_int_equal(verdict(&bind_only, i386, 102, SYS_SENDTO, 0, 0), ALLOW);
+	assert_int_equal(verdict(&all, x64, 307, 3, 0, 0), ALLOW);
+	assert_int_equal(verdict(&send, x64, 44, 3, 0, 0), NOTIFY);
+	assert_int_equal(verdict(&send, x64, 46, 3, 0, 0), NOTIFY);
+	assert_int_equal(verdict(&send, x64, 307, 3, 0, 0), NOTIFY);
+	assert_int_equal(verdict(&send, x64, X32 | 518, 3, 0, 0), NOTIFY);
+	assert_int_equal(verdict(&send, x64, X32 | 538, 3, 0, 0), NOTIFY);
+	assert_int_equal(verdict(&send, i386, 369, 3, 0, 0), NOTIFY);
+	assert_int_equal(verdict(&send, i386, 370, 3, 0, 0), NOTIFY);
+	assert_int_equal(verdict(&send, i386, 345, 3, 0, 0), NOTIFY);
+	assert_int_equal(verdict(&send, i386, 102, SYS_SENDTO, 0, 0), NOTIFY);
+	assert_int_equal(verdict(&send, i386, 102, SYS_SENDMSG, 0, 0), NOTIFY);
+	assert_int_equal(verdict(&send, i386, 102, SYS_SENDMMSG, 0, 0), NOTIFY);
+	assert_int_equal(verdict(&send, i386, 102, SYS_SEND, 0, 0), ALLOW); /* send(2) names no address */
 	/* an ABI the supervisor does not read is not let through */
 	assert_int_equal(verdict(&bind_only, AUDIT_ARCH_AARCH64, 200, 0, 0, 0), NOTIFY);
 }
@@ -150,7 +168,25 @@ static void calls_decode_to_one_shape(void **state)
 	assert_int_equal(sc.arg[1], SOL_SOCKET);
 	assert_int_equal(sc.arg[2], SO_REUSEADDR);
 	assert_int_equal(sc.arg[4], 4);
+	/* socketcall's sendto: six words, a 32-bit ABI's (its msghdr too) */
+	uint32_t st[6] = { 6, 0x5000, 10, 0, 0x6000, 16 };
+	memcpy(low, st, sizeof(st));
+	r = notif(AUDIT_ARCH_I386, 102, SYS_SENDTO, (uint64_t)(uintptr_t)low, 0);
+	lr_abi_decode(&r, &sc);
+	assert_int_equal(sc.op, LR_SC_SENDTO);
+	assert_int_equal(sc.arg[4], 0x6000);
+	assert_int_equal(sc.arg[5], 16);
+	assert_true(sc.compat);
 	munmap(low, 4096);
+	/* x86-64's sendmsg: its own layout */
+	r = notif(AUDIT_ARCH_X86_64, 46, 3, 0x7000, 0);
+	lr_abi_decode(&r, &sc);
+	assert_int_equal(sc.op, LR_SC_SENDMSG);
+	assert_false(sc.compat);
+	r = notif(AUDIT_ARCH_I386, 345, 3, 0x7000, 2);
+	lr_abi_decode(&r, &sc);
+	assert_int_equal(sc.op, LR_SC_SENDMMSG);
+	assert_true(sc.compat);
 	/* a block that cannot be read: not understood, and said what it was */
 	r = notif(AUDIT_ARCH_I386, 102, SYS_BIND, 0x1000, 0);
 	lr_abi_decode(&r, &sc);
@@ -198,6 +234,12 @@ static void every_abi_is_trapped(void **state)
 	assert_int_equal(verdict(&bind_only, a64, 425, 0, 0, 0), NOTIFY); /* io_uring_setup */
 	assert_int_equal(verdict(&all, a64, 172, 0, 0, 0), ALLOW);	  /* getpid */
 	assert_int_equal(verdict(&all, a64, 49, 0, 0, 0), ALLOW);	  /* x86-64's bind is fchdir here */
+	/* sendto, sendmsg, sendmmsg: only under a rule with op = "send" */
+	struct lr_traps send = { .send = true };
+	assert_int_equal(verdict(&all, a64, 206, 3, 0, 0), ALLOW);
+	assert_int_equal(verdict(&send, a64, 206, 3, 0, 0), NOTIFY);
+	assert_int_equal(verdict(&send, a64, 211, 3, 0, 0), NOTIFY);
+	assert_int_equal(verdict(&send, a64, 269, 3, 0, 0), NOTIFY);
 	/* ABIs the supervisor does not read are not let through: 32-bit ARM
 	 * (compat), and anything else */
 	assert_int_equal(verdict(&bind_only, AUDIT_ARCH_ARM, 282, 0, 0, 0), NOTIFY);

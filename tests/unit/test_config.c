@@ -152,6 +152,11 @@ static const struct {
 	{ "rules = ( { keep = \"\"; } );\n", 1, "not a systemd socket name" },
 	{ "rules = ( { keep = true; deny = \"EACCES\"; } );\n", 1, "cannot be combined" },
 	{ "keep = \"web\";\n", 1, "must be a boolean" },
+	{ "rules = ( { match = { op = \"send\"; }; rewrite = \":80\"; } );\n", 1, "'rewrite' does not apply to op = \"send\"" },
+	{ "rules = ( { match = { op = \"send\"; proto = \"tcp\"; }; source = \":80\"; } );\n", 1, "proto = \"tcp\" can never match" },
+	{ "rules = ( { match = { op = \"send\"; }; keep = true; } );\n", 1, "'keep' applies to binds" },
+	{ "rules = ( { match = { op = \"send\"; }; retry = 100; } );\n", 1, "'retry' applies to binds" },
+	{ "rules = ( { match = { op = \"sendto\"; }; } );\n", 1, "expected one of" },
 };
 
 static void bad_files_name_file_and_line(void **state)

@@ -347,9 +347,61 @@ static void what_changes_a_call(void **state)
 	lr_table_free(t);
 }
 
+/* op = "send": a UDP socket's first datagram, matched on its destination;
+ * "any" is bind and connect only, so no older rule reaches a send. */
+static void sends(void **state)
+{
+	(void)state;
+	struct lr_table *t = compile(
+		"rules = ( { match = { op = \"any\"; port = 514; }; reuseaddr = true; },"
+		" { match = { op = \"send\"; address = \"10.0.0.0/8\"; port = 514; }; source = \":10514\"; reuseport = true; },"
+		" { match = { op = \"send\"; port = 161; }; deny = \"EACCES\"; },"
+		" { match = { op = \"send\"; port = 123; }; } );");
+	assert_true(t->ops & LR_OP_SEND);
+	struct lr_call c = { .op = LR_OP_SEND, .proto = LR_PROTO_UDP, .port = 514 };
+	struct lr_decision d;
+	assert_int_equal(lr_parse_addr("10.1.2.3", &c.addr), 0);
+	lr_decide(t, &c, &v4, &d);
+	assert_non_null(d.rule);
+	assert_int_equal(d.rule->index, 1);
+	assert_true(d.source);
+	assert_int_equal(d.src_port, 10514);
+	assert_int_equal(d.src_addr.family, AF_INET);
+	assert_int_equal(d.inject, LR_OPT_REUSEPORT);
+	assert_false(d.rewrite);
+	lr_decide(t, &c, &v6, &d); /* an IPv6 socket: the wildcard of its family */
+	assert_int_equal(d.src_addr.family, AF_INET6);
+	struct lr_sockinfo bound = { .family = AF_INET, .bound = true };
+	lr_decide(t, &c, &bound, &d);
+	assert_false(d.source);
+	assert_int_equal(lr_parse_addr("192.168.1.1", &c.addr), 0);
+	lr_decide(t, &c, &v4, &d); /* outside 10/8: rule 1 ("any") is not a send rule */
+	assert_null(d.rule);
+	c.port = 161;
+	lr_decide(t, &c, &v4, &d);
+	assert_int_equal(d.deny, EACCES);
+	c.port = 123;
+	lr_decide(t, &c, &v4, &d);
+	assert_non_null(d.rule); /* a rule that only logs */
+	assert_false(d.source || d.deny || d.inject);
+	c.port = 514;
+	assert_true(lr_table_may_match(t, LR_OP_SEND, 514));
+	assert_false(lr_table_may_match(t, LR_OP_SEND, 515));
+	c.op = LR_OP_CONNECT; /* the same destination by connect: rule 1 */
+	lr_decide(t, &c, &v4, &d);
+	assert_int_equal(d.rule->index, 0);
+	lr_table_free(t);
+	/* No send rule: the table says so, and the send index is empty. */
+	t = compile("rules = ( { match = { op = \"any\"; }; reuseaddr = true; } );");
+	assert_false(t->ops & LR_OP_SEND);
+	assert_int_equal(t->index[lr_op_slot(LR_OP_SEND)].nintervals, 0);
+	lr_table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(sends),
 		cmocka_unit_test(no_rule_passes_through),
 		cmocka_unit_test(injection_respects_the_program),
 		cmocka_unit_test(rewrites),

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "rules.h"
+#include "table.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -286,9 +287,35 @@ static void ten_thousand_exact_ports_index_small(void **state)
 	lr_ruleset_free(&rs);
 }
 
+/* A table of format 3 (before op = "send" had its index) is refused, never
+ * misread: a cache written by an older build is compiled again. */
+static void an_older_format_is_refused(void **state)
+{
+	(void)state;
+	struct lr_ruleset rs;
+	lr_ruleset_init(&rs);
+	struct lr_rule *r = lr_ruleset_add(&rs);
+	assert_non_null(r);
+	r->op = LR_OP_SEND;
+	void *image;
+	size_t len;
+	assert_int_equal(lr_table_build(&rs, NULL, &image, &len), 0);
+	struct lr_table t;
+	const char *why;
+	assert_int_equal(lr_table_open(&t, image, len, NULL, NULL, NULL, &why), 0);
+	assert_int_not_equal(t.index[lr_op_slot(LR_OP_SEND)].nintervals, 0);
+	lr_table_close(&t);
+	((struct lr_tf_header *)image)->version = 3;
+	assert_int_equal(lr_table_open(&t, image, len, NULL, NULL, NULL, &why), -1);
+	assert_string_equal(why, "a table of another libreuse version");
+	free(image);
+	lr_ruleset_free(&rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(an_older_format_is_refused),
 		cmocka_unit_test(first_match_wins),
 		cmocka_unit_test(actions_shared_only_when_equal),
 		cmocka_unit_test(family_and_program),

@@ -48,6 +48,29 @@ else
 override CFLAGS += -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
 B := build
 endif
+
+# arm64 (issue 29): `make ARCH=arm64 all` cross-builds the library and the
+# command into build/arm64 with Debian's cross toolchain (make arm64-deps).
+# clang as the compiler, over gcc's arm64 cross libc and libgcc: Debian 12's
+# gcc-aarch64-linux-gnu conflicts with gcc-multilib, which make deps
+# installs (and, installed by any check, takes the cross gcc away).
+# The command opens libconfig with dlopen: no arm64 libconfig at build time.
+# i386 is not built there (no -m32 for that target).
+ARCH ?=
+ARM64_CC ?= clang --target=aarch64-linux-gnu
+ifeq ($(ARCH),arm64)
+CC := $(ARM64_CC)
+B := build/arm64
+# clang's, of rule files written as adjacent literals on purpose (the unit
+# tests'); gcc ignores an unknown -Wno-.
+override CFLAGS += -Wno-string-concatenation
+# DWARF 4, as gcc 12 writes it: clang 14's default DWARF 5 is more than
+# Debian 12's dwz reads (make deb).
+override CFLAGS += -gdwarf-4
+export GOARCH := arm64
+else ifneq ($(ARCH),)
+$(error ARCH=$(ARCH): only arm64 is known (empty: this machine's))
+endif
 LIB := $(B)/libreuse.so
 # The same library for i386 programs, from the same sources with -m32,
 # wherever the compiler can link one (gcc-multilib, from make deps). Not in
@@ -57,10 +80,11 @@ CAN_M32 := $(if $(SANITIZE),,$(shell printf 'int main(void){return 0;}\n' | \
 	$(CC) -m32 -x c - -o /dev/null 2>/dev/null && echo yes))
 # The same library for musl programs (Alpine's libc), from the same sources
 # with musl-gcc (musl-tools, from make deps), wherever it is installed. Not in
-# sanitizer builds either.
+# sanitizer builds either, nor in a cross build (ARCH=arm64: musl-gcc
+# builds for this machine).
 MUSL_CC ?= musl-gcc
 LIBMUSL := $(B)/musl/libreuse.so
-CAN_MUSL := $(if $(SANITIZE),,$(shell command -v $(MUSL_CC) >/dev/null 2>&1 && echo yes))
+CAN_MUSL := $(if $(SANITIZE)$(ARCH),,$(shell command -v $(MUSL_CC) >/dev/null 2>&1 && echo yes))
 
 # The tree shows the layers: src/core (rules, policy, log, holders: no hooks,
 # no process state; unit-tested directly), and the front ends on it —
@@ -358,6 +382,59 @@ check-kernel: kernel-deps
 	$(MAKE) all integration
 	LIBREUSE_BUILD='$(CURDIR)/$(B)' timeout 660 tests/kernel/boot.sh
 
+# The supervisor's system call numbers, per ABI, from the target's kernel
+# headers (issues 26, 29): each header's __NR_<name> as LR_NR_<ABI>_<name>,
+# so that x86-64, x32 and i386 can be in one build. A header that gave no
+# bind is an error, not an empty table.
+SYSNR_HDRS := $(if $(filter arm64,$(ARCH)),NATIVE:asm/unistd.h,NATIVE:asm/unistd_64.h X32:asm/unistd_x32.h I386:asm/unistd_32.h)
+$(B)/gen/sysnr.h: Makefile
+	@mkdir -p $(@D)
+	for h in $(SYSNR_HDRS); do \
+		printf '#include <%s>\n' "$${h#*:}" | $(CC) -E -dM -x c - | \
+		sed -n "s/^#define __NR_\([a-z0-9_]*\) /#define LR_NR_$${h%%:*}_\1 /p"; \
+	done >$@.tmp
+	test "$$(grep -c '^#define LR_NR_[A-Z0-9]*_bind ' $@.tmp)" = $(words $(SYSNR_HDRS))
+	mv $@.tmp $@
+$(B)/obj/supervisor/abi.o: $(B)/gen/sysnr.h
+$(B)/obj/supervisor/abi.o: override CFLAGS += -I$(B)/gen
+
+# arm64 (issue 29): the cross toolchain (see ARM64_CC) and the emulators,
+# installed by their own target, not by make deps.
+ARM64_PKGS := clang binutils-aarch64-linux-gnu libc6-dev-arm64-cross libgcc-12-dev-arm64-cross \
+	qemu-user-static qemu-system-arm cpio xz-utils
+
+.PHONY: arm64-deps arm64-programs check-arm64
+# make deb ARCH=arm64: the package cross-built (debian/rules passes ARCH on);
+# the build dependencies are not checked (-d): they are amd64's here.
+DEB_CROSS := $(if $(filter arm64,$(ARCH)),-a arm64 -d)
+# Also the arm64 userland and kernel the checks run on (build/arm64-root,
+# build/arm64-kernel; debootstrap, about 10 minutes the first time).
+arm64-deps: deps
+	$(call apt_optional,arm64-deps,$(ARM64_PKGS) debootstrap)
+	tests/arm64/root.sh
+
+# What check-arm64 runs, cross-built: the library, the command, the unit
+# tests (cmocka from the arm64 root) and the helpers that are not x86's own
+# (abicalls) nor need an arm64 library we do not have (libconfig-dev,
+# liburing-dev).
+ARM64_SYSLIB := build/arm64/syslib
+ARM64_HELPERS := $(filter-out $(addprefix $(B)/helpers/,abicalls confighost configuser uringprobe),$(HELPER_BIN)) \
+	$(B)/helpers/goserver $(B)/helpers/goclient
+arm64-programs:
+	@[ "$(ARCH)" = arm64 ] || { echo "make arm64-programs: with ARCH=arm64"; exit 2; }
+	mkdir -p $(ARM64_SYSLIB)
+	ln -sf $(CURDIR)/build/arm64-root/usr/lib/aarch64-linux-gnu/libcmocka.so.0 $(ARM64_SYSLIB)/libcmocka.so
+	$(MAKE) ARCH=arm64 LDFLAGS=-L$(ARM64_SYSLIB) all unit $(ARM64_HELPERS)
+
+# arm64, bounded to 10 minutes: the library's tests under qemu-user in a
+# chroot of the arm64 root (tests/arm64/user.sh), then the supervisor's,
+# the keeper's and the probes' in Debian's arm64 kernel under
+# qemu-system-aarch64 (tests/arm64/vm.sh). Each says "skipped" in one line
+# where it cannot run.
+check-arm64: arm64-deps
+	$(MAKE) ARCH=arm64 arm64-programs
+	timeout 660 tests/arm64/check.sh
+
 # systemd as PID 1 of a container over this machine's /usr
 # (tests/systemd/boot.sh), with the package built here installed for the
 # run. Not part of make check: CI runs it on its own, bounded.
@@ -473,7 +550,7 @@ deb: deps
 	rm -rf build/deb
 	mkdir -p build/deb/libreuse-$(VERSION)
 	tar --exclude=./build --exclude=./.git -cf - . | tar -xf - -C build/deb/libreuse-$(VERSION)
-	cd build/deb/libreuse-$(VERSION) && dpkg-buildpackage -b -us -uc
+	cd build/deb/libreuse-$(VERSION) && dpkg-buildpackage -b -us -uc $(DEB_CROSS)
 	cp build/deb/libreuse_$(VERSION)_*.deb build/
 	lintian --fail-on error build/libreuse_$(VERSION)_*.deb
 

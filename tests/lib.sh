@@ -63,10 +63,19 @@ preload() {
 	echo "$pre$LIB"
 }
 
+# precompile CONF: under qemu-user (make check-arm64 sets
+# LIBREUSE_PRECOMPILE), the table compiled into the test's cache first, as
+# `libreuse run` does: qemu-user emulates no clone whose exit signal is not
+# SIGCHLD, so the library cannot start its own compiler there.
+precompile() {
+	[ -z "${LIBREUSE_PRECOMPILE:-}" ] || LIBREUSE_CONFIG=$1 "$BUILD/libreuse" compile >/dev/null 2>&1 || true
+}
+
 # shim CONF COMMAND...: run COMMAND with libreuse and rule file CONF.
 shim() {
 	local conf=$1
 	shift
+	precompile "$conf"
 	LIBREUSE_CONFIG=$conf LD_PRELOAD=$(preload) "$@"
 }
 
@@ -103,6 +112,7 @@ bg() {
 	# killing that would orphan the program).
 	(
 		if [ "$1" = shim ]; then
+			precompile "$2"
 			export LIBREUSE_CONFIG=$2 LD_PRELOAD=$(preload)
 			shift 2
 		fi

@@ -39,8 +39,14 @@ SELF=$(ancestors | paste -sd'|')
 
 # Processes a test left running: anything started from this checkout's
 # tests/ or build/, or from a test's temporary directory.
+# Nor this function's own pipeline: a child forked for it shows the
+# runner's command line until it has exec'd (a long while under qemu-user).
 leftovers() {
-	pgrep -af "$(pwd)/(tests|build)/|${TMPDIR:-/tmp}/libreuse-test\." | grep -vE "^($SELF|$BASHPID) " | grep -v pgrep
+	local me=$BASHPID pid rest
+	pgrep -af "$(pwd)/(tests|build)/|${TMPDIR:-/tmp}/libreuse-test\." | grep -vE "^($SELF|$me) " | grep -v pgrep |
+		while read -r pid rest; do
+			[ "$(awk '{ print $4 }' "/proc/$pid/stat" 2>/dev/null)" = "$me" ] || echo "$pid $rest"
+		done
 }
 # stop_leftovers: KILL what leftovers lists.
 stop_leftovers() {

@@ -260,8 +260,15 @@ static enum run_mode choose(const char *cmd, enum run_mode forced, enum lib_kind
 		return forced == MODE_SECCOMP ? MODE_SECCOMP : MODE_PRELOAD; /* execvp will say so */
 	struct lr_elf_info e;
 	lr_exec_inspect(path, &e);
-	bool x86 = e.machine == EM_X86_64 || e.machine == EM_386;
-	if (e.is_elf && !x86) {
+	/* The machines this build's library and supervisor reach: x86-64 and
+	 * i386 (and x32) on x86-64; aarch64 alone on arm64 (a 32-bit ARM
+	 * program has no library here, and its calls are not decoded). */
+#if defined(__aarch64__)
+	bool ours = e.machine == EM_AARCH64 && !e.is_32;
+#else
+	bool ours = e.machine == EM_X86_64 || e.machine == EM_386;
+#endif
+	if (e.is_elf && !ours) {
 		fprintf(stderr, "libreuse: warning: %s is built for another machine (ELF machine %d): "
 				"libreuse cannot see its calls\n",
 			path, e.machine);

@@ -111,6 +111,14 @@ static void read_diag_msg(const struct nlmsghdr *nlh, uint8_t proto, struct lr_h
 	add(out, &h);
 }
 
+/* NLMSG_OK, its comparison made unsigned where the length is known to be
+ * positive: clang warns of the macro's own mixed-sign comparison (gcc keeps
+ * quiet in a system header's macro), and -Werror builds with both. */
+static bool nl_ok(const struct nlmsghdr *nlh, int len)
+{
+	return len >= (int)sizeof(*nlh) && nlh->nlmsg_len >= sizeof(*nlh) && nlh->nlmsg_len <= (unsigned)len;
+}
+
 static int netlink_query(int fd, int family, uint8_t proto, uint16_t port,
 			 struct lr_holders *out)
 {
@@ -147,7 +155,7 @@ static int netlink_query(int fd, int family, uint8_t proto, uint16_t port,
 		if (n <= 0)
 			return -1;
 		int len = (int)n;
-		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf; NLMSG_OK(nlh, len);
+		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf; nl_ok(nlh, len);
 		     nlh = NLMSG_NEXT(nlh, len)) {
 			if (nlh->nlmsg_type == NLMSG_DONE)
 				return 0;

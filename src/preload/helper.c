@@ -47,8 +47,19 @@ static inline long raw(long n, long a, long b, long c, long d)
 			 : "memory");
 	return ret;
 }
+#elif defined(__aarch64__)
+static inline long raw(long n, long a, long b, long c, long d)
+{
+	register long x8 __asm__("x8") = n;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	register long x3 __asm__("x3") = d;
+	__asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+	return x0;
+}
 #else
-#error "the helper's raw system calls are written for x86-64 and i386"
+#error "the helper's raw system calls are written for x86-64, i386 and aarch64"
 #endif
 
 /* What the intermediate tells the program, over a pipe: under a tool that
@@ -70,7 +81,8 @@ struct spawn {
 	char *stack2; /* the helper's own stack, until it execs */
 };
 
-/* The kernel's struct sigaction (not libc's): raw system calls only. */
+/* The kernel's struct sigaction (not libc's): raw system calls only. The
+ * same layout on x86-64, i386 and arm64 (each defines SA_RESTORER). */
 struct ksigaction {
 	void *handler;
 	unsigned long flags;

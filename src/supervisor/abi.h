@@ -1,7 +1,7 @@
-/* The x86 system call ABIs a supervised program may use — x86-64, x32, and
- * i386 (a 32-bit program, or `int $0x80` from a 64-bit one), including
- * i386's socketcall(2) — turned into one call shape, so that the handlers
- * never see which ABI a call came by. The filter (filter.c) traps the calls
+/* The system call ABIs a supervised program may use — on x86-64: x86-64,
+ * x32, and i386 (a 32-bit program, or `int $0x80` from a 64-bit one),
+ * including i386's socketcall(2); on arm64: aarch64 — turned into one call
+ * shape, so that the handlers never see which ABI a call came by. The filter (filter.c) traps the calls
  * this layer names, by the numbers it gives for each ABI. */
 #ifndef LIBREUSE_ABI_H
 #define LIBREUSE_ABI_H

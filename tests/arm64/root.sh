@@ -9,9 +9,23 @@
 # halves then skip too).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-R=$ROOT/build/arm64-root
-K=$ROOT/build/arm64-kernel
-MIRROR=${LIBREUSE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# Kept outside the checkout, so that a fresh clone on the same machine (CI's)
+# does not build it again (about 10 minutes); build/ links to it.
+CACHE=${LIBREUSE_ARM64_CACHE:-/var/cache/libreuse-tests}
+R=$CACHE/arm64-root
+K=$CACHE/arm64-kernel
+mkdir -p "$CACHE" "$ROOT/build"
+# The archive this machine's apt uses (deb822 .sources or sources.list),
+# its bookworm suite: the same registry make deps installs from.
+apt_mirror() {
+	{
+		awk '/^URIs:/ { u = $2 } /^Suites:/ && / bookworm( |$)/ && u { print u; exit }' \
+			/etc/apt/sources.list.d/*.sources 2>/dev/null
+		awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }' \
+			/etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
+	} | head -1
+}
+MIRROR=${LIBREUSE_DEBIAN_MIRROR:-$(apt_mirror)}
 # What the tests use, as on x86-64 (make deps), that exists for arm64.
 PKGS=python3,socat,iproute2,procps,busybox-static,netcat-openbsd,libconfig9,libcmocka0,psmisc,curl,ca-certificates
 . "$ROOT/tests/arm64/binfmt.sh"
@@ -26,6 +40,7 @@ binfmt_on || skip "$BINFMT_WHY"
 trap binfmt_off EXIT
 
 if [ ! -e "$R/.complete" ]; then
+	[ -n "$MIRROR" ] || skip "apt's sources name no bookworm archive"
 	rm -rf --one-file-system "$R"
 	debootstrap --arch=arm64 --variant=minbase --foreign --include="$PKGS" bookworm "$R" "$MIRROR" ||
 		{ rm -rf --one-file-system "$R"; skip "debootstrap (first stage) failed: the mirror serves no arm64 bookworm here?"; }
@@ -48,4 +63,10 @@ if [ ! -s "$K/vmlinuz" ]; then
 	cp "$K/pkg/boot/vmlinuz-$ver" "$K/vmlinuz"
 	echo "$ver" >"$K/version"
 fi
+for d in arm64-root arm64-kernel; do
+	# A tree built here by an earlier version of this script gives way.
+	[ -L "$ROOT/build/$d" ] || rm -rf --one-file-system "${ROOT:?}/build/$d"
+done
+ln -sfn "$R" "$ROOT/build/arm64-root"
+ln -sfn "$K" "$ROOT/build/arm64-kernel"
 echo "arm64-root: $R ($(cat "$R/etc/debian_version")), kernel $(cat "$K/version")"

@@ -312,15 +312,7 @@ static bool read_journal(struct au_model *m, const char *since)
 		lr_cli_error("journalctl: %s", strerror(errno));
 		return false;
 	}
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	while ((len = getline(&line, &cap, f)) >= 0) {
-		if (len && line[len - 1] == '\n')
-			len--;
-		au_model_line(m, line, (size_t)len);
-	}
-	free(line);
+	read_stream(m, f);
 	int st = pclose(f);
 	if (st != 0 && m->lines == 0) {
 		lr_cli_error("journalctl failed (status %d): is the journal readable here?",

@@ -80,7 +80,7 @@ PRELOAD_SRC := $(addprefix src/preload/,libc.c environ.c fdstate.c gate.c real.c
 CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_matrix.c cli_compile.c)
 # The keeper and the seccomp supervisor run inside the command (libreuse run
 # --keep, --seccomp).
-KEEPER_SRC := $(addprefix src/keeper/,keeper.c store.c peer.c conns.c outsiders.c)
+KEEPER_SRC := $(addprefix src/keeper/,keeper.c store.c peer.c conns.c outsiders.c phases.c)
 SUPERVISOR_SRC := $(addprefix src/supervisor/,supervise.c abi.c filter.c notify.c procs.c front.c handle.c pool.c watch.c)
 CORE_OBJ := $(CORE_SRC:src/%.c=$(B)/obj/%.o)
 PARSE_OBJ := $(PARSE_SRC:src/%.c=$(B)/obj/%.o)

@@ -516,6 +516,7 @@ int lr_cli_run(int argc, char **argv)
 		struct lr_ruleset rs;
 		lr_ruleset_init(&rs);
 		enum lr_config_result r = lr_config_load_file(o.config, &rs, err, sizeof(err));
+		ko.log_actions = r == LR_CONFIG_OK && rs.log.level >= LR_LOG_ACTIONS;
 		lr_ruleset_free(&rs);
 		if (r == LR_CONFIG_MISSING) {
 			lr_cli_error("%s: no such rule file", o.config);
@@ -537,6 +538,9 @@ int lr_cli_run(int argc, char **argv)
 		return LR_EXIT_USAGE;
 	if (rules[0])
 		setenv("LIBREUSE_RULES", rules, 1);
+	/* --log wins over the file's level, as its rules do. */
+	if (o.level)
+		ko.log_actions = strcmp(o.level, "actions") == 0 || strcmp(o.level, "all") == 0;
 	enum lib_kind kind;
 	enum run_mode mode = choose(argv[optind], forced, &kind);
 	if (argv0) {

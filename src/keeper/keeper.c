@@ -7,6 +7,7 @@
 #include "kernel.h"
 #include "outsiders.h"
 #include "peer.h"
+#include "phases.h"
 #include "store.h"
 
 #include <dirent.h>
@@ -58,6 +59,17 @@ struct instance {
 	long long started_ms, deadline_ms;
 	long long stop_ms; /* when it was sent the stop signal: 0 before */
 	bool killed;
+	/* A restart's times, for its report (0: not reached): when it was
+	 * asked (the first of the signals it answers), and when this instance
+	 * took every kept socket. */
+	long long asked_ms, adopted_ms;
+	/* An old instance: the restart that replaced it, reported once it is
+	 * gone (gen 0: it was not replaced). */
+	struct lr_restart_phases replaced;
+	/* A new instance stopped for not taking its sockets in time while no
+	 * other served: once gone, the program is started again as after a
+	 * crash. */
+	bool failed_alone;
 	int nextra;
 	pid_t extra[LR_EXTRAS];
 	int extra_fd[LR_EXTRAS]; /* pidfd; -1 once that process is gone */
@@ -77,6 +89,16 @@ struct keeper {
 	int exit_status;
 	long long respawn_at; /* 0: none due */
 	int respawn_ms;
+	/* A restart asked for while one is under way: it runs as soon as that
+	 * one ends (taken over, failed), however many signals asked for it
+	 * meanwhile (they coalesce). asked_ms is the first of them; asks, how
+	 * many. */
+	bool pending;
+	long long pending_asked_ms;
+	unsigned pending_asks;
+	/* Restarts carried out and failed, and the last one carried out. */
+	unsigned restarts_done, restarts_failed;
+	struct lr_restart_phases last;
 	/* A child of ours was seen exiting before it could be told to an
 	 * instance: what it leaves behind is not ours to judge until it is
 	 * reaped and the tree looked at again. */
@@ -504,12 +526,61 @@ static void accept_some(struct keeper *k)
 	}
 }
 
+/* A restart: a new instance that will take the kept sockets from the one
+ * serving. asked_ms is when it was asked for (the first signal of those it
+ * answers). */
+static bool begin_restart(struct keeper *k, long long asked_ms, unsigned asks)
+{
+	struct instance *in = start_instance(k, I_STARTING);
+	if (!in)
+		return false;
+	in->asked_ms = asked_ms;
+	in->replaced.asks = asks;
+	say("restart: started pid %d (generation %u)%s", (int)in->pid, in->gen,
+	    asks > 1 ? " for restart signals coalesced while the last one was under way" : "");
+	return true;
+}
+
+/* The restart asked for while another was under way, now that none is:
+ * started as soon as the last one ends, so the instance serving at the end
+ * is one started after the last signal (the newest binary and
+ * configuration). With nothing serving (a crash, a failed start), it is the
+ * program started again. Held while no instance slot is free: looked at
+ * again whenever an instance is gone. */
+static void run_pending(struct keeper *k)
+{
+	if (!k->pending || k->quitting || by_state(k, I_STARTING))
+		return;
+	bool started;
+	if (by_state(k, I_SERVING)) {
+		started = begin_restart(k, k->pending_asked_ms, k->pending_asks);
+	} else {
+		k->respawn_at = 0;
+		started = start_instance(k, I_SERVING) != NULL;
+	}
+	if (started)
+		k->pending = false;
+}
+
 static void restart(struct keeper *k)
 {
 	if (k->quitting)
 		return;
-	if (by_state(k, I_STARTING)) {
-		say("restart already under way: SIG%s ignored", sigabbrev_np(k->o->restart_signal));
+	struct instance *starting = by_state(k, I_STARTING);
+	if (starting || k->pending) {
+		/* Lost, a deploy made during a restart would leave the old
+		 * binary serving: it is queued, and the signals coalesce. */
+		if (!k->pending) {
+			k->pending = true;
+			k->pending_asked_ms = now_ms();
+			k->pending_asks = 0;
+		}
+		k->pending_asks++;
+		if (starting)
+			say("restart under way (pid %d, generation %u): SIG%s queued, %s", (int)starting->pid,
+			    starting->gen, sigabbrev_np(k->o->restart_signal),
+			    k->pending_asks > 1 ? "with the one queued already" : "to run once it ends");
+		run_pending(k); /* held only by a full table */
 		return;
 	}
 	if (!by_state(k, I_SERVING)) {
@@ -518,9 +589,12 @@ static void restart(struct keeper *k)
 		start_instance(k, I_SERVING);
 		return;
 	}
-	struct instance *in = start_instance(k, I_STARTING);
-	if (in)
-		say("restart: started pid %d (generation %u)", (int)in->pid, in->gen);
+	if (!begin_restart(k, now_ms(), 1)) {
+		/* No slot (old instances still stopping): asked for, not lost. */
+		k->pending = true;
+		k->pending_asked_ms = now_ms();
+		k->pending_asks = 1;
+	}
 }
 
 static void quit(struct keeper *k, int sig)
@@ -564,12 +638,44 @@ static void check_ready(struct keeper *k)
 	struct instance *old = by_state(k, I_SERVING);
 	next->state = I_SERVING;
 	next->deadline_ms = 0;
+	next->adopted_ms = now_ms();
+	k->restarts_done++;
 	/* Before the old one is told: from now on it takes no connection. */
 	set_serving(k, next->gen);
+	long long since = next->adopted_ms - next->asked_ms;
 	if (old) {
-		say("restart: pid %d (generation %u) took %zu kept socket(s); stopping pid %d with SIG%s",
-		    (int)next->pid, next->gen, k->store.n, (int)old->pid, sigabbrev_np(k->o->stop_signal));
+		say("restart: pid %d (generation %u) took %zu kept socket(s) %lld ms after SIG%s; stopping "
+		    "pid %d with SIG%s",
+		    (int)next->pid, next->gen, k->store.n, since, sigabbrev_np(k->o->restart_signal),
+		    (int)old->pid, sigabbrev_np(k->o->stop_signal));
+		old->replaced = (struct lr_restart_phases){ .gen = next->gen,
+							    .pid = next->pid,
+							    .old_gen = old->gen,
+							    .old_pid = old->pid,
+							    .asks = next->replaced.asks,
+							    .asked_ms = next->asked_ms,
+							    .started_ms = next->started_ms,
+							    .adopted_ms = next->adopted_ms };
 		stop_instance(k, old, k->o->stop_signal);
+	} else {
+		say("restart: pid %d (generation %u) took %zu kept socket(s) %lld ms after SIG%s; the "
+		    "instance it replaces was gone already",
+		    (int)next->pid, next->gen, k->store.n, since, sigabbrev_np(k->o->restart_signal));
+	}
+	run_pending(k);
+}
+
+/* An old instance replaced by a restart is gone: the restart's phases. */
+static void report_restart(struct keeper *k, struct instance *old)
+{
+	if (!old->replaced.gen)
+		return;
+	old->replaced.stopped_ms = now_ms();
+	k->last = old->replaced;
+	if (k->o->log_actions) {
+		char line[400];
+		lr_phases_text(line, sizeof(line), &k->last);
+		say("restart done: %s", line);
 	}
 }
 
@@ -582,10 +688,19 @@ static void check_deadlines(struct keeper *k)
 			continue;
 		if (in->state == I_STARTING) {
 			struct instance *old = by_state(k, I_SERVING);
+			char on[64] = "; nothing serves";
+			if (old)
+				snprintf(on, sizeof(on), "; pid %d serves on", (int)old->pid);
 			say("restart failed: pid %d (generation %u) did not take its sockets within %d ms; "
-			    "stopping it; pid %d serves on",
-			    (int)in->pid, in->gen, k->o->ready_timeout_ms, old ? (int)old->pid : 0);
+			    "stopping it%s",
+			    (int)in->pid, in->gen, k->o->ready_timeout_ms, on);
+			k->restarts_failed++;
 			stop_instance(k, in, k->o->stop_signal);
+			/* Nothing serving: started again (below, once it is gone)
+			 * as after a crash. Else a restart asked for meanwhile
+			 * runs now. */
+			in->failed_alone = !old;
+			run_pending(k);
 		} else if (in->state == I_STOPPING && !in->killed) {
 			say("pid %d (generation %u) still running %d ms after SIG%s: SIGKILL", (int)in->pid,
 			    in->gen, k->o->stop_timeout_ms, sigabbrev_np(k->o->stop_signal));
@@ -609,11 +724,42 @@ static void check_deadlines(struct keeper *k)
 	}
 }
 
+/* Nothing serves and nothing is starting: an instance that served
+ * crashed, or the one meant to replace it failed with none left behind.
+ * A restart asked for meanwhile starts the program now; else --respawn
+ * starts it again after a pause that grows while it keeps failing; else
+ * the keeper is done, with its status. */
+static void nothing_serves(struct keeper *k, const struct instance *in, const char *st)
+{
+	if (by_state(k, I_SERVING) || by_state(k, I_STARTING))
+		return;
+	if (k->pending) {
+		say("pid %d (generation %u) exited (%s): starting the program again for the restart "
+		    "asked for meanwhile",
+		    (int)in->pid, in->gen, st);
+		run_pending(k);
+		return;
+	}
+	if (!k->o->respawn) {
+		k->exit_status = lr_child_exit_code(in->status);
+		k->done = true;
+		return;
+	}
+	long long ran = now_ms() - in->started_ms;
+	if (ran >= LR_RESPAWN_RESET_MS || !k->respawn_ms)
+		k->respawn_ms = LR_RESPAWN_FIRST_MS;
+	say("pid %d (generation %u) exited (%s): starting it again in %d ms", (int)in->pid, in->gen, st,
+	    k->respawn_ms);
+	k->respawn_at = now_ms() + k->respawn_ms;
+	k->respawn_ms = k->respawn_ms * 2 > LR_RESPAWN_MAX_MS ? LR_RESPAWN_MAX_MS : k->respawn_ms * 2;
+}
+
 /* What follows an instance's end, all of it gone. */
 static void settle(struct keeper *k)
 {
 	if (k->unsettled)
 		return;
+	bool freed = false;
 	for (int i = 0; i < LR_INSTANCES; i++) {
 		struct instance *in = &k->inst[i];
 		if (in->state == I_FREE || alive(in))
@@ -622,35 +768,36 @@ static void settle(struct keeper *k)
 		lr_child_status_text(in->status, st, sizeof(st));
 		enum state was = in->state;
 		in->state = I_FREE;
-		if (k->quitting && in->gen == k->quit_gen)
-			k->exit_status = lr_child_exit_code(in->status);
-		if (was == I_STOPPING && !k->quitting)
+		freed = true;
+		if (k->quitting) {
+			if (in->gen == k->quit_gen)
+				k->exit_status = lr_child_exit_code(in->status);
+			continue;
+		}
+		if (was == I_STOPPING) {
 			/* How long an old instance took to finish: what a restart
 			 * costs, and how near it came to the stop timeout. */
 			say("pid %d (generation %u) exited (%s) %lld ms after SIG%s", (int)in->pid, in->gen,
 			    st, now_ms() - in->stop_ms, sigabbrev_np(k->o->stop_signal));
-		if (was == I_STARTING) {
+			report_restart(k, in);
+			if (in->failed_alone)
+				nothing_serves(k, in, st);
+		} else if (was == I_STARTING) {
 			struct instance *old = by_state(k, I_SERVING);
 			say("restart failed: pid %d (generation %u) exited (%s) before taking its sockets%s",
 			    (int)in->pid, in->gen, st, old ? "; the old instance serves on" : "");
-		} else if (was == I_SERVING && !k->quitting) {
-			if (by_state(k, I_STARTING))
-				continue; /* the new instance becomes the one */
-			if (!k->o->respawn) {
-				k->exit_status = lr_child_exit_code(in->status);
-				k->done = true;
-				continue;
-			}
-			long long ran = now_ms() - in->started_ms;
-			if (ran >= LR_RESPAWN_RESET_MS || !k->respawn_ms)
-				k->respawn_ms = LR_RESPAWN_FIRST_MS;
-			say("pid %d (generation %u) exited (%s): starting it again in %d ms", (int)in->pid,
-			    in->gen, st, k->respawn_ms);
-			k->respawn_at = now_ms() + k->respawn_ms;
-			k->respawn_ms = k->respawn_ms * 2 > LR_RESPAWN_MAX_MS ? LR_RESPAWN_MAX_MS
-									      : k->respawn_ms * 2;
+			k->restarts_failed++;
+			if (old)
+				run_pending(k);
+			else
+				nothing_serves(k, in, st);
+		} else if (was == I_SERVING) {
+			/* A restart under way: the new instance becomes the one. */
+			nothing_serves(k, in, st);
 		}
 	}
+	if (freed)
+		run_pending(k); /* one held for want of a free slot */
 	if (k->quitting) {
 		bool any = false;
 		for (int i = 0; i < LR_INSTANCES; i++)

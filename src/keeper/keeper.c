@@ -401,6 +401,64 @@ static void hung_up(struct keeper *k, pid_t pid, const char *why)
 	say("hung up on pid %d: %s%s", (int)pid, why, more);
 }
 
+static void refuse(struct keeper *k, int conn, const struct lr_peer *peer);
+
+static const char *state_name(enum state s)
+{
+	return s == I_SERVING ? "serving" : s == I_STARTING ? "starting" : "stopping";
+}
+
+/* What `libreuse who` shows of a keeper: its instances, the restart
+ * pending, the kept sockets and the last restart's phases, one fact a
+ * line. Its length. */
+static size_t state_text(struct keeper *k, char *out, size_t n)
+{
+	size_t len = 0;
+	long long now = now_ms();
+#define PUT(...)                                                                        \
+	do {                                                                            \
+		if (len < n) {                                                          \
+			int w = snprintf(out + len, n - len, __VA_ARGS__);               \
+			len += w > 0 ? (size_t)w : 0;                                   \
+		}                                                                       \
+	} while (0)
+	PUT("keeper: pid %d, generation %u last started, %u restart(s) carried out, %u failed%s\n",
+	    (int)k->self, k->last_gen, k->restarts_done, k->restarts_failed,
+	    k->quitting ? ", stopping" : "");
+	for (int i = 0; i < LR_INSTANCES; i++) {
+		const struct instance *in = &k->inst[i];
+		if (in->state == I_FREE)
+			continue;
+		PUT("instance: generation %u, pid %d, %s", in->gen, (int)in->pid, state_name(in->state));
+		if (in->state == I_STOPPING)
+			PUT(", %lld ms since SIG%s", now - in->stop_ms, sigabbrev_np(k->o->stop_signal));
+		else
+			PUT(", started %lld ms ago", now - in->started_ms);
+		if (!in->running)
+			PUT(", %d process(es) it forked off", in->nextra);
+		PUT("\n");
+	}
+	if (k->pending)
+		PUT("pending restart: yes, %u signal(s) coalesced, first %lld ms ago\n", k->pending_asks,
+		    now - k->pending_asked_ms);
+	else
+		PUT("pending restart: no\n");
+	if (k->respawn_at)
+		PUT("respawn: in %lld ms\n", k->respawn_at - now);
+	for (size_t i = 0; i < k->store.n; i++) {
+		char what[96];
+		lr_store_describe(what, sizeof(what), &k->store.v[i].id);
+		PUT("kept: %s, taken by generation %u\n", what, k->store.v[i].taken_gen);
+	}
+	if (k->last.gen) {
+		char line[400];
+		lr_phases_text(line, sizeof(line), &k->last);
+		PUT("last restart: %s\n", line);
+	}
+#undef PUT
+	return len < n ? len : n - 1;
+}
+
 /* Serves a request that arrived: keep a socket, or hand one over. The
  * connection is the keeper's own tree's (accept_some saw to that); it is
  * non-blocking, so neither the read nor the reply can wait. */
@@ -414,6 +472,26 @@ static void serve(struct keeper *k, struct lr_conn *c)
 		if (errno == EPROTO)
 			hung_up(k, c->peer.pid, "not a request of libreuse's");
 		lr_conns_drop(c);
+		return;
+	}
+	if (m.op == LR_KEEP_STATE) {
+		char text[LR_KEEP_STATE_MAX];
+		size_t len = state_text(k, text, sizeof(text));
+		send(c->fd, text, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (fd >= 0)
+			close(fd);
+		lr_conns_drop(c);
+		return;
+	}
+	if (c->asker) {
+		/* Not of the tree: its state only. */
+		struct lr_peer peer = c->peer;
+		int conn = c->fd;
+		c->fd = -1;
+		if (fd >= 0)
+			close(fd);
+		refuse(k, conn, &peer);
+		lr_peer_close(&peer);
 		return;
 	}
 	memset(&reply, 0, sizeof(reply));
@@ -514,13 +592,21 @@ static void accept_some(struct keeper *k)
 			close(conn);
 			continue;
 		}
+		bool asker = false;
 		if (!started_by_us(k, peer.pid) && !lr_peer_descends(&peer, k->self)) {
-			lr_peer_close(&peer);
-			refuse(k, conn, &peer);
-			continue;
+			/* The keeper's own user (or root) may ask its state;
+			 * anyone else is closed unread. */
+			if (peer.uid != geteuid() && peer.uid != 0) {
+				lr_peer_close(&peer);
+				refuse(k, conn, &peer);
+				continue;
+			}
+			asker = true;
 		}
 		pid_t evicted;
-		lr_conns_add(&k->conns, conn, &peer, known(k, peer.pid), now_ms(), &evicted);
+		struct lr_conn *c =
+			lr_conns_add(&k->conns, conn, &peer, !asker && known(k, peer.pid), now_ms(), &evicted);
+		c->asker = asker;
 		if (evicted)
 			hung_up(k, evicted, "its request had not come, and newer ones needed the room");
 	}

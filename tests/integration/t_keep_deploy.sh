@@ -34,6 +34,12 @@ sleep 0.4 # v2 is loading: the restart is under way
 deploy v3 keeper
 check "a deploy during a restart is queued, not ignored" wait_for "$T/keeper.err" "SIGHUP queued, to run once it ends" 2
 check "...no restart signal is ignored" test "$(grep -c ignored "$T/keeper.err")" = 0
+state=$("$CLI" who "$P/tcp")
+echo "$state" | grep '^  ' | sed 's/^/# /'
+check "libreuse who: the keeper's state shows the restart under way" \
+	grep -qE "^  instance: generation 2, pid [0-9]+, starting" <<<"$state"
+check "...the instance still serving" grep -qE "^  instance: generation 1, pid [0-9]+, serving" <<<"$state"
+check "...and the restart pending" grep -qE "^  pending restart: yes, 1 signal\(s\) coalesced" <<<"$state"
 check "...the instance serving after both answers v3" answers_stably "$P" v3
 for v in 4 5 6 7 8 9; do
 	deploy "v$v" keeper
@@ -43,6 +49,15 @@ check "rapid deploys (6 in 1.5 s, each start taking 1 s): the instance serving a
 	answers_stably "$P" v9
 sleep 1.5 # anything still queued would have started and been taken over by now
 check "...and still does" answers_stably "$P" v9
+state=$("$CLI" who "$P/tcp")
+echo "$state" | grep '^  ' | sed 's/^/# /'
+gen=$(sed -nE 's/^  keeper: pid [0-9]+, generation ([0-9]+) last started.*/\1/p' <<<"$state")
+check "libreuse who, once settled: the last generation started ($gen) serves, alone" \
+	test "$(grep -cE '^  instance: ' <<<"$state")" = 1 -a -n "$(grep -E "^  instance: generation $gen, pid [0-9]+, serving" <<<"$state")"
+check "...nothing pending" grep -q "^  pending restart: no" <<<"$state"
+check "...its socket kept, taken by it" grep -q "^  kept: tcp 127.0.0.1:$P, taken by generation $gen" <<<"$state"
+check "...and the last restart's phases" \
+	grep -qE "^  last restart: generation $gen \(pid [0-9]+\) replaced generation [0-9]+ .*total [0-9]+ ms" <<<"$state"
 res=$(load_stop load)
 echo "# load: $res" | cut -c1-300
 check "...under load: no connection refused ($(json_get "$res" refused))" test "$(json_get "$res" refused)" = 0

@@ -934,17 +934,18 @@ static int open_listener(struct keeper *k)
 	return 0;
 }
 
-int lr_keeper_run(const struct lr_keeper_opts *o)
+/* Everything the keeper needs before its first instance: the board, the
+ * channel its instances reach it by, the signals. -1: it cannot keep. */
+static int keeper_open(struct keeper *k, const struct lr_keeper_opts *o)
 {
-	static struct keeper k; /* one keeper per process, owned by this function */
-	memset(&k, 0, sizeof(k));
-	k.o = o;
-	k.self = getpid();
-	k.listener = k.sigfd = -1;
-	k.hangup_said_s = k.fds_said_s = -1;
-	k.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	open_board(&k);
-	lr_conns_init(&k.conns);
+	memset(k, 0, sizeof(*k));
+	k->o = o;
+	k->self = getpid();
+	k->listener = k->sigfd = -1;
+	k->hangup_said_s = k->fds_said_s = -1;
+	k->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	open_board(k);
+	lr_conns_init(&k->conns);
 	/* Orphans of a daemon that forks into the background come to us, so
 	 * they stay in the tree the keeper serves and waits for. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
@@ -955,94 +956,135 @@ int lr_keeper_run(const struct lr_keeper_opts *o)
 		lr_kernel_lacks_line(LR_K_PEERPIDFD, line, sizeof(line));
 		say("%s", line);
 	}
-	if (open_listener(&k) != 0)
-		return 1;
-	k.sigfd = lr_child_signals(&k.orig_mask);
-	if (k.sigfd < 0) {
+	if (open_listener(k) != 0)
+		return -1;
+	k->sigfd = lr_child_signals(&k->orig_mask);
+	if (k->sigfd < 0) {
 		say("cannot take signals: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* What one turn of the loop waits on: the signals, new connections, the
+ * requests in flight, and the end of every process an instance forked off
+ * that is not the keeper's child to reap. */
+struct wakeups {
+	struct pollfd p[2 + LR_CONNS_MAX + LR_INSTANCES * LR_EXTRAS];
+	nfds_t n, nconn, nextra;
+	struct lr_conn *conn_of[LR_CONNS_MAX];
+	struct {
+		struct instance *in;
+		int j;
+	} extra_of[LR_INSTANCES * LR_EXTRAS];
+};
+
+static void gather(struct keeper *k, struct wakeups *w)
+{
+	w->p[0] = (struct pollfd){ .fd = k->sigfd, .events = POLLIN };
+	w->p[1] = (struct pollfd){ .fd = k->listener, .events = POLLIN };
+	w->n = 2;
+	w->nconn = w->nextra = 0;
+	for (int i = 0; i < LR_CONNS_MAX; i++) {
+		if (k->conns.c[i].fd < 0)
+			continue;
+		w->conn_of[w->nconn++] = &k->conns.c[i];
+		w->p[w->n++] = (struct pollfd){ .fd = k->conns.c[i].fd, .events = POLLIN };
+	}
+	for (int i = 0; i < LR_INSTANCES; i++) {
+		struct instance *in = &k->inst[i];
+		for (int j = 0; in->state != I_FREE && j < in->nextra; j++) {
+			if (in->extra_fd[j] < 0)
+				continue;
+			w->extra_of[w->nextra].in = in;
+			w->extra_of[w->nextra++].j = j;
+			w->p[w->n++] = (struct pollfd){ .fd = in->extra_fd[j], .events = POLLIN };
+		}
+	}
+}
+
+/* Until the next deadline; -1 for none. A child caught exiting
+ * (unsettled) is looked at again soon. */
+static int wait_ms(const struct keeper *k)
+{
+	long long due = next_deadline(k), wait = -1;
+	if (due) {
+		wait = due - now_ms();
+		if (wait < 0)
+			wait = 0;
+	}
+	if (k->unsettled && (wait < 0 || wait > 10))
+		wait = 10;
+	return (int)wait;
+}
+
+/* What woke the loop, in order: signals (SIGCHLD reaps every child that
+ * exited, however many signals were merged into one); requests in flight
+ * (each one non-blocking read and one reply; a new connection may push an
+ * old one out); new connections; processes of an instance gone. */
+static void handle(struct keeper *k, struct wakeups *w)
+{
+	struct signalfd_siginfo si;
+	while ((w->p[0].revents & POLLIN) && read(k->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		on_signal(k, (int)si.ssi_signo);
+	for (nfds_t i = 0; i < w->nconn; i++)
+		if (w->p[2 + i].revents && w->conn_of[i]->fd == w->p[2 + i].fd)
+			serve(k, w->conn_of[i]);
+	if (w->p[1].revents & POLLIN)
+		accept_some(k);
+	for (nfds_t i = 0; i < w->nextra; i++) {
+		struct pollfd *q = &w->p[2 + w->nconn + i];
+		struct instance *in = w->extra_of[i].in;
+		int j = w->extra_of[i].j;
+		/* Still this process's (a reap above may have closed it). */
+		if ((q->revents & POLLIN) && in->extra_fd[j] == q->fd) {
+			close(q->fd);
+			in->extra_fd[j] = -1;
+			claim_orphans(k);
+		}
+	}
+	if (k->unsettled)
+		claim_orphans(k);
+}
+
+static void keeper_close(struct keeper *k)
+{
+	lr_outsiders_summary(&k->outsiders, now_ms(), true, say_line);
+	lr_conns_free(&k->conns);
+	if (k->reserve_fd >= 0)
+		close(k->reserve_fd);
+	if (k->board) {
+		munmap((void *)k->board, LR_KEEPER_BOARD_SIZE);
+		close(k->board_fd);
+	}
+	lr_store_free(&k->store);
+	if (k->listener >= 0)
+		close(k->listener);
+	if (k->sigfd >= 0)
+		close(k->sigfd);
+}
+
+int lr_keeper_run(const struct lr_keeper_opts *o)
+{
+	static struct keeper k;     /* one keeper per process, owned by this function */
+	static struct wakeups w;    /* the loop's, rebuilt each turn */
+	if (keeper_open(&k, o) != 0) {
+		keeper_close(&k);
 		return 1;
 	}
-	if (!start_instance(&k, I_SERVING))
+	if (!start_instance(&k, I_SERVING)) {
+		keeper_close(&k);
 		return 126;
+	}
 	while (!k.done) {
-		/* The signals, new connections, the requests in flight, and the
-		 * end of every process an instance forked off that is not the
-		 * keeper's child to reap. */
-		struct pollfd p[2 + LR_CONNS_MAX + LR_INSTANCES * LR_EXTRAS] = {
-			{ .fd = k.sigfd, .events = POLLIN }, { .fd = k.listener, .events = POLLIN }
-		};
-		struct lr_conn *conn_of[LR_CONNS_MAX];
-		struct {
-			struct instance *in;
-			int j;
-		} extra_of[LR_INSTANCES * LR_EXTRAS];
-		nfds_t n = 2, nconn = 0, nextra = 0;
-		for (int i = 0; i < LR_CONNS_MAX; i++) {
-			if (k.conns.c[i].fd < 0)
-				continue;
-			conn_of[nconn++] = &k.conns.c[i];
-			p[n++] = (struct pollfd){ .fd = k.conns.c[i].fd, .events = POLLIN };
-		}
-		for (int i = 0; i < LR_INSTANCES; i++) {
-			struct instance *in = &k.inst[i];
-			for (int j = 0; in->state != I_FREE && j < in->nextra; j++) {
-				if (in->extra_fd[j] < 0)
-					continue;
-				extra_of[nextra].in = in;
-				extra_of[nextra++].j = j;
-				p[n++] = (struct pollfd){ .fd = in->extra_fd[j], .events = POLLIN };
-			}
-		}
-		long long due = next_deadline(&k), wait = -1;
-		if (due) {
-			wait = due - now_ms();
-			if (wait < 0)
-				wait = 0;
-		}
-		/* Unsettled: a child caught exiting is looked at again soon. */
-		if (k.unsettled && (wait < 0 || wait > 10))
-			wait = 10;
-		if (poll(p, n, (int)wait) < 0 && errno != EINTR)
+		gather(&k, &w);
+		if (poll(w.p, w.n, wait_ms(&k)) < 0 && errno != EINTR)
 			break;
-		struct signalfd_siginfo si;
-		/* SIGCHLD reaps (every child that exited, however many signals
-		 * were merged into one). */
-		while ((p[0].revents & POLLIN) && read(k.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-			on_signal(&k, (int)si.ssi_signo);
-		/* Requests in flight first: each is one non-blocking read and
-		 * one reply, and a new connection may push an old one out. */
-		for (nfds_t i = 0; i < nconn; i++)
-			if (p[2 + i].revents && conn_of[i]->fd == p[2 + i].fd)
-				serve(&k, conn_of[i]);
-		if (p[1].revents & POLLIN)
-			accept_some(&k);
-		for (nfds_t i = 0; i < nextra; i++) {
-			struct pollfd *q = &p[2 + nconn + i];
-			struct instance *in = extra_of[i].in;
-			int j = extra_of[i].j;
-			/* Still this process's (a reap above may have closed it). */
-			if ((q->revents & POLLIN) && in->extra_fd[j] == q->fd) {
-				close(q->fd);
-				in->extra_fd[j] = -1;
-				claim_orphans(&k);
-			}
-		}
-		if (k.unsettled)
-			claim_orphans(&k);
+		handle(&k, &w);
 		check_deadlines(&k);
 		check_ready(&k);
 		settle(&k);
 	}
-	lr_outsiders_summary(&k.outsiders, now_ms(), true, say_line);
-	lr_conns_free(&k.conns);
-	if (k.reserve_fd >= 0)
-		close(k.reserve_fd);
-	if (k.board) {
-		munmap((void *)k.board, LR_KEEPER_BOARD_SIZE);
-		close(k.board_fd);
-	}
-	lr_store_free(&k.store);
-	close(k.listener);
-	close(k.sigfd);
+	keeper_close(&k);
 	return k.exit_status;
 }

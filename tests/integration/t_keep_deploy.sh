@@ -103,5 +103,6 @@ check "the serving instance and the one starting both killed: started again (--r
 res=$(load_stop rload)
 echo "# load: $res" | cut -c1-300
 check "...no connection refused or reset meanwhile" test "$(json_get "$res" refused)$(json_get "$res" reset)" = 00
+check "at the default log level the keeper says no phases" test "$(grep -c 'restart done' "$T/rkeeper.err")" = 0
 kill -TERM "$(cat "$T/rkeeper.pid")"
 check "TERM ends the keeper" wait_exit rkeeper 15

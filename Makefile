@@ -101,11 +101,11 @@ CORE_SRC := $(addprefix src/core/,addr.c fmt.c errname.c rules.c table.c tableca
 	    policy.c verdicts.c log.c journal.c tally.c ratelimit.c holders.c explain.c conflict.c keepwire.c keepclient.c sdfds.c sys.c act.c load.c child.c elfinfo.c)
 PARSE_SRC := $(addprefix src/core/,config.c libconfig_dl.c compile.c tablemake.c kernel.c exec.c)
 PRELOAD_SRC := $(addprefix src/preload/,libc.c environ.c fdstate.c gate.c real.c state.c keep.c caller.c fetch.c helper.c hooks.c exec.c keptmode.c)
-CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_matrix.c cli_compile.c \
+CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_matrix.c cli_compile.c keeperstate.c \
 	   cli_audit.c audit_json.c audit_model.c audit_report.c audit_unseen.c audit_propose.c)
 # The keeper and the seccomp supervisor run inside the command (libreuse run
 # --keep, --seccomp).
-KEEPER_SRC := $(addprefix src/keeper/,keeper.c store.c peer.c conns.c outsiders.c)
+KEEPER_SRC := $(addprefix src/keeper/,keeper.c store.c peer.c conns.c outsiders.c phases.c)
 SUPERVISOR_SRC := $(addprefix src/supervisor/,supervise.c abi.c filter.c notify.c procs.c front.c handle.c pool.c watch.c)
 CORE_OBJ := $(CORE_SRC:src/%.c=$(B)/obj/%.o)
 PARSE_OBJ := $(PARSE_SRC:src/%.c=$(B)/obj/%.o)

@@ -397,6 +397,26 @@ static bool signal_usable(int sig)
 	       sig != SIGFPE && sig != SIGILL;
 }
 
+/* Whether the rules' log level is "actions" or more, as the program's
+ * library will have it: --log, else the rule file's (-c, LIBREUSE_CONFIG or
+ * the system's). The keeper then reports each restart's phases. */
+static bool logs_actions(const struct run_opts *o)
+{
+	if (o->level)
+		return strcmp(o->level, "actions") == 0 || strcmp(o->level, "all") == 0;
+	struct lr_sources src;
+	if (lr_sources_find(&src, lr_getenv_own) != 0 || !src.config_path)
+		return false;
+	struct lr_ruleset rs;
+	char err[1024];
+	lr_ruleset_init(&rs);
+	bool yes = lr_config_load_file(src.config_path, &rs, err, sizeof(err)) == LR_CONFIG_OK &&
+		   rs.log.level >= LR_LOG_ACTIONS;
+	lr_ruleset_free(&rs);
+	lr_sources_free(&src);
+	return yes;
+}
+
 /* The table the program's library will look for, compiled now and cached,
  * so that the program starts without a helper; and this command named as
  * its helper for when the rules change. Best effort: without the cache the
@@ -544,6 +564,8 @@ int lr_cli_run(int argc, char **argv)
 		return LR_EXIT_USAGE;
 	if (rules[0])
 		setenv("LIBREUSE_RULES", rules, 1);
+	if (o.keep)
+		ko.log_actions = logs_actions(&o);
 	enum lib_kind kind;
 	enum run_mode mode = choose(argv[optind], forced, &kind);
 	if (argv0) {

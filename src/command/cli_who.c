@@ -4,6 +4,8 @@
 #include "cli.h"
 #include "conflict.h"
 #include "errname.h"
+#include "keeperstate.h"
+#include "keepwire.h"
 #include "rules.h"
 
 #include <arpa/inet.h>
@@ -22,6 +24,9 @@ static const char usage[] =
 	"uid, pid and program as far as this user can see. Then tries binds to\n"
 	"0.0.0.0:PORT and [::]:PORT as this user — plain, with SO_REUSEADDR, with\n"
 	"SO_REUSEPORT — and says why Linux would refuse them, as the shim logs it.\n"
+	"A holder that is a keeper (libreuse run --keep) of this user's is asked its\n"
+	"state: its instances, a restart pending, the sockets it keeps, the last\n"
+	"restart's phases.\n"
 	"Exit 0 when some socket holds the port, 1 when none does, 2 on a usage error.\n";
 
 /* A bind of the wildcard address of family:port with opts, closed at once:
@@ -61,6 +66,28 @@ static void print_holders(const char *proto, const struct lr_holders *h)
 	}
 	if (h->total > h->n)
 		printf("... and %zu more\n", h->total - h->n);
+}
+
+/* Each keeper among the holders (once), asked its state; other holders
+ * have no keeper's socket and are passed over. */
+static void print_keepers(const struct lr_holders *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		pid_t pid = h->h[i].pid;
+		bool seen = !pid || strcmp(h->h[i].program, "libreuse") != 0;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = h->h[j].pid == pid;
+		if (seen)
+			continue;
+		char state[LR_KEEP_STATE_MAX + 1];
+		int r = lr_keeper_state_ask(pid, state, sizeof(state));
+		if (r == -1)
+			printf("%s\n", state);
+		if (r != 0)
+			continue;
+		for (char *line = strtok(state, "\n"); line; line = strtok(NULL, "\n"))
+			printf("  %s\n", line);
+	}
 }
 
 static void report_bind(int family, uint8_t proto, uint16_t port, const struct lr_holders *h)
@@ -148,6 +175,7 @@ int lr_cli_who(int argc, char **argv)
 		if (h.n) {
 			held = true;
 			print_holders(pname, &h);
+			print_keepers(&h);
 		} else {
 			printf("%s/%lu: no socket this user can see\n", pname, port);
 		}

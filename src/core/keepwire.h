@@ -24,7 +24,12 @@ enum lr_keep_op {
 	LR_KEEP_OFFER = 1, /* program → keeper: hold this socket (passed along) */
 	LR_KEEP_ADOPT = 2, /* program → keeper: a kept socket for this address? */
 	LR_KEEP_BOARD = 3, /* program → keeper: its board (a memfd comes along) */
+	/* `libreuse who` → keeper: its state, as lines of text in one message
+	 * of at most LR_KEEP_STATE_MAX bytes (asked by a process of the
+	 * keeper's user or root, of its tree or not). */
+	LR_KEEP_STATE = 4,
 };
+#define LR_KEEP_STATE_MAX 4096
 
 /* The keeper's board: a page its instances map read-only. Its first word
  * is the generation now serving (0 before the first), raised once a new

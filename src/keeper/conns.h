@@ -18,6 +18,9 @@ struct lr_conn {
 	int fd; /* -1: slot free */
 	struct lr_peer peer;
 	bool instance; /* the peer is a process the keeper counts to an instance */
+	/* Not of the keeper's tree, but of its user (or root): may ask the
+	 * keeper's state, nothing else. */
+	bool asker;
 	long long since_ms, deadline_ms;
 };
 

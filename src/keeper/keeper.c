@@ -7,6 +7,7 @@
 #include "kernel.h"
 #include "outsiders.h"
 #include "peer.h"
+#include "phases.h"
 #include "store.h"
 
 #include <dirent.h>
@@ -58,6 +59,17 @@ struct instance {
 	long long started_ms, deadline_ms;
 	long long stop_ms; /* when it was sent the stop signal: 0 before */
 	bool killed;
+	/* A restart's times, for its report (0: not reached): when it was
+	 * asked (the first of the signals it answers), and when this instance
+	 * took every kept socket. */
+	long long asked_ms, adopted_ms;
+	/* An old instance: the restart that replaced it, reported once it is
+	 * gone (gen 0: it was not replaced). */
+	struct lr_restart_phases replaced;
+	/* A new instance stopped for not taking its sockets in time while no
+	 * other served: once gone, the program is started again as after a
+	 * crash. */
+	bool failed_alone;
 	int nextra;
 	pid_t extra[LR_EXTRAS];
 	int extra_fd[LR_EXTRAS]; /* pidfd; -1 once that process is gone */
@@ -77,6 +89,16 @@ struct keeper {
 	int exit_status;
 	long long respawn_at; /* 0: none due */
 	int respawn_ms;
+	/* A restart asked for while one is under way: it runs as soon as that
+	 * one ends (taken over, failed), however many signals asked for it
+	 * meanwhile (they coalesce). asked_ms is the first of them; asks, how
+	 * many. */
+	bool pending;
+	long long pending_asked_ms;
+	unsigned pending_asks;
+	/* Restarts carried out and failed, and the last one carried out. */
+	unsigned restarts_done, restarts_failed;
+	struct lr_restart_phases last;
 	/* A child of ours was seen exiting before it could be told to an
 	 * instance: what it leaves behind is not ours to judge until it is
 	 * reaped and the tree looked at again. */
@@ -379,6 +401,64 @@ static void hung_up(struct keeper *k, pid_t pid, const char *why)
 	say("hung up on pid %d: %s%s", (int)pid, why, more);
 }
 
+static void refuse(struct keeper *k, int conn, const struct lr_peer *peer);
+
+static const char *state_name(enum state s)
+{
+	return s == I_SERVING ? "serving" : s == I_STARTING ? "starting" : "stopping";
+}
+
+/* What `libreuse who` shows of a keeper: its instances, the restart
+ * pending, the kept sockets and the last restart's phases, one fact a
+ * line. Its length. */
+static size_t state_text(struct keeper *k, char *out, size_t n)
+{
+	size_t len = 0;
+	long long now = now_ms();
+#define PUT(...)                                                                        \
+	do {                                                                            \
+		if (len < n) {                                                          \
+			int w = snprintf(out + len, n - len, __VA_ARGS__);               \
+			len += w > 0 ? (size_t)w : 0;                                   \
+		}                                                                       \
+	} while (0)
+	PUT("keeper: pid %d, generation %u last started, %u restart(s) carried out, %u failed%s\n",
+	    (int)k->self, k->last_gen, k->restarts_done, k->restarts_failed,
+	    k->quitting ? ", stopping" : "");
+	for (int i = 0; i < LR_INSTANCES; i++) {
+		const struct instance *in = &k->inst[i];
+		if (in->state == I_FREE)
+			continue;
+		PUT("instance: generation %u, pid %d, %s", in->gen, (int)in->pid, state_name(in->state));
+		if (in->state == I_STOPPING)
+			PUT(", %lld ms since SIG%s", now - in->stop_ms, sigabbrev_np(k->o->stop_signal));
+		else
+			PUT(", started %lld ms ago", now - in->started_ms);
+		if (!in->running)
+			PUT(", %d process(es) it forked off", in->nextra);
+		PUT("\n");
+	}
+	if (k->pending)
+		PUT("pending restart: yes, %u signal(s) coalesced, first %lld ms ago\n", k->pending_asks,
+		    now - k->pending_asked_ms);
+	else
+		PUT("pending restart: no\n");
+	if (k->respawn_at)
+		PUT("respawn: in %lld ms\n", k->respawn_at - now);
+	for (size_t i = 0; i < k->store.n; i++) {
+		char what[96];
+		lr_store_describe(what, sizeof(what), &k->store.v[i].id);
+		PUT("kept: %s, taken by generation %u\n", what, k->store.v[i].taken_gen);
+	}
+	if (k->last.gen) {
+		char line[400];
+		lr_phases_text(line, sizeof(line), &k->last);
+		PUT("last restart: %s\n", line);
+	}
+#undef PUT
+	return len < n ? len : n - 1;
+}
+
 /* Serves a request that arrived: keep a socket, or hand one over. The
  * connection is the keeper's own tree's (accept_some saw to that); it is
  * non-blocking, so neither the read nor the reply can wait. */
@@ -392,6 +472,26 @@ static void serve(struct keeper *k, struct lr_conn *c)
 		if (errno == EPROTO)
 			hung_up(k, c->peer.pid, "not a request of libreuse's");
 		lr_conns_drop(c);
+		return;
+	}
+	if (m.op == LR_KEEP_STATE) {
+		char text[LR_KEEP_STATE_MAX];
+		size_t len = state_text(k, text, sizeof(text));
+		send(c->fd, text, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (fd >= 0)
+			close(fd);
+		lr_conns_drop(c);
+		return;
+	}
+	if (c->asker) {
+		/* Not of the tree: its state only. */
+		struct lr_peer peer = c->peer;
+		int conn = c->fd;
+		c->fd = -1;
+		if (fd >= 0)
+			close(fd);
+		refuse(k, conn, &peer);
+		lr_peer_close(&peer);
 		return;
 	}
 	memset(&reply, 0, sizeof(reply));
@@ -492,24 +592,81 @@ static void accept_some(struct keeper *k)
 			close(conn);
 			continue;
 		}
+		bool asker = false;
 		if (!started_by_us(k, peer.pid) && !lr_peer_descends(&peer, k->self)) {
-			lr_peer_close(&peer);
-			refuse(k, conn, &peer);
-			continue;
+			/* The keeper's own user (or root) may ask its state;
+			 * anyone else is closed unread. */
+			if (peer.uid != geteuid() && peer.uid != 0) {
+				lr_peer_close(&peer);
+				refuse(k, conn, &peer);
+				continue;
+			}
+			asker = true;
 		}
 		pid_t evicted;
-		lr_conns_add(&k->conns, conn, &peer, known(k, peer.pid), now_ms(), &evicted);
+		struct lr_conn *c =
+			lr_conns_add(&k->conns, conn, &peer, !asker && known(k, peer.pid), now_ms(), &evicted);
+		c->asker = asker;
 		if (evicted)
 			hung_up(k, evicted, "its request had not come, and newer ones needed the room");
 	}
+}
+
+/* A restart: a new instance that will take the kept sockets from the one
+ * serving. asked_ms is when it was asked for (the first signal of those it
+ * answers). */
+static bool begin_restart(struct keeper *k, long long asked_ms, unsigned asks)
+{
+	struct instance *in = start_instance(k, I_STARTING);
+	if (!in)
+		return false;
+	in->asked_ms = asked_ms;
+	in->replaced.asks = asks;
+	say("restart: started pid %d (generation %u)%s", (int)in->pid, in->gen,
+	    asks > 1 ? " for restart signals coalesced while the last one was under way" : "");
+	return true;
+}
+
+/* The restart asked for while another was under way, now that none is:
+ * started as soon as the last one ends, so the instance serving at the end
+ * is one started after the last signal (the newest binary and
+ * configuration). With nothing serving (a crash, a failed start), it is the
+ * program started again. Held while no instance slot is free: looked at
+ * again whenever an instance is gone. */
+static void run_pending(struct keeper *k)
+{
+	if (!k->pending || k->quitting || by_state(k, I_STARTING))
+		return;
+	bool started;
+	if (by_state(k, I_SERVING)) {
+		started = begin_restart(k, k->pending_asked_ms, k->pending_asks);
+	} else {
+		k->respawn_at = 0;
+		started = start_instance(k, I_SERVING) != NULL;
+	}
+	if (started)
+		k->pending = false;
 }
 
 static void restart(struct keeper *k)
 {
 	if (k->quitting)
 		return;
-	if (by_state(k, I_STARTING)) {
-		say("restart already under way: SIG%s ignored", sigabbrev_np(k->o->restart_signal));
+	struct instance *starting = by_state(k, I_STARTING);
+	if (starting || k->pending) {
+		/* Lost, a deploy made during a restart would leave the old
+		 * binary serving: it is queued, and the signals coalesce. */
+		if (!k->pending) {
+			k->pending = true;
+			k->pending_asked_ms = now_ms();
+			k->pending_asks = 0;
+		}
+		k->pending_asks++;
+		if (starting)
+			say("restart under way (pid %d, generation %u): SIG%s queued, %s", (int)starting->pid,
+			    starting->gen, sigabbrev_np(k->o->restart_signal),
+			    k->pending_asks > 1 ? "with the one queued already" : "to run once it ends");
+		run_pending(k); /* held only by a full table */
 		return;
 	}
 	if (!by_state(k, I_SERVING)) {
@@ -518,9 +675,12 @@ static void restart(struct keeper *k)
 		start_instance(k, I_SERVING);
 		return;
 	}
-	struct instance *in = start_instance(k, I_STARTING);
-	if (in)
-		say("restart: started pid %d (generation %u)", (int)in->pid, in->gen);
+	if (!begin_restart(k, now_ms(), 1)) {
+		/* No slot (old instances still stopping): asked for, not lost. */
+		k->pending = true;
+		k->pending_asked_ms = now_ms();
+		k->pending_asks = 1;
+	}
 }
 
 static void quit(struct keeper *k, int sig)
@@ -564,12 +724,44 @@ static void check_ready(struct keeper *k)
 	struct instance *old = by_state(k, I_SERVING);
 	next->state = I_SERVING;
 	next->deadline_ms = 0;
+	next->adopted_ms = now_ms();
+	k->restarts_done++;
 	/* Before the old one is told: from now on it takes no connection. */
 	set_serving(k, next->gen);
+	long long since = next->adopted_ms - next->asked_ms;
 	if (old) {
-		say("restart: pid %d (generation %u) took %zu kept socket(s); stopping pid %d with SIG%s",
-		    (int)next->pid, next->gen, k->store.n, (int)old->pid, sigabbrev_np(k->o->stop_signal));
+		say("restart: pid %d (generation %u) took %zu kept socket(s) %lld ms after SIG%s; stopping "
+		    "pid %d with SIG%s",
+		    (int)next->pid, next->gen, k->store.n, since, sigabbrev_np(k->o->restart_signal),
+		    (int)old->pid, sigabbrev_np(k->o->stop_signal));
+		old->replaced = (struct lr_restart_phases){ .gen = next->gen,
+							    .pid = next->pid,
+							    .old_gen = old->gen,
+							    .old_pid = old->pid,
+							    .asks = next->replaced.asks,
+							    .asked_ms = next->asked_ms,
+							    .started_ms = next->started_ms,
+							    .adopted_ms = next->adopted_ms };
 		stop_instance(k, old, k->o->stop_signal);
+	} else {
+		say("restart: pid %d (generation %u) took %zu kept socket(s) %lld ms after SIG%s; the "
+		    "instance it replaces was gone already",
+		    (int)next->pid, next->gen, k->store.n, since, sigabbrev_np(k->o->restart_signal));
+	}
+	run_pending(k);
+}
+
+/* An old instance replaced by a restart is gone: the restart's phases. */
+static void report_restart(struct keeper *k, struct instance *old)
+{
+	if (!old->replaced.gen)
+		return;
+	old->replaced.stopped_ms = now_ms();
+	k->last = old->replaced;
+	if (k->o->log_actions) {
+		char line[400];
+		lr_phases_text(line, sizeof(line), &k->last);
+		say("restart done: %s", line);
 	}
 }
 
@@ -582,10 +774,19 @@ static void check_deadlines(struct keeper *k)
 			continue;
 		if (in->state == I_STARTING) {
 			struct instance *old = by_state(k, I_SERVING);
+			char on[64] = "; nothing serves";
+			if (old)
+				snprintf(on, sizeof(on), "; pid %d serves on", (int)old->pid);
 			say("restart failed: pid %d (generation %u) did not take its sockets within %d ms; "
-			    "stopping it; pid %d serves on",
-			    (int)in->pid, in->gen, k->o->ready_timeout_ms, old ? (int)old->pid : 0);
+			    "stopping it%s",
+			    (int)in->pid, in->gen, k->o->ready_timeout_ms, on);
+			k->restarts_failed++;
 			stop_instance(k, in, k->o->stop_signal);
+			/* Nothing serving: started again (below, once it is gone)
+			 * as after a crash. Else a restart asked for meanwhile
+			 * runs now. */
+			in->failed_alone = !old;
+			run_pending(k);
 		} else if (in->state == I_STOPPING && !in->killed) {
 			say("pid %d (generation %u) still running %d ms after SIG%s: SIGKILL", (int)in->pid,
 			    in->gen, k->o->stop_timeout_ms, sigabbrev_np(k->o->stop_signal));
@@ -609,11 +810,42 @@ static void check_deadlines(struct keeper *k)
 	}
 }
 
+/* Nothing serves and nothing is starting: an instance that served
+ * crashed, or the one meant to replace it failed with none left behind.
+ * A restart asked for meanwhile starts the program now; else --respawn
+ * starts it again after a pause that grows while it keeps failing; else
+ * the keeper is done, with its status. */
+static void nothing_serves(struct keeper *k, const struct instance *in, const char *st)
+{
+	if (by_state(k, I_SERVING) || by_state(k, I_STARTING))
+		return;
+	if (k->pending) {
+		say("pid %d (generation %u) exited (%s): starting the program again for the restart "
+		    "asked for meanwhile",
+		    (int)in->pid, in->gen, st);
+		run_pending(k);
+		return;
+	}
+	if (!k->o->respawn) {
+		k->exit_status = lr_child_exit_code(in->status);
+		k->done = true;
+		return;
+	}
+	long long ran = now_ms() - in->started_ms;
+	if (ran >= LR_RESPAWN_RESET_MS || !k->respawn_ms)
+		k->respawn_ms = LR_RESPAWN_FIRST_MS;
+	say("pid %d (generation %u) exited (%s): starting it again in %d ms", (int)in->pid, in->gen, st,
+	    k->respawn_ms);
+	k->respawn_at = now_ms() + k->respawn_ms;
+	k->respawn_ms = k->respawn_ms * 2 > LR_RESPAWN_MAX_MS ? LR_RESPAWN_MAX_MS : k->respawn_ms * 2;
+}
+
 /* What follows an instance's end, all of it gone. */
 static void settle(struct keeper *k)
 {
 	if (k->unsettled)
 		return;
+	bool freed = false;
 	for (int i = 0; i < LR_INSTANCES; i++) {
 		struct instance *in = &k->inst[i];
 		if (in->state == I_FREE || alive(in))
@@ -622,35 +854,36 @@ static void settle(struct keeper *k)
 		lr_child_status_text(in->status, st, sizeof(st));
 		enum state was = in->state;
 		in->state = I_FREE;
-		if (k->quitting && in->gen == k->quit_gen)
-			k->exit_status = lr_child_exit_code(in->status);
-		if (was == I_STOPPING && !k->quitting)
+		freed = true;
+		if (k->quitting) {
+			if (in->gen == k->quit_gen)
+				k->exit_status = lr_child_exit_code(in->status);
+			continue;
+		}
+		if (was == I_STOPPING) {
 			/* How long an old instance took to finish: what a restart
 			 * costs, and how near it came to the stop timeout. */
 			say("pid %d (generation %u) exited (%s) %lld ms after SIG%s", (int)in->pid, in->gen,
 			    st, now_ms() - in->stop_ms, sigabbrev_np(k->o->stop_signal));
-		if (was == I_STARTING) {
+			report_restart(k, in);
+			if (in->failed_alone)
+				nothing_serves(k, in, st);
+		} else if (was == I_STARTING) {
 			struct instance *old = by_state(k, I_SERVING);
 			say("restart failed: pid %d (generation %u) exited (%s) before taking its sockets%s",
 			    (int)in->pid, in->gen, st, old ? "; the old instance serves on" : "");
-		} else if (was == I_SERVING && !k->quitting) {
-			if (by_state(k, I_STARTING))
-				continue; /* the new instance becomes the one */
-			if (!k->o->respawn) {
-				k->exit_status = lr_child_exit_code(in->status);
-				k->done = true;
-				continue;
-			}
-			long long ran = now_ms() - in->started_ms;
-			if (ran >= LR_RESPAWN_RESET_MS || !k->respawn_ms)
-				k->respawn_ms = LR_RESPAWN_FIRST_MS;
-			say("pid %d (generation %u) exited (%s): starting it again in %d ms", (int)in->pid,
-			    in->gen, st, k->respawn_ms);
-			k->respawn_at = now_ms() + k->respawn_ms;
-			k->respawn_ms = k->respawn_ms * 2 > LR_RESPAWN_MAX_MS ? LR_RESPAWN_MAX_MS
-									      : k->respawn_ms * 2;
+			k->restarts_failed++;
+			if (old)
+				run_pending(k);
+			else
+				nothing_serves(k, in, st);
+		} else if (was == I_SERVING) {
+			/* A restart under way: the new instance becomes the one. */
+			nothing_serves(k, in, st);
 		}
 	}
+	if (freed)
+		run_pending(k); /* one held for want of a free slot */
 	if (k->quitting) {
 		bool any = false;
 		for (int i = 0; i < LR_INSTANCES; i++)
@@ -701,17 +934,18 @@ static int open_listener(struct keeper *k)
 	return 0;
 }
 
-int lr_keeper_run(const struct lr_keeper_opts *o)
+/* Everything the keeper needs before its first instance: the board, the
+ * channel its instances reach it by, the signals. -1: it cannot keep. */
+static int keeper_open(struct keeper *k, const struct lr_keeper_opts *o)
 {
-	static struct keeper k; /* one keeper per process, owned by this function */
-	memset(&k, 0, sizeof(k));
-	k.o = o;
-	k.self = getpid();
-	k.listener = k.sigfd = -1;
-	k.hangup_said_s = k.fds_said_s = -1;
-	k.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	open_board(&k);
-	lr_conns_init(&k.conns);
+	memset(k, 0, sizeof(*k));
+	k->o = o;
+	k->self = getpid();
+	k->listener = k->sigfd = -1;
+	k->hangup_said_s = k->fds_said_s = -1;
+	k->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	open_board(k);
+	lr_conns_init(&k->conns);
 	/* Orphans of a daemon that forks into the background come to us, so
 	 * they stay in the tree the keeper serves and waits for. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
@@ -722,94 +956,135 @@ int lr_keeper_run(const struct lr_keeper_opts *o)
 		lr_kernel_lacks_line(LR_K_PEERPIDFD, line, sizeof(line));
 		say("%s", line);
 	}
-	if (open_listener(&k) != 0)
-		return 1;
-	k.sigfd = lr_child_signals(&k.orig_mask);
-	if (k.sigfd < 0) {
+	if (open_listener(k) != 0)
+		return -1;
+	k->sigfd = lr_child_signals(&k->orig_mask);
+	if (k->sigfd < 0) {
 		say("cannot take signals: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* What one turn of the loop waits on: the signals, new connections, the
+ * requests in flight, and the end of every process an instance forked off
+ * that is not the keeper's child to reap. */
+struct wakeups {
+	struct pollfd p[2 + LR_CONNS_MAX + LR_INSTANCES * LR_EXTRAS];
+	nfds_t n, nconn, nextra;
+	struct lr_conn *conn_of[LR_CONNS_MAX];
+	struct {
+		struct instance *in;
+		int j;
+	} extra_of[LR_INSTANCES * LR_EXTRAS];
+};
+
+static void gather(struct keeper *k, struct wakeups *w)
+{
+	w->p[0] = (struct pollfd){ .fd = k->sigfd, .events = POLLIN };
+	w->p[1] = (struct pollfd){ .fd = k->listener, .events = POLLIN };
+	w->n = 2;
+	w->nconn = w->nextra = 0;
+	for (int i = 0; i < LR_CONNS_MAX; i++) {
+		if (k->conns.c[i].fd < 0)
+			continue;
+		w->conn_of[w->nconn++] = &k->conns.c[i];
+		w->p[w->n++] = (struct pollfd){ .fd = k->conns.c[i].fd, .events = POLLIN };
+	}
+	for (int i = 0; i < LR_INSTANCES; i++) {
+		struct instance *in = &k->inst[i];
+		for (int j = 0; in->state != I_FREE && j < in->nextra; j++) {
+			if (in->extra_fd[j] < 0)
+				continue;
+			w->extra_of[w->nextra].in = in;
+			w->extra_of[w->nextra++].j = j;
+			w->p[w->n++] = (struct pollfd){ .fd = in->extra_fd[j], .events = POLLIN };
+		}
+	}
+}
+
+/* Until the next deadline; -1 for none. A child caught exiting
+ * (unsettled) is looked at again soon. */
+static int wait_ms(const struct keeper *k)
+{
+	long long due = next_deadline(k), wait = -1;
+	if (due) {
+		wait = due - now_ms();
+		if (wait < 0)
+			wait = 0;
+	}
+	if (k->unsettled && (wait < 0 || wait > 10))
+		wait = 10;
+	return (int)wait;
+}
+
+/* What woke the loop, in order: signals (SIGCHLD reaps every child that
+ * exited, however many signals were merged into one); requests in flight
+ * (each one non-blocking read and one reply; a new connection may push an
+ * old one out); new connections; processes of an instance gone. */
+static void handle(struct keeper *k, struct wakeups *w)
+{
+	struct signalfd_siginfo si;
+	while ((w->p[0].revents & POLLIN) && read(k->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		on_signal(k, (int)si.ssi_signo);
+	for (nfds_t i = 0; i < w->nconn; i++)
+		if (w->p[2 + i].revents && w->conn_of[i]->fd == w->p[2 + i].fd)
+			serve(k, w->conn_of[i]);
+	if (w->p[1].revents & POLLIN)
+		accept_some(k);
+	for (nfds_t i = 0; i < w->nextra; i++) {
+		struct pollfd *q = &w->p[2 + w->nconn + i];
+		struct instance *in = w->extra_of[i].in;
+		int j = w->extra_of[i].j;
+		/* Still this process's (a reap above may have closed it). */
+		if ((q->revents & POLLIN) && in->extra_fd[j] == q->fd) {
+			close(q->fd);
+			in->extra_fd[j] = -1;
+			claim_orphans(k);
+		}
+	}
+	if (k->unsettled)
+		claim_orphans(k);
+}
+
+static void keeper_close(struct keeper *k)
+{
+	lr_outsiders_summary(&k->outsiders, now_ms(), true, say_line);
+	lr_conns_free(&k->conns);
+	if (k->reserve_fd >= 0)
+		close(k->reserve_fd);
+	if (k->board) {
+		munmap((void *)k->board, LR_KEEPER_BOARD_SIZE);
+		close(k->board_fd);
+	}
+	lr_store_free(&k->store);
+	if (k->listener >= 0)
+		close(k->listener);
+	if (k->sigfd >= 0)
+		close(k->sigfd);
+}
+
+int lr_keeper_run(const struct lr_keeper_opts *o)
+{
+	static struct keeper k;     /* one keeper per process, owned by this function */
+	static struct wakeups w;    /* the loop's, rebuilt each turn */
+	if (keeper_open(&k, o) != 0) {
+		keeper_close(&k);
 		return 1;
 	}
-	if (!start_instance(&k, I_SERVING))
+	if (!start_instance(&k, I_SERVING)) {
+		keeper_close(&k);
 		return 126;
+	}
 	while (!k.done) {
-		/* The signals, new connections, the requests in flight, and the
-		 * end of every process an instance forked off that is not the
-		 * keeper's child to reap. */
-		struct pollfd p[2 + LR_CONNS_MAX + LR_INSTANCES * LR_EXTRAS] = {
-			{ .fd = k.sigfd, .events = POLLIN }, { .fd = k.listener, .events = POLLIN }
-		};
-		struct lr_conn *conn_of[LR_CONNS_MAX];
-		struct {
-			struct instance *in;
-			int j;
-		} extra_of[LR_INSTANCES * LR_EXTRAS];
-		nfds_t n = 2, nconn = 0, nextra = 0;
-		for (int i = 0; i < LR_CONNS_MAX; i++) {
-			if (k.conns.c[i].fd < 0)
-				continue;
-			conn_of[nconn++] = &k.conns.c[i];
-			p[n++] = (struct pollfd){ .fd = k.conns.c[i].fd, .events = POLLIN };
-		}
-		for (int i = 0; i < LR_INSTANCES; i++) {
-			struct instance *in = &k.inst[i];
-			for (int j = 0; in->state != I_FREE && j < in->nextra; j++) {
-				if (in->extra_fd[j] < 0)
-					continue;
-				extra_of[nextra].in = in;
-				extra_of[nextra++].j = j;
-				p[n++] = (struct pollfd){ .fd = in->extra_fd[j], .events = POLLIN };
-			}
-		}
-		long long due = next_deadline(&k), wait = -1;
-		if (due) {
-			wait = due - now_ms();
-			if (wait < 0)
-				wait = 0;
-		}
-		/* Unsettled: a child caught exiting is looked at again soon. */
-		if (k.unsettled && (wait < 0 || wait > 10))
-			wait = 10;
-		if (poll(p, n, (int)wait) < 0 && errno != EINTR)
+		gather(&k, &w);
+		if (poll(w.p, w.n, wait_ms(&k)) < 0 && errno != EINTR)
 			break;
-		struct signalfd_siginfo si;
-		/* SIGCHLD reaps (every child that exited, however many signals
-		 * were merged into one). */
-		while ((p[0].revents & POLLIN) && read(k.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-			on_signal(&k, (int)si.ssi_signo);
-		/* Requests in flight first: each is one non-blocking read and
-		 * one reply, and a new connection may push an old one out. */
-		for (nfds_t i = 0; i < nconn; i++)
-			if (p[2 + i].revents && conn_of[i]->fd == p[2 + i].fd)
-				serve(&k, conn_of[i]);
-		if (p[1].revents & POLLIN)
-			accept_some(&k);
-		for (nfds_t i = 0; i < nextra; i++) {
-			struct pollfd *q = &p[2 + nconn + i];
-			struct instance *in = extra_of[i].in;
-			int j = extra_of[i].j;
-			/* Still this process's (a reap above may have closed it). */
-			if ((q->revents & POLLIN) && in->extra_fd[j] == q->fd) {
-				close(q->fd);
-				in->extra_fd[j] = -1;
-				claim_orphans(&k);
-			}
-		}
-		if (k.unsettled)
-			claim_orphans(&k);
+		handle(&k, &w);
 		check_deadlines(&k);
 		check_ready(&k);
 		settle(&k);
 	}
-	lr_outsiders_summary(&k.outsiders, now_ms(), true, say_line);
-	lr_conns_free(&k.conns);
-	if (k.reserve_fd >= 0)
-		close(k.reserve_fd);
-	if (k.board) {
-		munmap((void *)k.board, LR_KEEPER_BOARD_SIZE);
-		close(k.board_fd);
-	}
-	lr_store_free(&k.store);
-	close(k.listener);
-	close(k.sigfd);
+	keeper_close(&k);
 	return k.exit_status;
 }

@@ -15,6 +15,8 @@ struct lr_keeper_opts {
 	int ready_timeout_ms; /* for a new instance to take every kept socket */
 	int stop_timeout_ms;  /* after stop_signal, before SIGKILL */
 	bool respawn;         /* start the program again when it exits by itself */
+	bool log_actions;     /* the rules' log level is "actions" or more: each
+			       * restart's phases are said */
 };
 
 /* Runs the program under a keeper until it is over; returns the exit status

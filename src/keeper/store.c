@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void describe(char *buf, size_t n, const struct lr_keep_sock *k)
+void lr_store_describe(char *buf, size_t n, const struct lr_keep_sock *k)
 {
 	char a[64];
 	lr_format_addr(a, sizeof(a), &k->addr, k->port);
@@ -90,8 +90,8 @@ int lr_store_adopt(struct lr_store *s, const struct lr_keep_sock *want, unsigned
 		return -1;
 	}
 	if (near) {
-		describe(have, sizeof(have), &near->id);
-		describe(asked, sizeof(asked), want);
+		lr_store_describe(have, sizeof(have), &near->id);
+		lr_store_describe(asked, sizeof(asked), want);
 		snprintf(why, n, "the kept socket %s is not the one asked for (%s): not taken", have, asked);
 	}
 	return -1;

@@ -32,6 +32,9 @@ int lr_store_adopt(struct lr_store *s, const struct lr_keep_sock *want, unsigned
 /* Every kept socket has been taken by instance gen. */
 bool lr_store_all_taken(const struct lr_store *s, unsigned gen);
 
+/* "tcp 127.0.0.1:8080", with "(IPv6 only)" or "(dual-stack)" for IPv6. */
+void lr_store_describe(char *buf, size_t n, const struct lr_keep_sock *k);
+
 void lr_store_free(struct lr_store *s);
 
 #endif

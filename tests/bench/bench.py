@@ -16,6 +16,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import restart as restart_bench  # noqa: E402  (tests/bench/restart.py)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(ROOT, "build")
 LIB = os.path.join(BUILD, "libreuse.so")
@@ -407,6 +410,7 @@ def main():
     first = first_socket_costs(files, baseline)
     keep = keep_costs()
     keep["restarts"] = restart_latency()
+    keep["latency"] = restart_bench.measure()
     sup = supervisor_costs(files)
     write_report(bind, conn, ir, (true_none, true_bare, true_lib), load, rss, rps,
                  load_profile_of(files[10000]), keep, sup, first, baseline_why)
@@ -558,7 +562,7 @@ def write_report(bind, conn, ir, true_ir, load, rss, rps, load_profile, keep, su
     w("| variant | ns/cycle (median) | × no rule |")
     w("|---|---:|---:|")
     for name, ns in keep.items():
-        if name != "restarts":
+        if name not in ("restarts", "latency"):
             w(f"| {name} | {ns:,.0f} | {ns / keep['libreuse, no rule']:.1f} |")
     w("")
     w(f"- Adoption adds {keep['adopted from the keeper'] - keep['libreuse, no rule']:,.0f} ns to the bind "
@@ -606,6 +610,8 @@ def write_report(bind, conn, ir, true_ir, load, rss, rps, load_profile, keep, su
     w("- An outsider is refused at accept from its credentials, before a byte is read: silent connections "
       "cost the keeper one look each, once. The storm costs what the kernel's accept and one /proc walk per "
       "connection cost, on a machine whose cores the storm itself keeps busy.\n")
+    for line in restart_bench.section(keep["latency"]):
+        w(line)
     w("## Start-up of /bin/true (callgrind instructions)\n")
     w(f"no shim {true_ir[0]:,}; bare interposer {true_ir[1]:,}; libreuse with a 10,000-rule file {true_ir[2]:,}. "
       "libreuse reads nothing until the first IP socket call, so the rule file is never opened here.\n")

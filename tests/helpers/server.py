@@ -11,6 +11,7 @@ import select
 import signal
 import socket
 import sys
+import time
 
 p = argparse.ArgumentParser()
 p.add_argument("--proto", choices=["tcp", "udp"], default="tcp")
@@ -23,7 +24,14 @@ p.add_argument("--hold", action="store_true", help="TCP: keep each connection un
 p.add_argument("--graceful", action="store_true",
                help="on SIGTERM finish the connection or datagram in hand, then exit")
 p.add_argument("--record", help="UDP: append each datagram received to this file, one a line")
+p.add_argument("--id-file", help="the id is this file's first word, read at start (a deployed version)")
+p.add_argument("--load", type=float, default=0, help="seconds spent loading before the bind")
 a = p.parse_args()
+if a.id_file:
+    with open(a.id_file) as f:
+        a.id = f.read().split()[0]
+if a.load:
+    time.sleep(a.load)
 
 family = socket.AF_INET6 if a.family == "6" else socket.AF_INET
 kind = socket.SOCK_STREAM if a.proto == "tcp" else socket.SOCK_DGRAM

@@ -39,13 +39,18 @@ int lr_cache_path(const struct lr_sources *src, const char *dir, char *out, size
 	return r > 0 && (size_t)r < n ? 0 : -1;
 }
 
-const char *lr_cache_distrust(const struct stat *st)
+const char *lr_cache_distrust_as(const struct stat *st, uid_t euid)
 {
-	if (st->st_uid != geteuid() && st->st_uid != 0)
+	if (st->st_uid != euid && st->st_uid != 0)
 		return "owned by another user";
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
 		return "writable by others";
 	return NULL;
+}
+
+const char *lr_cache_distrust(const struct stat *st)
+{
+	return lr_cache_distrust_as(st, geteuid());
 }
 
 void lr_image_release(void *image, size_t len)
@@ -135,17 +140,17 @@ int lr_image_read(int fd, size_t size, size_t max, int deadline_ms, void **image
 	return 0;
 }
 
-static bool source_same(const struct lr_tf_source *s, const char *path)
+static bool source_is(const struct lr_tf_source *s, const struct lr_file_id *id)
 {
-	struct stat st;
-	if (stat(path, &st) != 0)
+	if (!id->exists)
 		return s->dev == 0 && s->ino == 0; /* recorded as absent, and still is */
-	return s->dev == (uint64_t)st.st_dev && s->ino == (uint64_t)st.st_ino &&
-	       s->size == (uint64_t)st.st_size && s->mtime_sec == (uint64_t)st.st_mtim.tv_sec &&
-	       s->mtime_nsec == (uint32_t)st.st_mtim.tv_nsec;
+	return s->dev == (uint64_t)id->dev && s->ino == (uint64_t)id->ino &&
+	       s->size == (uint64_t)id->size && s->mtime_sec == (uint64_t)id->mtime.tv_sec &&
+	       s->mtime_nsec == (uint32_t)id->mtime.tv_nsec;
 }
 
-bool lr_table_fresh(const struct lr_table *t, const struct lr_sources *src)
+bool lr_table_fresh(const struct lr_table *t, const struct lr_sources *src,
+		    const struct lr_file_id *config)
 {
 	if (lr_table_inline_hash(t) != src->inline_hash)
 		return false;
@@ -154,9 +159,14 @@ bool lr_table_fresh(const struct lr_table *t, const struct lr_sources *src)
 	bool has_config = false;
 	for (size_t i = 0; i < n; i++) {
 		const char *path = lr_table_str(t, s[i].path);
-		if (!path || !source_same(&s[i], path))
+		if (!path)
 			return false;
-		has_config = has_config || strcmp(path, src->config_path) == 0;
+		/* The rule file was looked at once by the caller: not again. */
+		bool is_config = strcmp(path, src->config_path) == 0;
+		struct lr_file_id id = is_config && config ? *config : lr_file_id_of(path);
+		if (!source_is(&s[i], &id))
+			return false;
+		has_config = has_config || is_config;
 	}
 	/* Compiled from another file of the same name hash: not ours. */
 	return has_config;

@@ -25,8 +25,9 @@ int lr_cache_path(const struct lr_sources *src, const char *dir, char *out, size
 /* NULL when a file or directory of that status may be trusted by this
  * process; otherwise why not, in a few words. */
 const char *lr_cache_distrust(const struct stat *st);
-/* The same for a process whose euid the caller has already asked. */
-const char *lr_cache_distrust_as(const struct stat *st, uid_t euid);
+/* The same, asking the euid only if it matters and not again: *euid is
+ * (uid_t)-1 until asked. */
+const char *lr_cache_distrust_as(const struct stat *st, uid_t *euid);
 
 /* Reads a whole fd (a cache file, the helper's pipe) into fresh anonymous
  * memory made read-only, within deadline_ms (< 0: none) and max bytes.

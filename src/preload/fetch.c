@@ -71,8 +71,8 @@ static struct lr_table *from_cache(const struct lr_sources *src, const struct lr
 	struct stat st;
 	if (lstat(dir, &st) != 0)
 		return NULL;
-	uid_t euid = geteuid();
-	const char *why = S_ISDIR(st.st_mode) ? lr_cache_distrust_as(&st, euid) : "not a directory";
+	uid_t euid = (uid_t)-1;
+	const char *why = S_ISDIR(st.st_mode) ? lr_cache_distrust_as(&st, &euid) : "not a directory";
 	if (why) {
 		lr_log_parts(errors, dir, ": table cache ignored: ", why);
 		return NULL;
@@ -81,7 +81,7 @@ static struct lr_table *from_cache(const struct lr_sources *src, const struct lr
 	if (fd < 0)
 		return NULL;
 	why = fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ? "not a regular file"
-								: lr_cache_distrust_as(&st, euid);
+								: lr_cache_distrust_as(&st, &euid);
 	if (!why && (st.st_size < (off_t)sizeof(struct lr_tf_header) ||
 		     (uint64_t)st.st_size > LR_TABLE_MAX_BYTES))
 		why = "not a libreuse table";

@@ -98,9 +98,12 @@ static struct lr_loaded *build(const struct lr_file_id *config)
 
 /* A fork child noticed without pthread_atfork (a handler the host cannot
  * take back, run inside every fork it makes): one page the kernel zeroes in
- * a fork child (MADV_WIPEONFORK, Linux 4.14). Set by load_first; after that
- * written only by the hook that finds it wiped, in the child's one thread.
- * NULL where the kernel cannot wipe it: then pthread_atfork after all. */
+ * a fork child (MADV_WIPEONFORK, Linux 4.14). A page of our own .bss, which
+ * ld.so maps anonymous and private as the advice needs: no mapping of its
+ * own to make. Set by load_first; after that written only by the hook that
+ * finds it wiped, in the child's one thread. NULL where the kernel cannot
+ * wipe it: then pthread_atfork after all. */
+static uint8_t fork_page[4096] __attribute__((aligned(4096)));
 static volatile uint8_t *fork_mark;
 
 static void after_fork_child(void)
@@ -133,13 +136,10 @@ static void load_first(void)
 	atomic_store(&current, first);
 	lr_gate_open(first ? first->table : NULL);
 	atomic_store(&lr_state_next_check_ns, lr_state_now_ns() + LR_RELOAD_INTERVAL_NS);
-	void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (page != MAP_FAILED && madvise(page, 4096, MADV_WIPEONFORK) == 0) {
-		fork_mark = page;
+	if (madvise(fork_page, sizeof(fork_page), MADV_WIPEONFORK) == 0) {
+		fork_mark = fork_page;
 		fork_mark[0] = 1;
 	} else {
-		if (page != MAP_FAILED)
-			munmap(page, 4096);
 		pthread_atfork(NULL, NULL, after_fork_child);
 	}
 	atomic_store(&lr_state_started, true);

@@ -26,8 +26,12 @@ uint64_t lr_text_hash(const char *s, uint64_t seed)
 	return h ? h : 1;
 }
 
+const char lr_table_no_program[] = "";
+
 static bool applies_to(const char *glob, const char *exe, const char *argv0)
 {
+	if (exe == lr_table_no_program)
+		return false;
 	if (!exe && !argv0)
 		return true;
 	return (exe && lr_glob_match(glob, exe)) || (argv0 && lr_glob_match(glob, argv0));
@@ -116,8 +120,21 @@ static const char *check(const struct lr_tf_header *h, size_t len)
 	for (uint32_t i = 0; i < h->nsources; i++)
 		if (!s[i].path || !handle_ok(h, s[i].path))
 			return "a source points outside the table";
+	const struct lr_tf_index *bx = &h->index[0];
+	if (bx->runs_at) {
+		if (!inside(h, bx->runs_at, 1, 4, 4))
+			return "the bind runs lie outside the table";
+		const uint32_t *runs = (const uint32_t *)(b + bx->runs_at);
+		if (runs[0] == 0 || runs[0] > 65536 || !inside(h, bx->runs_at + 4, runs[0], 4, 4))
+			return "the bind runs lie outside the table";
+		for (uint32_t i = 1; i <= runs[0]; i++)
+			if (i == 1 ? runs[1] >> 8 != 0 : runs[i] >> 8 <= runs[i - 1] >> 8 || runs[i] >> 8 > 65535)
+				return "the bind runs are out of order";
+	}
 	for (int op = 0; op < LR_OPS; op++) {
 		const struct lr_tf_index *x = &h->index[op];
+		if (op && x->runs_at)
+			return "runs where there are none";
 		if (x->map_at && !inside(h, x->map_at, 1024, 8, 8))
 			return "a port map lies outside the table";
 		if (!x->nintervals)
@@ -199,9 +216,18 @@ int lr_table_open(struct lr_table *t, const void *image, size_t len, const char 
 	}
 	t->max_level = (enum lr_level)max;
 	unsigned prog_ops = 0;
-	for (uint32_t i = 0; i < h->nprogs; i++)
+	bool named = false;
+	for (uint32_t i = 0; i < h->nprogs; i++) {
 		prog_ops |= applies[i + 1] ? p[i].ops : 0;
+		named = named || applies[i + 1];
+	}
 	t->applies = applies;
+	/* Worked out for a program no glob names: this one's, if none does. */
+	if (h->index[0].runs_at && !named) {
+		const uint32_t *runs = (const uint32_t *)(b + h->index[0].runs_at);
+		t->nbind_runs = runs[0];
+		t->bind_runs = runs + 1;
+	}
 	for (int op = 0; op < LR_OPS; op++) {
 		const struct lr_tf_index *x = &h->index[op];
 		struct lr_index *ix = &t->index[op];

@@ -1,5 +1,6 @@
 #include "tablecache.h"
 
+#include "fmt.h"
 #include "sys.h"
 
 #include <errno.h>
@@ -12,31 +13,55 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Built with lr_buf, not snprintf: the first socket call formats nothing
+ * it does not write (snprintf's code and stack are pages a fresh program
+ * would fault in for it). 0, or -1 when it does not fit (a path one byte
+ * short of n is taken as not fitting: lr_buf cannot tell it from one cut). */
+static int fits(const struct lr_buf *b)
+{
+	return b->len + 1 < b->cap ? 0 : -1;
+}
+
 int lr_cache_dir(const struct lr_sources *src, char *out, size_t n)
 {
 	const char *env = src->secure || !src->env ? NULL : src->env("LIBREUSE_CACHE_DIR");
 	const char *xdg = src->secure || !src->env ? NULL : src->env("XDG_RUNTIME_DIR");
-	int r;
-	if (src->cache_dir)
-		r = snprintf(out, n, "%s", src->cache_dir);
-	else if (env && env[0] == '/')
-		r = snprintf(out, n, "%s", env);
-	else if (xdg && xdg[0] == '/')
-		r = snprintf(out, n, "%s/libreuse", xdg);
-	else if (geteuid() == 0)
-		r = snprintf(out, n, "/run/libreuse");
-	else
-		r = snprintf(out, n, "/tmp/libreuse-%u", (unsigned)geteuid());
-	return r > 0 && (size_t)r < n ? 0 : -1;
+	struct lr_buf b = { .p = out, .len = 0, .cap = n };
+	if (!n)
+		return -1;
+	out[0] = '\0';
+	if (src->cache_dir) {
+		lr_buf_str(&b, src->cache_dir);
+	} else if (env && env[0] == '/') {
+		lr_buf_str(&b, env);
+	} else if (xdg && xdg[0] == '/') {
+		lr_buf_str(&b, xdg);
+		lr_buf_str(&b, "/libreuse");
+	} else {
+		uid_t euid = geteuid();
+		lr_buf_str(&b, euid == 0 ? "/run/libreuse" : "/tmp/libreuse-");
+		if (euid != 0)
+			lr_buf_u64(&b, euid);
+	}
+	return b.len > 0 ? fits(&b) : -1;
 }
 
 int lr_cache_path(const struct lr_sources *src, const char *dir, char *out, size_t n)
 {
 	char v[16];
-	snprintf(v, sizeof(v), "v%u", LR_TABLE_VERSION);
+	struct lr_buf vb = LR_BUF(v);
+	lr_buf_char(&vb, 'v');
+	lr_buf_u64(&vb, LR_TABLE_VERSION);
 	uint64_t h = lr_text_hash(src->config_path, src->inline_hash ^ lr_text_hash(v, 0));
-	int r = snprintf(out, n, "%s/%016llx.table", dir, (unsigned long long)h);
-	return r > 0 && (size_t)r < n ? 0 : -1;
+	struct lr_buf b = { .p = out, .len = 0, .cap = n };
+	if (!n)
+		return -1;
+	out[0] = '\0';
+	lr_buf_str(&b, dir);
+	lr_buf_char(&b, '/');
+	lr_buf_hex(&b, h, 16);
+	lr_buf_str(&b, ".table");
+	return fits(&b);
 }
 
 const char *lr_cache_distrust_as(const struct stat *st, uid_t *euid)

@@ -37,12 +37,16 @@ static void bind_run(void *ctx, uint32_t from, uint32_t to, uint8_t verdict)
 		uint32_t end = (page + 1) << BIND_PAGE_SHIFT;
 		if (end > to)
 			end = to;
-		if (code == 0 && !(bind_dirty >> page & 1)) {
+		bool clean = !(bind_dirty >> page & 1);
+		if (code == 0 && clean) {
 			port = end;
 			continue;
 		}
 		for (; port < end; port++) {
-			if (atomic_load_explicit(&lr_gate_bind[port], memory_order_relaxed) == code)
+			/* A clean page holds zeros: not read, since reading a page
+			 * never touched maps the zero page, and the write after it
+			 * faults a second time. */
+			if (!clean && atomic_load_explicit(&lr_gate_bind[port], memory_order_relaxed) == code)
 				continue;
 			atomic_store_explicit(&lr_gate_bind[port], p->narrow ? LR_GATE_FULL : code,
 					      memory_order_relaxed);
@@ -69,7 +73,7 @@ static void connect_run(void *ctx, uint32_t from, uint32_t to, uint8_t v)
 		}
 		uint64_t mask = (end - port == 64 ? ~0ull : ((1ull << (end - port)) - 1)) << (port & 63);
 		_Atomic uint64_t *w = &lr_gate_connect[port >> 6];
-		uint64_t old = atomic_load_explicit(w, memory_order_relaxed),
+		uint64_t old = connect_dirty >> page & 1 ? atomic_load_explicit(w, memory_order_relaxed) : 0,
 			 now = v ? old | mask : old & ~mask;
 		if (now != old) {
 			atomic_store_explicit(w, now, memory_order_relaxed);

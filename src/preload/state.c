@@ -72,6 +72,14 @@ atomic_bool lr_state_started;
 /* Written once by load_first under start_once, read-only afterwards. */
 static struct lr_sources sources;
 
+/* A name cut at NAME_MAX: copied, not formatted (see tablecache.c). */
+static void copy_name(char out[NAME_MAX + 1], const char *s)
+{
+	size_t n = strnlen(s, NAME_MAX);
+	memcpy(out, s, n);
+	out[n] = '\0';
+}
+
 /* The basename of /proc/self/exe, read at most once, and only when a table
  * has rules naming a program or argv[0] is empty: called by load_first
  * (under start_once) or by the thread holding `reloading`, never both. */
@@ -85,7 +93,7 @@ static const char *exe_of(void)
 		if (n > 0) {
 			exe[n] = '\0';
 			const char *base = strrchr(exe, '/');
-			snprintf(exe_name, sizeof(exe_name), "%.*s", NAME_MAX, base ? base + 1 : exe);
+			copy_name(exe_name, base ? base + 1 : exe);
 		}
 	}
 	return exe_name[0] ? exe_name : NULL;
@@ -123,7 +131,7 @@ static void load_first(void)
 	lr_sink_stderr(&error_sink);
 	const char *argv0 = program_invocation_short_name;
 	const char *name = argv0 && argv0[0] ? argv0 : exe_of();
-	snprintf(program, sizeof(program), "%.*s", NAME_MAX, name ? name : "");
+	copy_name(program, name ? name : "");
 	if (!lr_env_complete() || lr_sources_find(&sources, lr_env_get) != 0) {
 		lr_log_message(&error_sink, "out of memory at start-up; rules not applied");
 		lr_sources_free(&sources);

@@ -16,7 +16,7 @@ FC=$HELPERS/firstcost
 # Over the floor, at most (syscalls, faults).
 SYS_OVER=5
 FAULT_OVER_1=13
-FAULT_OVER_10K=24
+FAULT_OVER_10K=18
 
 rules "$T/one.conf" 'rules = ( { match = { port = 20001; }; reuseaddr = true; } );'
 "$PY" -c '

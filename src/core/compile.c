@@ -2,6 +2,7 @@
  * in the form the call path reads, actions shared, strings gathered. Runs
  * outside the program only: in the `libreuse` command and its helper. */
 #include "table.h"
+#include "verdicts.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ static bool rule_is_catchall(const struct lr_rule *r)
 struct growbuf {
 	uint32_t *v;
 	size_t n, cap;
+	bool failed;
 };
 
 static int grow_push(struct growbuf *g, uint32_t x)
@@ -364,6 +366,48 @@ static uint32_t prog_id(struct progs *p, struct strbuf *strs, const char *glob)
 	return p->slots[at];
 }
 
+/* Adjacent runs of one verdict merged: "port << 8 | verdict" each. */
+static void collect_run(void *ctx, uint32_t from, uint32_t to, uint8_t v)
+{
+	struct growbuf *g = ctx;
+	(void)to;
+	if (g->failed || (g->n && (uint8_t)g->v[g->n - 1] == v))
+		return;
+	if (grow_push(g, from << 8 | v) != 0)
+		g->failed = true;
+}
+
+/* The bind gate's runs for a program no glob names, appended to the image:
+ * what the library would work out at every load from every interval's
+ * rules, worked out once here. */
+static int add_bind_runs(char **image, size_t *len)
+{
+	struct lr_table view;
+	const char *why;
+	if (lr_table_open(&view, *image, *len, lr_table_no_program, NULL, NULL, &why) != 0)
+		return -1;
+	struct growbuf runs = { 0 };
+	lr_bind_verdict_runs(&view, collect_run, &runs);
+	lr_table_close(&view);
+	size_t at = (*len + 3) & ~(size_t)3, size = at + (1 + runs.n) * sizeof(uint32_t);
+	char *b = runs.failed || size > LR_TABLE_MAX_BYTES ? NULL : realloc(*image, size);
+	if (!b) {
+		free(runs.v);
+		return -1;
+	}
+	memset(b + *len, 0, at - *len);
+	uint32_t n = (uint32_t)runs.n;
+	memcpy(b + at, &n, sizeof(n));
+	memcpy(b + at + sizeof(n), runs.v, runs.n * sizeof(uint32_t));
+	free(runs.v);
+	struct lr_tf_header *h = (struct lr_tf_header *)b;
+	h->index[0].runs_at = (uint32_t)at;
+	h->total_size = (uint32_t)size;
+	*image = b;
+	*len = size;
+	return 0;
+}
+
 int lr_table_build(const struct lr_ruleset *rs, const struct lr_build_info *info, void **image,
 		   size_t *len)
 {
@@ -558,6 +602,10 @@ int lr_table_build(const struct lr_ruleset *rs, const struct lr_build_info *info
 	}
 	if (strs.n)
 		memcpy(b + h.strings_at, strs.v, strs.n);
+	if (add_bind_runs(&b, &size) != 0) {
+		free(b);
+		goto out;
+	}
 	*image = b;
 	*len = size;
 	rc = 0;

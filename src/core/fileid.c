@@ -1,5 +1,6 @@
 #include "fileid.h"
 
+#include <errno.h>
 #include <sys/stat.h>
 
 struct lr_file_id lr_file_id_of(const char *path)
@@ -12,6 +13,8 @@ struct lr_file_id lr_file_id_of(const char *path)
 		id.ino = st.st_ino;
 		id.size = st.st_size;
 		id.mtime = st.st_mtim;
+	} else {
+		id.missing = path && errno == ENOENT;
 	}
 	return id;
 }

@@ -13,6 +13,7 @@
 
 struct lr_file_id {
 	bool exists;
+	bool missing; /* not there at all (ENOENT), as against unreadable */
 	dev_t dev;
 	ino_t ino;
 	off_t size;

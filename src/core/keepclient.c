@@ -146,7 +146,8 @@ int lr_keeper_board(const struct lr_keeper_addr *k, int *fd)
 /* Options a program sets before bind that its listener keeps afterwards (and
  * hands to the sockets it accepts): copied from the program's fresh socket
  * to the adopted one where they differ. SO_REUSEADDR/SO_REUSEPORT matter only
- * at bind, which the kept socket is long past. */
+ * at bind, which the kept socket is long past. Bit i of a mask is
+ * carried[i] (lr_keep_option_bit); SO_LINGER is LR_KEEP_LINGER_BIT. */
 static const struct {
 	int level, name;
 } carried[] = {
@@ -159,39 +160,56 @@ static const struct {
 	{ IPPROTO_IP, IP_RECVERR },	   { IPPROTO_IPV6, IPV6_RECVPKTINFO }, { IPPROTO_IPV6, IPV6_TCLASS },
 	{ IPPROTO_IPV6, IPV6_UNICAST_HOPS },
 };
+_Static_assert(sizeof(carried) / sizeof(carried[0]) == LR_KEEP_LINGER_BIT, "one bit each, then linger's");
 
-static void copy_options(int from, int to, int family, int type)
+int lr_keep_option_bit(int level, int name)
+{
+	if (level == SOL_SOCKET && name == SO_LINGER)
+		return LR_KEEP_LINGER_BIT;
+	for (size_t i = 0; i < sizeof(carried) / sizeof(carried[0]); i++)
+		if (carried[i].level == level && carried[i].name == name)
+			return (int)i;
+	return -1;
+}
+
+/* Only the options of `only` (LR_KEEP_ALL_OPTIONS: every one): a program
+ * that set two pays for two, not for every option a listener keeps. */
+static void copy_options(int from, int to, int family, int type, uint32_t only)
 {
 	for (size_t i = 0; i < sizeof(carried) / sizeof(carried[0]); i++) {
 		int level = carried[i].level, name = carried[i].name;
-		if ((level == IPPROTO_TCP && type != SOCK_STREAM) ||
+		if (!(only >> i & 1) || (level == IPPROTO_TCP && type != SOCK_STREAM) ||
 		    (level == IPPROTO_IPV6 && family != AF_INET6) || (level == IPPROTO_IP && family != AF_INET))
 			continue;
+		/* One the program set is set on the kept socket as it is on the
+		 * program's, without asking what it is there: a call less, and
+		 * the value the same either way. Every option (a front end that
+		 * cannot tell which were set) is set only where they differ. */
 		int a = 0, b = 0;
 		socklen_t la = sizeof(a), lb = sizeof(b);
-		if (getsockopt(from, level, name, &a, &la) != 0 || getsockopt(to, level, name, &b, &lb) != 0 ||
-		    a == b)
+		if (getsockopt(from, level, name, &a, &la) != 0 ||
+		    (only == LR_KEEP_ALL_OPTIONS && (getsockopt(to, level, name, &b, &lb) != 0 || a == b)))
 			continue;
 		/* The kernel reports buffer sizes doubled, and doubles what it is given. */
 		if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF))
 			a /= 2;
 		lr_sys.setsockopt(to, level, name, &a, sizeof(a));
 	}
+	if (!(only >> LR_KEEP_LINGER_BIT & 1))
+		return;
 	struct linger la, lb;
 	socklen_t l1 = sizeof(la), l2 = sizeof(lb);
 	if (getsockopt(from, SOL_SOCKET, SO_LINGER, &la, &l1) == 0 &&
-	    getsockopt(to, SOL_SOCKET, SO_LINGER, &lb, &l2) == 0 && memcmp(&la, &lb, sizeof(la)) != 0)
+	    (only != LR_KEEP_ALL_OPTIONS ||
+	     (getsockopt(to, SOL_SOCKET, SO_LINGER, &lb, &l2) == 0 && memcmp(&la, &lb, sizeof(la)) != 0)))
 		lr_sys.setsockopt(to, SOL_SOCKET, SO_LINGER, &la, sizeof(la));
 }
 
-int lr_keep_fit_options(int fd, int k, char *why, size_t n)
+int lr_keep_fit_known(int fd, int td, int dd, int k, int tk, uint32_t only, char *why, size_t n)
 {
-	int td = 0, tk = 0, dd = 0, dk = 0;
-	socklen_t l1 = sizeof(td), l2 = sizeof(tk), l3 = sizeof(dd), l4 = sizeof(dk);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &td, &l1) != 0 ||
-	    getsockopt(k, SOL_SOCKET, SO_TYPE, &tk, &l2) != 0 ||
-	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dd, &l3) != 0 ||
-	    getsockopt(k, SOL_SOCKET, SO_DOMAIN, &dk, &l4) != 0)
+	int dk = 0;
+	socklen_t l = sizeof(dk);
+	if (getsockopt(k, SOL_SOCKET, SO_DOMAIN, &dk, &l) != 0)
 		return 0;
 	if (td != tk || dd != dk) {
 		lr_keep_say(why, n, td != tk ? "not taken: the kept socket is of another type" :
@@ -199,14 +217,25 @@ int lr_keep_fit_options(int fd, int k, char *why, size_t n)
 			    NULL, -1, NULL);
 		return 0;
 	}
-	copy_options(fd, k, dd, td);
+	copy_options(fd, k, dd, td, only);
 	return 1;
+}
+
+int lr_keep_fit_options(int fd, int k, uint32_t only, char *why, size_t n)
+{
+	int td = 0, tk = 0, dd = 0;
+	socklen_t l1 = sizeof(td), l2 = sizeof(tk), l3 = sizeof(dd);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &td, &l1) != 0 ||
+	    getsockopt(k, SOL_SOCKET, SO_TYPE, &tk, &l2) != 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dd, &l3) != 0)
+		return 0;
+	return lr_keep_fit_known(fd, td, dd, k, tk, only, why, n);
 }
 
 int lr_keep_fit(int fd, int k, char *why, size_t n)
 {
 	int flflags = lr_sys_fcntl(fd, F_GETFL, 0);
-	if (flflags < 0 || !lr_keep_fit_options(fd, k, why, n))
+	if (flflags < 0 || !lr_keep_fit_options(fd, k, LR_KEEP_ALL_OPTIONS, why, n))
 		return 0;
 	/* File status flags live in the open file description, which the kept
 	 * socket shares with every holder: set only where the program's differ. */

@@ -38,8 +38,20 @@ int lr_keeper_board(const struct lr_keeper_addr *k, int *fd);
  * copied over, O_NONBLOCK as the program's. 1 when k fits. */
 int lr_keep_fit(int fd, int k, char *why, size_t n);
 /* The same, but O_NONBLOCK left as the shared file has it: for a front end
- * that keeps each process's mode itself (the library's keptmode.c). */
-int lr_keep_fit_options(int fd, int k, char *why, size_t n);
+ * that keeps each process's mode itself (the library's keptmode.c), and
+ * only the options of the mask `only` copied (bits of lr_keep_option_bit):
+ * those the front end saw the program set. */
+int lr_keep_fit_options(int fd, int k, uint32_t only, char *why, size_t n);
+
+/* The same, told what the caller knows already: fd's type td and family
+ * dd, and k's type tk (only k's family is asked). */
+int lr_keep_fit_known(int fd, int td, int dd, int k, int tk, uint32_t only, char *why, size_t n);
+
+/* The bit of an option lr_keep_fit copies to a kept socket, or -1 for one
+ * it does not. */
+enum { LR_KEEP_LINGER_BIT = 22 };
+#define LR_KEEP_ALL_OPTIONS ((uint32_t)-1)
+int lr_keep_option_bit(int level, int name);
 
 /* "PREFIX A[N]B" into out, for the outcome's words. */
 void lr_keep_say(char *out, size_t n, const char *a, const char *b, long num, const char *c);

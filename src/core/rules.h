@@ -169,6 +169,11 @@ struct lr_table {
 	/* [slot]: the ports a rule could match a call of at all, one bit each;
 	 * NULL: ask the index (rules of this program's own). */
 	const uint64_t *port_map[LR_OPS];
+	/* The bind gate's runs as the compiler worked them out, each
+	 * (first port << 8 | verdict) up to the next one's first port; NULL
+	 * where this program's own rules change them (worked out at load). */
+	const uint32_t *bind_runs;
+	size_t nbind_runs;
 	const void *image;        /* the bytes all of the above point into */
 	size_t image_len;
 	void (*release)(void *image, size_t len); /* how the image goes (NULL: it stays) */

@@ -26,8 +26,12 @@ uint64_t lr_text_hash(const char *s, uint64_t seed)
 	return h ? h : 1;
 }
 
+const char lr_table_no_program[] = "";
+
 static bool applies_to(const char *glob, const char *exe, const char *argv0)
 {
+	if (exe == lr_table_no_program)
+		return false;
 	if (!exe && !argv0)
 		return true;
 	return (exe && lr_glob_match(glob, exe)) || (argv0 && lr_glob_match(glob, argv0));
@@ -90,11 +94,16 @@ static const char *check(const struct lr_tf_header *h, size_t len)
 	if (!handle_ok(h, h->log_path) || !handle_ok(h, h->notes) || h->level > LR_LOG_ALL ||
 	    h->target > LR_TARGET_JOURNAL || h->format > LR_FORMAT_JSON)
 		return "bad log settings";
+	/* The loops over what grows with the rules gather a verdict without a
+	 * branch, so that the compiler makes vector code of them: at 10,000
+	 * rules they are most of what opening a table costs. */
 	const struct lr_entry *e = (const struct lr_entry *)(b + h->rules_at);
+	bool bad = false;
 	for (uint32_t i = 0; i < h->nrules; i++)
-		if (e[i].action >= h->nactions || e[i].cidr > h->ncidrs || e[i].prog > h->nprogs ||
-		    e[i].port_lo > e[i].port_hi)
-			return "a rule points outside the table";
+		bad |= (e[i].action >= h->nactions) | (e[i].cidr > h->ncidrs) | (e[i].prog > h->nprogs) |
+		       (e[i].port_lo > e[i].port_hi);
+	if (bad)
+		return "a rule points outside the table";
 	/* A prefix longer than its family's address would be compared past
 	 * it (lr_cidr_match). */
 	for (uint32_t i = 0; i < h->ncidrs; i++) {
@@ -116,8 +125,21 @@ static const char *check(const struct lr_tf_header *h, size_t len)
 	for (uint32_t i = 0; i < h->nsources; i++)
 		if (!s[i].path || !handle_ok(h, s[i].path))
 			return "a source points outside the table";
+	const struct lr_tf_index *bx = &h->index[0];
+	if (bx->runs_at) {
+		if (!inside(h, bx->runs_at, 1, 4, 4))
+			return "the bind runs lie outside the table";
+		const uint32_t *runs = (const uint32_t *)(b + bx->runs_at);
+		if (runs[0] == 0 || runs[0] > 65536 || !inside(h, bx->runs_at + 4, runs[0], 4, 4))
+			return "the bind runs lie outside the table";
+		for (uint32_t i = 1; i <= runs[0]; i++)
+			if (i == 1 ? runs[1] >> 8 != 0 : runs[i] >> 8 <= runs[i - 1] >> 8 || runs[i] >> 8 > 65535)
+				return "the bind runs are out of order";
+	}
 	for (int op = 0; op < LR_OPS; op++) {
 		const struct lr_tf_index *x = &h->index[op];
+		if (op && x->runs_at)
+			return "runs where there are none";
 		if (x->map_at && !inside(h, x->map_at, 1024, 8, 8))
 			return "a port map lies outside the table";
 		if (!x->nintervals)
@@ -131,17 +153,25 @@ static const char *check(const struct lr_tf_header *h, size_t len)
 		const uint32_t *cand = (const uint32_t *)(b + x->cand_at);
 		const uint16_t *block = (const uint16_t *)(b + x->block_at);
 		const uint16_t *bound = (const uint16_t *)(b + x->bound_at);
+		bool order = bound[0] != 0;
 		for (uint32_t i = 0; i < x->nintervals; i++)
-			if (off[i] > off[i + 1] || (i ? bound[i] <= bound[i - 1] : bound[0] != 0))
-				return "an index is out of order";
+			order |= off[i] > off[i + 1];
+		for (uint32_t i = 1; i < x->nintervals; i++)
+			order |= bound[i] <= bound[i - 1];
+		if (order)
+			return "an index is out of order";
 		if (off[x->nintervals] > x->ncand)
 			return "an index points outside the table";
+		bool out = false;
 		for (uint32_t i = 0; i < x->ncand; i++)
-			if (cand[i] >= h->nrules)
-				return "an index points outside the table";
-		for (uint32_t i = 0; x->block_at && i <= LR_BLOCKS; i++)
-			if (block[i] >= x->nintervals || (i && block[i] < block[i - 1]))
-				return "an index points outside the table";
+			out |= cand[i] >= h->nrules;
+		if (x->block_at) {
+			out |= block[0] >= x->nintervals;
+			for (uint32_t i = 1; i <= LR_BLOCKS; i++)
+				out |= (block[i] >= x->nintervals) | (block[i] < block[i - 1]);
+		}
+		if (out)
+			return "an index points outside the table";
 	}
 	return NULL;
 }
@@ -199,9 +229,18 @@ int lr_table_open(struct lr_table *t, const void *image, size_t len, const char 
 	}
 	t->max_level = (enum lr_level)max;
 	unsigned prog_ops = 0;
-	for (uint32_t i = 0; i < h->nprogs; i++)
+	bool named = false;
+	for (uint32_t i = 0; i < h->nprogs; i++) {
 		prog_ops |= applies[i + 1] ? p[i].ops : 0;
+		named = named || applies[i + 1];
+	}
 	t->applies = applies;
+	/* Worked out for a program no glob names: this one's, if none does. */
+	if (h->index[0].runs_at && !named) {
+		const uint32_t *runs = (const uint32_t *)(b + h->index[0].runs_at);
+		t->nbind_runs = runs[0];
+		t->bind_runs = runs + 1;
+	}
 	for (int op = 0; op < LR_OPS; op++) {
 		const struct lr_tf_index *x = &h->index[op];
 		struct lr_index *ix = &t->index[op];

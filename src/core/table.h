@@ -16,7 +16,7 @@
 
 #define LR_TABLE_MAGIC "\177LRTABLE" /* 8 bytes, NUL not included */
 /* Bumped with any change of the layout below or of what a field means. */
-#define LR_TABLE_VERSION 4u /* 4: a third index, op = "send" */
+#define LR_TABLE_VERSION 5u /* 4: a third index, op = "send"; 5: bind gate runs */
 /* Larger than any table a 16 MiB rule file compiles to. */
 #define LR_TABLE_MAX_BYTES (256u << 20)
 
@@ -31,7 +31,9 @@ struct lr_tf_index {
 	/* uint64_t[1024]: bit p set when a rule naming no program covers port
 	 * p (0: no such rule, no map). The hook's one check. */
 	uint32_t map_at;
-	uint32_t unused;
+	/* Bind index only: uint32_t[1 + n], n then the bind gate's runs for a
+	 * program no program glob names (lr_table.bind_runs); 0: none. */
+	uint32_t runs_at;
 };
 
 /* A file the rules came from, as it was when compiled. */
@@ -82,6 +84,8 @@ int lr_table_build(const struct lr_ruleset *rs, const struct lr_build_info *info
 int lr_table_open(struct lr_table *t, const void *image, size_t len, const char *exe,
 		  const char *argv0, void (*release)(void *, size_t), const char **why);
 void lr_table_close(struct lr_table *t);
+/* As exe for lr_table_open: a program no program glob names. */
+extern const char lr_table_no_program[];
 /* The release of an image lr_table_build made (malloc'ed). */
 void lr_table_release_malloced(void *image, size_t len);
 

@@ -1,5 +1,6 @@
 #include "tablecache.h"
 
+#include "fmt.h"
 #include "sys.h"
 
 #include <errno.h>
@@ -12,40 +13,73 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Built with lr_buf, not snprintf: the first socket call formats nothing
+ * it does not write (snprintf's code and stack are pages a fresh program
+ * would fault in for it). 0, or -1 when it does not fit (a path one byte
+ * short of n is taken as not fitting: lr_buf cannot tell it from one cut). */
+static int fits(const struct lr_buf *b)
+{
+	return b->len + 1 < b->cap ? 0 : -1;
+}
+
 int lr_cache_dir(const struct lr_sources *src, char *out, size_t n)
 {
 	const char *env = src->secure || !src->env ? NULL : src->env("LIBREUSE_CACHE_DIR");
 	const char *xdg = src->secure || !src->env ? NULL : src->env("XDG_RUNTIME_DIR");
-	int r;
-	if (src->cache_dir)
-		r = snprintf(out, n, "%s", src->cache_dir);
-	else if (env && env[0] == '/')
-		r = snprintf(out, n, "%s", env);
-	else if (xdg && xdg[0] == '/')
-		r = snprintf(out, n, "%s/libreuse", xdg);
-	else if (geteuid() == 0)
-		r = snprintf(out, n, "/run/libreuse");
-	else
-		r = snprintf(out, n, "/tmp/libreuse-%u", (unsigned)geteuid());
-	return r > 0 && (size_t)r < n ? 0 : -1;
+	struct lr_buf b = { .p = out, .len = 0, .cap = n };
+	if (!n)
+		return -1;
+	out[0] = '\0';
+	if (src->cache_dir) {
+		lr_buf_str(&b, src->cache_dir);
+	} else if (env && env[0] == '/') {
+		lr_buf_str(&b, env);
+	} else if (xdg && xdg[0] == '/') {
+		lr_buf_str(&b, xdg);
+		lr_buf_str(&b, "/libreuse");
+	} else {
+		uid_t euid = geteuid();
+		lr_buf_str(&b, euid == 0 ? "/run/libreuse" : "/tmp/libreuse-");
+		if (euid != 0)
+			lr_buf_u64(&b, euid);
+	}
+	return b.len > 0 ? fits(&b) : -1;
 }
 
 int lr_cache_path(const struct lr_sources *src, const char *dir, char *out, size_t n)
 {
 	char v[16];
-	snprintf(v, sizeof(v), "v%u", LR_TABLE_VERSION);
+	struct lr_buf vb = LR_BUF(v);
+	lr_buf_char(&vb, 'v');
+	lr_buf_u64(&vb, LR_TABLE_VERSION);
 	uint64_t h = lr_text_hash(src->config_path, src->inline_hash ^ lr_text_hash(v, 0));
-	int r = snprintf(out, n, "%s/%016llx.table", dir, (unsigned long long)h);
-	return r > 0 && (size_t)r < n ? 0 : -1;
+	struct lr_buf b = { .p = out, .len = 0, .cap = n };
+	if (!n)
+		return -1;
+	out[0] = '\0';
+	lr_buf_str(&b, dir);
+	lr_buf_char(&b, '/');
+	lr_buf_hex(&b, h, 16);
+	lr_buf_str(&b, ".table");
+	return fits(&b);
 }
 
-const char *lr_cache_distrust(const struct stat *st)
+const char *lr_cache_distrust_as(const struct stat *st, uid_t *euid)
 {
-	if (st->st_uid != geteuid() && st->st_uid != 0)
+	/* root's own (a system service's cache) asks no euid. */
+	if (st->st_uid != 0 && *euid == (uid_t)-1)
+		*euid = geteuid();
+	if (st->st_uid != 0 && st->st_uid != *euid)
 		return "owned by another user";
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
 		return "writable by others";
 	return NULL;
+}
+
+const char *lr_cache_distrust(const struct stat *st)
+{
+	uid_t euid = (uid_t)-1;
+	return lr_cache_distrust_as(st, &euid);
 }
 
 void lr_image_release(void *image, size_t len)
@@ -135,17 +169,17 @@ int lr_image_read(int fd, size_t size, size_t max, int deadline_ms, void **image
 	return 0;
 }
 
-static bool source_same(const struct lr_tf_source *s, const char *path)
+static bool source_is(const struct lr_tf_source *s, const struct lr_file_id *id)
 {
-	struct stat st;
-	if (stat(path, &st) != 0)
+	if (!id->exists)
 		return s->dev == 0 && s->ino == 0; /* recorded as absent, and still is */
-	return s->dev == (uint64_t)st.st_dev && s->ino == (uint64_t)st.st_ino &&
-	       s->size == (uint64_t)st.st_size && s->mtime_sec == (uint64_t)st.st_mtim.tv_sec &&
-	       s->mtime_nsec == (uint32_t)st.st_mtim.tv_nsec;
+	return s->dev == (uint64_t)id->dev && s->ino == (uint64_t)id->ino &&
+	       s->size == (uint64_t)id->size && s->mtime_sec == (uint64_t)id->mtime.tv_sec &&
+	       s->mtime_nsec == (uint32_t)id->mtime.tv_nsec;
 }
 
-bool lr_table_fresh(const struct lr_table *t, const struct lr_sources *src)
+bool lr_table_fresh(const struct lr_table *t, const struct lr_sources *src,
+		    const struct lr_file_id *config)
 {
 	if (lr_table_inline_hash(t) != src->inline_hash)
 		return false;
@@ -154,9 +188,14 @@ bool lr_table_fresh(const struct lr_table *t, const struct lr_sources *src)
 	bool has_config = false;
 	for (size_t i = 0; i < n; i++) {
 		const char *path = lr_table_str(t, s[i].path);
-		if (!path || !source_same(&s[i], path))
+		if (!path)
 			return false;
-		has_config = has_config || strcmp(path, src->config_path) == 0;
+		/* The rule file was looked at once by the caller: not again. */
+		bool is_config = strcmp(path, src->config_path) == 0;
+		struct lr_file_id id = is_config && config ? *config : lr_file_id_of(path);
+		if (!source_is(&s[i], &id))
+			return false;
+		has_config = has_config || is_config;
 	}
 	/* Compiled from another file of the same name hash: not ours. */
 	return has_config;

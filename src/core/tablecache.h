@@ -25,6 +25,9 @@ int lr_cache_path(const struct lr_sources *src, const char *dir, char *out, size
 /* NULL when a file or directory of that status may be trusted by this
  * process; otherwise why not, in a few words. */
 const char *lr_cache_distrust(const struct stat *st);
+/* The same, asking the euid only if it matters and not again: *euid is
+ * (uid_t)-1 until asked. */
+const char *lr_cache_distrust_as(const struct stat *st, uid_t *euid);
 
 /* Reads a whole fd (a cache file, the helper's pipe) into fresh anonymous
  * memory made read-only, within deadline_ms (< 0: none) and max bytes.
@@ -35,8 +38,10 @@ int lr_image_read(int fd, size_t size, size_t max, int deadline_ms, void **image
 void lr_image_release(void *image, size_t len);
 
 /* Whether every file a table was compiled from is still as it was, and it
- * was compiled with the same LIBREUSE_RULES. */
-bool lr_table_fresh(const struct lr_table *t, const struct lr_sources *src);
+ * was compiled with the same LIBREUSE_RULES. config: the rule file as the
+ * caller found it just now (NULL: looked at here). */
+bool lr_table_fresh(const struct lr_table *t, const struct lr_sources *src,
+		    const struct lr_file_id *config);
 
 /* The identity path had when the table was compiled from it; false when
  * the table was not compiled from it. */

@@ -35,6 +35,14 @@ static uint8_t nibble(const struct lr_table *t, const uint32_t *cand, uint32_t f
 
 void lr_bind_verdict_runs(const struct lr_table *t, lr_run_fn *fn, void *ctx)
 {
+	/* The compiler's: a load walks a few runs, not every interval's rules. */
+	if (t->bind_runs) {
+		for (size_t i = 0; i < t->nbind_runs; i++)
+			fn(ctx, t->bind_runs[i] >> 8,
+			   i + 1 < t->nbind_runs ? t->bind_runs[i + 1] >> 8 : 65536,
+			   (uint8_t)t->bind_runs[i]);
+		return;
+	}
 	const struct lr_index *ix = &t->index[0];
 	/* Every call logged, every listener kept, or nothing done for real:
 	 * the full path for all. */

@@ -56,4 +56,11 @@ static inline void lr_fd_or(int fd, uint16_t bits)
 	lr_fd_update(fd, 0, bits);
 }
 
+/* [fd]: the options of those a kept socket is given (lr_keep_option_bit)
+ * that a program set on a socket of that number, ever: never cleared (that
+ * would cost every socket and close a store), so at worst an option set on
+ * an earlier socket of the number is copied too, as every option once was.
+ * Written by the setsockopt hook, read by adoption (keep.c), relaxed. */
+extern _Atomic uint32_t lr_fdopts[LR_FD_TRACKED];
+
 #endif

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,7 +42,7 @@ static void helper_path(const struct lr_sources *src, char *out, size_t n)
 	snprintf(out, n, "%s/libreuse", LR_BINDIR);
 }
 
-static struct lr_table *open_image(void *image, size_t len, const char *exe, const char *argv0,
+static struct lr_table *open_image(void *image, size_t len, lr_exe_fn *exe_of, const char *argv0,
 				   const char **why)
 {
 	struct lr_table *t = malloc(sizeof(*t));
@@ -49,6 +50,11 @@ static struct lr_table *open_image(void *image, size_t len, const char *exe, con
 		*why = "out of memory";
 		return NULL;
 	}
+	/* The program's path is read only for a table with rules that name a
+	 * program (lr_table_open checks the header whole; a bad one is refused
+	 * there, whatever was read here). */
+	const struct lr_tf_header *h = image;
+	const char *exe = len >= sizeof(*h) && h->nprogs ? exe_of() : NULL;
 	if (lr_table_open(t, image, len, exe, argv0, lr_image_release, why) != 0) {
 		free(t);
 		return NULL;
@@ -58,14 +64,15 @@ static struct lr_table *open_image(void *image, size_t len, const char *exe, con
 
 /* The cached table, if there is one this process may use; NULL otherwise
  * (a distrusted one is said, once per load). */
-static struct lr_table *from_cache(const struct lr_sources *src, const char *dir,
-				   const char *path, const char *exe, const char *argv0,
-				   struct lr_sink *errors)
+static struct lr_table *from_cache(const struct lr_sources *src, const struct lr_file_id *config,
+				   const char *dir, const char *path, lr_exe_fn *exe_of,
+				   const char *argv0, struct lr_sink *errors)
 {
 	struct stat st;
 	if (lstat(dir, &st) != 0)
 		return NULL;
-	const char *why = S_ISDIR(st.st_mode) ? lr_cache_distrust(&st) : "not a directory";
+	uid_t euid = (uid_t)-1;
+	const char *why = S_ISDIR(st.st_mode) ? lr_cache_distrust_as(&st, &euid) : "not a directory";
 	if (why) {
 		lr_log_parts(errors, dir, ": table cache ignored: ", why);
 		return NULL;
@@ -73,23 +80,38 @@ static struct lr_table *from_cache(const struct lr_sources *src, const char *dir
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return NULL;
-	why = fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ? "not a regular file" : lr_cache_distrust(&st);
+	why = fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ? "not a regular file"
+								: lr_cache_distrust_as(&st, &euid);
+	if (!why && (st.st_size < (off_t)sizeof(struct lr_tf_header) ||
+		     (uint64_t)st.st_size > LR_TABLE_MAX_BYTES))
+		why = "not a libreuse table";
+	/* Used in place, read-only: one mapping of the page cache, each page
+	 * shared with every program that maps it, none copied. The cache
+	 * writes a new table beside the old and renames it over (lr_cache_write):
+	 * a mapped table is never rewritten or truncated under the program,
+	 * and only its owner (this euid, or root) could do either. */
 	void *image = NULL;
 	size_t len = 0;
-	if (!why && lr_image_read(fd, (size_t)st.st_size, LR_TABLE_MAX_BYTES, -1, &image, &len, &why) != 0)
-		image = NULL;
+	if (!why) {
+		len = (size_t)st.st_size;
+		image = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (image == MAP_FAILED) {
+			image = NULL;
+			why = "cannot be mapped";
+		}
+	}
 	lr_sys.close(fd);
 	if (why) {
 		lr_log_parts(errors, path, ": cached table ignored: ", why);
 		return NULL;
 	}
-	struct lr_table *t = open_image(image, len, exe, argv0, &why);
+	struct lr_table *t = open_image(image, len, exe_of, argv0, &why);
 	if (!t) {
 		/* Another version's, or damaged: the helper writes a new one. */
 		lr_image_release(image, len);
 		return NULL;
 	}
-	if (!lr_table_fresh(t, src)) {
+	if (!lr_table_fresh(t, src, config)) {
 		lr_table_free(t);
 		return NULL;
 	}
@@ -102,7 +124,7 @@ static struct lr_table *from_cache(const struct lr_sources *src, const char *dir
  * when the program's euid differs from its ruid), and what it reads itself
  * (@include) it reads with the program's ids, or not at all. */
 static struct lr_table *from_helper(const struct lr_sources *src, const char *dir,
-				    const char *exe, const char *argv0, struct lr_sink *errors)
+				    lr_exe_fn *exe_of, const char *argv0, struct lr_sink *errors)
 {
 	char path[PATH_MAX];
 	helper_path(src, path, sizeof(path));
@@ -144,7 +166,7 @@ static struct lr_table *from_helper(const struct lr_sources *src, const char *di
 		lr_sys.close(in);
 	if (ran == 0) {
 		const char *why = NULL;
-		t = open_image(out.image, out.len, exe, argv0, &why);
+		t = open_image(out.image, out.len, exe_of, argv0, &why);
 		if (!t) {
 			snprintf(out.why, sizeof(out.why), "its table is refused: %s", why);
 			lr_image_release(out.image, out.len);
@@ -173,13 +195,12 @@ static struct lr_table *from_helper(const struct lr_sources *src, const char *di
 	return NULL;
 }
 
-struct lr_loaded *lr_fetch(const struct lr_sources *src, const char *exe, const char *argv0,
-			   struct lr_sink *errors)
+struct lr_loaded *lr_fetch(const struct lr_sources *src, const struct lr_file_id *config,
+			   lr_exe_fn *exe_of, const char *argv0, struct lr_sink *errors)
 {
-	struct stat st;
 	if (!src->config_path)
 		return NULL;
-	if (!src->inline_rules && stat(src->config_path, &st) != 0 && errno == ENOENT) {
+	if (!src->inline_rules && !config->exists && config->missing) {
 		/* Nothing to compile: no helper for it. */
 		if (src->config_from_env)
 			lr_log_parts(errors, src->config_path,
@@ -190,11 +211,11 @@ struct lr_loaded *lr_fetch(const struct lr_sources *src, const char *exe, const 
 	struct lr_table *t = NULL;
 	if (lr_cache_dir(src, dir, sizeof(dir)) == 0 &&
 	    lr_cache_path(src, dir, path, sizeof(path)) == 0)
-		t = from_cache(src, dir, path, exe, argv0, errors);
+		t = from_cache(src, config, dir, path, exe_of, argv0, errors);
 	else
 		dir[0] = '\0';
 	if (!t)
-		t = from_helper(src, dir, exe, argv0, errors);
+		t = from_helper(src, dir, exe_of, argv0, errors);
 	if (t && t->io_uring_refuse)
 		/* Said at each load of such rules: a reload is rare, and a rule
 		 * the program escapes is worth a line each time. */

@@ -5,18 +5,17 @@ _Atomic uint8_t lr_gate_bind[65536];
 _Atomic uint64_t lr_gate_connect[1024];
 atomic_bool lr_gate_send;
 
-/* Which of lr_gate_bind's 16 pages, and whether any word of
- * lr_gate_connect, were ever written with something other than zero: a
- * run of "pass" need not look at a page still zero. Owned by the thread
+/* Which of lr_gate_bind's 16 pages, and which of lr_gate_connect's 2, were
+ * ever written with something other than zero: a run of "pass" need not
+ * look at a page still zero (a read would map it). Owned by the thread
  * publishing rules, as the gate is. */
 static uint16_t bind_dirty;
-static bool connect_dirty;
+static uint8_t connect_dirty;
 
-/* n as lr_gate_port gives it for a port in host order. */
-static uint16_t wire(uint32_t port)
-{
-	return htons((uint16_t)port);
-}
+enum {
+	BIND_PAGE_SHIFT = 12,	       /* 4096 ports a page of lr_gate_bind */
+	CONNECT_PAGE_SHIFT = 12 + 3, /* 32768 ports a page of lr_gate_connect */
+};
 
 /* What one publication writes: narrowing (before new rules are in force)
  * or opening (once they are). */
@@ -26,42 +25,61 @@ struct pass {
 
 /* A run of bind verdicts. Narrowing sends every port whose code is about
  * to change to the full path; opening writes the new code. Each port thus
- * goes from old to new, or by way of the full path, never by a third. */
+ * goes from old to new, or by way of the full path, never by a third.
+ * Indexed in host order, a run of ports is a run of bytes: a rule's range
+ * touches its own pages only, and a run of "pass" skips clean pages whole. */
 static void bind_run(void *ctx, uint32_t from, uint32_t to, uint8_t verdict)
 {
 	const struct pass *p = ctx;
 	uint8_t code = lr_gate_code(verdict);
-	if (code == 0 && !bind_dirty)
-		return;
-	for (uint32_t port = from; port < to; port++) {
-		uint16_t n = wire(port);
-		unsigned page = n >> 12;
-		if (code == 0 && !(bind_dirty >> page & 1))
+	for (uint32_t port = from; port < to;) {
+		unsigned page = port >> BIND_PAGE_SHIFT;
+		uint32_t end = (page + 1) << BIND_PAGE_SHIFT;
+		if (end > to)
+			end = to;
+		bool clean = !(bind_dirty >> page & 1);
+		if (code == 0 && clean) {
+			port = end;
 			continue;
-		if (atomic_load_explicit(&lr_gate_bind[n], memory_order_relaxed) == code)
-			continue;
-		atomic_store_explicit(&lr_gate_bind[n], p->narrow ? LR_GATE_FULL : code,
-				      memory_order_relaxed);
-		bind_dirty |= (uint16_t)(1u << page);
+		}
+		for (; port < end; port++) {
+			/* A clean page holds zeros: not read, since reading a page
+			 * never touched maps the zero page, and the write after it
+			 * faults a second time. */
+			if (!clean && atomic_load_explicit(&lr_gate_bind[port], memory_order_relaxed) == code)
+				continue;
+			atomic_store_explicit(&lr_gate_bind[port], p->narrow ? LR_GATE_FULL : code,
+					      memory_order_relaxed);
+			bind_dirty |= (uint16_t)(1u << page);
+		}
 	}
 }
 
 /* A run of connects: v 1 where the full path must look (a bit set).
  * Narrowing only sets bits (a port the new rules name); opening sets and
- * clears them until they say exactly what the new rules say. */
+ * clears them until they say exactly what the new rules say. A word at a
+ * time; a clean page is not read to clear it. */
 static void connect_run(void *ctx, uint32_t from, uint32_t to, uint8_t v)
 {
 	const struct pass *p = ctx;
-	if (!v && (p->narrow || !connect_dirty))
+	if (!v && p->narrow)
 		return;
-	for (uint32_t port = from; port < to; port++) {
-		uint16_t n = wire(port);
-		_Atomic uint64_t *w = &lr_gate_connect[n >> 6];
-		uint64_t bit = 1ull << (n & 63), old = atomic_load_explicit(w, memory_order_relaxed);
-		if (!(old & bit) == !v)
+	for (uint32_t port = from; port < to;) {
+		unsigned page = port >> CONNECT_PAGE_SHIFT;
+		uint32_t word_end = (port | 63) + 1, end = word_end < to ? word_end : to;
+		if (!v && !(connect_dirty >> page & 1)) {
+			port = (page + 1) << CONNECT_PAGE_SHIFT;
 			continue;
-		atomic_store_explicit(w, v ? old | bit : old & ~bit, memory_order_relaxed);
-		connect_dirty = true;
+		}
+		uint64_t mask = (end - port == 64 ? ~0ull : ((1ull << (end - port)) - 1)) << (port & 63);
+		_Atomic uint64_t *w = &lr_gate_connect[port >> 6];
+		uint64_t old = connect_dirty >> page & 1 ? atomic_load_explicit(w, memory_order_relaxed) : 0,
+			 now = v ? old | mask : old & ~mask;
+		if (now != old) {
+			atomic_store_explicit(w, now, memory_order_relaxed);
+			connect_dirty |= (uint8_t)(1u << page);
+		}
+		port = end;
 	}
 }
 

@@ -16,8 +16,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* Both indexed by n, the port as it lies in a sockaddr (network order) read
- * as a number: the hook has no byte swap to make. Each holds what differs
+/* Both indexed by n, the port in host order: the hook's one byte swap buys
+ * a gate whose pages are ranges of ports, so that rules naming a range
+ * write (and fault in) its pages only. Each holds what differs
  * from the common case, so that a load writes only the ports its rules
  * name and the rest stay zero pages: lr_gate_bind[n] is the verdict as
  * lr_gate_code gives it (0: pass), and a bit of lr_gate_connect is set
@@ -57,7 +58,7 @@ static inline int lr_gate_port(const struct sockaddr *addr, socklen_t len)
 	uint16_t n;
 	memcpy(&family, addr, sizeof(family));
 	memcpy(&n, (const char *)addr + 2, sizeof(n));
-	return family == AF_INET || family == AF_INET6 ? n : -1;
+	return family == AF_INET || family == AF_INET6 ? ntohs(n) : -1;
 }
 
 /* The code for a bind to addr: LR_GATE_FULL (ask the policy) for anything

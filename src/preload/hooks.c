@@ -4,6 +4,7 @@
  * through. */
 #include "caller.h"
 #include "fdstate.h"
+#include "keepclient.h"
 #include "gate.h"
 #include "libc.h"
 #include "policy.h"
@@ -142,11 +143,30 @@ static __attribute__((noinline)) int reuse_option_logged(int fd, uint16_t st, in
 	return ret;
 }
 
+/* An option a kept socket would be given, set on a socket the hooks saw made
+ * and not yet bound: what adoption at its bind copies (keep.c), and all it
+ * reads. A socket already bound is no adoption's. */
+static inline void note_option(int fd, int level, int name)
+{
+	if ((unsigned)fd >= LR_FD_TRACKED)
+		return;
+	uint16_t st = lr_fd_get(fd);
+	if (!(st & LR_SOCK_KNOWN) || (st & LR_SOCK_BOUND))
+		return;
+	int bit = lr_keep_option_bit(level, name);
+	if (bit >= 0)
+		atomic_store_explicit(&lr_fdopts[fd],
+				      atomic_load_explicit(&lr_fdopts[fd], memory_order_relaxed) | 1u << bit,
+				      memory_order_relaxed);
+}
+
 LR_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
 	if (level != SOL_SOCKET || (name != SO_REUSEADDR && name != SO_REUSEPORT) || !val ||
-	    len < (socklen_t)sizeof(int) || (unsigned)fd >= LR_FD_TRACKED)
+	    len < (socklen_t)sizeof(int) || (unsigned)fd >= LR_FD_TRACKED) {
+		note_option(fd, level, name);
 		return lr_real.setsockopt(fd, level, name, val, len);
+	}
 	_Atomic uint16_t *slot = &lr_fdstate[fd];
 	uint16_t st = atomic_load_explicit(slot, memory_order_relaxed);
 	if (!(st & LR_SOCK_KNOWN))

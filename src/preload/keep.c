@@ -1,6 +1,7 @@
 #include "keep.h"
 
 #include "environ.h"
+#include "fdstate.h"
 #include "fmt.h"
 #include "keepclient.h"
 #include "keepwire.h"
@@ -34,11 +35,25 @@ void lr_keep_capture(void)
 	lr_sd_capture(lr_env_get);
 }
 
+static int type_of(int fd)
+{
+	int type = -1;
+	socklen_t len = sizeof(type);
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 ? type : -1;
+}
+
 static bool is_stream(int fd)
 {
-	int type = 0;
-	socklen_t len = sizeof(type);
-	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+	return type_of(fd) == SOCK_STREAM;
+}
+
+/* The options the program set on fd, as the setsockopt hook saw them: a fd
+ * above those tracked, all of them. */
+static uint32_t own_options(int fd)
+{
+	return (unsigned)fd < LR_FD_TRACKED
+		       ? atomic_load_explicit(&lr_fdopts[fd], memory_order_relaxed)
+		       : LR_KEEP_ALL_OPTIONS;
 }
 
 /* Puts socket k at the program's fd number, as the program's own socket
@@ -48,11 +63,18 @@ static bool is_stream(int fd)
 static int put_in_place(int fd, int k, char *why, size_t n)
 {
 	int fdflags = lr_sys_fcntl(fd, F_GETFD, 0), fl = lr_keptmode_getfl(fd);
-	bool listener = is_stream(k);
-	int r = fdflags >= 0 && fl >= 0 &&
-				(listener ? lr_keep_fit_options(fd, k, why, n) : lr_keep_fit(fd, k, why, n))
-			? lr_real.dup3(k, fd, (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0)
-			: -1;
+	int tk = type_of(k);
+	bool listener = tk == SOCK_STREAM;
+	/* The program's socket as the socket hook saw it made: its type and
+	 * family not asked again. */
+	uint16_t st = (unsigned)fd < LR_FD_TRACKED ? lr_fd_get(fd) : 0;
+	bool known = (st & LR_SOCK_KNOWN) && (st & (LR_SOCK_TCP | LR_SOCK_UDP));
+	int td = st & LR_SOCK_TCP ? SOCK_STREAM : SOCK_DGRAM, dd = st & LR_SOCK_V6 ? AF_INET6 : AF_INET;
+	int fits = fdflags >= 0 && fl >= 0 &&
+		   (!listener ? lr_keep_fit(fd, k, why, n)
+		    : known   ? lr_keep_fit_known(fd, td, dd, k, tk, own_options(fd), why, n)
+			      : lr_keep_fit_options(fd, k, own_options(fd), why, n));
+	int r = fits ? lr_real.dup3(k, fd, (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0) : -1;
 	lr_real.close(k);
 	if (r == fd && listener)
 		lr_keptmode_take(fd, fl & O_NONBLOCK);

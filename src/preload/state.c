@@ -72,16 +72,46 @@ atomic_bool lr_state_started;
 /* Written once by load_first under start_once, read-only afterwards. */
 static struct lr_sources sources;
 
-static struct lr_loaded *build(void)
+/* A name cut at NAME_MAX: copied, not formatted (see tablecache.c). */
+static void copy_name(char out[NAME_MAX + 1], const char *s)
 {
-	return lr_fetch(&sources, exe_name, program, &error_sink);
+	size_t n = strnlen(s, NAME_MAX);
+	memcpy(out, s, n);
+	out[n] = '\0';
+}
+
+/* The basename of /proc/self/exe, read at most once, and only when a table
+ * has rules naming a program or argv[0] is empty: called by load_first
+ * (under start_once) or by the thread holding `reloading`, never both. */
+static const char *exe_of(void)
+{
+	static bool read_once;
+	if (!read_once) {
+		read_once = true;
+		char exe[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (n > 0) {
+			exe[n] = '\0';
+			const char *base = strrchr(exe, '/');
+			copy_name(exe_name, base ? base + 1 : exe);
+		}
+	}
+	return exe_name[0] ? exe_name : NULL;
+}
+
+static struct lr_loaded *build(const struct lr_file_id *config)
+{
+	return lr_fetch(&sources, config, exe_of, program, &error_sink);
 }
 
 /* A fork child noticed without pthread_atfork (a handler the host cannot
  * take back, run inside every fork it makes): one page the kernel zeroes in
- * a fork child (MADV_WIPEONFORK, Linux 4.14). Set by load_first; after that
- * written only by the hook that finds it wiped, in the child's one thread.
- * NULL where the kernel cannot wipe it: then pthread_atfork after all. */
+ * a fork child (MADV_WIPEONFORK, Linux 4.14). A page of our own .bss, which
+ * ld.so maps anonymous and private as the advice needs: no mapping of its
+ * own to make. Set by load_first; after that written only by the hook that
+ * finds it wiped, in the child's one thread. NULL where the kernel cannot
+ * wipe it: then pthread_atfork after all. */
+static uint8_t fork_page[4096] __attribute__((aligned(4096)));
 static volatile uint8_t *fork_mark;
 
 static void after_fork_child(void)
@@ -100,14 +130,8 @@ static void load_first(void)
 	lr_log_capture_stderr();
 	lr_sink_stderr(&error_sink);
 	const char *argv0 = program_invocation_short_name;
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		const char *base = strrchr(exe, '/');
-		snprintf(exe_name, sizeof(exe_name), "%.*s", NAME_MAX, base ? base + 1 : exe);
-	}
-	snprintf(program, sizeof(program), "%.*s", NAME_MAX, argv0 && argv0[0] ? argv0 : exe_name);
+	const char *name = argv0 && argv0[0] ? argv0 : exe_of();
+	copy_name(program, name ? name : "");
 	if (!lr_env_complete() || lr_sources_find(&sources, lr_env_get) != 0) {
 		lr_log_message(&error_sink, "out of memory at start-up; rules not applied");
 		lr_sources_free(&sources);
@@ -115,18 +139,15 @@ static void load_first(void)
 	lr_keep_capture();
 	lr_caller_init(program);
 	attempted = lr_file_id_of(sources.config_path);
-	struct lr_loaded *first = build();
+	struct lr_loaded *first = build(&attempted);
 	publish_hint(first);
 	atomic_store(&current, first);
 	lr_gate_open(first ? first->table : NULL);
 	atomic_store(&lr_state_next_check_ns, lr_state_now_ns() + LR_RELOAD_INTERVAL_NS);
-	void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (page != MAP_FAILED && madvise(page, 4096, MADV_WIPEONFORK) == 0) {
-		fork_mark = page;
+	if (madvise(fork_page, sizeof(fork_page), MADV_WIPEONFORK) == 0) {
+		fork_mark = fork_page;
 		fork_mark[0] = 1;
 	} else {
-		if (page != MAP_FAILED)
-			munmap(page, 4096);
 		pthread_atfork(NULL, NULL, after_fork_child);
 	}
 	atomic_store(&lr_state_started, true);
@@ -169,7 +190,7 @@ static void maybe_reload(void)
 	struct lr_file_id id = lr_file_id_of(sources.config_path);
 	if (reclaim() && !lr_file_id_equal(&id, &attempted) && !lr_file_being_written(&id)) {
 		attempted = id;
-		struct lr_loaded *fresh = id.exists ? build() : NULL;
+		struct lr_loaded *fresh = id.exists ? build(&id) : NULL;
 		if (!id.exists)
 			lr_log_parts(&error_sink, sources.config_path,
 				     ": rule file removed; keeping the rules in force", NULL);

@@ -30,12 +30,12 @@ static const char *const files[] = {
 /* What the gate says of a port in host order. */
 static uint8_t bind_code(uint32_t port)
 {
-	return atomic_load(&lr_gate_bind[wire(port)]);
+	return atomic_load(&lr_gate_bind[port]);
 }
 
 static bool connect_asks(uint32_t port)
 {
-	uint16_t n = wire(port);
+	uint16_t n = (uint16_t)port;
 	return (atomic_load(&lr_gate_connect[n >> 6]) >> (n & 63)) & 1;
 }
 
@@ -64,7 +64,7 @@ static void fresh_gate(void)
 	for (int i = 0; i < 1024; i++)
 		atomic_store(&lr_gate_connect[i], 0);
 	bind_dirty = 0;
-	connect_dirty = false;
+	connect_dirty = 0;
 }
 
 static void assert_says(const struct want *w)
@@ -92,7 +92,7 @@ static void a_load_says_what_the_rules_say(void **state)
 	fresh_gate();
 	lr_gate_open(NULL);
 	assert_int_equal(bind_dirty, 0);
-	assert_false(connect_dirty);
+	assert_int_equal(connect_dirty, 0);
 }
 
 /* The first load of one rule touches one page of the bind gate and none of
@@ -104,7 +104,7 @@ static void a_load_writes_only_the_named_ports(void **state)
 	fresh_gate();
 	lr_gate_open(t);
 	assert_int_equal(__builtin_popcount(bind_dirty), 1);
-	assert_false(connect_dirty);
+	assert_int_equal(connect_dirty, 0);
 	size_t written = 0;
 	for (uint32_t n = 0; n < 65536; n++)
 		written += atomic_load(&lr_gate_bind[n]) != 0;

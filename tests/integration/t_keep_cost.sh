@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# What adopting a kept listener costs the new instance, in system calls
+# (strace, between two getppid marks around its bind), and that it reads
+# only the options the program set: the new instance sets TCP_NODELAY and
+# TCP_KEEPIDLE before its bind, and the socket it is given has them, with
+# two getsockopt a set option (the program's, the kept one's) and none for
+# the twenty others a listener keeps. Issue 27's target is 12 calls a kept
+# socket; the budget below is what this tree reaches.
+. "$(dirname "$0")/../lib.sh"
+
+if ! command -v strace >/dev/null; then
+	ok "# SKIP no strace"
+	exit 0
+fi
+# The adoption proper, up to the dup3 that puts the kept socket in place and
+# the close of its number: the keeper asked (socket, two timeouts, connect,
+# sendmsg, recvmsg, close: 7), the program's fd flags (2), the kept socket's
+# type and family (2), each option the program set read and set (2 each),
+# dup3 and the close of the kept number (2).
+BUDGET=17
+cat >"$T/srv.py" <<'PYEOF'
+import os, socket, sys
+gen = os.environ.get("LIBREUSE_GENERATION", "?")
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if os.path.exists(sys.argv[2]):
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 77)
+os.getppid()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+os.getppid()
+s.listen(16)
+print("READY", os.getpid(), s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY),
+      s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE), flush=True)
+while True:
+    c, _ = s.accept()
+    c.sendall(f"{os.getpid()}\n".encode())
+    c.close()
+PYEOF
+# The second instance runs under strace; the first does not.
+cat >"$T/start.sh" <<EOF
+#!/bin/sh
+if [ -e "$T/second" ]; then
+	exec strace -o "$T/adopt.st" "$PY" "$T/srv.py" "\$@"
+fi
+exec "$PY" "$T/srv.py" "\$@"
+EOF
+chmod +x "$T/start.sh"
+P=$(free_port)
+bg keep "$CLI" run --keep --log actions -- "$T/start.sh" "$P" "$T/second"
+wait_for "$T/keep.out" "READY"
+check "first instance: defaults (TCP_NODELAY 0, TCP_KEEPIDLE 7200)" grep -qE "^READY [0-9]+ 0 7200$" "$T/keep.out"
+touch "$T/second"
+kill -HUP "$(cat "$T/keep.pid")"
+check "second instance: adopted the kept listener" wait_for "$T/keep.err" "took 1 kept socket"
+check "...its options, set before bind, on the socket it was given (1 77)" \
+	wait_for "$T/keep.out" "^READY [0-9]+ 1 77$"
+between() { awk '/^getppid\(/ { n++; next } n == 1' "$1"; }
+# Through the dup3 and the close after it.
+calls=$(between "$T/adopt.st" | awk '{ print } /^dup3\(/ { d = 1; next } d { exit }' | wc -l)
+gets=$(between "$T/adopt.st" | grep -c '^getsockopt(')
+check "...the adoption: $calls system calls with 2 options set (budget $BUDGET; target 12 a kept socket)" \
+	test "$calls" -gt 0 -a "$calls" -le "$BUDGET"
+check "...the kept socket's type and family asked, and the two options the program set read: $gets getsockopt (4)" \
+	test "$gets" = 4
+check "...no option the program did not set is read" \
+	sh -c "! grep -qE 'getsockopt\([0-9]+, SOL_SOCKET, SO_(KEEPALIVE|RCVBUF|SNDBUF|LINGER)' '$T/adopt.st'"
+check "...dup3 puts it at the program's fd" grep -q '^dup3(' "$T/adopt.st"
+kill -TERM "$(cat "$T/keep.pid")"
+wait_exit keep 10

@@ -418,7 +418,12 @@ int lr_cli_audit(int argc, char **argv)
 				lr_cli_error("%s: %s", dir, strerror(errno));
 				return LR_EXIT_FAIL;
 			}
-			snprintf(trail, sizeof(trail), "%s/trail.json", dir);
+			if ((size_t)snprintf(trail, sizeof(trail), "%.*s/trail.json", PATH_MAX - 16, dir) >=
+			    sizeof(trail)) {
+				lr_cli_error("%s: path too long", dir);
+				rmdir(dir);
+				return LR_EXIT_FAIL;
+			}
 		}
 		/* Appended to by the program: it starts empty, and a program
 		 * stopped before its first line still gets its (empty) report. */

@@ -503,7 +503,7 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(PARSE_SRC) $(CORE_H)
 # command as the library's helper would give them (current format).
 build/fuzz/seeds-table: $(CLI) $(wildcard config/*.conf)
 	rm -rf $@ && mkdir -p $@
-	for f in config/*.conf; do LIBREUSE_CONFIG=$$f $(CLI) compile --helper >$@/$$(basename $$f .conf) || exit 1; done
+	for f in config/*.conf; do $(CLI) compile --helper --stdin -c $$f <$$f >$@/$$(basename $$f .conf) || exit 1; done
 
 fuzz: fuzz-deps
 	$(MAKE) build/fuzz/fuzz_config build/fuzz/fuzz_addr build/fuzz/fuzz_table build/fuzz/seeds-table

@@ -11,7 +11,11 @@ check "fuzz_addr replays its seeds and regressions ($out)" test $? = 0 -a -n "$(
 # and every damaged image a fuzzer or a review found.
 mkdir -p "$T/seeds-table"
 for f in "$ROOT"/config/*.conf; do
-	LIBREUSE_CONFIG=$f "$CLI" compile --helper >"$T/seeds-table/$(basename "$f" .conf)"
+	"$CLI" compile --helper --stdin -c "$f" <"$f" >"$T/seeds-table/$(basename "$f" .conf)"
 done
+# Each a table image (the helper's answer begins with its magic), not the
+# helper's words about a rule file it was not given.
+notimg=$(for f in "$T"/seeds-table/*; do [ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" = '177LRT' ] || basename "$f"; done)
+check "the example rule files compiled into table images (not: ${notimg:-none})" test -z "$notimg"
 out=$("$BUILD/fuzz/replay_table" "$T/seeds-table" "$ROOT/tests/fuzz/regressions/table" 2>&1)
 check "fuzz_table replays the example tables and its regressions ($out)" test $? = 0 -a -n "$(grep -E '^replayed [1-9]' <<<"$out")"

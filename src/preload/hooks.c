@@ -451,14 +451,5 @@ LR_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, lr_mmsg_f
 	return lr_real.sendmmsg(fd, vec, vlen, flags);
 }
 
-/* The addresses real.c compares its lookups with (see real.h). gcc wants an
- * alias to carry its target's attributes (glibc's nothrow, leaf). */
-#if defined(__GNUC__) && !defined(__clang__)
-#define LR_SAME_ATTRIBUTES(name) copy(name),
-#else
-#define LR_SAME_ATTRIBUTES(name)
-#endif
-#define LR_SELF_ALIAS(name)                                                                 \
-	extern __typeof__(name) lr_self_##name                                              \
-		__attribute__((LR_SAME_ATTRIBUTES(name) alias(#name), visibility("hidden")));
+/* The addresses real.c compares its lookups with (see real.h). */
 LR_HOOKED(LR_SELF_ALIAS)

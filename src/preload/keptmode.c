@@ -23,6 +23,7 @@
 #include "keptmode.h"
 
 #include "fdstate.h"
+#include "real.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -112,37 +113,27 @@ static void *next_or(const char *name, void *fallback, void *self)
 	} while (0)
 #define sys_fcntl64 sys_fcntl
 
-/* The hooks' own addresses, bound inside libreuse (a reference to the
- * exported names would bind to whatever the loader finds first). gcc wants
- * an alias to carry its target's attributes. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define SAME_ATTRIBUTES(name) copy(name),
-#else
-#define SAME_ATTRIBUTES(name)
-#endif
-#define SELF(name)                                     \
-	extern __typeof__(name) self_##name             \
-		__attribute__((SAME_ATTRIBUTES(name) alias(#name), visibility("hidden")));
-SELF(accept)
-SELF(accept4)
-SELF(fcntl)
+/* The hooks' own addresses, to tell a lookup that came back to us. */
+LR_SELF_ALIAS(accept)
+LR_SELF_ALIAS(accept4)
+LR_SELF_ALIAS(fcntl)
 #ifdef __GLIBC__
-SELF(fcntl64)
+LR_SELF_ALIAS(fcntl64)
 #endif
-SELF(ioctl)
-SELF(dup)
+LR_SELF_ALIAS(ioctl)
+LR_SELF_ALIAS(dup)
 
 static void resolve(void)
 {
 	int saved = errno;
-	NEXT(accept, self_accept);
-	NEXT(accept4, self_accept4);
-	NEXT(fcntl, self_fcntl);
+	NEXT(accept, lr_self_accept);
+	NEXT(accept4, lr_self_accept4);
+	NEXT(fcntl, lr_self_fcntl);
 #ifdef __GLIBC__
-	NEXT(fcntl64, self_fcntl64);
+	NEXT(fcntl64, lr_self_fcntl64);
 #endif
-	NEXT(ioctl, self_ioctl);
-	NEXT(dup, self_dup);
+	NEXT(ioctl, lr_self_ioctl);
+	NEXT(dup, lr_self_dup);
 	errno = saved;
 }
 

@@ -61,6 +61,19 @@ void lr_real_resolve(void);
 LR_HOOKED(LR_SELF)
 #undef LR_SELF
 
+/* Defines lr_self_NAME as a hidden alias of the hook NAME, in the file that
+ * defines the hook (a reference to the exported name would bind to
+ * whatever the loader finds first). gcc wants an alias to carry its
+ * target's attributes (glibc's nothrow, leaf). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define LR_SAME_ATTRIBUTES(name) copy(name),
+#else
+#define LR_SAME_ATTRIBUTES(name)
+#endif
+#define LR_SELF_ALIAS(name)                                    \
+	extern __typeof__(name) lr_self_##name                 \
+		__attribute__((LR_SAME_ATTRIBUTES(name) alias(#name), visibility("hidden")));
+
 /* For code that copies the pointers (rather than calling through them):
  * after the first call it is one load and a branch. */
 static inline void lr_real_init(void)

@@ -19,27 +19,8 @@
 # failed. Where no container can boot, one line says "skipped".
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-passed=0
-failed=0
-ok() { echo "ok - $*"; passed=$((passed + 1)); }
-not_ok() {
-	echo "not ok - $1"
-	[ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/    /'
-	failed=$((failed + 1))
-}
-check() {
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what" "failed: $*"; fi
-}
-skip() {
-	echo "check-systemd (audit): skipped: $*"
-	exit 0
-}
-
-[ "$(id -u)" = 0 ] || skip "a container needs root"
-command -v systemd-nspawn >/dev/null || skip "no systemd-nspawn (make systemd-deps installs systemd-container)"
-[ -d /run/systemd/system ] || [ -x /lib/systemd/systemd ] || skip "no systemd on this machine"
+CHECK_NAME="check-systemd (audit)"
+. "$ROOT/tests/systemd/harness.sh"
 
 T=$(mktemp -d /tmp/libreuse-audit-systemd.XXXXXX)
 chmod 755 "$T"

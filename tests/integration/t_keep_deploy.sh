@@ -102,7 +102,13 @@ check "the serving instance and the one starting both killed: started again (--r
 	answers_stably "$P" v4
 res=$(load_stop rload)
 echo "# load: $res" | cut -c1-300
-check "...no connection refused or reset meanwhile" test "$(json_get "$res" refused)$(json_get "$res" reset)" = 00
+# A serving instance killed with SIGKILL takes with it the one connection it
+# had accepted and not yet answered (the server answers one at a time): at
+# most one reset per serving instance killed (two here), and none refused,
+# since the keeper holds the listener and its queue throughout.
+check "...no connection refused meanwhile" test "$(json_get "$res" refused)" = 0
+check "...at most the 2 connections the killed instances had in hand reset ($(json_get "$res" reset))" \
+	test "$(json_get "$res" reset)" -le 2
 check "at the default log level the keeper says no phases" test "$(grep -c 'restart done' "$T/rkeeper.err")" = 0
 kill -TERM "$(cat "$T/rkeeper.pid")"
 check "TERM ends the keeper" wait_exit rkeeper 15

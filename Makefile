@@ -86,27 +86,50 @@ MUSL_CC ?= musl-gcc
 LIBMUSL := $(B)/musl/libreuse.so
 CAN_MUSL := $(if $(SANITIZE)$(ARCH),,$(shell command -v $(MUSL_CC) >/dev/null 2>&1 && echo yes))
 
-# The tree shows the layers: src/core (rules, policy, log, holders: no hooks,
-# no process state; unit-tested directly), and the front ends on it —
-# src/preload (the hooks inside the program), src/supervisor (the same rules
-# from outside the program, by seccomp user notification), src/keeper (the
-# process that holds kept sockets across restarts) and src/command (the
-# `libreuse` command). Each layer includes only its own headers and the core's.
-# The library in the program carries the core's readers only: the table,
-# the policy, the sinks. Parsing and compiling the rule file (libconfig)
-# happen outside it, in the command (PARSE_SRC), and so do the kernel
-# probes the supervisor and the keeper start with, and running the program
-# (exec.c).
-CORE_SRC := $(addprefix src/core/,addr.c fmt.c errname.c rules.c table.c tablecache.c fileid.c \
-	    policy.c verdicts.c log.c journal.c tally.c ratelimit.c holders.c explain.c conflict.c keepwire.c keepclient.c sdfds.c sys.c act.c load.c child.c elfinfo.c)
-PARSE_SRC := $(addprefix src/core/,config.c libconfig_dl.c compile.c tablemake.c kernel.c exec.c)
-PRELOAD_SRC := $(addprefix src/preload/,libc.c environ.c fdstate.c gate.c real.c state.c keep.c caller.c fetch.c helper.c hooks.c exec.c keptmode.c)
-CLI_SRC := $(addprefix src/command/,cli.c cli_run.c cli_check.c cli_who.c cli_matrix.c cli_compile.c keeperstate.c \
-	   cli_audit.c audit_json.c audit_model.c audit_report.c audit_unseen.c audit_propose.c)
-# The keeper and the seccomp supervisor run inside the command (libreuse run
-# --keep, --seccomp).
-KEEPER_SRC := $(addprefix src/keeper/,keeper.c store.c peer.c conns.c outsiders.c phases.c)
-SUPERVISOR_SRC := $(addprefix src/supervisor/,supervise.c abi.c filter.c notify.c procs.c front.c handle.c pool.c watch.c)
+# The tree shows the layers, bottom up; a folder's code may include the
+# headers of the folders its INC_ line names, and no others (the compile
+# rules below pass exactly those -I):
+#   src/base     what knows nothing of rules: addresses, formatting, errno
+#                names, raw syscalls, file identity, children, ELF facts
+#   src/rules    the decision: rules, their compiled table and its lookup,
+#                the pure policy
+#   src/log      what is said: events, sinks, who holds a port, why Linux
+#                refused
+#   src/keep     what program and keeper say to each other; the one client
+#   src/core     what every front end calls: the rules in force for a
+#                program, and carrying out a decision on a socket
+#   src/compile  rule file -> table (libconfig): the command only
+#   src/launch   starting programs, probing the kernel: the command only
+# and the front ends on them: src/preload (the hooks inside the program),
+# src/supervisor (the same rules from outside, by seccomp user
+# notification), src/keeper (holds kept sockets across restarts) and
+# src/command (the `libreuse` command).
+INC_base       := base
+INC_rules      := base rules
+INC_log        := base rules log
+INC_keep       := base rules keep
+INC_core       := base rules log keep core
+INC_compile    := base rules log keep core compile
+INC_launch     := base launch
+# launch: the header run writes the exec hooks' environment by (runenv.h).
+INC_preload    := base rules log keep core launch preload
+INC_keeper     := base rules log keep core launch keeper
+INC_supervisor := base rules log keep core compile launch supervisor
+INC_command    := base rules log keep core compile launch keeper supervisor command
+# The -I of the folder of source $(1).
+incs = $(addprefix -Isrc/,$(INC_$(word 2,$(subst /, ,$(1)))))
+
+# libreuse.so holds what runs in the host, and nothing else: the library
+# folders, and the hooks. The command holds the library folders but the
+# hooks, the compiler, the launch path and its three front ends.
+LIB_DIRS := base rules log keep core
+TOOL_DIRS := compile launch
+CORE_SRC := $(foreach d,$(LIB_DIRS),$(sort $(wildcard src/$(d)/*.c)))
+PARSE_SRC := $(foreach d,$(TOOL_DIRS),$(sort $(wildcard src/$(d)/*.c)))
+PRELOAD_SRC := $(sort $(wildcard src/preload/*.c))
+CLI_SRC := $(sort $(wildcard src/command/*.c))
+KEEPER_SRC := $(sort $(wildcard src/keeper/*.c))
+SUPERVISOR_SRC := $(sort $(wildcard src/supervisor/*.c))
 CORE_OBJ := $(CORE_SRC:src/%.c=$(B)/obj/%.o)
 PARSE_OBJ := $(PARSE_SRC:src/%.c=$(B)/obj/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:src/%.c=$(B)/obj/%.o)
@@ -120,7 +143,11 @@ SHIMMUSL_OBJ := $(SHIM_OBJ:$(B)/objso/%=$(B)/objmusl/%)
 CLI_OBJ := $(CLI_SRC:src/%.c=$(B)/obj/%.o) $(KEEPER_SRC:src/%.c=$(B)/obj/%.o) \
 	   $(SUPERVISOR_SRC:src/%.c=$(B)/obj/%.o)
 CLI := $(B)/libreuse
-CORE_H := $(wildcard src/core/*.h)
+# Every header: a change to one rebuilds what might include it.
+CORE_H := $(wildcard src/*/*.h)
+# What a unit test, a fuzzer or a bench program sees: every library and
+# tool folder.
+TEST_INC := $(addprefix -Isrc/,$(LIB_DIRS) $(TOOL_DIRS))
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -128,7 +155,7 @@ HELPER_LIBS := tests/helpers/libearly.c tests/helpers/libcount.c tests/helpers/l
 HELPER_SRC := $(filter-out $(HELPER_LIBS),$(wildcard tests/helpers/*.c))
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%) $(HELPER_LIBS:tests/helpers/%.c=$(B)/helpers/%.so)
 
-# libconfig is opened with dlopen at the first rule parse (src/core/libconfig_dl.c),
+# libconfig is opened with dlopen at the first rule parse (src/compile/libconfig_dl.c),
 # by this soname: the one the installed libconfig-dev links against.
 LIBCONFIG_SONAME := $(shell objdump -p "$$($(CC) -print-file-name=libconfig.so)" 2>/dev/null | awk '/SONAME/ { print $$2 }')
 override CFLAGS += $(if $(LIBCONFIG_SONAME),-DLR_LIBCONFIG_SONAME='"$(LIBCONFIG_SONAME)"')
@@ -179,45 +206,21 @@ deps:
 		  [ -n "$$had" ] || dpkg --remove-architecture i386 || true; }; \
 	fi
 
-$(B)/obj/core/%.o: src/core/%.c $(CORE_H)
+$(B)/obj/%.o: src/%.c $(CORE_H)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc/core -c $< -o $@
+	$(CC) $(CFLAGS) $(call incs,$<) -c $< -o $@
 
-$(B)/obj/preload/%.o: src/preload/%.c $(CORE_H) $(wildcard src/preload/*.h)
+$(B)/objso/%.o: src/%.c $(CORE_H)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc/core -Isrc/preload -c $< -o $@
-
-$(B)/obj/command/%.o: src/command/%.c $(CORE_H) $(wildcard src/command/*.h src/keeper/*.h src/supervisor/*.h)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc/core -Isrc/command -Isrc/keeper -Isrc/supervisor -c $< -o $@
-
-$(B)/obj/keeper/%.o: src/keeper/%.c $(CORE_H) $(wildcard src/keeper/*.h)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc/core -Isrc/keeper -c $< -o $@
-
-$(B)/obj/supervisor/%.o: src/supervisor/%.c $(CORE_H) $(wildcard src/supervisor/*.h)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc/core -Isrc/supervisor -c $< -o $@
-
-$(B)/objso/core/%.o: src/core/%.c $(CORE_H)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -U_FORTIFY_SOURCE -Isrc/core -c $< -o $@
-
-$(B)/objso/preload/%.o: src/preload/%.c $(CORE_H) $(wildcard src/preload/*.h)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -U_FORTIFY_SOURCE -Isrc/core -Isrc/preload -c $< -o $@
+	$(CC) $(CFLAGS) -U_FORTIFY_SOURCE $(call incs,$<) -c $< -o $@
 
 $(LIB): $(SHIM_OBJ) src/preload/libreuse.map
 	$(CC) $(CFLAGS) -shared -Wl,--version-script=src/preload/libreuse.map -Wl,-z,defs $(LDFLAGS) \
 		-o $@ $(SHIM_OBJ)
 
-$(B)/obj32/core/%.o: src/core/%.c $(CORE_H)
+$(B)/obj32/%.o: src/%.c $(CORE_H)
 	@mkdir -p $(@D)
-	$(CC) -m32 $(CFLAGS) -U_FORTIFY_SOURCE -Isrc/core -c $< -o $@
-
-$(B)/obj32/preload/%.o: src/preload/%.c $(CORE_H) $(wildcard src/preload/*.h)
-	@mkdir -p $(@D)
-	$(CC) -m32 $(CFLAGS) -U_FORTIFY_SOURCE -Isrc/core -Isrc/preload -c $< -o $@
+	$(CC) -m32 $(CFLAGS) -U_FORTIFY_SOURCE $(call incs,$<) -c $< -o $@
 
 $(LIB32): $(SHIM32_OBJ) src/preload/libreuse.map
 	@mkdir -p $(@D)
@@ -234,13 +237,10 @@ $(MUSL_KINC):
 	ln -sfn /usr/include/$(shell $(CC) -print-multiarch)/asm $@/asm
 
 MUSL_CFLAGS = $(filter-out -DLR_SANITIZER_RUNTIME=%,$(CFLAGS)) -U_FORTIFY_SOURCE -isystem $(MUSL_KINC)
-$(B)/objmusl/core/%.o: src/core/%.c $(CORE_H) | $(MUSL_KINC)
+# The hooks see musl's few gaps filled (libc.h).
+$(B)/objmusl/%.o: src/%.c $(CORE_H) | $(MUSL_KINC)
 	@mkdir -p $(@D)
-	$(MUSL_CC) $(MUSL_CFLAGS) -Isrc/core -c $< -o $@
-
-$(B)/objmusl/preload/%.o: src/preload/%.c $(CORE_H) $(wildcard src/preload/*.h) | $(MUSL_KINC)
-	@mkdir -p $(@D)
-	$(MUSL_CC) $(MUSL_CFLAGS) -Isrc/core -Isrc/preload -include src/preload/libc.h -c $< -o $@
+	$(MUSL_CC) $(MUSL_CFLAGS) $(call incs,$<) $(if $(findstring src/preload/,$<),-include src/preload/libc.h) -c $< -o $@
 
 # Linked with no DT_NEEDED on musl's libc.so: its symbols come from the
 # program's libc whichever it is, so that a glibc child of a ruled musl
@@ -261,22 +261,22 @@ $(CLI): $(CLI_OBJ) $(CORE_OBJ) $(PARSE_OBJ)
 # The keeper's tables, tested without a keeper.
 KEEPER_UNIT_OBJ := $(addprefix $(B)/obj/keeper/,conns.o outsiders.o peer.o)
 $(B)/tests/test_keeper: tests/unit/test_keeper.c $(CORE_OBJ) $(PARSE_OBJ) $(KEEPER_UNIT_OBJ) | $(B)/tests
-	$(CC) $(CFLAGS) -Isrc/core -Isrc/keeper $< $(KEEPER_UNIT_OBJ) $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@ -lcmocka
+	$(CC) $(CFLAGS) $(TEST_INC) -Isrc/keeper $< $(KEEPER_UNIT_OBJ) $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@ -lcmocka
 
 # The supervisor's ABI layer and filter, run without a supervisor.
 ABI_UNIT_OBJ := $(addprefix $(B)/obj/supervisor/,abi.o filter.o notify.o)
 $(B)/tests/test_abi: tests/unit/test_abi.c $(CORE_OBJ) $(PARSE_OBJ) $(ABI_UNIT_OBJ) | $(B)/tests
-	$(CC) $(CFLAGS) -Isrc/core -Isrc/supervisor $< $(ABI_UNIT_OBJ) $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@ -lcmocka -lpthread
+	$(CC) $(CFLAGS) $(TEST_INC) -Isrc/supervisor $< $(ABI_UNIT_OBJ) $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@ -lcmocka -lpthread
 
 $(B)/tests/%: tests/unit/%.c $(CORE_OBJ) $(PARSE_OBJ) $(wildcard tests/unit/*.h) | $(B)/tests
-	$(CC) $(CFLAGS) -Isrc/core $< $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@ -lcmocka
+	$(CC) $(CFLAGS) $(TEST_INC) $< $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@ -lcmocka
 # The hooks' gate is tested whole: its source is included by the test.
 $(B)/tests/test_gate: src/preload/gate.c src/preload/gate.h
 $(B)/tests/test_environ: src/preload/environ.c src/preload/environ.h
 
-# -Isrc/core: a helper may speak our wire formats (their headers, no code).
+# A helper may speak our wire formats (their headers, no code).
 $(B)/helpers/%: tests/helpers/%.c | $(B)/helpers
-	$(CC) $(CFLAGS) -Isrc/core $< $(LDFLAGS) -o $@ -ldl
+	$(CC) $(CFLAGS) $(TEST_INC) $< $(LDFLAGS) -o $@ -ldl
 
 # Every function name libconfig.so.9 exports, each defined to abort: the
 # host t_foreign.sh runs under rules, exported as lighttpd exports its own.
@@ -352,7 +352,7 @@ unit: $(UNIT_BIN)
 # seeds and every input a fuzzer found (tests/fuzz/regressions).
 REPLAY_BIN := $(B)/fuzz/replay_config $(B)/fuzz/replay_addr $(B)/fuzz/replay_table
 $(B)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE_OBJ) $(PARSE_OBJ) | $(B)/fuzz
-	$(CC) $(CFLAGS) -Isrc/core tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@
+	$(CC) $(CFLAGS) $(TEST_INC) tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@
 
 integration: $(LIB) $(CLI) $(HELPER_BIN) $(HELPER32_BIN) $(HELPER_MUSL_BIN) $(REPLAY_BIN) $(GO_HELPERS) $(B)/helpers/sendprobe-static
 
@@ -469,7 +469,7 @@ $(B)/bench/passthru.so: tests/bench/passthru.c | $(B)/bench
 	$(CC) $(CFLAGS) -shared $< $(LDFLAGS) -o $@
 
 $(B)/bench/loadtime: tests/bench/loadtime.c $(CORE_OBJ) $(PARSE_OBJ) | $(B)/bench
-	$(CC) $(CFLAGS) -Isrc/core $< $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@
+	$(CC) $(CFLAGS) $(TEST_INC) $< $(CORE_OBJ) $(PARSE_OBJ) $(LDFLAGS) -o $@
 
 $(B)/bench:
 	mkdir -p $@
@@ -488,7 +488,7 @@ demo: deps
 # tests/fuzz/; a crash leaves its input in build/fuzz/ and fails. Copy it to
 # tests/fuzz/regressions/<target>/ once fixed: make check replays it.
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Isrc/core -fsanitize=fuzzer,address,undefined \
+FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE $(TEST_INC) -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -DLR_SYSCONFDIR='"$(sysconfdir)"' -DLR_VERSION='"$(VERSION)"'
 
 fuzz-deps: deps

@@ -2,7 +2,7 @@
 
 #include "audit_json.h"
 
-#include "../core/rules.h"
+#include "rules.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
 #include "audit_report.h"
 #include "cli.h"
 
-#include "../core/rules.h"
+#include "rules.h"
 
 #include <errno.h>
 #include <limits.h>

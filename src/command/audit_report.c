@@ -1,6 +1,6 @@
 #include "audit_report.h"
 
-#include "../core/rules.h"
+#include "rules.h"
 
 #include <string.h>
 

@@ -1,8 +1,8 @@
 #include "audit_unseen.h"
 
-#include "../core/addr.h"
-#include "../core/holders.h"
-#include "../core/rules.h"
+#include "addr.h"
+#include "holders.h"
+#include "rules.h"
 
 #include <stdio.h>
 #include <stdlib.h>

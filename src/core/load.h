@@ -7,14 +7,11 @@
 #define LIBREUSE_LOAD_H
 
 #include "act.h"
+#include "getenv.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Reads one variable of the environment that governs the caller: the
- * library's is the environment the program started with (lr_env_get), the
- * command's its own (secure_getenv). NULL when unset or not honoured. */
-typedef const char *lr_getenv_fn(const char *name);
 /* The command's: secure_getenv, typed as lr_getenv_fn. */
 const char *lr_getenv_own(const char *name);
 

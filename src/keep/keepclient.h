@@ -5,7 +5,7 @@
 #define LIBREUSE_KEEPCLIENT_H
 
 #include "keepwire.h"
-#include "load.h"
+#include "getenv.h"
 
 #include <stddef.h>
 #include <stdint.h>

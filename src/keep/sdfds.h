@@ -10,7 +10,7 @@
 #define LIBREUSE_SDFDS_H
 
 #include "keepwire.h"
-#include "load.h"
+#include "getenv.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -8,6 +8,7 @@
 #include "fmt.h"
 #include "gate.h"
 #include "keep.h"
+#include "libc.h"
 #include "tally.h"
 
 #include <errno.h>
@@ -303,6 +304,11 @@ __attribute__((constructor)) static void lr_state_constructor(void)
 {
 	char **envp = NULL;
 #endif
+	/* In a process of another libc (libc.c's constructor, which runs
+	 * first, has said so) the arguments are not glibc's: envp would be
+	 * whatever a register held. Every hook passes through there anyway. */
+	if (lr_libc_foreign)
+		return;
 	/* Only this: the environment and the host's stderr as they are now,
 	 * before the program changes its environment or a daemon closes or
 	 * replaces fd 2. Rules wait for the first IP socket call. */

@@ -1,6 +1,6 @@
-/* Addresses, CIDR blocks, ports and endpoints: parsing (at rule-load time),
- * matching and formatting (on the call path, so async-signal-safe: no stdio,
- * no malloc, no locale). */
+/* Addresses, CIDR blocks, ports and endpoints: matching and formatting (on
+ * the call path, so async-signal-safe: no stdio, no malloc, no locale).
+ * Parsing them from a rule file's text is the compiler's (addrparse.h). */
 #ifndef LIBREUSE_ADDR_H
 #define LIBREUSE_ADDR_H
 
@@ -27,13 +27,6 @@ struct lr_endpoint {
 	uint16_t port;
 	struct lr_addr addr;
 };
-
-/* Parsers return 0 on success, -1 on malformed input. */
-int lr_parse_addr(const char *s, struct lr_addr *out);
-int lr_parse_cidr(const char *s, struct lr_cidr *out);
-int lr_parse_port(const char *s, uint16_t *out);
-int lr_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
-int lr_parse_endpoint(const char *s, struct lr_endpoint *out);
 
 /* An IPv4 block also matches the same address seen as v4-mapped IPv6
  * (::ffff:a.b.c.d), which is how a dual-stack socket reports it. */

@@ -2,6 +2,7 @@
  * and print the rules as understood, normalised, one per line (each line a
  * libconfig group that loads back to the same rule). */
 #include "cli.h"
+#include "compile.h"
 #include "config.h"
 #include "errname.h"
 #include "filter.h"

@@ -2,6 +2,7 @@
  * cache where the library looks. The library runs this itself (--helper)
  * when it finds no fresh table, so that no parser ever runs inside a
  * program; run and check do it before the program starts. */
+#include "cachewrite.h"
 #include "cli.h"
 
 #include "load.h"

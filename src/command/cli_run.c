@@ -1,7 +1,9 @@
 /* libreuse run: exec a command with the shim preloaded, the rule file
  * exported, and quick flags turned into an inline rule set (LIBREUSE_RULES);
  * first warning in plain words when LD_PRELOAD cannot reach the command. */
+#include "cachewrite.h"
 #include "cli.h"
+#include "compile.h"
 #include "config.h"
 #include "exec.h"
 #include "keeper.h"

@@ -1,7 +1,7 @@
 /* Rule file → table image (table.h): the port index of each op, the rules
  * in the form the call path reads, actions shared, strings gathered. Runs
  * outside the program only: in the `libreuse` command and its helper. */
-#include "table.h"
+#include "compile.h"
 #include "verdicts.h"
 
 #include <stdlib.h>

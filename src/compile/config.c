@@ -1,4 +1,5 @@
 #include "config.h"
+#include "addrparse.h"
 #include "sys.h"
 
 /* Memory asked for, as a multiple of the rule text, before libconfig runs. */

@@ -5,7 +5,7 @@
 #ifndef LIBREUSE_CONFIG_H
 #define LIBREUSE_CONFIG_H
 
-#include "rules.h"
+#include "ruleset.h"
 
 #include <stddef.h>
 

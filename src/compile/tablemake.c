@@ -1,5 +1,6 @@
 #include "tablemake.h"
 
+#include "compile.h"
 #include "config.h"
 #include "table.h"
 

@@ -47,8 +47,4 @@ bool lr_table_fresh(const struct lr_table *t, const struct lr_sources *src,
  * the table was not compiled from it. */
 bool lr_table_source_id(const struct lr_table *t, const char *path, struct lr_file_id *out);
 
-/* Writes an image to the cache, atomically, creating the directory (0700)
- * if needed; refuses a directory it could not trust. 0, or -1 with *why. */
-int lr_cache_write(const struct lr_sources *src, const void *image, size_t len, const char **why);
-
 #endif

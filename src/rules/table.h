@@ -67,17 +67,6 @@ struct lr_tf_header {
 	struct lr_tf_index index[LR_OPS];
 };
 
-/* What a table is compiled from besides the ruleset. */
-struct lr_build_info {
-	const char *notes;    /* NULL: none */
-	uint64_t inline_hash; /* lr_text_hash of LIBREUSE_RULES, or 0 */
-};
-
-/* The image of a ruleset's table, in malloc'ed memory the caller frees.
- * 0, or -1 when out of memory. */
-int lr_table_build(const struct lr_ruleset *rs, const struct lr_build_info *info, void **image,
-		   size_t *len);
-
 /* Checks an image and opens the view of it for a program called exe or
  * argv0 (both NULL: every rule applies). release, if given, is called with
  * the image by lr_table_close. 0, or -1 with *why saying what is wrong. */

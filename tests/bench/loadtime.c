@@ -2,6 +2,7 @@
  * compiling a rule file (what `libreuse run` and `libreuse compile`, or the
  * library's helper, do before a program's first IP socket call), and the
  * compiled table's size. */
+#include "compile.h"
 #include "config.h"
 #include "rules.h"
 

@@ -1,6 +1,7 @@
 /* Fuzz target: the address, CIDR, port, range and endpoint parsers. Whatever
  * parses must format and parse back to the same value. */
 #include "addr.h"
+#include "addrparse.h"
 
 #include <stdint.h>
 #include <stdlib.h>

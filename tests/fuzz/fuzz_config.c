@@ -1,6 +1,8 @@
 /* Fuzz target: the rule-file loader and validator, then the compiler and a
  * few lookups on whatever loaded. Any input must give OK or an error with a
  * message — never a crash, a leak, or an exit. */
+#include "compile.h"
+#include "addrparse.h"
 #include "config.h"
 #include "rules.h"
 

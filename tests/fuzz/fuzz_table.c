@@ -5,6 +5,7 @@
  * the sources and strings. A run that leaves a port out, or covers one
  * twice, is a failure too. */
 #include "policy.h"
+#include "addrparse.h"
 #include "table.h"
 #include "verdicts.h"
 

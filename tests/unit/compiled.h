@@ -3,6 +3,7 @@
 #ifndef LIBREUSE_TEST_COMPILED_H
 #define LIBREUSE_TEST_COMPILED_H
 
+#include "compile.h"
 #include "config.h"
 
 static struct lr_table *compile(const char *text)

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "addr.h"
+#include "addrparse.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "compile.h"
+#include "addrparse.h"
 #include "config.h"
 
 #include <errno.h>

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "compile.h"
 #include "config.h"
 
 #include <glob.h>

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "explain.h"
+#include "addrparse.h"
 #include "rules.h"
 
 #include <errno.h>

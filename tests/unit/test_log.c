@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "fmt.h"
+#include "addrparse.h"
 #include "log.h"
 
 #include <errno.h>

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "act.h"
+#include "addrparse.h"
 #include "compiled.h"
 #include "policy.h"
 #include "verdicts.h"

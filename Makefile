@@ -138,6 +138,11 @@ PRELOAD_OBJ := $(PRELOAD_SRC:src/%.c=$(B)/obj/%.o)
 # library loads under any libc's loader (a musl child of a ruled glibc
 # parent inherits LD_PRELOAD) and can step aside there (libc.c).
 SHIM_OBJ := $(CORE_OBJ:$(B)/obj/%=$(B)/objso/%) $(PRELOAD_OBJ:$(B)/obj/%=$(B)/objso/%)
+# The library folders serve the command too (who, matrix, the supervisor):
+# what of them the hooks never reach is dropped from libreuse.so at link
+# (t_layout.sh checks no compiler symbol is left).
+SHIM_CFLAGS := -U_FORTIFY_SOURCE -ffunction-sections -fdata-sections
+SHIM_LDFLAGS := -Wl,--gc-sections
 SHIM32_OBJ := $(SHIM_OBJ:$(B)/objso/%=$(B)/obj32/%)
 SHIMMUSL_OBJ := $(SHIM_OBJ:$(B)/objso/%=$(B)/objmusl/%)
 CLI_OBJ := $(CLI_SRC:src/%.c=$(B)/obj/%.o) $(KEEPER_SRC:src/%.c=$(B)/obj/%.o) \
@@ -212,19 +217,19 @@ $(B)/obj/%.o: src/%.c $(CORE_H)
 
 $(B)/objso/%.o: src/%.c $(CORE_H)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -U_FORTIFY_SOURCE $(call incs,$<) -c $< -o $@
+	$(CC) $(CFLAGS) $(SHIM_CFLAGS) $(call incs,$<) -c $< -o $@
 
 $(LIB): $(SHIM_OBJ) src/preload/libreuse.map
-	$(CC) $(CFLAGS) -shared -Wl,--version-script=src/preload/libreuse.map -Wl,-z,defs $(LDFLAGS) \
+	$(CC) $(CFLAGS) -shared -Wl,--version-script=src/preload/libreuse.map $(SHIM_LDFLAGS) -Wl,-z,defs $(LDFLAGS) \
 		-o $@ $(SHIM_OBJ)
 
 $(B)/obj32/%.o: src/%.c $(CORE_H)
 	@mkdir -p $(@D)
-	$(CC) -m32 $(CFLAGS) -U_FORTIFY_SOURCE $(call incs,$<) -c $< -o $@
+	$(CC) -m32 $(CFLAGS) $(SHIM_CFLAGS) $(call incs,$<) -c $< -o $@
 
 $(LIB32): $(SHIM32_OBJ) src/preload/libreuse.map
 	@mkdir -p $(@D)
-	$(CC) -m32 $(CFLAGS) -shared -Wl,--version-script=src/preload/libreuse.map -Wl,-z,defs $(LDFLAGS) \
+	$(CC) -m32 $(CFLAGS) -shared -Wl,--version-script=src/preload/libreuse.map $(SHIM_LDFLAGS) -Wl,-z,defs $(LDFLAGS) \
 		-o $@ $(SHIM32_OBJ)
 
 # musl's headers come without the kernel's: the library reads a few
@@ -236,7 +241,7 @@ $(MUSL_KINC):
 	ln -sfn /usr/include/asm-generic $@/asm-generic
 	ln -sfn /usr/include/$(shell $(CC) -print-multiarch)/asm $@/asm
 
-MUSL_CFLAGS = $(filter-out -DLR_SANITIZER_RUNTIME=%,$(CFLAGS)) -U_FORTIFY_SOURCE -isystem $(MUSL_KINC)
+MUSL_CFLAGS = $(filter-out -DLR_SANITIZER_RUNTIME=%,$(CFLAGS)) $(SHIM_CFLAGS) -isystem $(MUSL_KINC)
 # The hooks see musl's few gaps filled (libc.h).
 $(B)/objmusl/%.o: src/%.c $(CORE_H) | $(MUSL_KINC)
 	@mkdir -p $(@D)
@@ -249,9 +254,9 @@ $(B)/objmusl/%.o: src/%.c $(CORE_H) | $(MUSL_KINC)
 # -z defs is checked by a first link against musl's libc.
 $(LIBMUSL): $(SHIMMUSL_OBJ) src/preload/libreuse.map
 	@mkdir -p $(@D)
-	$(MUSL_CC) $(MUSL_CFLAGS) -shared -Wl,--version-script=src/preload/libreuse.map -Wl,-z,defs $(LDFLAGS) \
+	$(MUSL_CC) $(MUSL_CFLAGS) -shared -Wl,--version-script=src/preload/libreuse.map $(SHIM_LDFLAGS) -Wl,-z,defs $(LDFLAGS) \
 		-o $@.defs $(SHIMMUSL_OBJ)
-	$(MUSL_CC) $(MUSL_CFLAGS) -shared -nostdlib -Wl,--version-script=src/preload/libreuse.map $(LDFLAGS) \
+	$(MUSL_CC) $(MUSL_CFLAGS) -shared -nostdlib -Wl,--version-script=src/preload/libreuse.map $(SHIM_LDFLAGS) $(LDFLAGS) \
 		-o $@ $(SHIMMUSL_OBJ) -lgcc
 	rm -f $@.defs
 

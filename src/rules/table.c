@@ -391,6 +391,12 @@ const struct lr_entry *lr_table_match(const struct lr_table *t, const struct lr_
 /* Runs of the set bits of a port map, and of the clear ones between. */
 static void map_runs(const uint64_t *map, lr_run_fn *fn, void *ctx)
 {
+	/* An op no rule names: every table's first load walks one (connect,
+	 * most files), 1,024 words for one run. */
+	if (map == no_ports) {
+		fn(ctx, 0, 65536, 0);
+		return;
+	}
 	uint32_t from = 0;
 	uint8_t v = map[0] & 1;
 	for (uint32_t port = 0; port < 65536;) {
@@ -400,7 +406,10 @@ static void map_runs(const uint64_t *map, lr_run_fn *fn, void *ctx)
 		uint32_t left = 64 - (port & 63);
 		uint32_t step = change ? (uint32_t)__builtin_ctzll(change) : left;
 		if (step >= left) {
-			port += left;
+			/* And every whole word of v after it, a compare each. */
+			uint64_t same = v ? ~0ull : 0;
+			for (port += left; port < 65536 && map[port >> 6] == same;)
+				port += 64;
 			continue;
 		}
 		port += step;

@@ -58,7 +58,7 @@ struct lr_real {
 	int (*_Atomic accept)(int, struct sockaddr *, socklen_t *);
 	int (*_Atomic accept4)(int, struct sockaddr *, socklen_t *, int);
 	int (*_Atomic fcntl)(int, int, ...);
-	int (*_Atomic fcntl64)(int, int, ...); /* glibc's; fcntl's elsewhere */
+	int (*_Atomic fcntl64)(int, int, ...); /* glibc only (musl: a macro for fcntl) */
 	int (*_Atomic ioctl)(int, lr_ioctl_req, ...);
 	int (*_Atomic dup)(int);
 	/* exec.c's: NULL until resolved and where libc has none (exec.c says

@@ -5,9 +5,9 @@
 #include "fmt.h"
 #include "libc.h"
 #include "log.h"
+#include "real.h"
 #include "runenv.h"
 
-#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,55 +28,24 @@
 extern char **environ;
 extern char *program_invocation_short_name;
 
-typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
-			const posix_spawnattr_t *, char *const[], char *const[]);
-
-/* The next definitions (libc's). Written by lr_exec_hooks_init at load
- * (the first call of it wins; a hook reached before the constructor calls
- * it too), read by the hooks. glibc's execvp, execl... and posix_spawn call
- * its execve internally, not through the PLT: each is hooked for itself. */
-static struct {
-	int (*execve)(const char *, char *const[], char *const[]);
-	int (*execveat)(int, const char *, char *const[], char *const[], int);
-	int (*fexecve)(int, char *const[], char *const[]);
-	int (*execvp)(const char *, char *const[]);
-	int (*execvpe)(const char *, char *const[], char *const[]);
-	spawn_fn posix_spawn, posix_spawnp;
-	bool done; /* every one found */
-} next;
-
-#define NEXT(name)                                            \
-	{                                                     \
-		void *f = dlsym(RTLD_NEXT, #name);            \
-		memcpy(&next.name, &f, sizeof(next.name));    \
-	}
-
-/* A lookup that failed (dlsym allocates, and malloc may have failed at
- * load) is tried again at the next call, not taken as "absent". */
-#define AGAIN(name)                  \
-	if (!next.name)              \
-		NEXT(name)
-
-void lr_exec_hooks_init(void)
+/* The next definitions (libc's) are real.c's, in the one table of them.
+ * glibc's execvp, execl... and posix_spawn call its execve internally, not
+ * through the PLT: each is hooked for itself. An exec hook may run between
+ * vfork and exec, where nothing may be looked up (dlsym locks and may
+ * allocate): the hooks use the table only once resolved (by any earlier
+ * hook: the parent's, before its vfork), and till then the system calls
+ * libc's exec functions are made of (own_execvpe: its search of PATH). The
+ * table is not resolved at load: a process that starts none pays nothing. */
+static bool resolved(void)
 {
-	if (next.done)
-		return;
-	AGAIN(execve) AGAIN(execveat) AGAIN(fexecve) AGAIN(execvp) AGAIN(execvpe) AGAIN(posix_spawn)
-	AGAIN(posix_spawnp)
-	next.done = next.execve && next.execveat && next.fexecve && next.execvp && next.execvpe &&
-		    next.posix_spawn && next.posix_spawnp;
-}
-
-__attribute__((constructor)) static void lr_exec_constructor(void)
-{
-	lr_exec_hooks_init();
+	return atomic_load_explicit(&lr_real_ready, memory_order_acquire);
 }
 
 static int real_execve(const char *path, char *const argv[], char *const envp[])
 {
-	lr_exec_hooks_init();
-	if (next.execve)
-		return next.execve(path, argv, envp);
+	int (*f)(const char *, char *const[], char *const[]) = resolved() ? lr_real.execve : NULL;
+	if (f)
+		return f(path, argv, envp);
 	return (int)syscall(SYS_execve, path, argv, envp);
 }
 
@@ -562,12 +531,103 @@ static bool search_path(const char *file, char *out, size_t cap)
 	return false;
 }
 
+/* Runs file as a shell script: what execvp does with a file the kernel
+ * refuses as of no executable format. */
+static void exec_script(const char *file, char *const argv[], char *const envp[])
+{
+	size_t n = count(argv);
+	if (n > MAX_VEC)
+		return;
+	char *sh[n + 3];
+	size_t j = 0;
+	sh[j++] = (char *)"/bin/sh";
+	sh[j++] = (char *)file;
+	for (size_t i = 1; i < n; i++)
+		sh[j++] = argv[i];
+	sh[j] = NULL;
+	syscall(SYS_execve, "/bin/sh", sh, envp);
+}
+
+/* execvpe as libc's does it, for a process that has not looked libc's up
+ * (see real_execve): each directory of PATH in turn, a script through
+ * /bin/sh, EACCES said if any file was found but refused. System calls
+ * and the caller's stack only. */
+static int own_execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	if (!file || !file[0]) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (strchr(file, '/')) {
+		syscall(SYS_execve, file, argv, envp);
+		if (errno == ENOEXEC)
+			exec_script(file, argv, envp);
+		return -1;
+	}
+	const char *path = getenv("PATH");
+#ifdef __GLIBC__
+	if (!path)
+		path = "/bin:/usr/bin"; /* confstr(_CS_PATH) */
+#else
+	if (!path)
+		path = "/usr/local/bin:/bin:/usr/bin";
+#endif
+	size_t flen = strlen(file);
+	bool eacces = false;
+	char buf[PATH_MAX];
+	for (const char *p = path;;) {
+		size_t len = strcspn(p, ":");
+		/* An empty entry is the working directory: the file's name alone. */
+		if (len + flen + 2 <= sizeof(buf)) {
+			memcpy(buf, p, len);
+			size_t at = len;
+			if (len)
+				buf[at++] = '/';
+			memcpy(buf + at, file, flen + 1);
+			syscall(SYS_execve, buf, argv, envp);
+			if (errno == ENOEXEC)
+				exec_script(buf, argv, envp);
+			switch (errno) {
+			case EACCES:
+				eacces = true;
+				break;
+			case ENOENT:
+			case ESTALE:
+			case ENOTDIR:
+			case ENODEV:
+			case ETIMEDOUT:
+				break;
+			default:
+				return -1;
+			}
+		}
+		p += len;
+		if (!*p)
+			break;
+		p++;
+	}
+	if (eacces)
+		errno = EACCES;
+	return -1;
+}
+
+/* libc's execvp or execvpe once looked up, else ours. */
+static int exec_next_searching(const char *file, char *const argv[], char *const envp[], bool own_env)
+{
+	if (resolved()) {
+		if (!own_env && lr_real.execvp)
+			return lr_real.execvp(file, argv);
+		if (lr_real.execvpe)
+			return lr_real.execvpe(file, argv, envp);
+	}
+	return own_execvpe(file, argv, envp);
+}
+
 /* execvp and execvpe: the file found along PATH decides. Passed on to
  * libc's own (which keeps its search and its ENOEXEC fallback) with the
  * environment fixed; a supervised one is started by path. */
 static int exec_searching(const char *file, char *const argv[], char *const envp[], bool own_env)
 {
-	lr_exec_hooks_init();
 	const char *run = run_command();
 	char found[PATH_MAX];
 	int saved = errno;
@@ -586,12 +646,7 @@ static int exec_searching(const char *file, char *const argv[], char *const envp
 	if (p.way == WAY_PASS || p.way == WAY_ESCAPES) {
 		if (p.way == WAY_ESCAPES)
 			say_escaped(file, p.why);
-		if (!own_env && next.execvp)
-			return next.execvp(file, argv);
-		if (next.execvpe)
-			return next.execvpe(file, argv, envp);
-		errno = ENOSYS;
-		return -1;
+		return exec_next_searching(file, argv, envp, own_env);
 	}
 	const char *path = strchr(file, '/') ? file : found;
 	LAUNCH_ROOM(argv, envp);
@@ -600,9 +655,7 @@ static int exec_searching(const char *file, char *const argv[], char *const envp
 	errno = saved;
 	if (l.way == WAY_SUPERVISE)
 		return real_execve(l.path, l.argv, l.envp);
-	if (next.execvpe)
-		return next.execvpe(file, l.argv, l.envp);
-	return real_execve(path, l.argv, l.envp);
+	return exec_next_searching(file, l.argv, l.envp, true);
 }
 
 LR_EXPORT int execvp(const char *file, char *const argv[])
@@ -659,7 +712,6 @@ LR_EXPORT int execle(const char *path, const char *arg, ...)
 static int exec_at(int dirfd, const char *path, char *const argv[], char *const envp[], int flags,
 		   bool is_fexecve)
 {
-	lr_exec_hooks_init();
 	const char *run = run_command();
 	int saved = errno;
 	struct plan p = { .way = WAY_PASS };
@@ -705,12 +757,15 @@ static int exec_at(int dirfd, const char *path, char *const argv[], char *const 
 	if (l.way == WAY_SUPERVISE)
 		return real_execve(use_path, (char *const *)use_argv, use_envp);
 	if (is_fexecve) {
-		if (next.fexecve)
-			return next.fexecve(dirfd, argv, use_envp);
+		int (*f)(int, char *const[], char *const[]) = resolved() ? lr_real.fexecve : NULL;
+		if (f)
+			return f(dirfd, argv, use_envp);
 		return (int)syscall(SYS_execveat, dirfd, "", argv, use_envp, AT_EMPTY_PATH);
 	}
-	if (next.execveat)
-		return next.execveat(dirfd, path, argv, use_envp, flags);
+	int (*f)(int, const char *, char *const[], char *const[], int) =
+		resolved() ? lr_real.execveat : NULL;
+	if (f)
+		return f(dirfd, path, argv, use_envp, flags);
 	return (int)syscall(SYS_execveat, dirfd, path, argv, use_envp, flags);
 }
 
@@ -730,8 +785,8 @@ LR_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
 static int spawn(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 		 const posix_spawnattr_t *attr, char *const argv[], char *const envp[], bool search)
 {
-	lr_exec_hooks_init();
-	spawn_fn real = search ? next.posix_spawnp : next.posix_spawn;
+	lr_real_resolve();
+	lr_spawn_fn real = search ? lr_real.posix_spawnp : lr_real.posix_spawn;
 	if (!real)
 		return ENOSYS;
 	const char *run = run_command();
@@ -757,7 +812,7 @@ static int spawn(pid_t *pid, const char *file, const posix_spawn_file_actions_t 
 	prepare(&l, run, &p, path, argv, envp, LAUNCH_ARGS);
 	errno = saved;
 	if (l.way == WAY_SUPERVISE)
-		return next.posix_spawn ? next.posix_spawn(pid, l.path, fa, attr, l.argv, l.envp) : ENOSYS;
+		return lr_real.posix_spawn ? lr_real.posix_spawn(pid, l.path, fa, attr, l.argv, l.envp) : ENOSYS;
 	return real(pid, file, fa, attr, argv, l.envp);
 }
 
@@ -779,8 +834,6 @@ LR_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
  * what run set, the shell is given it: environ points at a fixed copy for
  * the length of the call. A thread that calls setenv meanwhile loses its
  * change (the same race setenv itself has with any reader of environ). */
-typedef int (*system_fn)(const char *);
-typedef FILE *(*popen_fn)(const char *, const char *);
 
 static char **shell_env(char **buf, size_t cap, char *pre)
 {
@@ -794,9 +847,8 @@ static char **shell_env(char **buf, size_t cap, char *pre)
 
 LR_EXPORT int system(const char *command)
 {
-	void *f = dlsym(RTLD_NEXT, "system");
-	system_fn real;
-	memcpy(&real, &f, sizeof(real));
+	lr_real_resolve();
+	int (*real)(const char *) = lr_real.system;
 	if (!real)
 		return -1;
 	if (!command || !run_command())
@@ -821,9 +873,8 @@ LR_EXPORT int system(const char *command)
 
 LR_EXPORT FILE *popen(const char *command, const char *type)
 {
-	void *f = dlsym(RTLD_NEXT, "popen");
-	popen_fn real;
-	memcpy(&real, &f, sizeof(real));
+	lr_real_resolve();
+	FILE *(*real)(const char *, const char *) = lr_real.popen;
 	if (!real) {
 		errno = ENOSYS;
 		return NULL;
@@ -847,3 +898,6 @@ LR_EXPORT FILE *popen(const char *command, const char *type)
 	errno = saved;
 	return r;
 }
+
+/* The hooks' own addresses, to tell a lookup that came back to us. */
+LR_HOOKED_EXEC(LR_SELF_ALIAS)

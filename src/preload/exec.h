@@ -13,8 +13,4 @@
 #ifndef LIBREUSE_PRELOAD_EXEC_H
 #define LIBREUSE_PRELOAD_EXEC_H
 
-/* Resolves the real exec functions (dlsym may allocate: at load, before
- * any vfork child can call a hook). */
-void lr_exec_hooks_init(void);
-
 #endif

@@ -18,18 +18,16 @@
  * were: their program's mode is set on the shared file at adoption (see
  * lr_keep_fit).
  *
- * These hooks resolve their own next functions: they are not on the rule
- * path and need nothing of state.c. */
+ * These hooks are not on the rule path and need nothing of state.c: only
+ * the real functions (real.c). */
 #include "keptmode.h"
 
 #include "fdstate.h"
 #include "real.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -43,77 +41,8 @@
 
 #define LR_EXPORT __attribute__((visibility("default")))
 
-#ifdef __GLIBC__
-typedef unsigned long lr_ioctl_req;
-#else
-typedef int lr_ioctl_req;
-#endif
-
-/* Written once under pthread_once, read by every call after. */
-static struct {
-	int (*accept)(int, struct sockaddr *, socklen_t *);
-	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
-	int (*fcntl)(int, int, ...);
-#ifdef __GLIBC__
-	int (*fcntl64)(int, int, ...);
-#endif
-	int (*ioctl)(int, lr_ioctl_req, ...);
-	int (*dup)(int);
-} next_fn;
-static pthread_once_t next_once = PTHREAD_ONCE_INIT;
-
-int accept(int fd, struct sockaddr *addr, socklen_t *len);
-int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
-/* glibc's name for fcntl under _FILE_OFFSET_BITS=64 (musl's headers make
- * it a macro for fcntl). */
-#ifdef __GLIBC__
-int fcntl64(int fd, int cmd, ...);
-#endif
-
-/* The kernel's entry points, where libc has none to give (or gave ours). */
-static int sys_accept(int fd, struct sockaddr *a, socklen_t *l)
-{
-	return (int)syscall(SYS_accept4, fd, a, l, 0);
-}
-static int sys_accept4(int fd, struct sockaddr *a, socklen_t *l, int flags)
-{
-	return (int)syscall(SYS_accept4, fd, a, l, flags);
-}
-static int sys_fcntl(int fd, int cmd, ...)
-{
-	va_list ap;
-	va_start(ap, cmd);
-	void *arg = va_arg(ap, void *);
-	va_end(ap);
-	return (int)syscall(SYS_fcntl, fd, cmd, arg);
-}
-static int sys_ioctl(int fd, lr_ioctl_req req, ...)
-{
-	va_list ap;
-	va_start(ap, req);
-	void *arg = va_arg(ap, void *);
-	va_end(ap);
-	return (int)syscall(SYS_ioctl, fd, req, arg);
-}
-static int sys_dup(int fd)
-{
-	return (int)syscall(SYS_dup, fd);
-}
-
-static void *next_or(const char *name, void *fallback, void *self)
-{
-	void *f = dlsym(RTLD_NEXT, name);
-	return !f || f == self ? fallback : f;
-}
-
-#define NEXT(name, self)                                                     \
-	do {                                                                 \
-		void *f = next_or(#name, (void *)sys_##name, (void *)(self)); \
-		memcpy(&next_fn.name, &f, sizeof(f));                        \
-	} while (0)
-#define sys_fcntl64 sys_fcntl
-
-/* The hooks' own addresses, to tell a lookup that came back to us. */
+/* The hooks' own addresses, to tell a lookup that came back to us
+ * (real.c resolves this file's next functions with the rest). */
 LR_SELF_ALIAS(accept)
 LR_SELF_ALIAS(accept4)
 LR_SELF_ALIAS(fcntl)
@@ -122,29 +51,6 @@ LR_SELF_ALIAS(fcntl64)
 #endif
 LR_SELF_ALIAS(ioctl)
 LR_SELF_ALIAS(dup)
-
-static void resolve(void)
-{
-	int saved = errno;
-	NEXT(accept, lr_self_accept);
-	NEXT(accept4, lr_self_accept4);
-	NEXT(fcntl, lr_self_fcntl);
-#ifdef __GLIBC__
-	NEXT(fcntl64, lr_self_fcntl64);
-#endif
-	NEXT(ioctl, lr_self_ioctl);
-	NEXT(dup, lr_self_dup);
-	errno = saved;
-}
-
-static inline void ready(void)
-{
-	static atomic_bool done;
-	if (__builtin_expect(!atomic_load_explicit(&done, memory_order_acquire), 0)) {
-		pthread_once(&next_once, resolve);
-		atomic_store_explicit(&done, true, memory_order_release);
-	}
-}
 
 /* A socket whose mode this file keeps for its program: a TCP socket
  * libreuse keeps, still a listener (its number may have been reused by a
@@ -237,7 +143,7 @@ static int accept_blocking(int fd, struct sockaddr *addr, socklen_t *len, int fl
 	int saved = errno;
 	long long deadline = -1;
 	for (;;) {
-		int r = next_fn.accept4(fd, addr, len, flags);
+		int r = lr_real.accept4(fd, addr, len, flags);
 		if (r >= 0) {
 			errno = saved;
 			return r;
@@ -284,30 +190,30 @@ static int accept_blocking(int fd, struct sockaddr *addr, socklen_t *len, int fl
  * server finishes the connection in hand by itself. */
 LR_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-	ready();
+	lr_real_init();
 	uint16_t st = lr_fd_get(fd);
 	if (st & LR_SOCK_BLOCKS)
 		return accept_blocking(fd, addr, len, flags);
 	if ((st & LR_SOCK_KEPT) && superseded())
 		return nothing_for_us();
-	return next_fn.accept4(fd, addr, len, flags);
+	return lr_real.accept4(fd, addr, len, flags);
 }
 
 LR_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	ready();
+	lr_real_init();
 	uint16_t st = lr_fd_get(fd);
 	if (st & LR_SOCK_BLOCKS)
 		return accept_blocking(fd, addr, len, 0);
 	if ((st & LR_SOCK_KEPT) && superseded())
 		return nothing_for_us();
-	return next_fn.accept(fd, addr, len);
+	return lr_real.accept(fd, addr, len);
 }
 
 LR_EXPORT int dup(int fd)
 {
-	ready();
-	int r = next_fn.dup(fd);
+	lr_real_init();
+	int r = lr_real.dup(fd);
 	if (r >= 0)
 		lr_fd_set(r, lr_fd_get(fd));
 	return r;
@@ -322,22 +228,22 @@ static void want(int fd, bool nonblock)
 
 int lr_keptmode_getfl(int fd)
 {
-	ready();
-	return next_fn.fcntl(fd, F_GETFL);
+	lr_real_init();
+	return lr_real.fcntl(fd, F_GETFL);
 }
 
 void lr_keptmode_take(int fd, bool nonblock)
 {
-	ready();
+	lr_real_init();
 	int saved = errno;
 	/* Recorded first: from here accept() waits for a program that wants
 	 * it blocking. A number past the table has no record: the program's
 	 * own mode is set on the shared file then, as for a UDP socket. */
 	want(fd, nonblock);
 	bool shared_nonblock = nonblock || fd < LR_FD_TRACKED;
-	int fl = next_fn.fcntl(fd, F_GETFL);
+	int fl = lr_real.fcntl(fd, F_GETFL);
 	if (fl >= 0 && !(fl & O_NONBLOCK) != !shared_nonblock)
-		next_fn.fcntl(fd, F_SETFL, shared_nonblock ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+		lr_real.fcntl(fd, F_SETFL, shared_nonblock ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
 	errno = saved;
 }
 
@@ -373,8 +279,8 @@ LR_EXPORT int fcntl(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	ready();
-	return fcntl_via(next_fn.fcntl, fd, cmd, arg);
+	lr_real_init();
+	return fcntl_via(lr_real.fcntl, fd, cmd, arg);
 }
 
 #ifdef __GLIBC__
@@ -384,8 +290,8 @@ LR_EXPORT int fcntl64(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	ready();
-	return fcntl_via(next_fn.fcntl64, fd, cmd, arg);
+	lr_real_init();
+	return fcntl_via(lr_real.fcntl64, fd, cmd, arg);
 }
 #endif
 
@@ -395,11 +301,11 @@ LR_EXPORT int ioctl(int fd, lr_ioctl_req req, ...)
 	va_start(ap, req);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	ready();
+	lr_real_init();
 	if (req != FIONBIO || !arg || !mode_kept(fd, lr_fd_get(fd)))
-		return next_fn.ioctl(fd, req, arg);
+		return lr_real.ioctl(fd, req, arg);
 	int on = 1, asked = *(const int *)arg;
-	int r = next_fn.ioctl(fd, req, &on);
+	int r = lr_real.ioctl(fd, req, &on);
 	if (r == 0)
 		want(fd, asked != 0);
 	return r;

@@ -3,14 +3,14 @@
 #include "sys.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 atomic_bool lr_real_ready;
-static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 
 /* The stand-ins: the first call through any pointer resolves them all. */
 static int first_socket(int d, int t, int p)
@@ -138,6 +138,37 @@ static int sys_fclose(FILE *f)
 	return (int)syscall(SYS_close, fileno(f));
 }
 
+/* keptmode.c's, where libc has none to give (or gave ours). */
+static int sys_accept(int fd, struct sockaddr *a, socklen_t *l)
+{
+	return (int)syscall(SYS_accept4, fd, a, l, 0);
+}
+static int sys_accept4(int fd, struct sockaddr *a, socklen_t *l, int flags)
+{
+	return (int)syscall(SYS_accept4, fd, a, l, flags);
+}
+static int sys_fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+#define sys_fcntl64 sys_fcntl
+static int sys_ioctl(int fd, lr_ioctl_req req, ...)
+{
+	va_list ap;
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	return (int)syscall(SYS_ioctl, fd, req, arg);
+}
+static int sys_dup(int fd)
+{
+	return (int)syscall(SYS_dup, fd);
+}
+
 /* A lookup that came back to our own hook (libreuse loaded in an odd order)
  * would recurse forever: the hooks' own addresses, bound inside this object
  * (see hooks.c), tell. */
@@ -156,28 +187,49 @@ static void *next(const char *name, void *fallback, void *self)
 #define sys_sendmsg lr_sys_kernel.sendmsg
 
 /* dlsym returns void *; POSIX guarantees it converts to a function pointer. */
+#define STORE(name, f)                                                          \
+	{                                                                       \
+		__typeof__(&lr_self_##name) fn;                                 \
+		memcpy(&fn, &(f), sizeof(fn));                                  \
+		atomic_store_explicit(&lr_real.name, fn, memory_order_release); \
+	}
 #define RESOLVE(name)                                                             \
 	{                                                                         \
 		void *f = next(#name, (void *)sys_##name, (void *)lr_self_##name); \
-		__typeof__(&lr_self_##name) fn;                                   \
-		memcpy(&fn, &f, sizeof(fn));                                      \
-		atomic_store_explicit(&lr_real.name, fn, memory_order_release);   \
+		STORE(name, f)                                                    \
 	}
-
-static void resolve(void)
-{
-	LR_HOOKED(RESOLVE)
-	/* From here on the core's own socket calls skip our hooks. */
-	lr_sys.socket = lr_real.socket;
-	lr_sys.setsockopt = lr_real.setsockopt;
-	lr_sys.connect = lr_real.connect;
-	lr_sys.close = lr_real.close;
-	lr_sys.sendto = lr_real.sendto;
-	lr_sys.sendmsg = lr_real.sendmsg;
-	atomic_store_explicit(&lr_real_ready, true, memory_order_release);
-}
+/* exec.c's: no fallback here, it has its own. */
+#define RESOLVE_OR_NULL(name)                                           \
+	{                                                               \
+		void *f = next(#name, NULL, (void *)lr_self_##name);    \
+		STORE(name, f)                                          \
+	}
 
 void lr_real_resolve(void)
 {
-	pthread_once(&real_once, resolve);
+	static atomic_flag sys_set = ATOMIC_FLAG_INIT;
+	if (atomic_load_explicit(&lr_real_ready, memory_order_acquire))
+		return;
+	/* dlsym sets errno on a failed lookup: the hook's caller sees its
+	 * call's own. */
+	int saved = errno;
+	LR_HOOKED(RESOLVE)
+	LR_HOOKED_KEPT(RESOLVE)
+	LR_HOOKED_EXEC(RESOLVE_OR_NULL)
+	/* From here on the core's own socket calls skip our hooks (until then
+	 * they reach the kernel, skipping them as well). lr_sys is plain
+	 * memory, read-only once ready: one thread writes it, then marks the
+	 * table ready. Another that got here at the same time has stored
+	 * every pointer itself and calls through them; it finds the table
+	 * not yet marked at worst, and looks up again at its next call. */
+	if (!atomic_flag_test_and_set(&sys_set)) {
+		lr_sys.socket = lr_real.socket;
+		lr_sys.setsockopt = lr_real.setsockopt;
+		lr_sys.connect = lr_real.connect;
+		lr_sys.close = lr_real.close;
+		lr_sys.sendto = lr_real.sendto;
+		lr_sys.sendmsg = lr_real.sendmsg;
+		atomic_store_explicit(&lr_real_ready, true, memory_order_release);
+	}
+	errno = saved;
 }

@@ -1,14 +1,19 @@
 /* The functions libreuse interposes, as the next library (libc) defines
- * them. Resolved once; a failed lookup falls back to the raw system call, so
- * a hook always has something real to call. Until then each pointer is a
- * stand-in that resolves them all and calls on, so a hook calls through
- * without asking whether they were resolved. */
+ * them: one table, resolved once for all the hooks (socket calls, a kept
+ * listener's mode, the exec family). The hooks' own pointers fall back to
+ * the raw system call when a lookup fails, so a hook always has something
+ * real to call; until resolved each is a stand-in that resolves the table
+ * and calls on, so a hook calls through without asking. */
 #ifndef LIBREUSE_REAL_H
 #define LIBREUSE_REAL_H
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,8 +26,17 @@ typedef int lr_mmsg_flags;
 typedef unsigned int lr_mmsg_flags;
 #endif
 
-/* Atomic: written once by the resolving thread while others may call
- * through a stand-in; a load is a plain one on x86. */
+#ifdef __GLIBC__
+typedef unsigned long lr_ioctl_req;
+#else
+typedef int lr_ioctl_req;
+#endif
+typedef int (*lr_spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+			   const posix_spawnattr_t *, char *const[], char *const[]);
+
+/* Atomic: written by whichever thread resolves (more than one may, each
+ * storing the same) while others may call through a stand-in; a load is a
+ * plain one on x86. */
 struct lr_real {
 	int (*_Atomic socket)(int, int, int);
 	int (*_Atomic setsockopt)(int, int, int, const void *, socklen_t);
@@ -39,13 +53,40 @@ struct lr_real {
 	ssize_t (*_Atomic sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
 	ssize_t (*_Atomic sendmsg)(int, const struct msghdr *, int);
 	int (*_Atomic sendmmsg)(int, struct mmsghdr *, unsigned int, lr_mmsg_flags);
+	/* keptmode.c's: raw system calls where libc has none (or gave ours);
+	 * NULL until resolved, so lr_real_init first. */
+	int (*_Atomic accept)(int, struct sockaddr *, socklen_t *);
+	int (*_Atomic accept4)(int, struct sockaddr *, socklen_t *, int);
+	int (*_Atomic fcntl)(int, int, ...);
+	int (*_Atomic fcntl64)(int, int, ...); /* glibc only (musl: a macro for fcntl) */
+	int (*_Atomic ioctl)(int, lr_ioctl_req, ...);
+	int (*_Atomic dup)(int);
+	/* exec.c's: NULL until resolved and where libc has none (exec.c says
+	 * what it does then). An exec hook may run between vfork and exec,
+	 * where no lookup may be made: it reads these only once lr_real_ready,
+	 * and never resolves them itself but for posix_spawn, system, popen
+	 * (which run in the parent). */
+	int (*_Atomic execve)(const char *, char *const[], char *const[]);
+	int (*_Atomic execveat)(int, const char *, char *const[], char *const[], int);
+	int (*_Atomic fexecve)(int, char *const[], char *const[]);
+	int (*_Atomic execvp)(const char *, char *const[]);
+	int (*_Atomic execvpe)(const char *, char *const[], char *const[]);
+	_Atomic lr_spawn_fn posix_spawn;
+	_Atomic lr_spawn_fn posix_spawnp;
+	int (*_Atomic system)(const char *);
+	FILE *(*_Atomic popen)(const char *, const char *);
 };
 
-/* The stand-ins at first (pthread_once), then the real functions. */
+/* The stand-ins at first, then the real functions. */
 extern struct lr_real lr_real;
 /* Set, with release order, once lr_real is filled. */
 extern atomic_bool lr_real_ready;
 
+/* Fills lr_real, at the first call of any hook that needs it (nothing at
+ * load: a process that never calls one pays nothing). No lock and no
+ * pthread_once: threads that meet here together each look every function
+ * up and store the same, so no thread ever waits on another, and a process
+ * that dies half-way (a vfork child killed) leaves nothing held. */
 void lr_real_resolve(void);
 
 /* Every function libreuse interposes, once: X(name) for each. */
@@ -54,11 +95,35 @@ void lr_real_resolve(void);
 	X(dup3) X(close_range) X(closefrom) X(fclose)                                       \
 	X(sendto) X(sendmsg) X(sendmmsg)
 
+/* The hooks of keptmode.c and exec.c, in the same table. */
+#ifdef __GLIBC__
+#define LR_HOOKED_KEPT(X) X(accept) X(accept4) X(fcntl) X(fcntl64) X(ioctl) X(dup)
+#else
+#define LR_HOOKED_KEPT(X) X(accept) X(accept4) X(fcntl) X(ioctl) X(dup)
+#endif
+#define LR_HOOKED_EXEC(X)                                                              \
+	X(execve) X(execveat) X(fexecve) X(execvp) X(execvpe) X(posix_spawn) X(posix_spawnp) \
+	X(system) X(popen)
+
+/* Not every libc declares these (musl: execveat), and the hooks define
+ * them whatever it does. */
+int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags);
+int execvpe(const char *file, char *const argv[], char *const envp[]);
+/* As keptmode.c defines them (glibc's headers give a transparent union). */
+int accept(int fd, struct sockaddr *addr, socklen_t *len);
+int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+#ifdef __GLIBC__
+int fcntl64(int fd, int cmd, ...);
+#endif
+
 /* The hooks themselves, as addresses bound inside libreuse (aliases made in
- * hooks.c): a lookup that returns one of them came back to us. */
+ * hooks.c, keptmode.c, exec.c): a lookup that returns one of them came
+ * back to us. */
 #define LR_SELF(name) \
 	extern __typeof__(name) lr_self_##name __attribute__((visibility("hidden")));
 LR_HOOKED(LR_SELF)
+LR_HOOKED_KEPT(LR_SELF)
+LR_HOOKED_EXEC(LR_SELF)
 #undef LR_SELF
 
 /* Defines lr_self_NAME as a hidden alias of the hook NAME, in the file that

@@ -111,6 +111,7 @@ struct lr_index {
 	const uint16_t *bound; /* a port */
 	const uint32_t *off;
 	const uint32_t *cand;
+	uint32_t ncand; /* cand's length: an offset is checked against it at lookup */
 	bool linear; /* too many overlaps to expand: cand is every rule of the op */
 };
 

@@ -53,7 +53,7 @@ static bool handle_ok(const struct lr_tf_header *h, uint32_t handle)
 /* An action's flags are bools in the image: a byte other than 0 or 1 is no
  * value of the type, and reading it as one is undefined. Looked at as
  * bytes, before anything reads them as bools. */
-static bool flags_ok(const char *action)
+static bool action_ok(const struct lr_action *action, uint32_t strings_len)
 {
 	static const size_t flags[] = {
 		offsetof(struct lr_action, reuseaddr),	 offsetof(struct lr_action, reuseport),
@@ -65,14 +65,28 @@ static bool flags_ok(const char *action)
 		offsetof(struct lr_action, source) + offsetof(struct lr_endpoint, has_addr),
 		offsetof(struct lr_action, source) + offsetof(struct lr_endpoint, has_port),
 	};
+	const unsigned char *bytes = (const unsigned char *)action;
+	unsigned char any = 0;
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
-		if ((unsigned char)action[flags[i]] > 1)
-			return false;
-	return true;
+		any |= bytes[flags[i]];
+	return any <= 1 && action->keep_name <= strings_len && action->log_level <= LR_LOG_ALL;
 }
 
-/* Every offset, count and index the call path follows. */
-static const char *check(const struct lr_tf_header *h, size_t len)
+/* A prefix longer than its family's address would be compared past it
+ * (lr_cidr_match). */
+static bool cidr_ok(const struct lr_cidr *c)
+{
+	return c->prefix <= (c->addr.family == AF_INET ? 32 : c->addr.family == AF_INET6 ? 128 : -1);
+}
+
+/* What must hold before anything reads the image at all: the header, the
+ * bounds of every section and index (so that a record's offset, once its
+ * index is checked, lies inside), the strings' end, the programs and
+ * sources (read whole at open), and the bind runs (walked whole at load).
+ * Constant work but for the programs, the sources and the runs, however
+ * many rules: what each rule, action, address block and candidate holds
+ * is checked by check_records, or where a lookup first reaches it. */
+static const char *check_header(const struct lr_tf_header *h, size_t len)
 {
 	if (len < sizeof(*h) || memcmp(h->magic, LR_TABLE_MAGIC, sizeof(h->magic)) != 0)
 		return "not a libreuse table";
@@ -94,29 +108,6 @@ static const char *check(const struct lr_tf_header *h, size_t len)
 	if (!handle_ok(h, h->log_path) || !handle_ok(h, h->notes) || h->level > LR_LOG_ALL ||
 	    h->target > LR_TARGET_JOURNAL || h->format > LR_FORMAT_JSON)
 		return "bad log settings";
-	/* The loops over what grows with the rules gather a verdict without a
-	 * branch, so that the compiler makes vector code of them: at 10,000
-	 * rules they are most of what opening a table costs. */
-	const struct lr_entry *e = (const struct lr_entry *)(b + h->rules_at);
-	bool bad = false;
-	for (uint32_t i = 0; i < h->nrules; i++)
-		bad |= (e[i].action >= h->nactions) | (e[i].cidr > h->ncidrs) | (e[i].prog > h->nprogs) |
-		       (e[i].port_lo > e[i].port_hi);
-	if (bad)
-		return "a rule points outside the table";
-	/* A prefix longer than its family's address would be compared past
-	 * it (lr_cidr_match). */
-	for (uint32_t i = 0; i < h->ncidrs; i++) {
-		struct lr_cidr c;
-		memcpy(&c, b + h->cidrs_at + (size_t)i * sizeof(c), sizeof(c));
-		if (c.prefix > (c.addr.family == AF_INET ? 32 : c.addr.family == AF_INET6 ? 128 : -1))
-			return "an address block is malformed";
-	}
-	const struct lr_action *a = (const struct lr_action *)(b + h->actions_at);
-	for (uint32_t i = 0; i < h->nactions; i++)
-		if (!flags_ok(b + h->actions_at + (size_t)i * sizeof(*a)) || !handle_ok(h, a[i].keep_name) ||
-		    a[i].log_level > LR_LOG_ALL)
-			return "an action points outside the table";
 	const struct lr_tf_prog *p = (const struct lr_tf_prog *)(b + h->progs_at);
 	for (uint32_t i = 0; i < h->nprogs; i++)
 		if (!p[i].glob || !handle_ok(h, p[i].glob))
@@ -149,6 +140,40 @@ static const char *check(const struct lr_tf_header *h, size_t len)
 		    !inside(h, x->bound_at, x->nintervals, 2, 2) ||
 		    (x->block_at && !inside(h, x->block_at, LR_BLOCKS + 1, 2, 2)))
 			return "an index lies outside the table";
+	}
+	return NULL;
+}
+
+/* What every rule, action, address block and index entry holds: read
+ * whole by whatever walks every interval (the gate's runs worked out at
+ * load, lr_table_port_runs without a port map), so checked whole before
+ * such a walk. The lookup checks what it reaches itself (entry_ok). */
+static const char *check_records(const struct lr_tf_header *h)
+{
+	const char *b = (const char *)h;
+	/* The loops over what grows with the rules gather a verdict without a
+	 * branch, so that the compiler makes vector code of them. */
+	const struct lr_entry *e = (const struct lr_entry *)(b + h->rules_at);
+	bool bad = false;
+	for (uint32_t i = 0; i < h->nrules; i++)
+		bad |= (e[i].action >= h->nactions) | (e[i].cidr > h->ncidrs) | (e[i].prog > h->nprogs) |
+		       (e[i].port_lo > e[i].port_hi);
+	if (bad)
+		return "a rule points outside the table";
+	for (uint32_t i = 0; i < h->ncidrs; i++) {
+		struct lr_cidr c;
+		memcpy(&c, b + h->cidrs_at + (size_t)i * sizeof(c), sizeof(c));
+		if (!cidr_ok(&c))
+			return "an address block is malformed";
+	}
+	const struct lr_action *a = (const struct lr_action *)(b + h->actions_at);
+	for (uint32_t i = 0; i < h->nactions; i++)
+		if (!action_ok(&a[i], h->strings_len))
+			return "an action points outside the table";
+	for (int op = 0; op < LR_OPS; op++) {
+		const struct lr_tf_index *x = &h->index[op];
+		if (!x->nintervals)
+			continue;
 		const uint32_t *off = (const uint32_t *)(b + x->off_at);
 		const uint32_t *cand = (const uint32_t *)(b + x->cand_at);
 		const uint16_t *block = (const uint16_t *)(b + x->block_at);
@@ -186,7 +211,7 @@ int lr_table_open(struct lr_table *t, const void *image, size_t len, const char 
 		*why = "misaligned table";
 		return -1;
 	}
-	if ((*why = check(h, len)))
+	if ((*why = check_header(h, len)))
 		return -1;
 	uint8_t *applies = malloc((size_t)h->nprogs + 1);
 	if (!applies) {
@@ -240,6 +265,16 @@ int lr_table_open(struct lr_table *t, const void *image, size_t len, const char 
 		const uint32_t *runs = (const uint32_t *)(b + h->index[0].runs_at);
 		t->nbind_runs = runs[0];
 		t->bind_runs = runs + 1;
+	} else if ((*why = check_records(h))) {
+		/* Without the compiler's runs the gate's are worked out here, from
+		 * every interval's rules and actions: all of them are read now.
+		 * With them, and no program glob naming this one (port maps, not
+		 * intervals, for the other gates), only lookups read a record,
+		 * and each checks what it reaches: opening costs the same at 1
+		 * rule as at 10,000. */
+		free(applies);
+		memset(t, 0, sizeof(*t));
+		return -1;
 	}
 	for (int op = 0; op < LR_OPS; op++) {
 		const struct lr_tf_index *x = &h->index[op];
@@ -248,6 +283,7 @@ int lr_table_open(struct lr_table *t, const void *image, size_t len, const char 
 		ix->linear = x->linear;
 		ix->off = (const uint32_t *)(b + x->off_at);
 		ix->cand = (const uint32_t *)(b + x->cand_at);
+		ix->ncand = x->ncand;
 		ix->bound = (const uint16_t *)(b + x->bound_at);
 		ix->block = x->block_at ? (const uint16_t *)(b + x->block_at) : NULL;
 		/* The map covers rules that name no program: with rules of this
@@ -283,9 +319,24 @@ void lr_table_free(struct lr_table *t)
 size_t lr_table_count_applying(const struct lr_table *t)
 {
 	size_t n = 0;
+	/* A rule no lookup reached may be unchecked: its program first. */
 	for (size_t i = 0; i < t->nrules; i++)
-		n += lr_table_applies(t, &t->rules[i]);
+		n += t->rules[i].prog <= t->nprogs && lr_table_applies(t, &t->rules[i]);
 	return n;
+}
+
+/* A rule a lookup reached, checked before anything of it is followed: a
+ * damaged one matches nothing (lr_table_open did not read it). */
+static bool entry_ok(const struct lr_table *t, const struct lr_entry *r)
+{
+	if (r->action >= t->nactions || r->cidr > t->ncidrs || r->prog > t->nprogs ||
+	    !action_ok(&t->actions[r->action], (uint32_t)t->strings_len))
+		return false;
+	if (!r->cidr)
+		return true;
+	struct lr_cidr c;
+	memcpy(&c, &t->cidrs[r->cidr - 1], sizeof(c));
+	return cidr_ok(&c);
 }
 
 static bool rule_matches(const struct lr_table *t, const struct lr_entry *r,
@@ -294,7 +345,7 @@ static bool rule_matches(const struct lr_table *t, const struct lr_entry *r,
 	/* The port is checked again: in a linear index (see build_linear) the
 	 * interval says nothing about it. */
 	if (!(r->proto & c->proto) || c->port < r->port_lo || c->port > r->port_hi ||
-	    !lr_table_applies(t, r))
+	    !entry_ok(t, r) || !lr_table_applies(t, r))
 		return false;
 	uint8_t fam = c->addr.family == AF_INET ? LR_FAM_V4 : LR_FAM_V6;
 	if (!(r->family & fam))
@@ -314,6 +365,9 @@ const struct lr_entry *lr_table_match(const struct lr_table *t, const struct lr_
 	if (ix->block) {
 		lo = ix->block[b];
 		hi = ix->block[b + 1] + 1u;
+		/* Unchecked at open: out of order, the search would leave them. */
+		if (lo >= hi || hi > ix->nintervals)
+			return NULL;
 	}
 	while (hi - lo > 1) {
 		uint32_t mid = lo + (hi - lo) / 2;
@@ -322,7 +376,11 @@ const struct lr_entry *lr_table_match(const struct lr_table *t, const struct lr_
 		else
 			hi = mid;
 	}
+	if (ix->off[lo] > ix->off[lo + 1] || ix->off[lo + 1] > ix->ncand)
+		return NULL;
 	for (uint32_t k = ix->off[lo]; k < ix->off[lo + 1]; k++) {
+		if (ix->cand[k] >= t->nrules)
+			continue;
 		const struct lr_entry *r = &t->rules[ix->cand[k]];
 		if (rule_matches(t, r, c))
 			return r;
@@ -333,6 +391,12 @@ const struct lr_entry *lr_table_match(const struct lr_table *t, const struct lr_
 /* Runs of the set bits of a port map, and of the clear ones between. */
 static void map_runs(const uint64_t *map, lr_run_fn *fn, void *ctx)
 {
+	/* An op no rule names: every table's first load walks one (connect,
+	 * most files), 1,024 words for one run. */
+	if (map == no_ports) {
+		fn(ctx, 0, 65536, 0);
+		return;
+	}
 	uint32_t from = 0;
 	uint8_t v = map[0] & 1;
 	for (uint32_t port = 0; port < 65536;) {
@@ -342,7 +406,10 @@ static void map_runs(const uint64_t *map, lr_run_fn *fn, void *ctx)
 		uint32_t left = 64 - (port & 63);
 		uint32_t step = change ? (uint32_t)__builtin_ctzll(change) : left;
 		if (step >= left) {
-			port += left;
+			/* And every whole word of v after it, a compare each. */
+			uint64_t same = v ? ~0ull : 0;
+			for (port += left; port < 65536 && map[port >> 6] == same;)
+				port += 64;
 			continue;
 		}
 		port += step;

@@ -4,8 +4,10 @@
  * position independent: fixed-width fields, offsets instead of pointers, the
  * same layout for 32- and 64-bit readers (x86 is little-endian for both),
  * and a version, so that a table from another build is refused, never
- * misread. Opening one checks every offset and index it holds before the
- * call path may follow them. */
+ * misread. Nothing follows an offset or an index of it unchecked: opening
+ * one checks the header and the bounds of every section, and either every
+ * record (when the gate's runs must be worked out from them) or none, each
+ * rule, action and address block then checked where a lookup reaches it. */
 #ifndef LIBREUSE_TABLE_H
 #define LIBREUSE_TABLE_H
 
@@ -78,7 +80,7 @@ extern const char lr_table_no_program[];
 /* The release of an image lr_table_build made (malloc'ed). */
 void lr_table_release_malloced(void *image, size_t len);
 
-/* The files an image was compiled from (it was checked by lr_table_open). */
+/* The files an image was compiled from (lr_table_open checked them). */
 static inline const struct lr_tf_source *lr_table_sources(const struct lr_table *t, size_t *n)
 {
 	const struct lr_tf_header *h = t->image;

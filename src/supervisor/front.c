@@ -2,6 +2,7 @@
 
 #include "addr.h"
 #include "child.h"
+#include "fmt.h"
 #include "keepclient.h"
 #include "kernel.h"
 #include "notify.h"
@@ -111,7 +112,11 @@ bool lr_front_kind(int dup, uint16_t *bits)
 ino_t lr_front_ino_at(pid_t tid, int fd)
 {
 	char path[64], link[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)tid, fd);
+	struct lr_buf b = LR_BUF(path);
+	lr_buf_str(&b, "/proc/");
+	lr_buf_i64(&b, tid);
+	lr_buf_str(&b, "/fd/");
+	lr_buf_i64(&b, fd);
 	ssize_t n = readlink(path, link, sizeof(link));
 	if (n <= 0)
 		return 0;

@@ -4,7 +4,12 @@
 close; only bind is trapped) with no supervisor, under trapfloor (CONTINUE;
 the least rewrite), and under `libreuse run --seccomp` with no rule
 concerning the call and with a rewrite, at levels errors and the default.
-Variants alternate within each round; medians of the rounds, ns a cycle.
+Variants alternate within each round; medians of the rounds, ns a cycle:
+wall time as the program times its loop, and CPU time (user and system, of
+every process of the run: program, supervisor, floor) per cycle, from the
+difference of a run of 2N cycles and one of N, so start-up cancels out. On
+a loaded machine a trap's wall time is mostly waiting for a CPU; its CPU
+time is not.
 
     trapcost.py BUILD [ROUNDS [CYCLES]]     prints a markdown table
 
@@ -13,6 +18,7 @@ trap is then two switches on that CPU, and the supervisor's work is all on
 the program's time (pinned apart, a loaded machine's wake-ups across CPUs
 swamp what is measured)."""
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -24,7 +30,8 @@ CYCLES = int(sys.argv[3]) if len(sys.argv) > 3 else 5000
 PORT, TO = 19931, 19932
 WORKLOAD = os.path.join(BUILD, "bench", "workload")
 FLOOR = os.path.join(BUILD, "bench", "trapfloor")
-CLI = os.path.join(BUILD, "libreuse")
+# TRAPCOST_CLI: another build's command, to compare (before and after).
+CLI = os.environ.get("TRAPCOST_CLI") or os.path.join(BUILD, "libreuse")
 CPU = str((os.cpu_count() or 1) - 1)
 
 
@@ -54,23 +61,35 @@ def main():
         vs = variants(conf)
         names = list(vs)
         got = {n: [] for n in names}
+        cpu = {n: [] for n in names}
+
+        def timed(argv):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            used = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+            return out, used * 1e9
+
         for r in range(ROUNDS):
             for k in range(len(names)):
                 n = names[(r + k) % len(names)]
-                out = subprocess.run(vs[n], capture_output=True, text=True, timeout=300)
+                out, one = timed(vs[n])
+                twice = [str(2 * CYCLES) if a == str(CYCLES) else a for a in vs[n]]
+                _, two = timed(twice)
                 try:
                     got[n].append(float(out.stdout.split()[-1]))
                 except (IndexError, ValueError):
                     sys.exit(f"trapcost: {n}: {out.stdout!r} {out.stderr!r}")
+                cpu[n].append((two - one) / (1.1 * CYCLES))
         med = {n: statistics.median(v) for n, v in got.items()}
-        base = med["no supervisor"]
-        print(f"| variant | ns a cycle (median of {ROUNDS}) | trap's ns over no supervisor | cycle × its floor's |")
-        print("|---|---:|---:|---:|")
+        mcpu = {n: statistics.median(v) for n, v in cpu.items()}
+        print(f"| variant | wall ns a cycle | × its floor | CPU ns a cycle | × its floor |")
+        print("|---|---:|---:|---:|---:|")
         for n in names:
             floor = "floor: CONTINUE" if "no rule" in n else "floor: least rewrite" if "rewrit" in n else None
             ratio = f"{med[n] / med[floor]:.2f}" if floor else ""
-            over = f"{med[n] - base:,.0f}" if n != "no supervisor" else ""
-            print(f"| {n} | {med[n]:,.0f} | {over} | {ratio} |")
+            cratio = f"{mcpu[n] / mcpu[floor]:.2f}" if floor else ""
+            print(f"| {n} | {med[n]:,.0f} | {ratio} | {mcpu[n]:,.0f} | {cratio} |")
 
 
 if __name__ == "__main__":

@@ -470,6 +470,11 @@ $(B)/bench/workload: tests/bench/workload.c | $(B)/bench
 $(B)/bench/workload32: tests/bench/workload.c | $(B)/bench
 	$(CC) -m32 -static $(CFLAGS) $< $(LDFLAGS) -o $@
 
+# The seccomp supervisor's floors: a supervisor that answers CONTINUE, and
+# one that makes the least a rewrite needs (issue 27).
+$(B)/bench/trapfloor: tests/bench/trapfloor.c | $(B)/bench
+	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
+
 $(B)/bench/passthru.so: tests/bench/passthru.c | $(B)/bench
 	$(CC) $(CFLAGS) -shared $< $(LDFLAGS) -o $@
 
@@ -482,7 +487,7 @@ $(B)/bench:
 # Not a test: writes docs/performance.md and docs/performance.png.
 bench: bench-deps
 	$(MAKE) all $(B)/bench/workload $(if $(CAN_M32),$(B)/bench/workload32) $(B)/bench/passthru.so \
-		$(B)/bench/loadtime $(B)/helpers/keepflood
+		$(B)/bench/trapfloor $(B)/bench/loadtime $(B)/helpers/keepflood
 	python3 tests/bench/bench.py
 
 demo: deps

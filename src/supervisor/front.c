@@ -2,6 +2,7 @@
 
 #include "addr.h"
 #include "child.h"
+#include "fmt.h"
 #include "keepclient.h"
 #include "kernel.h"
 #include "notify.h"
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 /* Sockets whose record is remembered at once. A record is only what the
@@ -76,6 +78,60 @@ void lr_front_update(ino_t ino, uint16_t clear, uint16_t set)
 void lr_front_set(ino_t ino, uint16_t bits)
 {
 	lr_front_update(ino, 0xffff, bits);
+}
+
+bool lr_front_kind(int dup, uint16_t *bits)
+{
+	/* The name of the protocol the socket was made with (sk_prot_creator):
+	 * only these four are taken from it; any other, or a kernel without
+	 * it, is asked the long way (domain, type, protocol: three calls). */
+	static const struct {
+		const char *name;
+		uint16_t bits;
+	} known[] = {
+		{ "TCP", LR_SOCK_KNOWN | LR_SOCK_TCP },
+		{ "TCPv6", LR_SOCK_KNOWN | LR_SOCK_V6 | LR_SOCK_TCP },
+		{ "UDP", LR_SOCK_KNOWN | LR_SOCK_UDP },
+		{ "UDPv6", LR_SOCK_KNOWN | LR_SOCK_V6 | LR_SOCK_UDP },
+	};
+	int saved = errno;
+	char name[32];
+	ssize_t n = fgetxattr(dup, "system.sockprotoname", name, sizeof(name) - 1);
+	errno = saved;
+	if (n > 0) {
+		name[n] = '\0';
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (strcmp(name, known[i].name) == 0) {
+				*bits = known[i].bits;
+				return true;
+			}
+	}
+	return lr_sock_ask(dup, bits);
+}
+
+ino_t lr_front_ino_at(pid_t tid, int fd)
+{
+	char path[64], link[64];
+	struct lr_buf b = LR_BUF(path);
+	lr_buf_str(&b, "/proc/");
+	lr_buf_i64(&b, tid);
+	lr_buf_str(&b, "/fd/");
+	lr_buf_i64(&b, fd);
+	ssize_t n = readlink(path, link, sizeof(link));
+	if (n <= 0)
+		return 0;
+	/* "socket:[INODE]", read by hand: this is on every such trap. */
+	static const char head[] = "socket:[";
+	size_t h = sizeof(head) - 1;
+	if ((size_t)n <= h + 1 || memcmp(link, head, h) != 0 || link[n - 1] != ']')
+		return 0;
+	ino_t ino = 0;
+	for (ssize_t i = (ssize_t)h; i < n - 1; i++) {
+		if (link[i] < '0' || link[i] > '9')
+			return 0;
+		ino = ino * 10 + (ino_t)(link[i] - '0');
+	}
+	return ino;
 }
 
 /* The call the current worker thread acts for (the core's socket calls

@@ -44,6 +44,17 @@ void lr_front_caller(struct lr_caller *who, struct lr_trapped *t, const char *pr
  * that goes away by itself. For the trapped call t (its process). */
 int lr_front_bind_errno(struct lr_trapped *t, int dup, const struct sockaddr *addr, socklen_t len);
 
+/* The kind of socket dup is (LR_SOCK_KNOWN, V6, TCP, UDP bits), in one
+ * system call where the kernel names its protocol (the socket's
+ * "system.sockprotoname"), else asked as the core asks. False when it is
+ * not an IP socket. errno is preserved. */
+bool lr_front_kind(int dup, uint16_t *bits);
+
+/* The inode of the socket at fd of thread tid, read from /proc without
+ * reaching for it (one readlink): 0 when fd is no socket, or is gone. For
+ * a record only, never to act on: the fd may change once read. */
+ino_t lr_front_ino_at(pid_t tid, int fd);
+
 /* What is recorded of a socket (LR_SOCK_* bits), by inode. */
 uint16_t lr_front_get(ino_t ino);
 void lr_front_set(ino_t ino, uint16_t bits);

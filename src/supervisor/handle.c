@@ -76,9 +76,13 @@ static bool reach(int listener, const struct seccomp_notif *req, int fd, struct 
 	r->t.ino = st.st_ino;
 	r->st = lr_front_get(r->t.ino);
 	if (!(r->st & LR_SOCK_KNOWN)) {
-		if (!lr_sock_ask(r->t.dup, &r->st))
+		/* Added to what may be recorded already: the options the
+		 * program set on it before (setsockopt_call). */
+		uint16_t kind;
+		if (!lr_front_kind(r->t.dup, &kind))
 			return false;
-		lr_front_set(r->t.ino, r->st);
+		r->st |= kind;
+		lr_front_update(r->t.ino, 0, kind);
 	}
 	r->t.retried = (r->st & LR_SOCK_RETRIED) != 0;
 	if (r->t.retried)
@@ -360,6 +364,49 @@ static void send_call(int listener, const struct seccomp_notif *req, const struc
 	release(&a.r);
 }
 
+/* Whether the rules of l make anything of the program's own SO_REUSEADDR
+ * and SO_REUSEPORT but a record for later lines: a rule that injects them
+ * (what the program set, on or off, decides what is injected), forces
+ * them (turning one off is then ignored), or keeps a listener; or a level
+ * that says every call. */
+static bool options_ruled(const struct lr_loaded *l)
+{
+	const struct lr_table *t = l->table;
+	if (t->keep_all || t->max_level >= LR_LOG_ALL)
+		return true;
+	for (size_t i = 0; i < t->nactions; i++) {
+		const struct lr_action *a = &t->actions[i];
+		if (a->reuseaddr || a->reuseport || a->force || a->keep)
+			return true;
+	}
+	return false;
+}
+
+/* A reuse option no rule makes anything of: the program sets it itself
+ * (CONTINUE), and the socket's record says it set it, for the lines of
+ * its later calls (who set which option, and why a bind was refused). The
+ * socket is named by its inode from /proc, not reached: what is recorded
+ * changes no decision under these rules. False when the rules do make
+ * something of it. */
+static bool option_recorded(int listener, const struct seccomp_notif *req, const struct lr_syscall *sc, int val)
+{
+	pid_t tgid;
+	struct lr_proc proc;
+	int pidfd = lr_notify_pidfd_take((pid_t)req->pid, &tgid);
+	bool ruled = pidfd < 0 || lr_proc_get(tgid, &proc) != 0 || !proc.loaded || options_ruled(proc.loaded);
+	lr_notify_pidfd_put(pidfd, false);
+	if (ruled)
+		return false;
+	ino_t ino = lr_front_ino_at((pid_t)req->pid, (int)sc->arg[0]);
+	if (ino) {
+		uint16_t clear, set;
+		lr_sock_reuse_bits((int)sc->arg[2], val, &clear, &set);
+		lr_front_update(ino, clear, set);
+	}
+	lr_notify_continue(listener, req->id);
+	return true;
+}
+
 static void setsockopt_call(int listener, const struct seccomp_notif *req, const struct lr_syscall *sc)
 {
 	int val;
@@ -368,8 +415,13 @@ static void setsockopt_call(int listener, const struct seccomp_notif *req, const
 	 * cannot read the block the level is in. */
 	if ((int)sc->arg[1] != SOL_SOCKET || ((int)sc->arg[2] != SO_REUSEADDR && (int)sc->arg[2] != SO_REUSEPORT) ||
 	    sc->arg[3] == 0 || (uint32_t)sc->arg[4] < sizeof(int) ||
-	    lr_notify_read((pid_t)req->pid, sc->arg[3], &val, sizeof(val)) != 0 ||
-	    !reach(listener, req, (int)sc->arg[0], &r)) {
+	    lr_notify_read((pid_t)req->pid, sc->arg[3], &val, sizeof(val)) != 0) {
+		lr_notify_continue(listener, req->id);
+		return;
+	}
+	if (option_recorded(listener, req, sc, val))
+		return;
+	if (!reach(listener, req, (int)sc->arg[0], &r)) {
 		release(&r);
 		lr_notify_continue(listener, req->id);
 		return;

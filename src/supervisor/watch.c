@@ -22,6 +22,10 @@
 /* How often the watching thread looks, and how young a call it leaves for
  * the thread's own next call to settle. */
 #define LR_WATCH_TICK_NS 1000000LL
+/* How long the watching thread keeps looking after the last call added,
+ * before it sleeps until the next: a program making calls in a row adds
+ * each to a thread already awake, and pays no wake-up for it. */
+#define LR_WATCH_LINGER_NS 100000000LL
 /* A thread that /proc shows running (on a CPU: in the call or past it, it
  * cannot say) whose socket shows no outcome after this long has failed. */
 #define LR_WATCH_RUNNING_NS 50000000LL
@@ -38,6 +42,10 @@ static struct {
 	bool used;
 } slots[LR_WATCHED];
 static unsigned used, busy;
+/* When a call was last added, and whether the watching thread waits on
+ * `more` for one (else it looks at every tick, and needs no signal). */
+static long long last_add_ns;
+static bool sleeping;
 /* Read without the lock by lr_watch_thread_next: most calls find it 0. */
 static atomic_uint pending;
 
@@ -182,9 +190,12 @@ static bool settle(struct lr_watch *w, enum look how)
 		goto drop;
 	bits = lr_front_get(st.st_ino);
 	if (!(bits & LR_SOCK_KNOWN)) {
-		if (!lr_sock_ask(w->dup, &bits))
+		/* Added to what is recorded (the options the program set). */
+		uint16_t kind;
+		if (!lr_front_kind(w->dup, &kind))
 			goto drop;
-		lr_front_set(st.st_ino, bits);
+		bits |= kind;
+		lr_front_update(st.st_ino, 0, kind);
 	}
 	t.ino = st.st_ino;
 	struct lr_caller who;
@@ -244,10 +255,16 @@ static void *watcher(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&lock);
 	for (;;) {
-		while (!used)
+		while (!used && now_ns() - last_add_ns >= LR_WATCH_LINGER_NS) {
+			sleeping = true;
 			pthread_cond_wait(&more, &lock);
+			sleeping = false;
+		}
+		/* Lingering with nothing to look at, it looks less often: a
+		 * call added meanwhile is most likely settled by its thread's
+		 * next one. */
+		struct timespec tick = { 0, used ? LR_WATCH_TICK_NS : 10 * LR_WATCH_TICK_NS };
 		pthread_mutex_unlock(&lock);
-		struct timespec tick = { 0, LR_WATCH_TICK_NS };
 		nanosleep(&tick, NULL);
 		pthread_mutex_lock(&lock);
 		long long now = now_ns();
@@ -313,7 +330,9 @@ void lr_watch_add(const struct lr_watch *w)
 		pthread_mutex_lock(&lock);
 		busy--;
 	}
-	pthread_cond_signal(&more);
+	last_add_ns = w->since_ns;
+	if (sleeping)
+		pthread_cond_signal(&more);
 	pthread_cond_broadcast(&idle); /* a flush waiting takes it at once */
 	pthread_mutex_unlock(&lock);
 }

@@ -692,7 +692,8 @@ static void lines_of_their_own(void **state)
 	assert_int_equal(line_count(), 2);
 }
 
-/* At level "all" the first TCP listener earns the verdict, once. */
+/* At level "all" the first TCP listener earns the verdict, once. Once a
+ * process: no test before this one listens at level "all". */
 static void listen_verdict(void **state)
 {
 	(void)state;

@@ -104,7 +104,9 @@ int lr_act_reuse_option(struct lr_loaded *l, const struct lr_caller *who, int fd
 
 /* After the program's listen() (ret, err) on a socket recorded as st: a
  * listener a keep rule bound goes to the keeper; at level "all" the line,
- * and once per process the verdict on what the program never does. */
+ * and once the verdict on what the program never does — once in the life
+ * of the process this runs in, which under the supervisor is once for all
+ * the programs it serves. */
 void lr_act_listened(struct lr_loaded *l, const struct lr_caller *who, int fd, uint16_t st, int ret,
 		     int err);
 

@@ -284,11 +284,6 @@ void lr_state_leave(struct lr_guard *g)
 	atomic_fetch_sub(&active[g->parity], 1);
 }
 
-const char *lr_state_program(void)
-{
-	return program;
-}
-
 #ifdef __GLIBC__
 /* glibc calls ELF constructors with (argc, argv, envp): envp is the
  * environment the process started with, even if a dependency's constructor

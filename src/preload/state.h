@@ -61,8 +61,4 @@ static inline bool lr_state_logs_calls(void)
 	return atomic_load_explicit(&lr_state_calls_logged, memory_order_relaxed);
 }
 
-/* The program's name for log lines (argv[0]'s basename, else the
- * executable's). */
-const char *lr_state_program(void);
-
 #endif

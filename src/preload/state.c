@@ -51,7 +51,6 @@ static atomic_long active[2];
 static atomic_flag reloading = ATOMIC_FLAG_INIT;
 static struct lr_loaded *retired;
 static unsigned retired_parity;
-static struct lr_file_id attempted; /* the rule file as last read, good or bad */
 /* Set with every publication of `current`; read by any hook. */
 atomic_bool lr_state_calls_logged;
 
@@ -61,9 +60,9 @@ static void publish_hint(const struct lr_loaded *l)
 			      memory_order_relaxed);
 }
 
-/* When the rule file is next looked at: claimed by the hook that finds it
- * due (compare-and-swap in lr_state_enter), read by any hook. */
-atomic_llong lr_state_next_check_ns;
+/* Set up by load_first; its look is claimed by the hook that finds it due
+ * (lr_state_enter), and made by the thread that then holds `reloading`. */
+struct lr_reload lr_state_reload;
 /* Set by load_first when it is done; a process that never opened an IP
  * socket has no rules to report on. Read by the socket() hook. */
 atomic_bool lr_state_started;
@@ -99,10 +98,64 @@ static const char *exe_of(void)
 	return exe_name[0] ? exe_name : NULL;
 }
 
-static struct lr_loaded *build(const struct lr_file_id *config)
+/* The reload's clock: the hooks' own, so that lr_state_check_due and the
+ * reload agree on when a look is due. */
+static long long now_ns(void)
 {
-	return lr_fetch(&sources, config, exe_of, program, &error_sink);
+	return lr_state_now_ns();
 }
+
+static void *build(void *ctx, const struct lr_file_id *config, struct lr_file_id *read)
+{
+	(void)ctx;
+	struct lr_loaded *l = lr_fetch(&sources, config, exe_of, program, &error_sink);
+	if (l)
+		lr_table_source_id(l->table, sources.config_path, read);
+	return l;
+}
+
+/* Frees the retired rules once no call can still hold them. */
+static bool reclaim(void)
+{
+	if (retired && atomic_load(&active[retired_parity]) == 0) {
+		lr_loaded_free(retired);
+		retired = NULL;
+	}
+	return retired == NULL;
+}
+
+static void swap(void *ctx, void *rules, bool first)
+{
+	(void)ctx;
+	struct lr_loaded *fresh = rules;
+	if (first) {
+		/* No call holds rules yet: nothing to narrow, nothing to retire. */
+		publish_hint(fresh);
+		atomic_store(&current, fresh);
+		lr_gate_open(fresh ? fresh->table : NULL);
+		return;
+	}
+	/* Publish, then flip: callers counted under the old parity may hold the
+	 * old rules; those after the flip cannot. */
+	lr_gate_narrow(fresh->table);
+	publish_hint(fresh);
+	struct lr_loaded *old = atomic_exchange(&current, fresh);
+	lr_gate_open(fresh->table);
+	unsigned e = atomic_fetch_add(&epoch, 1);
+	retired = old;
+	retired_parity = e & 1;
+	reclaim();
+}
+
+static void discard(void *ctx, void *rules)
+{
+	(void)ctx;
+	lr_loaded_free(rules);
+}
+
+static const struct lr_reload_ops reload_ops = {
+	.now_ns = now_ns, .build = build, .swap = swap, .discard = discard
+};
 
 /* A fork child noticed without pthread_atfork (a handler the host cannot
  * take back, run inside every fork it makes): one page the kernel zeroes in
@@ -138,12 +191,8 @@ static void load_first(void)
 	}
 	lr_keep_capture();
 	lr_caller_init(program);
-	attempted = lr_file_id_of(sources.config_path);
-	struct lr_loaded *first = build(&attempted);
-	publish_hint(first);
-	atomic_store(&current, first);
-	lr_gate_open(first ? first->table : NULL);
-	atomic_store(&lr_state_next_check_ns, lr_state_now_ns() + LR_RELOAD_INTERVAL_NS);
+	lr_reload_init(&lr_state_reload, sources.config_path, &error_sink, &reload_ops, NULL);
+	lr_reload_run(&lr_state_reload);
 	if (madvise(fork_page, sizeof(fork_page), MADV_WIPEONFORK) == 0) {
 		fork_mark = fork_page;
 		fork_mark[0] = 1;
@@ -172,54 +221,15 @@ int lr_state_start_at(int fd)
 	return fd;
 }
 
-/* Frees the retired rules once no call can still hold them. */
-static bool reclaim(void)
-{
-	if (retired && atomic_load(&active[retired_parity]) == 0) {
-		lr_loaded_free(retired);
-		retired = NULL;
-	}
-	return retired == NULL;
-}
-
+/* The look a hook claimed: skipped while the rules a previous reload
+ * retired are still held (the next second's look tries again). */
 static void maybe_reload(void)
 {
 	if (atomic_flag_test_and_set(&reloading))
 		return;
 	in_start = 1;
-	struct lr_file_id id = lr_file_id_of(sources.config_path);
-	if (reclaim() && !lr_file_id_equal(&id, &attempted) && !lr_file_being_written(&id)) {
-		attempted = id;
-		struct lr_loaded *fresh = id.exists ? build(&id) : NULL;
-		if (!id.exists)
-			lr_log_parts(&error_sink, sources.config_path,
-				     ": rule file removed; keeping the rules in force", NULL);
-		struct lr_file_id used;
-		if (fresh && lr_table_source_id(fresh->table, sources.config_path, &used)) {
-			/* The compiler read one version whole (config.c reads a file
-			 * rewritten under it again): the one it read is the one in
-			 * force, and a newer one is read at the next check. An empty
-			 * one may be a write in progress: read it again then. */
-			attempted = used;
-			if (lr_file_being_written(&used)) {
-				lr_loaded_free(fresh);
-				fresh = NULL;
-				attempted.size = -1; /* matches no file: read again */
-			}
-		}
-		if (fresh) {
-			/* Publish, then flip: callers counted under the old parity may
-			 * hold the old rules; those after the flip cannot. */
-			lr_gate_narrow(fresh->table);
-			publish_hint(fresh);
-			struct lr_loaded *old = atomic_exchange(&current, fresh);
-			lr_gate_open(fresh->table);
-			unsigned e = atomic_fetch_add(&epoch, 1);
-			retired = old;
-			retired_parity = e & 1;
-			reclaim();
-		}
-	}
+	if (reclaim())
+		lr_reload_run(&lr_state_reload);
 	in_start = 0;
 	atomic_flag_clear(&reloading);
 }
@@ -263,10 +273,7 @@ struct lr_loaded *lr_state_enter(struct lr_guard *g)
 		return NULL;
 	start();
 	note_fork();
-	long long now = lr_state_now_ns();
-	long long due = atomic_load_explicit(&lr_state_next_check_ns, memory_order_relaxed);
-	if (now >= due && atomic_compare_exchange_strong(&lr_state_next_check_ns, &due,
-							 now + LR_RELOAD_INTERVAL_NS))
+	if (lr_state_check_due() && lr_reload_claim(&lr_state_reload))
 		maybe_reload();
 	return hold(g);
 }

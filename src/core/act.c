@@ -15,12 +15,12 @@
  * within a quarter second of its holder letting go. */
 #define LR_RETRY_MAX_STEP_MS 250
 
-/* The process's log rate limit, shared by every thread (see ratelimit.h);
- * it outlives reloads, so a new rule file does not reset a flood. */
+/* The log rate limit of this address space, shared by every thread (see
+ * ratelimit.h); it outlives reloads, so a new rule file does not reset a
+ * flood. Under the supervisor it serves every program at once: a line's key
+ * holds its process (admit), so one program's flood holds back its own
+ * lines, not another's. */
 static struct lr_ratelimit rate;
-
-/* Written once, by the first listen that earns the verdict. */
-static atomic_flag verdict_given = ATOMIC_FLAG_INIT;
 
 /* A non-blocking connect under way (EINPROGRESS) is no failure: every
  * such connect is logged, not cut after the fifth. */
@@ -30,8 +30,8 @@ static bool is_failure(const struct lr_event *ev)
 	       (ev->kind == LR_EV_CALL && ev->result < 0 && ev->err != EINPROGRESS);
 }
 
-/* Failures and actions are rate-limited per (kind, op, address, errno or
- * action); successful calls and libreuse's own errors are not. */
+/* Failures and actions are rate-limited per (process, kind, op, address,
+ * errno or action); successful calls and libreuse's own errors are not. */
 static bool admit(struct lr_event *ev)
 {
 	uint32_t burst = is_failure(ev)		   ? LR_RATE_BURST_FAILURE
@@ -41,6 +41,7 @@ static bool admit(struct lr_event *ev)
 		return true;
 	uint64_t key = LR_RATE_HASH_INIT;
 	int what = ev->kind == LR_EV_ACTION ? 0 : ev->err;
+	key = lr_rate_hash(key, &ev->pid, sizeof(ev->pid));
 	key = lr_rate_hash(key, &ev->kind, sizeof(ev->kind));
 	key = lr_rate_hash(key, ev->op, strlen(ev->op));
 	if (ev->action)
@@ -323,17 +324,22 @@ static int begin(struct lr_loaded *l, const struct lr_caller *who, struct lr_dec
 	return 0;
 }
 
-/* Set by the first keep that found neither a keeper nor systemd's sockets:
- * that is said once a process, not at every bind. */
-static atomic_flag no_keeper_said = ATOMIC_FLAG_INIT;
+/* Whether a line said once a process is due for who's: the front end
+ * keeps what its processes were told (a process here is the one the call
+ * came from: the library's own, or one of the supervisor's many). Without
+ * a front end's record, every time. */
+static bool first_for(const struct lr_caller *who, unsigned said)
+{
+	return !who->ops || !who->ops->first || who->ops->first(who, said);
+}
 
 /* Why a keep did not happen, at level errors: a keeper that refused or is
  * gone, a kept socket that cannot be taken, or no keeper at all (once). */
-static void keep_missed(struct lr_loaded *l, int level, const struct lr_event *base,
-			const struct lr_keep_outcome *o)
+static void keep_missed(struct lr_loaded *l, const struct lr_caller *who, int level,
+			const struct lr_event *base, const struct lr_keep_outcome *o)
 {
 	const char *why = o->why[0] ? o->why : NULL;
-	if (!why && o->no_keeper && !atomic_flag_test_and_set(&no_keeper_said))
+	if (!why && o->no_keeper && first_for(who, LR_SAID_NO_KEEPER))
 		why = "not possible: no keeper (libreuse run --keep) and no socket from systemd; "
 		      "sockets are not kept, binds go on as without keep";
 	if (!why)
@@ -368,7 +374,7 @@ static void keep_offer(struct lr_loaded *l, const struct lr_caller *who,
 		who->ops->mark(who, fd, 0, LR_SOCK_KEPT);
 		keep_done(l, d, ev, LR_TALLY_KEPT, "kept", "by ", &o);
 	} else {
-		keep_missed(l, d->level, ev, &o);
+		keep_missed(l, who, d->level, ev, &o);
 	}
 }
 
@@ -405,7 +411,7 @@ static bool keep_adopt(struct lr_loaded *l, const struct lr_caller *who,
 	}
 	struct lr_keep_outcome o;
 	if (!who->ops->adopt(who, fd, &want, d->keep_name, &o)) {
-		keep_missed(l, d->level, ev, &o);
+		keep_missed(l, who, d->level, ev, &o);
 		return false;
 	}
 	who->ops->mark(who, fd, 0, LR_SOCK_BOUND | LR_SOCK_KEPT);
@@ -803,7 +809,7 @@ static void listen_lines(struct lr_loaded *l, const struct lr_caller *who, int f
 {
 	log_call(l, who, "listen", fd, proto, ret, err, si, NULL);
 	if (ret != 0 || proto != LR_PROTO_TCP || !logs_calls(l) ||
-	    atomic_flag_test_and_set(&verdict_given))
+	    !first_for(who, LR_SAID_VERDICT))
 		return;
 	/* Once per process, at its first listener: the options it sets itself
 	 * decide whether it can restart at once and share its port. */

@@ -8,9 +8,11 @@
 #include "fmt.h"
 #include "gate.h"
 #include "keep.h"
+#include "libc.h"
 #include "tally.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,11 +30,10 @@ extern char *program_invocation_short_name;
 
 /* Set on the thread that is loading rules, so that anything libreuse's own
  * start-up does through the hooks (syslog's socket, a log file) passes
- * straight through instead of recursing into pthread_once. */
+ * straight through instead of waiting for its own start. */
 static __thread int in_start __attribute__((tls_model("initial-exec")));
 
-/* Written once by load_first under start_once, read-only afterwards. */
-static pthread_once_t start_once = PTHREAD_ONCE_INIT;
+/* Written once by load_first (see start), read-only afterwards. */
 static char program[NAME_MAX + 1];
 static char exe_name[NAME_MAX + 1];
 static struct lr_sink error_sink;
@@ -68,7 +70,7 @@ struct lr_reload lr_state_reload;
 atomic_bool lr_state_started;
 
 
-/* Written once by load_first under start_once, read-only afterwards. */
+/* Written once by load_first (see start), read-only afterwards. */
 static struct lr_sources sources;
 
 /* A name cut at NAME_MAX: copied, not formatted (see tablecache.c). */
@@ -161,11 +163,28 @@ static const struct lr_reload_ops reload_ops = {
  * take back, run inside every fork it makes): one page the kernel zeroes in
  * a fork child (MADV_WIPEONFORK, Linux 4.14). A page of our own .bss, which
  * ld.so maps anonymous and private as the advice needs: no mapping of its
- * own to make. Set by load_first; after that written only by the hook that
- * finds it wiped, in the child's one thread. NULL where the kernel cannot
- * wipe it: then pthread_atfork after all. */
-static uint8_t fork_page[4096] __attribute__((aligned(4096)));
+ * own to make. Advised by the first hook to start (start_slow), before any
+ * thread claims the start. */
+enum { START_IDLE, START_RUNNING, START_WAITED, START_DONE };
+static struct {
+	/* 1 once load_first is done; 0 again in a fork child. After load_first
+	 * written only by the hook that finds it wiped, in the child's one
+	 * thread. */
+	volatile uint8_t mark;
+	/* START_*: who loads the rules, and whether anyone waits for it;
+	 * START_IDLE again in a fork child, which loads them itself if the
+	 * fork came while another thread was loading. */
+	atomic_int start;
+	uint8_t rest[4096 - 2 * sizeof(int)];
+} fork_page __attribute__((aligned(4096)));
+_Static_assert(sizeof(fork_page) == 4096, "the fork page is one page");
+/* &fork_page.mark once advised; NULL where the kernel cannot wipe it: then
+ * pthread_once and pthread_atfork after all. */
 static volatile uint8_t *fork_mark;
+/* Whether the fork page is advised: 0 not yet, 1 it is, -1 it cannot be.
+ * Written by the first hooks to start (the same answer from each). */
+static atomic_int advised;
+static pthread_once_t start_once = PTHREAD_ONCE_INIT;
 
 static void after_fork_child(void)
 {
@@ -193,8 +212,8 @@ static void load_first(void)
 	lr_caller_init(program);
 	lr_reload_init(&lr_state_reload, sources.config_path, &error_sink, &reload_ops, NULL);
 	lr_reload_run(&lr_state_reload);
-	if (madvise(fork_page, sizeof(fork_page), MADV_WIPEONFORK) == 0) {
-		fork_mark = fork_page;
+	if (atomic_load(&advised) > 0) {
+		fork_mark = &fork_page.mark;
 		fork_mark[0] = 1;
 	} else {
 		pthread_atfork(NULL, NULL, after_fork_child);
@@ -203,13 +222,53 @@ static void load_first(void)
 	in_start = 0;
 }
 
-/* pthread_once only until the rules were loaded: afterwards every hook pays
- * one load instead of a call. In a fork child of a process still loading,
- * `started` is false and pthread_once sees to the load (see forkstress). */
+static void futex(atomic_int *addr, int op, int val)
+{
+	syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
+}
+
+/* The start's once: pthread_once's, but for its end, which in glibc wakes
+ * waiters with a system call whether there are any or not (one of each
+ * process's first socket call). Its state is on the fork page: in a fork
+ * child of a process still loading it is idle again, and the child loads
+ * the rules itself, as pthread_once would (see forkstress). */
+static void __attribute__((noinline)) start_slow(void)
+{
+	int a = atomic_load(&advised);
+	if (!a) {
+		a = madvise(&fork_page, sizeof(fork_page), MADV_WIPEONFORK) == 0 ? 1 : -1;
+		atomic_store(&advised, a);
+	}
+	if (a < 0) {
+		pthread_once(&start_once, load_first);
+		return;
+	}
+	for (;;) {
+		int s = atomic_load(&fork_page.start);
+		if (s == START_DONE)
+			return;
+		if (s == START_IDLE) {
+			if (!atomic_compare_exchange_strong(&fork_page.start, &s, START_RUNNING))
+				continue;
+			load_first();
+			if (atomic_exchange(&fork_page.start, START_DONE) == START_WAITED)
+				futex(&fork_page.start, FUTEX_WAKE_PRIVATE, INT_MAX);
+			return;
+		}
+		/* Another thread is loading: wait for it, saying so. */
+		if (s == START_RUNNING &&
+		    !atomic_compare_exchange_strong(&fork_page.start, &s, START_WAITED))
+			continue;
+		futex(&fork_page.start, FUTEX_WAIT_PRIVATE, START_WAITED);
+	}
+}
+
+/* Only until the rules were loaded: afterwards every hook pays one load
+ * instead of a call. */
 static inline void start(void)
 {
 	if (!atomic_load_explicit(&lr_state_started, memory_order_acquire))
-		pthread_once(&start_once, load_first);
+		start_slow();
 }
 
 int lr_state_start_at(int fd)
@@ -300,6 +359,11 @@ __attribute__((constructor)) static void lr_state_constructor(int argc, char **a
 {
 	(void)argc;
 	(void)argv;
+	/* Loaded by another libc's loader (libc.c's constructor, which runs
+	 * first, says so), the arguments are whatever its registers held:
+	 * musl's, which passes none. */
+	if (lr_libc_foreign)
+		envp = NULL;
 #else
 __attribute__((constructor)) static void lr_state_constructor(void)
 {

@@ -14,7 +14,7 @@ if [ -n "${SANITIZE:-}" ]; then
 fi
 FC=$HELPERS/firstcost
 # Over the floor, at most (syscalls, faults).
-SYS_OVER=5
+SYS_OVER=4
 FAULT_OVER_1=13
 FAULT_OVER_10K=18
 

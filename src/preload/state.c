@@ -83,7 +83,7 @@ static void copy_name(char out[NAME_MAX + 1], const char *s)
 
 /* The basename of /proc/self/exe, read at most once, and only when a table
  * has rules naming a program or argv[0] is empty: called by load_first
- * (under start_once) or by the thread holding `reloading`, never both. */
+ * (see start) or by the thread holding `reloading`, never both. */
 static const char *exe_of(void)
 {
 	static bool read_once;

@@ -5,7 +5,6 @@
 #include "table.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 enum lr_make_result lr_table_make(const struct lr_sources *src, void **image, size_t *len,
@@ -60,29 +59,4 @@ oom:
 	lr_ruleset_free(&rs);
 	snprintf(msg, msglen, "out of memory while loading rules from %s", src->config_path);
 	return LR_MAKE_ERROR;
-}
-
-struct lr_loaded *lr_load(const struct lr_sources *src, const char *exe, const char *argv0,
-			  struct lr_sink *errors)
-{
-	char msg[1536];
-	void *image = NULL;
-	size_t len = 0;
-	enum lr_make_result r = lr_table_make(src, &image, &len, msg, sizeof(msg));
-	if (r != LR_MAKE_OK) {
-		if (msg[0])
-			lr_log_message(errors, msg);
-		return NULL;
-	}
-	const char *why = NULL;
-	struct lr_table *t = malloc(sizeof(*t));
-	if (!t || lr_table_open(t, image, len, exe && exe[0] ? exe : NULL, argv0,
-				lr_table_release_malloced, &why) != 0) {
-		lr_log_parts(errors, src->config_path, ": its compiled table is refused: ",
-			     why ? why : "out of memory");
-		free(t);
-		free(image);
-		return NULL;
-	}
-	return lr_loaded_of(t, errors);
 }

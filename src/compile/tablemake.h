@@ -19,10 +19,4 @@ enum lr_make_result {
 enum lr_make_result lr_table_make(const struct lr_sources *src, void **image, size_t *len,
 				  char *msg, size_t msglen);
 
-/* The same, opened for a program called exe or argv0 (both NULL: every
- * rule), as the rules in force; NULL when there is nothing to load, or when
- * something is wrong (said on `errors`, once). */
-struct lr_loaded *lr_load(const struct lr_sources *src, const char *exe, const char *argv0,
-			  struct lr_sink *errors);
-
 #endif

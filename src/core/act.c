@@ -15,18 +15,21 @@
  * within a quarter second of its holder letting go. */
 #define LR_RETRY_MAX_STEP_MS 250
 
-/* The log rate limit of everything this process says (see ratelimit.h),
- * shared by every thread — and under the supervisor by every program it
- * serves; it outlives reloads, so a new rule file does not reset a flood. */
+/* The log rate limit of this address space, shared by every thread (see
+ * ratelimit.h); it outlives reloads, so a new rule file does not reset a
+ * flood. Under the supervisor it serves every program at once: a line's key
+ * holds its process (admit), so one program's flood holds back its own
+ * lines, not another's. */
 static struct lr_ratelimit rate;
 
-/* Set by the first listen that earns the verdict: once in this process's
- * life, which under the supervisor is once for all the programs it serves. */
-static atomic_flag verdict_given = ATOMIC_FLAG_INIT;
-
-/* Set by the first keep that found neither a keeper nor systemd's sockets:
- * that is said once, not at every bind (once per supervisor, too). */
-static atomic_flag no_keeper_said = ATOMIC_FLAG_INIT;
+/* Whether a line said once a process is due for who's: the front end
+ * keeps what its processes were told (a process here is the one the call
+ * came from: the library's own, or one of the supervisor's many). Without
+ * a front end's record, every time. */
+static bool first_for(const struct lr_caller *who, unsigned said)
+{
+	return !who->ops || !who->ops->first || who->ops->first(who, said);
+}
 
 /* One call being carried out: the facts the front end gave, what the
  * policy decided on them, the line being built, and the address the call
@@ -104,8 +107,8 @@ static bool is_failure(const struct lr_event *ev)
 	       (ev->kind == LR_EV_CALL && ev->result < 0 && ev->err != EINPROGRESS);
 }
 
-/* Failures and actions are rate-limited per (kind, op, address, errno or
- * action); successful calls and libreuse's own errors are not. */
+/* Failures and actions are rate-limited per (process, kind, op, address,
+ * errno or action); successful calls and libreuse's own errors are not. */
 static bool admit(struct lr_event *ev)
 {
 	uint32_t burst = is_failure(ev)		   ? LR_RATE_BURST_FAILURE
@@ -115,6 +118,7 @@ static bool admit(struct lr_event *ev)
 		return true;
 	uint64_t key = LR_RATE_HASH_INIT;
 	int what = ev->kind == LR_EV_ACTION ? 0 : ev->err;
+	key = lr_rate_hash(key, &ev->pid, sizeof(ev->pid));
 	key = lr_rate_hash(key, &ev->kind, sizeof(ev->kind));
 	key = lr_rate_hash(key, ev->op, strlen(ev->op));
 	if (ev->action)
@@ -458,7 +462,7 @@ static int bind_retrying(struct act *a, const struct lr_event *ev, const struct 
 static void keep_missed(struct act *a, const struct lr_keep_outcome *o)
 {
 	const char *why = o->why[0] ? o->why : NULL;
-	if (!why && o->no_keeper && !atomic_flag_test_and_set(&no_keeper_said))
+	if (!why && o->no_keeper && first_for(a->who, LR_SAID_NO_KEEPER))
 		why = "not possible: no keeper (libreuse run --keep) and no socket from systemd; "
 		      "sockets are not kept, binds go on as without keep";
 	if (!why)
@@ -858,8 +862,7 @@ static void verdict_words(struct lr_buf *b, const struct lr_sockinfo *si)
  * sets itself decide whether it can restart at once and share its port. */
 static void give_verdict(const struct act *a)
 {
-	if (a->proto != LR_PROTO_TCP || !logs_calls(a->l) ||
-	    atomic_flag_test_and_set(&verdict_given))
+	if (a->proto != LR_PROTO_TCP || !logs_calls(a->l) || !first_for(a->who, LR_SAID_VERDICT))
 		return;
 	char msg[512];
 	struct lr_buf b = LR_BUF(msg);

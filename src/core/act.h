@@ -41,6 +41,17 @@ struct lr_socket_ops {
 	int (*adopt)(const struct lr_caller *who, int fd, const struct lr_keep_sock *want,
 		     const char *name, struct lr_keep_outcome *out);
 	int (*offer)(const struct lr_caller *who, int fd, struct lr_keep_outcome *out);
+	/* Whether line `said` (LR_SAID_*) is yet to be said for who's process:
+	 * true once, then false. Kept by the front end, which knows what a
+	 * process is (the library: its own; the supervisor: each it serves). */
+	bool (*first)(const struct lr_caller *who, unsigned said);
+};
+
+/* Lines said once a process (struct lr_socket_ops.first). */
+enum {
+	LR_SAID_IO_URING = 1,  /* io_uring_setup passed: the ring's calls pass no rule */
+	LR_SAID_VERDICT = 2,   /* at its first listener: what the program never sets */
+	LR_SAID_NO_KEEPER = 4, /* keep not possible: no keeper, no systemd socket */
 };
 
 /* Who made the call, for the log lines and the explanations. */

@@ -72,7 +72,8 @@ _Static_assert(sizeof(struct lr_keep_msg) == 200, "one layout for 32- and 64-bit
 struct lr_keep_outcome {
 	char from[320]; /* adopted or kept: "the keeper (pid N)", "systemd fd 3 \"web\"" */
 	char why[320];  /* not: why, or "" when there was simply nothing to take */
-	bool no_keeper; /* neither a keeper nor systemd's sockets: say so once a process */
+	bool no_keeper; /* neither a keeper nor systemd's sockets: said once a process
+			   (LR_SAID_NO_KEEPER, kept by the front end) */
 };
 
 /* len bytes as one message over a connected AF_UNIX socket, with fd (or

@@ -11,9 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Written by lr_sd_capture once, before the program's own code runs; after
- * that only held[] changes, when the program puts a file at a held number
- * (lr_sd_move_from, from any of its threads): hence atomic. */
+/* The sockets systemd passed to the process libreuse runs in: one set an
+ * address space, as LISTEN_PID names one process (the library's host, or
+ * the supervisor, which systemd started; its programs get theirs through
+ * it). Written by lr_sd_capture once, at that process's start, before the
+ * program's own code runs; after that only held[] changes, when the program
+ * puts a file at a held number (lr_sd_move_from, from any of its threads):
+ * hence atomic. */
 int lr_sd_held_count;
 static int passed[LR_SD_MAX]; /* the number systemd gave it: what lines say */
 static atomic_int held[LR_SD_MAX];

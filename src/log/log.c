@@ -24,8 +24,10 @@
 /* Where syslog daemons listen (glibc's _PATH_LOG). */
 #define LR_SYSLOG_PATH "/dev/log"
 
-/* The copy of the host's original stderr, shared by every stderr sink:
- * set under stderr_once, then only by lr_fdref's retaking (see retake). */
+/* The copy of the original stderr of the process libreuse runs in (the
+ * host's, or the supervisor's own), shared by every stderr sink: one an
+ * address space, as fd 2 is. Set under stderr_once, then only by lr_fdref's
+ * retaking (see retake). */
 static struct lr_fdref stderr_ref = { .fd = -1, .retaking = ATOMIC_FLAG_INIT };
 static pthread_once_t stderr_once = PTHREAD_ONCE_INIT;
 

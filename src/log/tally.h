@@ -1,5 +1,7 @@
-/* What libreuse did in this process, counted for the summary line it writes
- * at exit (level "actions" and above). */
+/* What libreuse did, counted for the summary line it writes at exit (level
+ * "actions" and above): one count per address space, so the library's are
+ * its process's (a fork child starts again from zero: state.c), and the
+ * supervisor's are of its whole run, every program it served together. */
 #ifndef LIBREUSE_TALLY_H
 #define LIBREUSE_TALLY_H
 
@@ -20,8 +22,8 @@ enum lr_tally_kind {
 	LR_TALLY_KINDS
 };
 
-/* Incremented by any thread with relaxed atomics; reset in a forked child
- * (its summary counts its own calls); read at exit. */
+/* Incremented by any thread with relaxed atomics; reset in the library's
+ * fork children (their summaries count their own calls); read at exit. */
 extern atomic_ulong lr_tally[LR_TALLY_KINDS];
 
 static inline void lr_tally_add(enum lr_tally_kind k)

@@ -5,6 +5,8 @@
 #include "real.h"
 #include "state.h"
 
+#include <stdatomic.h>
+
 static void mark(const struct lr_caller *who, int fd, uint16_t clear, uint16_t set)
 {
 	(void)who;
@@ -24,8 +26,18 @@ static int offer(const struct lr_caller *who, int fd, struct lr_keep_outcome *ou
 	return lr_keep_offer(fd, out);
 }
 
+/* The lines said once in this process (LR_SAID_*), from any thread. A fork
+ * child inherits them: it is not told again what its parent was. */
+static atomic_uint said;
+
+static bool first(const struct lr_caller *who, unsigned line)
+{
+	(void)who;
+	return !(atomic_fetch_or(&said, line) & line);
+}
+
 /* Its functions are the real ones, known only once resolved. */
-static struct lr_socket_ops ops = { .mark = mark, .adopt = adopt, .offer = offer };
+static struct lr_socket_ops ops = { .mark = mark, .adopt = adopt, .offer = offer, .first = first };
 
 struct lr_caller lr_shim = { .ops = &ops, .pid = 0, .euid = (uid_t)-1 };
 

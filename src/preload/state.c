@@ -12,6 +12,7 @@
 #include "tally.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,11 +30,10 @@ extern char *program_invocation_short_name;
 
 /* Set on the thread that is loading rules, so that anything libreuse's own
  * start-up does through the hooks (syslog's socket, a log file) passes
- * straight through instead of recursing into pthread_once. */
+ * straight through instead of waiting for its own start. */
 static __thread int in_start __attribute__((tls_model("initial-exec")));
 
-/* Written once by load_first under start_once, read-only afterwards. */
-static pthread_once_t start_once = PTHREAD_ONCE_INIT;
+/* Written once by load_first (see start), read-only afterwards. */
 static char program[NAME_MAX + 1];
 static char exe_name[NAME_MAX + 1];
 static struct lr_sink error_sink;
@@ -52,7 +53,6 @@ static atomic_long active[2];
 static atomic_flag reloading = ATOMIC_FLAG_INIT;
 static struct lr_loaded *retired;
 static unsigned retired_parity;
-static struct lr_file_id attempted; /* the rule file as last read, good or bad */
 /* Set with every publication of `current`; read by any hook. */
 atomic_bool lr_state_calls_logged;
 
@@ -62,15 +62,15 @@ static void publish_hint(const struct lr_loaded *l)
 			      memory_order_relaxed);
 }
 
-/* When the rule file is next looked at: claimed by the hook that finds it
- * due (compare-and-swap in lr_state_enter), read by any hook. */
-atomic_llong lr_state_next_check_ns;
+/* Set up by load_first; its look is claimed by the hook that finds it due
+ * (lr_state_enter), and made by the thread that then holds `reloading`. */
+struct lr_reload lr_state_reload;
 /* Set by load_first when it is done; a process that never opened an IP
  * socket has no rules to report on. Read by the socket() hook. */
 atomic_bool lr_state_started;
 
 
-/* Written once by load_first under start_once, read-only afterwards. */
+/* Written once by load_first (see start), read-only afterwards. */
 static struct lr_sources sources;
 
 /* A name cut at NAME_MAX: copied, not formatted (see tablecache.c). */
@@ -83,7 +83,7 @@ static void copy_name(char out[NAME_MAX + 1], const char *s)
 
 /* The basename of /proc/self/exe, read at most once, and only when a table
  * has rules naming a program or argv[0] is empty: called by load_first
- * (under start_once) or by the thread holding `reloading`, never both. */
+ * (see start) or by the thread holding `reloading`, never both. */
 static const char *exe_of(void)
 {
 	static bool read_once;
@@ -100,20 +100,91 @@ static const char *exe_of(void)
 	return exe_name[0] ? exe_name : NULL;
 }
 
-static struct lr_loaded *build(const struct lr_file_id *config)
+/* The reload's clock: the hooks' own, so that lr_state_check_due and the
+ * reload agree on when a look is due. */
+static long long now_ns(void)
 {
-	return lr_fetch(&sources, config, exe_of, program, &error_sink);
+	return lr_state_now_ns();
 }
+
+static void *build(void *ctx, const struct lr_file_id *config, struct lr_file_id *read)
+{
+	(void)ctx;
+	struct lr_loaded *l = lr_fetch(&sources, config, exe_of, program, &error_sink);
+	if (l)
+		lr_table_source_id(l->table, sources.config_path, read);
+	return l;
+}
+
+/* Frees the retired rules once no call can still hold them. */
+static bool reclaim(void)
+{
+	if (retired && atomic_load(&active[retired_parity]) == 0) {
+		lr_loaded_free(retired);
+		retired = NULL;
+	}
+	return retired == NULL;
+}
+
+static void swap(void *ctx, void *rules, bool first)
+{
+	(void)ctx;
+	struct lr_loaded *fresh = rules;
+	if (first) {
+		/* No call holds rules yet: nothing to narrow, nothing to retire. */
+		publish_hint(fresh);
+		atomic_store(&current, fresh);
+		lr_gate_open(fresh ? fresh->table : NULL);
+		return;
+	}
+	/* Publish, then flip: callers counted under the old parity may hold the
+	 * old rules; those after the flip cannot. */
+	lr_gate_narrow(fresh->table);
+	publish_hint(fresh);
+	struct lr_loaded *old = atomic_exchange(&current, fresh);
+	lr_gate_open(fresh->table);
+	unsigned e = atomic_fetch_add(&epoch, 1);
+	retired = old;
+	retired_parity = e & 1;
+	reclaim();
+}
+
+static void discard(void *ctx, void *rules)
+{
+	(void)ctx;
+	lr_loaded_free(rules);
+}
+
+static const struct lr_reload_ops reload_ops = {
+	.now_ns = now_ns, .build = build, .swap = swap, .discard = discard
+};
 
 /* A fork child noticed without pthread_atfork (a handler the host cannot
  * take back, run inside every fork it makes): one page the kernel zeroes in
  * a fork child (MADV_WIPEONFORK, Linux 4.14). A page of our own .bss, which
  * ld.so maps anonymous and private as the advice needs: no mapping of its
- * own to make. Set by load_first; after that written only by the hook that
- * finds it wiped, in the child's one thread. NULL where the kernel cannot
- * wipe it: then pthread_atfork after all. */
-static uint8_t fork_page[4096] __attribute__((aligned(4096)));
+ * own to make. Advised by the first hook to start (start_slow), before any
+ * thread claims the start. */
+enum { START_IDLE, START_RUNNING, START_WAITED, START_DONE };
+static struct {
+	/* 1 once load_first is done; 0 again in a fork child. After load_first
+	 * written only by the hook that finds it wiped, in the child's one
+	 * thread. */
+	volatile uint8_t mark;
+	/* START_*: who loads the rules, and whether anyone waits for it;
+	 * START_IDLE again in a fork child, which loads them itself if the
+	 * fork came while another thread was loading. */
+	atomic_int start;
+	uint8_t rest[4096 - 2 * sizeof(int)];
+} fork_page __attribute__((aligned(4096)));
+_Static_assert(sizeof(fork_page) == 4096, "the fork page is one page");
+/* &fork_page.mark once advised; NULL where the kernel cannot wipe it: then
+ * pthread_once and pthread_atfork after all. */
 static volatile uint8_t *fork_mark;
+/* Whether the fork page is advised: 0 not yet, 1 it is, -1 it cannot be.
+ * Written by the first hooks to start (the same answer from each). */
+static atomic_int advised;
+static pthread_once_t start_once = PTHREAD_ONCE_INIT;
 
 static void after_fork_child(void)
 {
@@ -139,14 +210,10 @@ static void load_first(void)
 	}
 	lr_keep_capture();
 	lr_caller_init(program);
-	attempted = lr_file_id_of(sources.config_path);
-	struct lr_loaded *first = build(&attempted);
-	publish_hint(first);
-	atomic_store(&current, first);
-	lr_gate_open(first ? first->table : NULL);
-	atomic_store(&lr_state_next_check_ns, lr_state_now_ns() + LR_RELOAD_INTERVAL_NS);
-	if (madvise(fork_page, sizeof(fork_page), MADV_WIPEONFORK) == 0) {
-		fork_mark = fork_page;
+	lr_reload_init(&lr_state_reload, sources.config_path, &error_sink, &reload_ops, NULL);
+	lr_reload_run(&lr_state_reload);
+	if (atomic_load(&advised) > 0) {
+		fork_mark = &fork_page.mark;
 		fork_mark[0] = 1;
 	} else {
 		pthread_atfork(NULL, NULL, after_fork_child);
@@ -155,13 +222,53 @@ static void load_first(void)
 	in_start = 0;
 }
 
-/* pthread_once only until the rules were loaded: afterwards every hook pays
- * one load instead of a call. In a fork child of a process still loading,
- * `started` is false and pthread_once sees to the load (see forkstress). */
+static void futex(atomic_int *addr, int op, int val)
+{
+	syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
+}
+
+/* The start's once: pthread_once's, but for its end, which in glibc wakes
+ * waiters with a system call whether there are any or not (one of each
+ * process's first socket call). Its state is on the fork page: in a fork
+ * child of a process still loading it is idle again, and the child loads
+ * the rules itself, as pthread_once would (see forkstress). */
+static void __attribute__((noinline)) start_slow(void)
+{
+	int a = atomic_load(&advised);
+	if (!a) {
+		a = madvise(&fork_page, sizeof(fork_page), MADV_WIPEONFORK) == 0 ? 1 : -1;
+		atomic_store(&advised, a);
+	}
+	if (a < 0) {
+		pthread_once(&start_once, load_first);
+		return;
+	}
+	for (;;) {
+		int s = atomic_load(&fork_page.start);
+		if (s == START_DONE)
+			return;
+		if (s == START_IDLE) {
+			if (!atomic_compare_exchange_strong(&fork_page.start, &s, START_RUNNING))
+				continue;
+			load_first();
+			if (atomic_exchange(&fork_page.start, START_DONE) == START_WAITED)
+				futex(&fork_page.start, FUTEX_WAKE_PRIVATE, INT_MAX);
+			return;
+		}
+		/* Another thread is loading: wait for it, saying so. */
+		if (s == START_RUNNING &&
+		    !atomic_compare_exchange_strong(&fork_page.start, &s, START_WAITED))
+			continue;
+		futex(&fork_page.start, FUTEX_WAIT_PRIVATE, START_WAITED);
+	}
+}
+
+/* Only until the rules were loaded: afterwards every hook pays one load
+ * instead of a call. */
 static inline void start(void)
 {
 	if (!atomic_load_explicit(&lr_state_started, memory_order_acquire))
-		pthread_once(&start_once, load_first);
+		start_slow();
 }
 
 int lr_state_start_at(int fd)
@@ -173,54 +280,15 @@ int lr_state_start_at(int fd)
 	return fd;
 }
 
-/* Frees the retired rules once no call can still hold them. */
-static bool reclaim(void)
-{
-	if (retired && atomic_load(&active[retired_parity]) == 0) {
-		lr_loaded_free(retired);
-		retired = NULL;
-	}
-	return retired == NULL;
-}
-
+/* The look a hook claimed: skipped while the rules a previous reload
+ * retired are still held (the next second's look tries again). */
 static void maybe_reload(void)
 {
 	if (atomic_flag_test_and_set(&reloading))
 		return;
 	in_start = 1;
-	struct lr_file_id id = lr_file_id_of(sources.config_path);
-	if (reclaim() && !lr_file_id_equal(&id, &attempted) && !lr_file_being_written(&id)) {
-		attempted = id;
-		struct lr_loaded *fresh = id.exists ? build(&id) : NULL;
-		if (!id.exists)
-			lr_log_parts(&error_sink, sources.config_path,
-				     ": rule file removed; keeping the rules in force", NULL);
-		struct lr_file_id used;
-		if (fresh && lr_table_source_id(fresh->table, sources.config_path, &used)) {
-			/* The compiler read one version whole (config.c reads a file
-			 * rewritten under it again): the one it read is the one in
-			 * force, and a newer one is read at the next check. An empty
-			 * one may be a write in progress: read it again then. */
-			attempted = used;
-			if (lr_file_being_written(&used)) {
-				lr_loaded_free(fresh);
-				fresh = NULL;
-				attempted.size = -1; /* matches no file: read again */
-			}
-		}
-		if (fresh) {
-			/* Publish, then flip: callers counted under the old parity may
-			 * hold the old rules; those after the flip cannot. */
-			lr_gate_narrow(fresh->table);
-			publish_hint(fresh);
-			struct lr_loaded *old = atomic_exchange(&current, fresh);
-			lr_gate_open(fresh->table);
-			unsigned e = atomic_fetch_add(&epoch, 1);
-			retired = old;
-			retired_parity = e & 1;
-			reclaim();
-		}
-	}
+	if (reclaim())
+		lr_reload_run(&lr_state_reload);
 	in_start = 0;
 	atomic_flag_clear(&reloading);
 }
@@ -264,10 +332,7 @@ struct lr_loaded *lr_state_enter(struct lr_guard *g)
 		return NULL;
 	start();
 	note_fork();
-	long long now = lr_state_now_ns();
-	long long due = atomic_load_explicit(&lr_state_next_check_ns, memory_order_relaxed);
-	if (now >= due && atomic_compare_exchange_strong(&lr_state_next_check_ns, &due,
-							 now + LR_RELOAD_INTERVAL_NS))
+	if (lr_state_check_due() && lr_reload_claim(&lr_state_reload))
 		maybe_reload();
 	return hold(g);
 }
@@ -285,11 +350,6 @@ void lr_state_leave(struct lr_guard *g)
 	atomic_fetch_sub(&active[g->parity], 1);
 }
 
-const char *lr_state_program(void)
-{
-	return program;
-}
-
 #ifdef __GLIBC__
 /* glibc calls ELF constructors with (argc, argv, envp): envp is the
  * environment the process started with, even if a dependency's constructor
@@ -299,6 +359,11 @@ __attribute__((constructor)) static void lr_state_constructor(int argc, char **a
 {
 	(void)argc;
 	(void)argv;
+	/* Loaded by another libc's loader (libc.c's constructor, which runs
+	 * first, says so), the arguments are whatever its registers held:
+	 * musl's, which passes none. */
+	if (lr_libc_foreign)
+		envp = NULL;
 #else
 __attribute__((constructor)) static void lr_state_constructor(void)
 {

@@ -5,6 +5,7 @@
 #define LIBREUSE_STATE_H
 
 #include "act.h"
+#include "reload.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -35,7 +36,9 @@ static inline long long lr_state_now_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-extern atomic_llong lr_state_next_check_ns;
+/* The reload of the rules in force (src/core/reload.c): set up by the
+ * first load, claimed by the hook that finds it due, read by any hook. */
+extern struct lr_reload lr_state_reload;
 
 /* Whether the rule file is due to be looked at again: a call that takes
  * the gate's short way asks this, and takes the full path when it is (its
@@ -43,8 +46,7 @@ extern atomic_llong lr_state_next_check_ns;
  * matches still sees a new rule within a second. */
 static inline bool lr_state_check_due(void)
 {
-	return lr_state_now_ns() >=
-	       atomic_load_explicit(&lr_state_next_check_ns, memory_order_relaxed);
+	return lr_reload_due(&lr_state_reload, lr_state_now_ns());
 }
 
 /* As lr_state_enter, but never the one to load or reload the rules (for
@@ -60,9 +62,5 @@ static inline bool lr_state_logs_calls(void)
 {
 	return atomic_load_explicit(&lr_state_calls_logged, memory_order_relaxed);
 }
-
-/* The program's name for log lines (argv[0]'s basename, else the
- * executable's). */
-const char *lr_state_program(void);
 
 #endif

@@ -311,7 +311,14 @@ static int offer(const struct lr_caller *who, int fd, struct lr_keep_outcome *ou
 	return keeper.len && lr_keeper_offer(&keeper, fd, out);
 }
 
+/* Each program it serves is told once what a process is told once. */
+static bool first(const struct lr_caller *who, unsigned said)
+{
+	return lr_proc_first(who->pid, said);
+}
+
 static const struct lr_socket_ops ops = {
+	.first = first,
 	.bind = bind_as_program,
 	.connect = connect_as_program,
 	.setsockopt = setsockopt_as_program,

@@ -2,7 +2,9 @@
 
 #include "child.h"
 #include "fileid.h"
+#include "reload.h"
 #include "table.h"
+#include "tablecache.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,16 +35,15 @@ static struct lr_sink *errors;
 static struct lr_traps installed; /* what the filter traps */
 
 /* The table every program's rules are a view of, compiled again when the
- * rule file changes (looked at most once a second, as the library does), and
- * what it was compiled from; under `lock`. A replaced table and its views
- * stay allocated: a handler may still be using a copy of a process's rules
- * (struct lr_proc), and nothing counts those. A reload costs one table. */
+ * rule file changes (src/core/reload.c, as the library does); under `lock`.
+ * A replaced table and its views stay allocated: a handler may still be
+ * using a copy of a process's rules (struct lr_proc), and nothing counts
+ * those. A reload costs one table. */
 static void *image;
 static size_t image_len;
-static bool compiled;
 static unsigned generation;
-static struct lr_file_id attempted;
-static long long next_check_ns;
+/* Set up by lr_procs_init; claimed and run under `lock`. */
+static struct lr_reload reload;
 
 static long long now_ns(void)
 {
@@ -86,52 +87,83 @@ static void say_untrapped(const void *img, size_t len)
 	}
 }
 
-/* Under `lock`: compiles the table the first time, and again once the rule
- * file changed; a bad new file keeps the table in force. */
-static void reload_locked(void)
+/* A compiled image, between build and swap. */
+struct built {
+	void *image;
+	size_t len;
+};
+
+/* The rule file as the compiler read it, recorded in the image. */
+static void image_source_id(const struct built *b, struct lr_file_id *read)
 {
-	long long now = now_ns();
-	if (compiled && now < next_check_ns)
-		return;
-	next_check_ns = now + LR_RELOAD_INTERVAL_NS;
-	struct lr_file_id id = lr_file_id_of(sources->config_path);
-	if (compiled && (lr_file_id_equal(&id, &attempted) || lr_file_being_written(&id)))
-		return;
-	bool first = !compiled;
-	compiled = true;
-	attempted = id;
-	if (!first && !id.exists) {
-		lr_log_parts(errors, sources->config_path,
-			     ": rule file removed; keeping the rules in force", NULL);
-		return;
+	struct lr_table view;
+	const char *why;
+	if (lr_table_open(&view, b->image, b->len, NULL, NULL, NULL, &why) == 0) {
+		lr_table_source_id(&view, sources->config_path, read);
+		lr_table_close(&view);
 	}
+}
+
+static void *build(void *ctx, const struct lr_file_id *id, struct lr_file_id *read)
+{
+	(void)ctx;
+	(void)id; /* the compiler reads the file itself, and records what it read */
 	char msg[1536];
-	void *fresh = NULL;
-	size_t len = 0;
-	enum lr_make_result r = lr_table_make(sources, &fresh, &len, msg, sizeof(msg));
+	struct built *b = calloc(1, sizeof(*b));
+	if (!b) {
+		lr_log_message(errors, "out of memory while loading the rules; rules not applied");
+		return NULL;
+	}
+	enum lr_make_result r = lr_table_make(sources, &b->image, &b->len, msg, sizeof(msg));
 	if (r == LR_MAKE_ERROR || (r == LR_MAKE_NOTHING && msg[0]))
 		lr_log_message(errors, msg);
-	if (r == LR_MAKE_ERROR && !first)
-		return;
-	struct lr_file_id after = lr_file_id_of(sources->config_path);
-	if (!first && !lr_file_id_equal(&id, &after)) {
-		/* Rewritten while we read it: read it again next time. */
-		free(fresh);
-		attempted.size = -1;
-		return;
+	if (r != LR_MAKE_OK) {
+		free(b->image);
+		free(b);
+		return NULL;
 	}
+	image_source_id(b, read);
+	return b;
+}
+
+static void swap(void *ctx, void *fresh, bool first)
+{
+	(void)ctx;
+	struct built *b = fresh;
 	if (!first)
-		say_untrapped(fresh, len);
-	image = fresh;
-	image_len = len;
+		say_untrapped(b->image, b->len);
+	image = b ? b->image : NULL;
+	image_len = b ? b->len : 0;
+	free(b);
 	generation++;
 	memset(programs, 0, sizeof(programs));
+}
+
+static void discard(void *ctx, void *fresh)
+{
+	(void)ctx;
+	struct built *b = fresh;
+	free(b->image);
+	free(b);
+}
+
+static const struct lr_reload_ops reload_ops = {
+	.now_ns = now_ns, .build = build, .swap = swap, .discard = discard
+};
+
+/* Under `lock`: the first rules, then a look at the rule file at most once
+ * an interval. */
+static void reload_locked(void)
+{
+	if (lr_reload_claim(&reload))
+		lr_reload_run(&reload);
 }
 
 void lr_procs_init(const struct lr_sources *src, struct lr_sink *err, struct lr_traps *traps)
 {
 	sources = src;
 	errors = err;
+	lr_reload_init(&reload, src->config_path, err, &reload_ops, NULL);
 	pthread_mutex_lock(&lock);
 	reload_locked();
 	traps_of_image(image, image_len, &installed);

@@ -20,10 +20,8 @@ struct lr_proc {
 	unsigned gen;             /* the table generation `loaded` is of */
 	uid_t euid;
 	uint64_t capeff;
-	unsigned said; /* LR_SAID_* lines said once per process */
+	unsigned said; /* LR_SAID_* lines (act.h) said once per process */
 };
-
-enum { LR_SAID_IO_URING = 1 };
 
 /* Once, before any call is handled: where the rules come from, and where
  * errors in them are said. Reads the rules, and says which calls they can

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "act.h"
+#include "addrparse.h"
 #include "compiled.h"
 #include "sockbits.h"
 #include "tally.h"
@@ -43,6 +44,7 @@ static struct fake {
 	int adopts, offers;
 	struct lr_keep_sock want;
 	const char *want_name;
+	unsigned said; /* LR_SAID_* this fake process was told, as a front end keeps them */
 } fake;
 
 static int fake_bind(int fd, const struct sockaddr *sa, socklen_t len)
@@ -111,7 +113,16 @@ static int fake_offer(const struct lr_caller *who, int fd, struct lr_keep_outcom
 	return fake.offer_ok;
 }
 
+static bool fake_first(const struct lr_caller *who, unsigned said)
+{
+	(void)who;
+	bool first = !(fake.said & said);
+	fake.said |= said;
+	return first;
+}
+
 static const struct lr_socket_ops ops = {
+	.first = fake_first,
 	.bind = fake_bind,
 	.connect = fake_connect,
 	.setsockopt = fake_setsockopt,
@@ -692,8 +703,8 @@ static void lines_of_their_own(void **state)
 	assert_int_equal(line_count(), 2);
 }
 
-/* At level "all" the first TCP listener earns the verdict, once. Once a
- * process: no test before this one listens at level "all". */
+/* At level "all" the first TCP listener earns the verdict, once: once a
+ * process, as the front end's record (here the fake's) says. */
 static void listen_verdict(void **state)
 {
 	(void)state;

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "addrparse.h"
+#include "compile.h"
 #include "rules.h"
 #include "table.h"
 

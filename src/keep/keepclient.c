@@ -2,16 +2,20 @@
 
 #include "errname.h"
 #include "fmt.h"
+#include "rules.h"
 #include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A keeper that does not answer within this long is taken as gone. */
@@ -42,16 +46,43 @@ void lr_keep_say(char *out, size_t n, const char *a, const char *b, long num, co
 	out[buf.len] = '\0';
 }
 
-/* One request on a fresh connection; -1 when the keeper cannot be reached
- * (errno says why). */
-static int ask(const struct lr_keeper_addr *k, struct lr_keep_msg *m, int send_fd, int *recv_fd)
+/* poll for the keeper's answer, for LR_KEEPER_TIMEOUT_S: the program's
+ * signals interrupt it, and it goes on for what is left, timed from the
+ * first of them (the clock is read only then: at most twice the timeout
+ * in all). */
+static int wait_answer(struct pollfd *p)
 {
-	int s = lr_sys.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	const int limit = LR_KEEPER_TIMEOUT_S * 1000;
+	struct timespec t0, now;
+	bool timed = false;
+	int n, left = limit;
+	while ((n = poll(p, 1, left)) < 0 && errno == EINTR) {
+		clock_gettime(CLOCK_MONOTONIC, timed ? &now : &t0);
+		if (!timed) {
+			timed = true;
+			continue;
+		}
+		long spent = (long)(now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+		left = limit - (int)spent;
+		if (left <= 0)
+			return 0;
+	}
+	return n;
+}
+
+/* One request on a fresh connection; -1 when the keeper cannot be reached
+ * (errno says why). The connection is left open at *conn when conn is
+ * given (the caller's to close: lr_keep_close_pair), else closed.
+ *
+ * Non-blocking, and one poll for the answer: a keeper that never answers
+ * still costs at most LR_KEEPER_TIMEOUT_S, for one system call where a
+ * timeout set each way took two. */
+static int ask(const struct lr_keeper_addr *k, struct lr_keep_msg *m, int send_fd, int *recv_fd,
+	       int *conn)
+{
+	int s = lr_sys.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
 		return -1;
-	struct timeval tv = { .tv_sec = LR_KEEPER_TIMEOUT_S };
-	lr_sys.setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	lr_sys.setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	struct sockaddr_un sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
@@ -59,16 +90,36 @@ static int ask(const struct lr_keeper_addr *k, struct lr_keep_msg *m, int send_f
 	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + k->len);
 	m->magic = LR_KEEP_MAGIC;
 	m->gen = k->gen;
-	int r = -1;
-	if (lr_sys.connect(s, (struct sockaddr *)&sa, len) == 0) {
+	int r = -1, c = lr_sys.connect(s, (struct sockaddr *)&sa, len);
+	if (c != 0 && errno == EAGAIN) {
+		/* The keeper's backlog is full (a storm of connections, which
+		 * it drains): wait for room, as long as for an answer. A rare
+		 * path: two calls more. */
+		struct timeval tv = { .tv_sec = LR_KEEPER_TIMEOUT_S };
+		lr_sys.setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		int fl = lr_sys_fcntl(s, F_GETFL, 0);
+		if (fl >= 0 && lr_sys_fcntl(s, F_SETFL, fl & ~O_NONBLOCK) == 0)
+			c = lr_sys.connect(s, (struct sockaddr *)&sa, len);
+	}
+	if (c == 0) {
 		/* A keeper that refuses us answers at once and hangs up, maybe
-		 * before our request is sent: its answer is read all the same. */
+		 * before our request is sent: its answer is read all the same.
+		 * One message on a fresh connection never waits for room. */
 		int sent = lr_keep_send(s, m, send_fd);
-		if (sent == 0 || errno == EPIPE || errno == ECONNRESET)
-			r = lr_keep_recv(s, m, recv_fd);
+		if (sent == 0 || errno == EPIPE || errno == ECONNRESET) {
+			struct pollfd p = { .fd = s, .events = POLLIN };
+			int n = wait_answer(&p);
+			if (n == 0)
+				errno = EAGAIN; /* what a receive timeout said */
+			if (n > 0)
+				r = lr_keep_recv(s, m, recv_fd);
+		}
 	}
 	int e = errno;
-	lr_sys.close(s);
+	if (conn && r == 0)
+		*conn = s;
+	else
+		lr_sys.close(s);
 	errno = e;
 	return r;
 }
@@ -91,7 +142,7 @@ static void said(struct lr_keep_outcome *out, const struct lr_keep_msg *m, int e
 }
 
 int lr_keeper_adopt(const struct lr_keeper_addr *k, const struct lr_keep_sock *want, int *fd,
-		    struct lr_keep_outcome *out)
+		    int *conn, struct lr_keep_outcome *out)
 {
 	int saved = errno;
 	struct lr_keep_msg m;
@@ -99,14 +150,15 @@ int lr_keeper_adopt(const struct lr_keeper_addr *k, const struct lr_keep_sock *w
 	m.op = LR_KEEP_ADOPT;
 	m.sock = *want;
 	*fd = -1;
-	int r = ask(k, &m, -1, fd);
+	*conn = -1;
+	int r = ask(k, &m, -1, fd, conn);
 	said(out, &m, r == 0 ? 0 : errno);
 	int ok = r == 0 && m.op == LR_KEEP_OK && *fd >= 0;
 	if (r == 0 && m.op == LR_KEEP_OK && *fd < 0)
 		lr_keep_say(out->why, sizeof(out->why), "not taken: the keeper sent no socket", NULL, -1, NULL);
-	if (!ok && *fd >= 0) {
-		lr_sys.close(*fd);
-		*fd = -1;
+	if (!ok) {
+		lr_keep_close_pair(*conn, *fd);
+		*fd = *conn = -1;
 	}
 	errno = saved;
 	return ok;
@@ -119,7 +171,7 @@ int lr_keeper_offer(const struct lr_keeper_addr *k, int fd, struct lr_keep_outco
 	memset(&m, 0, sizeof(m));
 	m.op = LR_KEEP_OFFER;
 	int back = -1;
-	int r = ask(k, &m, fd, &back);
+	int r = ask(k, &m, fd, &back, NULL);
 	if (back >= 0)
 		lr_sys.close(back);
 	said(out, &m, r == 0 ? 0 : errno);
@@ -134,7 +186,7 @@ int lr_keeper_board(const struct lr_keeper_addr *k, int *fd)
 	memset(&m, 0, sizeof(m));
 	m.op = LR_KEEP_BOARD;
 	*fd = -1;
-	int ok = ask(k, &m, -1, fd) == 0 && m.op == LR_KEEP_OK && *fd >= 0;
+	int ok = ask(k, &m, -1, fd, NULL) == 0 && m.op == LR_KEEP_OK && *fd >= 0;
 	if (!ok && *fd >= 0) {
 		lr_sys.close(*fd);
 		*fd = -1;
@@ -205,42 +257,35 @@ static void copy_options(int from, int to, int family, int type, uint32_t only)
 		lr_sys.setsockopt(to, SOL_SOCKET, SO_LINGER, &la, sizeof(la));
 }
 
-int lr_keep_fit_known(int fd, int td, int dd, int k, int tk, uint32_t only, char *why, size_t n)
+void lr_keep_fit_options(int fd, int k, const struct lr_keep_sock *want, uint32_t only)
 {
-	int dk = 0;
-	socklen_t l = sizeof(dk);
-	if (getsockopt(k, SOL_SOCKET, SO_DOMAIN, &dk, &l) != 0)
-		return 0;
-	if (td != tk || dd != dk) {
-		lr_keep_say(why, n, td != tk ? "not taken: the kept socket is of another type" :
-					       "not taken: the kept socket is of another address family",
-			    NULL, -1, NULL);
-		return 0;
-	}
-	copy_options(fd, k, dd, td, only);
-	return 1;
+	copy_options(fd, k, want->family, want->proto == LR_PROTO_TCP ? SOCK_STREAM : SOCK_DGRAM, only);
 }
 
-int lr_keep_fit_options(int fd, int k, uint32_t only, char *why, size_t n)
+void lr_keep_fit_mode(int k, int fl)
 {
-	int td = 0, tk = 0, dd = 0;
-	socklen_t l1 = sizeof(td), l2 = sizeof(tk), l3 = sizeof(dd);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &td, &l1) != 0 ||
-	    getsockopt(k, SOL_SOCKET, SO_TYPE, &tk, &l2) != 0 ||
-	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dd, &l3) != 0)
-		return 0;
-	return lr_keep_fit_known(fd, td, dd, k, tk, only, why, n);
-}
-
-int lr_keep_fit(int fd, int k, char *why, size_t n)
-{
-	int flflags = lr_sys_fcntl(fd, F_GETFL, 0);
-	if (flflags < 0 || !lr_keep_fit_options(fd, k, LR_KEEP_ALL_OPTIONS, why, n))
-		return 0;
 	/* File status flags live in the open file description, which the kept
 	 * socket shares with every holder: set only where the program's differ. */
 	int kfl = lr_sys_fcntl(k, F_GETFL, 0);
-	if (kfl >= 0 && (kfl & O_NONBLOCK) != (flflags & O_NONBLOCK))
-		lr_sys_fcntl(k, F_SETFL, (kfl & ~O_NONBLOCK) | (flflags & O_NONBLOCK));
-	return 1;
+	if (kfl >= 0 && (kfl & O_NONBLOCK) != (fl & O_NONBLOCK))
+		lr_sys_fcntl(k, F_SETFL, (kfl & ~O_NONBLOCK) | (fl & O_NONBLOCK));
+}
+
+void lr_keep_close_pair(int a, int b)
+{
+	int saved = errno;
+#ifdef SYS_close_range
+	/* A connection and the socket it brought are mostly at numbers next
+	 * to each other: one call closes both, and nothing else. */
+	if (a >= 0 && b >= 0 && (a - b == 1 || b - a == 1) &&
+	    syscall(SYS_close_range, (unsigned)(a < b ? a : b), (unsigned)(a < b ? b : a), 0u) == 0) {
+		errno = saved;
+		return;
+	}
+#endif
+	if (a >= 0)
+		lr_sys.close(a);
+	if (b >= 0)
+		lr_sys.close(b);
+	errno = saved;
 }

@@ -21,10 +21,12 @@ struct lr_keeper_addr {
  * library's: as the program started; neither in secure execution). */
 void lr_keeper_from_env(struct lr_keeper_addr *k, lr_getenv_fn *env);
 
-/* A kept socket for want: 1 with *fd (the caller's to close), 0 without,
- * out->why saying why when there was a reason. errno is preserved. */
+/* A kept socket for want: 1 with *fd, and the connection it came by left
+ * open at *conn (both the caller's to close, together: lr_keep_close_pair);
+ * 0 without, out->why saying why when there was a reason. errno is
+ * preserved. */
 int lr_keeper_adopt(const struct lr_keeper_addr *k, const struct lr_keep_sock *want, int *fd,
-		    struct lr_keep_outcome *out);
+		    int *conn, struct lr_keep_outcome *out);
 
 /* Hands the bound (TCP: listening) socket fd to the keeper: 1 kept, 0 not. */
 int lr_keeper_offer(const struct lr_keeper_addr *k, int fd, struct lr_keep_outcome *out);
@@ -33,22 +35,29 @@ int lr_keeper_offer(const struct lr_keeper_addr *k, int fd, struct lr_keep_outco
  * 0 without. errno is preserved. */
 int lr_keeper_board(const struct lr_keeper_addr *k, int *fd);
 
-/* Readies kept socket k to stand in for the program's fresh socket fd: the
- * same type and family (else 0, why says so), the options the program set
- * copied over, O_NONBLOCK as the program's. 1 when k fits. */
-int lr_keep_fit(int fd, int k, char *why, size_t n);
-/* The same, but O_NONBLOCK left as the shared file has it: for a front end
- * that keeps each process's mode itself (the library's keptmode.c), and
- * only the options of the mask `only` copied (bits of lr_keep_option_bit):
- * those the front end saw the program set. */
-int lr_keep_fit_options(int fd, int k, uint32_t only, char *why, size_t n);
+/* Readying kept socket k to stand in for the program's fresh socket fd.
+ * Its type and family need no asking: systemd's sockets and the keeper's
+ * are matched to want (lr_keep_same) by what the kernel said of them, and
+ * want is the program's socket as its front end knows it.
+ *
+ * The options of the mask `only` (bits of lr_keep_option_bit) copied from
+ * fd to k: those the front end saw the program set, each read and set, or
+ * LR_KEEP_ALL_OPTIONS for a front end that cannot tell, each set only where
+ * fd's and k's differ. */
+void lr_keep_fit_options(int fd, int k, const struct lr_keep_sock *want, uint32_t only);
+/* O_NONBLOCK of the file status flags fl (the program's socket's) set on
+ * k, whose file every holder shares: for a front end that does not keep
+ * each process's mode itself (the library does, for a TCP listener:
+ * keptmode.c). */
+void lr_keep_fit_mode(int k, int fl);
 
-/* The same, told what the caller knows already: fd's type td and family
- * dd, and k's type tk (only k's family is asked). */
-int lr_keep_fit_known(int fd, int td, int dd, int k, int tk, uint32_t only, char *why, size_t n);
+/* Closes a and b (either may be -1), errno preserved: one call when they
+ * are next to each other, as a connection and the socket it brought mostly
+ * are. */
+void lr_keep_close_pair(int a, int b);
 
-/* The bit of an option lr_keep_fit copies to a kept socket, or -1 for one
- * it does not. */
+/* The bit of an option lr_keep_fit_options copies to a kept socket, or -1
+ * for one it does not. */
 enum { LR_KEEP_LINGER_BIT = 22 };
 #define LR_KEEP_ALL_OPTIONS ((uint32_t)-1)
 int lr_keep_option_bit(int level, int name);

@@ -1,7 +1,9 @@
 /* Keeping listeners across restarts, from inside the program: a bind that a
  * keep rule matches is given the socket a keeper (or systemd) already holds
  * for that address, at the program's own fd number; a new listener is handed
- * to the keeper. Acts and reports; the log lines are the core's (act.c). */
+ * to the keeper. The client is both front ends' (src/keep/keeping.c); here is
+ * only how the library puts a socket at the program's fd. The log lines are
+ * the core's (act.c). */
 #ifndef LIBREUSE_KEEP_H
 #define LIBREUSE_KEEP_H
 

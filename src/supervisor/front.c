@@ -3,11 +3,10 @@
 #include "addr.h"
 #include "child.h"
 #include "fmt.h"
-#include "keepclient.h"
+#include "keeping.h"
 #include "kernel.h"
 #include "notify.h"
 #include "procs.h"
-#include "sdfds.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,13 +34,11 @@ static struct {
 } sockets[LR_SOCKETS];
 
 /* Set once by lr_front_init, before the workers start. */
-static struct lr_keeper_addr keeper;
 static int unprivileged_start = 1024;
 
 void lr_front_init(void)
 {
-	lr_keeper_from_env(&keeper, lr_getenv_own);
-	lr_sd_capture(lr_getenv_own);
+	lr_keeping_init(lr_getenv_own);
 	char buf[32];
 	int fd = open("/proc/sys/net/ipv4/ip_unprivileged_port_start", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
@@ -261,54 +258,42 @@ static bool program_cloexec(pid_t tgid, int fd)
 }
 
 /* Puts socket k into the program at the trapped call's fd number, the
- * program's own socket's options copied over (lr_keep_fit); closes k. */
-static int put_in_program(int fd, int k, struct lr_keep_outcome *out)
+ * program's own socket's options (every one: which it set is not seen
+ * here) and mode copied over. */
+static int put_in_program(void *ctx, int fd, int k, const struct lr_keep_sock *want,
+			  struct lr_keep_outcome *out)
 {
-	int ok = lr_keep_fit(fd, k, out->why, sizeof(out->why)) &&
-		 lr_notify_addfd(current->listener, current->id, k, current->target,
-				 program_cloexec(current->tgid, current->target)) == 0;
-	if (!ok && !out->why[0])
-		lr_keep_say(out->why, sizeof(out->why), "not taken: the socket could not be put in the program (",
-			    strerror(errno), -1, ")");
-	close(k);
-	return ok;
+	struct lr_trapped *t = ctx;
+	(void)out;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return 0;
+	lr_keep_fit_options(fd, k, want, LR_KEEP_ALL_OPTIONS);
+	lr_keep_fit_mode(k, fl);
+	return lr_notify_addfd(t->listener, t->id, k, t->target, program_cloexec(t->tgid, t->target)) == 0;
 }
+
+/* Asked first, systemd's copy or the keeper would hand over a socket
+ * nobody can put into the program. */
+static const char *cannot_put(void)
+{
+	return lr_kernel_has(LR_K_NOTIF_ADDFD)
+		       ? NULL
+		       : "not possible: this kernel cannot put a socket into a supervised program "
+			 "(SECCOMP_IOCTL_NOTIF_ADDFD, Linux 5.9)";
+}
+
+static const struct lr_keep_front keep_front = { .cannot = cannot_put, .put = put_in_program };
 
 static int adopt(const struct lr_caller *who, int fd, const struct lr_keep_sock *want,
 		 const char *name, struct lr_keep_outcome *out)
 {
-	(void)who;
-	memset(out, 0, sizeof(*out));
-	bool systemd = lr_sd_count() || name;
-	if ((systemd || keeper.len) && !lr_kernel_has(LR_K_NOTIF_ADDFD)) {
-		/* Asked first, systemd's copy or the keeper would hand over a
-		 * socket nobody can put into the program. */
-		lr_keep_say(out->why, sizeof(out->why),
-			    "not possible: this kernel cannot put a socket into a supervised program "
-			    "(SECCOMP_IOCTL_NOTIF_ADDFD, Linux 5.9)", NULL, -1, NULL);
-		return 0;
-	}
-	if (systemd) {
-		/* systemd started the supervisor: its sockets are held here,
-		 * whatever the program did with its own copies. */
-		int k = lr_sd_find(want, name, out);
-		if (k >= 0 && put_in_program(fd, k, out))
-			return 1;
-		if (name)
-			return 0;
-		out->from[0] = '\0';
-	}
-	out->no_keeper = !keeper.len && !lr_sd_count();
-	int k;
-	return keeper.len && lr_keeper_adopt(&keeper, want, &k, out) && put_in_program(fd, k, out);
+	return lr_keeping_adopt(&keep_front, who->ctx, fd, want, name, out);
 }
 
 static int offer(const struct lr_caller *who, int fd, struct lr_keep_outcome *out)
 {
-	(void)who;
-	memset(out, 0, sizeof(*out));
-	out->no_keeper = !keeper.len && !lr_sd_count();
-	return keeper.len && lr_keeper_offer(&keeper, fd, out);
+	return lr_keeping_offer(&keep_front, who->ctx, fd, out);
 }
 
 /* Each program it serves is told once what a process is told once. */

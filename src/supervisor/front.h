@@ -7,7 +7,6 @@
 #define LIBREUSE_FRONT_H
 
 #include "act.h"
-#include "keepclient.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -89,62 +89,83 @@ static bool append(char *buf, size_t n, const char *s)
 	return true;
 }
 
+/* --reuseaddr, --reuseport, --bind: one rule for every bind. */
+static int quick_bind_rule(const struct run_opts *o, char *out, size_t n)
+{
+	char part[PATH_MAX + 128];
+	if (!o->reuseaddr && !o->reuseport && !o->bind)
+		return 0;
+	append(out, n, "rules = ( { match = { op = \"bind\"; };");
+	if (o->reuseaddr)
+		append(out, n, " reuseaddr = true;");
+	if (o->reuseport)
+		append(out, n, " reuseport = true;");
+	if (o->bind) {
+		if (strchr(o->bind, '"') || strchr(o->bind, '\\')) {
+			lr_cli_error("--bind %s: not an address", o->bind);
+			return -1;
+		}
+		snprintf(part, sizeof(part), " rewrite = \"%s\";", o->bind);
+		append(out, n, part);
+	}
+	append(out, n, " } );\n");
+	return 0;
+}
+
+/* --log-file as the target the library opens: absolute, since the program
+ * may chdir before its first line. */
+static int quick_log_target(const char *file, char *out, size_t n)
+{
+	char part[PATH_MAX + 128], abs[PATH_MAX];
+	if (file[0] == '/') {
+		snprintf(abs, sizeof(abs), "%s", file);
+	} else {
+		char cwd[PATH_MAX / 2];
+		if (!getcwd(cwd, sizeof(cwd))) {
+			lr_cli_error("--log-file %s: cannot make it absolute", file);
+			return -1;
+		}
+		snprintf(abs, sizeof(abs), "%s/%s", cwd, file);
+	}
+	if (strchr(abs, '"') || strchr(abs, '\\')) {
+		lr_cli_error("--log-file %s: quotes and backslashes are not supported", abs);
+		return -1;
+	}
+	snprintf(part, sizeof(part), " target = \"%s\";", abs);
+	if (!append(out, n, part)) {
+		lr_cli_error("--log-file: path too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* --log, --log-file, --json: the log group. */
+static int quick_log(const struct run_opts *o, char *out, size_t n)
+{
+	char part[64];
+	if (!o->level && !o->log_file && !o->json)
+		return 0;
+	append(out, n, "log = {");
+	if (o->level) {
+		snprintf(part, sizeof(part), " level = \"%.32s\";", o->level);
+		append(out, n, part);
+	}
+	if (o->log_file && quick_log_target(o->log_file, out, n) != 0)
+		return -1;
+	if (o->json)
+		append(out, n, " format = \"json\";");
+	append(out, n, " };\n");
+	return 0;
+}
+
 /* The inline rules for the quick flags, or "" when none was given. Values
  * are checked by loading the text as the shim will, so a bad --bind is an
  * error here rather than a line in the program's stderr. */
 static int quick_rules(const struct run_opts *o, char *out, size_t n)
 {
-	char part[PATH_MAX + 128];
 	out[0] = '\0';
-	bool rule = o->reuseaddr || o->reuseport || o->bind;
-	if (rule) {
-		append(out, n, "rules = ( { match = { op = \"bind\"; };");
-		if (o->reuseaddr)
-			append(out, n, " reuseaddr = true;");
-		if (o->reuseport)
-			append(out, n, " reuseport = true;");
-		if (o->bind) {
-			if (strchr(o->bind, '"') || strchr(o->bind, '\\')) {
-				lr_cli_error("--bind %s: not an address", o->bind);
-				return -1;
-			}
-			snprintf(part, sizeof(part), " rewrite = \"%s\";", o->bind);
-			append(out, n, part);
-		}
-		append(out, n, " } );\n");
-	}
-	if (o->level || o->log_file || o->json) {
-		append(out, n, "log = {");
-		if (o->level) {
-			snprintf(part, sizeof(part), " level = \"%.32s\";", o->level);
-			append(out, n, part);
-		}
-		if (o->log_file) {
-			char abs[PATH_MAX];
-			if (o->log_file[0] == '/') {
-				snprintf(abs, sizeof(abs), "%s", o->log_file);
-			} else {
-				char cwd[PATH_MAX / 2];
-				if (!getcwd(cwd, sizeof(cwd))) {
-					lr_cli_error("--log-file %s: cannot make it absolute", o->log_file);
-					return -1;
-				}
-				snprintf(abs, sizeof(abs), "%s/%s", cwd, o->log_file);
-			}
-			if (strchr(abs, '"') || strchr(abs, '\\')) {
-				lr_cli_error("--log-file %s: quotes and backslashes are not supported", abs);
-				return -1;
-			}
-			snprintf(part, sizeof(part), " target = \"%s\";", abs);
-			if (!append(out, n, part)) {
-				lr_cli_error("--log-file: path too long");
-				return -1;
-			}
-		}
-		if (o->json)
-			append(out, n, " format = \"json\";");
-		append(out, n, " };\n");
-	}
+	if (quick_bind_rule(o, out, n) != 0 || quick_log(o, out, n) != 0)
+		return -1;
 	if (o->dry_run)
 		append(out, n, "dry_run = true;\n");
 	if (o->keep)
@@ -247,6 +268,53 @@ static int find_library(enum lib_kind kind, char *out, size_t n)
 
 enum run_mode { MODE_AUTO, MODE_PRELOAD, MODE_SECCOMP };
 
+/* Why LD_PRELOAD cannot reach a program (e, its ELF facts; kind, its
+ * library's kind), in words that follow "is", or NULL when it can; nolib
+ * holds the text of one reason. */
+static const char *why_not_preload(const struct lr_elf_info *e, enum lib_kind kind, char *nolib, size_t n)
+{
+	char lib[PATH_MAX];
+	bool i386 = kind == LIB_I386;
+	bool x32 = e->is_elf && e->is_32 && e->machine == EM_X86_64;
+	nolib[0] = '\0';
+	if (kind != LIB_GLIBC && !e->is_static && !e->is_go && find_library(kind, lib, sizeof(lib)) != 0)
+		snprintf(nolib, n,
+			 "a %s program, and no %s libreuse.so is installed (looked next to this program "
+			 "and in %s)", i386 ? "32-bit (i386)" : "musl", i386 ? "32-bit" : "musl",
+			 i386 ? LR_LIBDIR32 : LR_LIBDIRMUSL);
+	return !e->is_elf ? NULL
+	       : e->is_go ? "a Go program (Go makes its socket system calls itself, "
+			    "not through libc)"
+	       : e->is_static ? "statically linked (there is no dynamic loader to preload "
+				"libreuse)"
+	       : x32 ? "an x32 program (no libreuse.so is built for its ABI)"
+	       : nolib[0] ? nolib
+			  : NULL;
+}
+
+/* A set-ID program, or one with file capabilities: what that means under
+ * the way chosen, warned of. */
+static void warn_privileged(const char *path, enum run_mode mode)
+{
+	struct stat st;
+	bool setid = stat(path, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID));
+	bool caps = !setid && getxattr(path, "security.capability", NULL, 0) > 0;
+	if ((setid || caps) && mode == MODE_SECCOMP)
+		fprintf(stderr, "libreuse: warning: %s %s: under the seccomp supervisor no_new_privs stops "
+				"it gaining privileges, so it runs with yours\n",
+			path, setid ? ((st.st_mode & S_ISUID) ? "is set-user-ID" : "is set-group-ID")
+				    : "has file capabilities");
+	else if (setid)
+		fprintf(stderr, "libreuse: warning: %s is set-%s-ID: the dynamic loader ignores LD_PRELOAD "
+				"from the environment for it, so libreuse will not be loaded (only a library "
+				"installed in a system directory and /etc/ld.so.preload reach it)\n",
+			path, (st.st_mode & S_ISUID) ? "user" : "group");
+	else if (caps)
+		fprintf(stderr, "libreuse: warning: %s has file capabilities: the dynamic loader runs it in "
+				"secure mode and ignores LD_PRELOAD, so libreuse will not be loaded\n",
+			path);
+}
+
 /* Which way reaches CMD, said in plain words: LD_PRELOAD of the library of
  * its kind (*kind: glibc x86-64, i386 or musl) for a dynamically linked
  * program, the seccomp supervisor for a static or Go one, an x32 one, or
@@ -254,7 +322,7 @@ enum run_mode { MODE_AUTO, MODE_PRELOAD, MODE_SECCOMP };
  * then what that way cannot do is warned of). */
 static enum run_mode choose(const char *cmd, enum run_mode forced, enum lib_kind *kind)
 {
-	char path[PATH_MAX], lib32[PATH_MAX];
+	char path[PATH_MAX];
 	*kind = LIB_GLIBC;
 	if (!lr_exec_resolve(cmd, path, sizeof(path)))
 		return forced == MODE_SECCOMP ? MODE_SECCOMP : MODE_PRELOAD; /* execvp will say so */
@@ -274,24 +342,9 @@ static enum run_mode choose(const char *cmd, enum run_mode forced, enum lib_kind
 			path, e.machine);
 		return forced == MODE_SECCOMP ? MODE_SECCOMP : MODE_PRELOAD;
 	}
-	bool i386 = e.is_elf && e.machine == EM_386;
-	bool musl = e.is_elf && lr_elf_is_musl(&e);
-	*kind = i386 ? LIB_I386 : musl ? LIB_MUSL : LIB_GLIBC;
-	bool x32 = e.is_elf && e.is_32 && e.machine == EM_X86_64;
-	char nolib[PATH_MAX + 160] = "";
-	if (*kind != LIB_GLIBC && !e.is_static && !e.is_go && find_library(*kind, lib32, sizeof(lib32)) != 0)
-		snprintf(nolib, sizeof(nolib),
-			 "a %s program, and no %s libreuse.so is installed (looked next to this program "
-			 "and in %s)", i386 ? "32-bit (i386)" : "musl", i386 ? "32-bit" : "musl",
-			 i386 ? LR_LIBDIR32 : LR_LIBDIRMUSL);
-	const char *what = !e.is_elf ? NULL
-			   : e.is_go ? "a Go program (Go makes its socket system calls itself, "
-				       "not through libc)"
-			   : e.is_static ? "statically linked (there is no dynamic loader to preload "
-					   "libreuse)"
-			   : x32 ? "an x32 program (no libreuse.so is built for its ABI)"
-			   : nolib[0] ? nolib
-				      : NULL;
+	*kind = e.is_elf && e.machine == EM_386 ? LIB_I386 : e.is_elf && lr_elf_is_musl(&e) ? LIB_MUSL : LIB_GLIBC;
+	char nolib[PATH_MAX + 160];
+	const char *what = why_not_preload(&e, *kind, nolib, sizeof(nolib));
 	enum run_mode mode = forced != MODE_AUTO ? forced : what ? MODE_SECCOMP : MODE_PRELOAD;
 	if (what && forced == MODE_PRELOAD)
 		fprintf(stderr, "libreuse: warning: %s is %s: LD_PRELOAD cannot change or see its calls "
@@ -301,23 +354,7 @@ static enum run_mode choose(const char *cmd, enum run_mode forced, enum lib_kind
 		fprintf(stderr, "libreuse: %s is %s: applying the rules from outside it, by seccomp user "
 				"notification\n",
 			path, what);
-	struct stat st;
-	bool setid = stat(path, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID));
-	bool caps = !setid && getxattr(path, "security.capability", NULL, 0) > 0;
-	if ((setid || caps) && mode == MODE_SECCOMP)
-		fprintf(stderr, "libreuse: warning: %s %s: under the seccomp supervisor no_new_privs stops "
-				"it gaining privileges, so it runs with yours\n",
-			path, setid ? ((st.st_mode & S_ISUID) ? "is set-user-ID" : "is set-group-ID")
-				    : "has file capabilities");
-	else if (setid)
-		fprintf(stderr, "libreuse: warning: %s is set-%s-ID: the dynamic loader ignores LD_PRELOAD "
-				"from the environment for it, so libreuse will not be loaded (only a library "
-				"installed in a system directory and /etc/ld.so.preload reach it)\n",
-			path, (st.st_mode & S_ISUID) ? "user" : "group");
-	else if (caps)
-		fprintf(stderr, "libreuse: warning: %s has file capabilities: the dynamic loader runs it in "
-				"secure mode and ignores LD_PRELOAD, so libreuse will not be loaded\n",
-			path);
+	warn_privileged(path, mode);
 	return mode;
 }
 

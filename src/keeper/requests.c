@@ -66,7 +66,7 @@ static size_t state_text(struct keeper *k, char *out, size_t n)
 			len += w > 0 ? (size_t)w : 0;                                   \
 		}                                                                       \
 	} while (0)
-	PUT("keeper: pid %d, generation %u last started, %u lr_restart_ask(s) carried out, %u failed%s\n",
+	PUT("keeper: pid %d, generation %u last started, %u restart(s) carried out, %u failed%s\n",
 	    (int)k->self, k->last_gen, k->restarts_done, k->restarts_failed,
 	    k->quitting ? ", stopping" : "");
 	for (int i = 0; i < LR_INSTANCES; i++) {

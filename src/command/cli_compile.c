@@ -115,108 +115,141 @@ __attribute__((visibility("default"))) int __lsan_is_turned_off(void)
 }
 #endif
 
-int lr_cli_compile(int argc, char **argv)
+/* What compile was asked: as the library's helper or not, the rule file,
+ * and what the library told its helper. */
+struct compile_args {
+	bool helper;
+	const char *file;
+	struct helper_ask ask;
+};
+
+/* The arguments; -1 to go on, else the status compile exits with. */
+static int parse_compile(int argc, char **argv, struct compile_args *a)
 {
-	if (lr_cli_wants_help(argc, argv)) {
-		fputs(usage, stdout);
-		return LR_EXIT_OK;
-	}
-	bool helper = false;
-	const char *file = NULL;
-	struct helper_ask ask = { 0 };
+	memset(a, 0, sizeof(*a));
+	struct helper_ask *ask = &a->ask;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--helper") == 0) {
-			helper = true;
+			a->helper = true;
 		} else if (strcmp(argv[i], "--stdin") == 0) {
-			ask.from_stdin = true;
+			ask->from_stdin = true;
 		} else if (strcmp(argv[i], "--from-env") == 0) {
-			ask.from_env = true;
+			ask->from_env = true;
 		} else if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc) {
-			ask.rules = argv[++i];
+			ask->rules = argv[++i];
 		} else if (strcmp(argv[i], "--cache-dir") == 0 && i + 1 < argc) {
-			ask.cache_dir = argv[++i];
+			ask->cache_dir = argv[++i];
 		} else if (strcmp(argv[i], "--as") == 0 && i + 1 < argc) {
-			ask.as = argv[++i];
+			ask->as = argv[++i];
 		} else if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
 			   i + 1 < argc) {
-			file = argv[++i];
+			a->file = argv[++i];
 		} else {
 			lr_cli_error("compile: unknown argument '%s'", argv[i]);
 			fputs(usage, stderr);
 			return LR_EXIT_USAGE;
 		}
 	}
-	if (helper) {
+	return -1;
+}
+
+/* As the library's helper: its signals as a command's, its ids checked, its
+ * sources as the library asked. -1 to go on, else its exit status. */
+static int helper_start(const struct compile_args *a, struct lr_sources *src)
+{
 #ifdef LR_SANITIZER_RUNTIME
-		running_as_helper = 1;
+	running_as_helper = 1;
 #endif
-		/* Started with every signal blocked (see src/preload/helper.c). */
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Started with every signal blocked (see src/preload/helper.c). */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	const char *why = helper_ids_differ(a->ask.as);
+	if (why) {
+		write_all(1, why, strlen(why));
+		write_all(1, "\n", 1);
+		return LR_EXIT_FAIL;
 	}
-	struct lr_sources src;
+	if (helper_sources(&a->ask, a->file, src) != 0) {
+		write_all(1, "out of memory\n", 14);
+		return LR_EXIT_FAIL;
+	}
+	return -1;
+}
+
+/* As a command: the sources this environment gives (and -c). -1 to go on,
+ * else its exit status. */
+static int command_start(const struct compile_args *a, struct lr_sources *src)
+{
+	const struct helper_ask *ask = &a->ask;
+	if (ask->from_stdin || ask->from_env || ask->rules || ask->cache_dir || ask->as) {
+		lr_cli_error("compile: --stdin, --from-env, --rules, --cache-dir and --as go with --helper");
+		return LR_EXIT_USAGE;
+	}
+	if (a->file)
+		setenv("LIBREUSE_CONFIG", a->file, 1);
+	if (lr_sources_find(src, lr_getenv_own) != 0) {
+		lr_cli_error("compile: out of memory");
+		return LR_EXIT_FAIL;
+	}
+	return -1;
+}
+
+/* No table made: said to the library (which says it as the program's
+ * line) or to the user. No rules at all is no error for the command. */
+static int not_made(bool helper, enum lr_make_result r, char *msg, size_t n, const struct lr_sources *src)
+{
 	if (helper) {
-		const char *why = helper_ids_differ(ask.as);
-		if (why) {
-			write_all(1, why, strlen(why));
-			write_all(1, "\n", 1);
-			return LR_EXIT_FAIL;
-		}
-		if (helper_sources(&ask, file, &src) != 0) {
-			write_all(1, "out of memory\n", 14);
-			return LR_EXIT_FAIL;
-		}
+		if (!msg[0])
+			snprintf(msg, n, "%s: no such rule file; calls pass through", src->config_path);
+		write_all(1, msg, strlen(msg));
+		write_all(1, "\n", 1);
+	} else if (msg[0]) {
+		lr_cli_error("%s", msg);
 	} else {
-		if (ask.from_stdin || ask.from_env || ask.rules || ask.cache_dir || ask.as) {
-			lr_cli_error("compile: --stdin, --from-env, --rules, --cache-dir and --as go with --helper");
-			return LR_EXIT_USAGE;
-		}
-		if (file)
-			setenv("LIBREUSE_CONFIG", file, 1);
-		if (lr_sources_find(&src, lr_getenv_own) != 0) {
-			lr_cli_error("compile: out of memory");
-			return LR_EXIT_FAIL;
-		}
+		lr_cli_error("%s: no such rule file, and no LIBREUSE_RULES: nothing to compile", src->config_path);
 	}
+	return r == LR_MAKE_NOTHING && !helper ? LR_EXIT_OK : LR_EXIT_FAIL;
+}
+
+/* The table made: cached, and given to the library that asked, or where it
+ * was cached said to the user. */
+static int made(bool helper, const struct lr_sources *src, const void *image, size_t len)
+{
+	const char *why = NULL;
+	/* A helper told no cache directory (none fits) caches nothing. */
+	int cached = helper && !src->cache_dir ? -1 : lr_cache_write(src, image, len, &why);
+	if (helper) /* whether it could be cached or not, this program gets it */
+		return write_all(1, image, len) == 0 ? LR_EXIT_OK : LR_EXIT_FAIL;
+	if (cached != 0) {
+		lr_cli_error("compile: %s: table not cached: %s", src->config_path, why);
+		return LR_EXIT_FAIL;
+	}
+	char dir[4096], path[4200];
+	lr_cache_dir(src, dir, sizeof(dir));
+	lr_cache_path(src, dir, path, sizeof(path));
+	const struct lr_tf_header *h = image;
+	printf("%s: %u rule%s compiled into %s (%zu bytes)\n", src->config_path, h->nrules,
+	       h->nrules == 1 ? "" : "s", path, len);
+	return LR_EXIT_OK;
+}
+
+int lr_cli_compile(int argc, char **argv)
+{
+	if (lr_cli_wants_help(argc, argv)) {
+		fputs(usage, stdout);
+		return LR_EXIT_OK;
+	}
+	struct compile_args a;
+	struct lr_sources src;
+	int rc = parse_compile(argc, argv, &a);
+	if (rc >= 0 || (rc = a.helper ? helper_start(&a, &src) : command_start(&a, &src)) >= 0)
+		return rc;
 	char msg[1536];
 	void *image = NULL;
 	size_t len = 0;
 	enum lr_make_result r = lr_table_make(&src, &image, &len, msg, sizeof(msg));
-	if (r != LR_MAKE_OK) {
-		if (helper) {
-			/* The library says it as the program's line. */
-			if (!msg[0])
-				snprintf(msg, sizeof(msg), "%s: no such rule file; calls pass through",
-					 src.config_path);
-			write_all(1, msg, strlen(msg));
-			write_all(1, "\n", 1);
-		} else if (msg[0]) {
-			lr_cli_error("%s", msg);
-		} else {
-			lr_cli_error("%s: no such rule file, and no LIBREUSE_RULES: nothing to compile", src.config_path);
-		}
-		lr_sources_free(&src);
-		return r == LR_MAKE_NOTHING && !helper ? LR_EXIT_OK : LR_EXIT_FAIL;
-	}
-	const char *why = NULL;
-	/* A helper told no cache directory (none fits) caches nothing. */
-	int cached = helper && !src.cache_dir ? -1 : lr_cache_write(&src, image, len, &why);
-	int rc = LR_EXIT_OK;
-	if (helper) {
-		/* Whether it could be cached or not, this program gets it. */
-		rc = write_all(1, image, len) == 0 ? LR_EXIT_OK : LR_EXIT_FAIL;
-	} else if (cached != 0) {
-		lr_cli_error("compile: %s: table not cached: %s", src.config_path, why);
-		rc = LR_EXIT_FAIL;
-	} else {
-		char dir[4096], path[4200];
-		lr_cache_dir(&src, dir, sizeof(dir));
-		lr_cache_path(&src, dir, path, sizeof(path));
-		const struct lr_tf_header *h = image;
-		printf("%s: %u rule%s compiled into %s (%zu bytes)\n", src.config_path, h->nrules,
-		       h->nrules == 1 ? "" : "s", path, len);
-	}
+	rc = r == LR_MAKE_OK ? made(a.helper, &src, image, len) : not_made(a.helper, r, msg, sizeof(msg), &src);
 	free(image);
 	lr_sources_free(&src);
 	return rc;

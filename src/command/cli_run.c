@@ -91,62 +91,83 @@ static bool append(char *buf, size_t n, const char *s)
 	return true;
 }
 
+/* --reuseaddr, --reuseport, --bind: one rule for every bind. */
+static int quick_bind_rule(const struct run_opts *o, char *out, size_t n)
+{
+	char part[PATH_MAX + 128];
+	if (!o->reuseaddr && !o->reuseport && !o->bind)
+		return 0;
+	append(out, n, "rules = ( { match = { op = \"bind\"; };");
+	if (o->reuseaddr)
+		append(out, n, " reuseaddr = true;");
+	if (o->reuseport)
+		append(out, n, " reuseport = true;");
+	if (o->bind) {
+		if (strchr(o->bind, '"') || strchr(o->bind, '\\')) {
+			lr_cli_error("--bind %s: not an address", o->bind);
+			return -1;
+		}
+		snprintf(part, sizeof(part), " rewrite = \"%s\";", o->bind);
+		append(out, n, part);
+	}
+	append(out, n, " } );\n");
+	return 0;
+}
+
+/* --log-file as the target the library opens: absolute, since the program
+ * may chdir before its first line. */
+static int quick_log_target(const char *file, char *out, size_t n)
+{
+	char part[PATH_MAX + 128], abs[PATH_MAX];
+	if (file[0] == '/') {
+		snprintf(abs, sizeof(abs), "%s", file);
+	} else {
+		char cwd[PATH_MAX / 2];
+		if (!getcwd(cwd, sizeof(cwd))) {
+			lr_cli_error("--log-file %s: cannot make it absolute", file);
+			return -1;
+		}
+		snprintf(abs, sizeof(abs), "%s/%s", cwd, file);
+	}
+	if (strchr(abs, '"') || strchr(abs, '\\')) {
+		lr_cli_error("--log-file %s: quotes and backslashes are not supported", abs);
+		return -1;
+	}
+	snprintf(part, sizeof(part), " target = \"%s\";", abs);
+	if (!append(out, n, part)) {
+		lr_cli_error("--log-file: path too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* --log, --log-file, --json: the log group. */
+static int quick_log(const struct run_opts *o, char *out, size_t n)
+{
+	char part[64];
+	if (!o->level && !o->log_file && !o->json)
+		return 0;
+	append(out, n, "log = {");
+	if (o->level) {
+		snprintf(part, sizeof(part), " level = \"%.32s\";", o->level);
+		append(out, n, part);
+	}
+	if (o->log_file && quick_log_target(o->log_file, out, n) != 0)
+		return -1;
+	if (o->json)
+		append(out, n, " format = \"json\";");
+	append(out, n, " };\n");
+	return 0;
+}
+
 /* The inline rules for the quick flags, or "" when none was given. Values
  * are checked by loading the text as the shim will, so a bad --bind is an
  * error here rather than a line in the program's stderr. */
 static int quick_rules(const struct run_opts *o, char *out, size_t n)
 {
-	char part[PATH_MAX + 128];
 	out[0] = '\0';
-	bool rule = o->reuseaddr || o->reuseport || o->bind;
-	if (rule) {
-		append(out, n, "rules = ( { match = { op = \"bind\"; };");
-		if (o->reuseaddr)
-			append(out, n, " reuseaddr = true;");
-		if (o->reuseport)
-			append(out, n, " reuseport = true;");
-		if (o->bind) {
-			if (strchr(o->bind, '"') || strchr(o->bind, '\\')) {
-				lr_cli_error("--bind %s: not an address", o->bind);
-				return -1;
-			}
-			snprintf(part, sizeof(part), " rewrite = \"%s\";", o->bind);
-			append(out, n, part);
-		}
-		append(out, n, " } );\n");
-	}
-	if (o->level || o->log_file || o->json) {
-		append(out, n, "log = {");
-		if (o->level) {
-			snprintf(part, sizeof(part), " level = \"%.32s\";", o->level);
-			append(out, n, part);
-		}
-		if (o->log_file) {
-			char abs[PATH_MAX];
-			if (o->log_file[0] == '/') {
-				snprintf(abs, sizeof(abs), "%s", o->log_file);
-			} else {
-				char cwd[PATH_MAX / 2];
-				if (!getcwd(cwd, sizeof(cwd))) {
-					lr_cli_error("--log-file %s: cannot make it absolute", o->log_file);
-					return -1;
-				}
-				snprintf(abs, sizeof(abs), "%s/%s", cwd, o->log_file);
-			}
-			if (strchr(abs, '"') || strchr(abs, '\\')) {
-				lr_cli_error("--log-file %s: quotes and backslashes are not supported", abs);
-				return -1;
-			}
-			snprintf(part, sizeof(part), " target = \"%s\";", abs);
-			if (!append(out, n, part)) {
-				lr_cli_error("--log-file: path too long");
-				return -1;
-			}
-		}
-		if (o->json)
-			append(out, n, " format = \"json\";");
-		append(out, n, " };\n");
-	}
+	if (quick_bind_rule(o, out, n) != 0 || quick_log(o, out, n) != 0)
+		return -1;
 	if (o->dry_run)
 		append(out, n, "dry_run = true;\n");
 	if (o->keep)
@@ -249,6 +270,53 @@ static int find_library(enum lib_kind kind, char *out, size_t n)
 
 enum run_mode { MODE_AUTO, MODE_PRELOAD, MODE_SECCOMP };
 
+/* Why LD_PRELOAD cannot reach a program (e, its ELF facts; kind, its
+ * library's kind), in words that follow "is", or NULL when it can; nolib
+ * holds the text of one reason. */
+static const char *why_not_preload(const struct lr_elf_info *e, enum lib_kind kind, char *nolib, size_t n)
+{
+	char lib[PATH_MAX];
+	bool i386 = kind == LIB_I386;
+	bool x32 = e->is_elf && e->is_32 && e->machine == EM_X86_64;
+	nolib[0] = '\0';
+	if (kind != LIB_GLIBC && !e->is_static && !e->is_go && find_library(kind, lib, sizeof(lib)) != 0)
+		snprintf(nolib, n,
+			 "a %s program, and no %s libreuse.so is installed (looked next to this program "
+			 "and in %s)", i386 ? "32-bit (i386)" : "musl", i386 ? "32-bit" : "musl",
+			 i386 ? LR_LIBDIR32 : LR_LIBDIRMUSL);
+	return !e->is_elf ? NULL
+	       : e->is_go ? "a Go program (Go makes its socket system calls itself, "
+			    "not through libc)"
+	       : e->is_static ? "statically linked (there is no dynamic loader to preload "
+				"libreuse)"
+	       : x32 ? "an x32 program (no libreuse.so is built for its ABI)"
+	       : nolib[0] ? nolib
+			  : NULL;
+}
+
+/* A set-ID program, or one with file capabilities: what that means under
+ * the way chosen, warned of. */
+static void warn_privileged(const char *path, enum run_mode mode)
+{
+	struct stat st;
+	bool setid = stat(path, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID));
+	bool caps = !setid && getxattr(path, "security.capability", NULL, 0) > 0;
+	if ((setid || caps) && mode == MODE_SECCOMP)
+		fprintf(stderr, "libreuse: warning: %s %s: under the seccomp supervisor no_new_privs stops "
+				"it gaining privileges, so it runs with yours\n",
+			path, setid ? ((st.st_mode & S_ISUID) ? "is set-user-ID" : "is set-group-ID")
+				    : "has file capabilities");
+	else if (setid)
+		fprintf(stderr, "libreuse: warning: %s is set-%s-ID: the dynamic loader ignores LD_PRELOAD "
+				"from the environment for it, so libreuse will not be loaded (only a library "
+				"installed in a system directory and /etc/ld.so.preload reach it)\n",
+			path, (st.st_mode & S_ISUID) ? "user" : "group");
+	else if (caps)
+		fprintf(stderr, "libreuse: warning: %s has file capabilities: the dynamic loader runs it in "
+				"secure mode and ignores LD_PRELOAD, so libreuse will not be loaded\n",
+			path);
+}
+
 /* Which way reaches CMD, said in plain words: LD_PRELOAD of the library of
  * its kind (*kind: glibc x86-64, i386 or musl) for a dynamically linked
  * program, the seccomp supervisor for a static or Go one, an x32 one, or
@@ -256,7 +324,7 @@ enum run_mode { MODE_AUTO, MODE_PRELOAD, MODE_SECCOMP };
  * then what that way cannot do is warned of). */
 static enum run_mode choose(const char *cmd, enum run_mode forced, enum lib_kind *kind)
 {
-	char path[PATH_MAX], lib32[PATH_MAX];
+	char path[PATH_MAX];
 	*kind = LIB_GLIBC;
 	if (!lr_exec_resolve(cmd, path, sizeof(path)))
 		return forced == MODE_SECCOMP ? MODE_SECCOMP : MODE_PRELOAD; /* execvp will say so */
@@ -276,24 +344,9 @@ static enum run_mode choose(const char *cmd, enum run_mode forced, enum lib_kind
 			path, e.machine);
 		return forced == MODE_SECCOMP ? MODE_SECCOMP : MODE_PRELOAD;
 	}
-	bool i386 = e.is_elf && e.machine == EM_386;
-	bool musl = e.is_elf && lr_elf_is_musl(&e);
-	*kind = i386 ? LIB_I386 : musl ? LIB_MUSL : LIB_GLIBC;
-	bool x32 = e.is_elf && e.is_32 && e.machine == EM_X86_64;
-	char nolib[PATH_MAX + 160] = "";
-	if (*kind != LIB_GLIBC && !e.is_static && !e.is_go && find_library(*kind, lib32, sizeof(lib32)) != 0)
-		snprintf(nolib, sizeof(nolib),
-			 "a %s program, and no %s libreuse.so is installed (looked next to this program "
-			 "and in %s)", i386 ? "32-bit (i386)" : "musl", i386 ? "32-bit" : "musl",
-			 i386 ? LR_LIBDIR32 : LR_LIBDIRMUSL);
-	const char *what = !e.is_elf ? NULL
-			   : e.is_go ? "a Go program (Go makes its socket system calls itself, "
-				       "not through libc)"
-			   : e.is_static ? "statically linked (there is no dynamic loader to preload "
-					   "libreuse)"
-			   : x32 ? "an x32 program (no libreuse.so is built for its ABI)"
-			   : nolib[0] ? nolib
-				      : NULL;
+	*kind = e.is_elf && e.machine == EM_386 ? LIB_I386 : e.is_elf && lr_elf_is_musl(&e) ? LIB_MUSL : LIB_GLIBC;
+	char nolib[PATH_MAX + 160];
+	const char *what = why_not_preload(&e, *kind, nolib, sizeof(nolib));
 	enum run_mode mode = forced != MODE_AUTO ? forced : what ? MODE_SECCOMP : MODE_PRELOAD;
 	if (what && forced == MODE_PRELOAD)
 		fprintf(stderr, "libreuse: warning: %s is %s: LD_PRELOAD cannot change or see its calls "
@@ -303,23 +356,7 @@ static enum run_mode choose(const char *cmd, enum run_mode forced, enum lib_kind
 		fprintf(stderr, "libreuse: %s is %s: applying the rules from outside it, by seccomp user "
 				"notification\n",
 			path, what);
-	struct stat st;
-	bool setid = stat(path, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID));
-	bool caps = !setid && getxattr(path, "security.capability", NULL, 0) > 0;
-	if ((setid || caps) && mode == MODE_SECCOMP)
-		fprintf(stderr, "libreuse: warning: %s %s: under the seccomp supervisor no_new_privs stops "
-				"it gaining privileges, so it runs with yours\n",
-			path, setid ? ((st.st_mode & S_ISUID) ? "is set-user-ID" : "is set-group-ID")
-				    : "has file capabilities");
-	else if (setid)
-		fprintf(stderr, "libreuse: warning: %s is set-%s-ID: the dynamic loader ignores LD_PRELOAD "
-				"from the environment for it, so libreuse will not be loaded (only a library "
-				"installed in a system directory and /etc/ld.so.preload reach it)\n",
-			path, (st.st_mode & S_ISUID) ? "user" : "group");
-	else if (caps)
-		fprintf(stderr, "libreuse: warning: %s has file capabilities: the dynamic loader runs it in "
-				"secure mode and ignores LD_PRELOAD, so libreuse will not be loaded\n",
-			path);
+	warn_privileged(path, mode);
 	return mode;
 }
 
@@ -444,155 +481,216 @@ static void precompile(void)
 	lr_sources_free(&src);
 }
 
-int lr_cli_run(int argc, char **argv)
+/* What run was asked: the flags that become rules (run_opts), the keeper's,
+ * and how CMD is to be reached. */
+struct run_args {
+	struct run_opts o;
+	struct lr_keeper_opts ko;
+	bool keeper_flag; /* a flag that goes with --keep was given */
+	bool exec_child;
+	const char *argv0;
+	enum run_mode forced;
+};
+
+enum { OPT_REUSEADDR = 256, OPT_REUSEPORT, OPT_BIND, OPT_LOG, OPT_LOG_FILE, OPT_JSON, OPT_DRY,
+       OPT_KEEP, OPT_RESTART_SIG, OPT_STOP_SIG, OPT_READY_TIMEOUT, OPT_STOP_TIMEOUT, OPT_RESPAWN,
+       OPT_PRELOAD, OPT_SECCOMP, OPT_NO_IO_URING, OPT_ARGV0, OPT_EXEC_CHILD };
+
+static const struct option longs[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "reuseaddr", no_argument, NULL, OPT_REUSEADDR },
+	{ "reuseport", no_argument, NULL, OPT_REUSEPORT },
+	{ "bind", required_argument, NULL, OPT_BIND },
+	{ "log", required_argument, NULL, OPT_LOG },
+	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "dry-run", no_argument, NULL, OPT_DRY },
+	{ "keep", no_argument, NULL, OPT_KEEP },
+	{ "restart-signal", required_argument, NULL, OPT_RESTART_SIG },
+	{ "stop-signal", required_argument, NULL, OPT_STOP_SIG },
+	{ "ready-timeout", required_argument, NULL, OPT_READY_TIMEOUT },
+	{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
+	{ "respawn", no_argument, NULL, OPT_RESPAWN },
+	{ "preload", no_argument, NULL, OPT_PRELOAD },
+	{ "seccomp", no_argument, NULL, OPT_SECCOMP },
+	{ "no-io-uring", no_argument, NULL, OPT_NO_IO_URING },
+	{ "argv0", required_argument, NULL, OPT_ARGV0 },
+	/* The library's exec hook starting a static or Go child of a ruled
+	 * program (src/preload/exec.c): where the supervisor cannot run,
+	 * the child runs untouched with a warning, as it would have. */
+	{ "exec-child", no_argument, NULL, OPT_EXEC_CHILD },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The options below return -1 to go on, else the status run exits with. */
+
+static int take_mode(struct run_args *a, int c)
 {
-	enum { OPT_REUSEADDR = 256, OPT_REUSEPORT, OPT_BIND, OPT_LOG, OPT_LOG_FILE, OPT_JSON, OPT_DRY,
-	       OPT_KEEP, OPT_RESTART_SIG, OPT_STOP_SIG, OPT_READY_TIMEOUT, OPT_STOP_TIMEOUT, OPT_RESPAWN,
-	       OPT_PRELOAD, OPT_SECCOMP, OPT_NO_IO_URING, OPT_ARGV0, OPT_EXEC_CHILD };
-	static const struct option longs[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "reuseaddr", no_argument, NULL, OPT_REUSEADDR },
-		{ "reuseport", no_argument, NULL, OPT_REUSEPORT },
-		{ "bind", required_argument, NULL, OPT_BIND },
-		{ "log", required_argument, NULL, OPT_LOG },
-		{ "log-file", required_argument, NULL, OPT_LOG_FILE },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "dry-run", no_argument, NULL, OPT_DRY },
-		{ "keep", no_argument, NULL, OPT_KEEP },
-		{ "restart-signal", required_argument, NULL, OPT_RESTART_SIG },
-		{ "stop-signal", required_argument, NULL, OPT_STOP_SIG },
-		{ "ready-timeout", required_argument, NULL, OPT_READY_TIMEOUT },
-		{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
-		{ "respawn", no_argument, NULL, OPT_RESPAWN },
-		{ "preload", no_argument, NULL, OPT_PRELOAD },
-		{ "seccomp", no_argument, NULL, OPT_SECCOMP },
-		{ "no-io-uring", no_argument, NULL, OPT_NO_IO_URING },
-		{ "argv0", required_argument, NULL, OPT_ARGV0 },
-		/* The library's exec hook starting a static or Go child of a ruled
-		 * program (src/preload/exec.c): where the supervisor cannot run,
-		 * the child runs untouched with a warning, as it would have. */
-		{ "exec-child", no_argument, NULL, OPT_EXEC_CHILD },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct run_opts o = { 0 };
-	struct lr_keeper_opts ko = { .restart_signal = SIGHUP, .stop_signal = SIGTERM,
-				     .ready_timeout_ms = 30000, .stop_timeout_ms = 10000 };
-	bool keeper_flag = false, exec_child = false;
-	const char *argv0 = NULL;
-	enum run_mode forced = MODE_AUTO;
-	int c, v;
-	/* "+": stop at the first non-option, which is CMD. */
-	while ((c = getopt_long(argc, argv, "+c:h", longs, NULL)) != -1) {
-		switch (c) {
-		case 'c': o.config = optarg; break;
-		case OPT_REUSEADDR: o.reuseaddr = true; break;
-		case OPT_REUSEPORT: o.reuseport = true; break;
-		case OPT_BIND: o.bind = optarg; break;
-		case OPT_LOG: o.level = optarg; break;
-		case OPT_LOG_FILE: o.log_file = optarg; break;
-		case OPT_JSON: o.json = true; break;
-		case OPT_DRY: o.dry_run = true; break;
-		case OPT_KEEP: o.keep = true; break;
-		case OPT_NO_IO_URING: o.no_io_uring = true; break;
-		case OPT_RESPAWN: ko.respawn = keeper_flag = true; break;
-		case OPT_ARGV0: argv0 = optarg; break;
-		case OPT_EXEC_CHILD: exec_child = true; break;
-		case OPT_PRELOAD:
-		case OPT_SECCOMP:
-			if (forced != MODE_AUTO) {
-				lr_cli_error("--preload and --seccomp: one way or the other");
-				return LR_EXIT_USAGE;
-			}
-			forced = c == OPT_PRELOAD ? MODE_PRELOAD : MODE_SECCOMP;
-			break;
-		case OPT_RESTART_SIG:
-		case OPT_STOP_SIG:
-			if ((v = parse_signal(optarg)) < 0 || !signal_usable(v) ||
-			    (c == OPT_RESTART_SIG && (v == SIGTERM || v == SIGINT))) {
-				lr_cli_error("%s %s: not a signal that can be used here",
-					     c == OPT_RESTART_SIG ? "--restart-signal" : "--stop-signal", optarg);
-				return LR_EXIT_USAGE;
-			}
-			*(c == OPT_RESTART_SIG ? &ko.restart_signal : &ko.stop_signal) = v;
-			keeper_flag = true;
-			break;
-		case OPT_READY_TIMEOUT:
-		case OPT_STOP_TIMEOUT:
-			if ((v = parse_seconds(optarg)) < 0) {
-				lr_cli_error("%s %s: not a number of seconds",
-					     c == OPT_READY_TIMEOUT ? "--ready-timeout" : "--stop-timeout", optarg);
-				return LR_EXIT_USAGE;
-			}
-			*(c == OPT_READY_TIMEOUT ? &ko.ready_timeout_ms : &ko.stop_timeout_ms) = v;
-			keeper_flag = true;
-			break;
-		case 'h': fputs(usage, stdout); return LR_EXIT_OK;
-		default: fputs(usage, stderr); return LR_EXIT_USAGE;
-		}
+	if (a->forced != MODE_AUTO) {
+		lr_cli_error("--preload and --seccomp: one way or the other");
+		return LR_EXIT_USAGE;
 	}
+	a->forced = c == OPT_PRELOAD ? MODE_PRELOAD : MODE_SECCOMP;
+	return -1;
+}
+
+static int take_signal(struct run_args *a, int c, const char *arg)
+{
+	int v = parse_signal(arg);
+	if (v < 0 || !signal_usable(v) || (c == OPT_RESTART_SIG && (v == SIGTERM || v == SIGINT))) {
+		lr_cli_error("%s %s: not a signal that can be used here",
+			     c == OPT_RESTART_SIG ? "--restart-signal" : "--stop-signal", arg);
+		return LR_EXIT_USAGE;
+	}
+	*(c == OPT_RESTART_SIG ? &a->ko.restart_signal : &a->ko.stop_signal) = v;
+	a->keeper_flag = true;
+	return -1;
+}
+
+static int take_timeout(struct run_args *a, int c, const char *arg)
+{
+	int v = parse_seconds(arg);
+	if (v < 0) {
+		lr_cli_error("%s %s: not a number of seconds",
+			     c == OPT_READY_TIMEOUT ? "--ready-timeout" : "--stop-timeout", arg);
+		return LR_EXIT_USAGE;
+	}
+	*(c == OPT_READY_TIMEOUT ? &a->ko.ready_timeout_ms : &a->ko.stop_timeout_ms) = v;
+	a->keeper_flag = true;
+	return -1;
+}
+
+static int take_option(struct run_args *a, int c, const char *arg)
+{
+	switch (c) {
+	case 'c': a->o.config = arg; break;
+	case OPT_REUSEADDR: a->o.reuseaddr = true; break;
+	case OPT_REUSEPORT: a->o.reuseport = true; break;
+	case OPT_BIND: a->o.bind = arg; break;
+	case OPT_LOG: a->o.level = arg; break;
+	case OPT_LOG_FILE: a->o.log_file = arg; break;
+	case OPT_JSON: a->o.json = true; break;
+	case OPT_DRY: a->o.dry_run = true; break;
+	case OPT_KEEP: a->o.keep = true; break;
+	case OPT_NO_IO_URING: a->o.no_io_uring = true; break;
+	case OPT_RESPAWN: a->ko.respawn = a->keeper_flag = true; break;
+	case OPT_ARGV0: a->argv0 = arg; break;
+	case OPT_EXEC_CHILD: a->exec_child = true; break;
+	case OPT_PRELOAD:
+	case OPT_SECCOMP: return take_mode(a, c);
+	case OPT_RESTART_SIG:
+	case OPT_STOP_SIG: return take_signal(a, c, arg);
+	case OPT_READY_TIMEOUT:
+	case OPT_STOP_TIMEOUT: return take_timeout(a, c, arg);
+	case 'h': fputs(usage, stdout); return LR_EXIT_OK;
+	default: fputs(usage, stderr); return LR_EXIT_USAGE;
+	}
+	return -1;
+}
+
+/* The options, up to CMD (at argv[optind] after). */
+static int parse_args(int argc, char **argv, struct run_args *a)
+{
+	*a = (struct run_args){ .ko = { .restart_signal = SIGHUP, .stop_signal = SIGTERM,
+					.ready_timeout_ms = 30000, .stop_timeout_ms = 10000 },
+				.forced = MODE_AUTO };
+	int c, rc;
+	/* "+": stop at the first non-option, which is CMD. */
+	while ((c = getopt_long(argc, argv, "+c:h", longs, NULL)) != -1)
+		if ((rc = take_option(a, c, optarg)) >= 0)
+			return rc;
 	if (optind >= argc) {
 		lr_cli_error("run: no command given");
 		fputs(usage, stderr);
 		return LR_EXIT_USAGE;
 	}
-	if (keeper_flag && !o.keep) {
+	if (a->keeper_flag && !a->o.keep) {
 		lr_cli_error("--respawn, --restart-signal, --stop-signal and the timeouts go with --keep");
 		return LR_EXIT_USAGE;
 	}
-	if (o.config) {
-		char err[1024], abs[PATH_MAX];
-		struct lr_ruleset rs;
-		lr_ruleset_init(&rs);
-		enum lr_config_result r = lr_config_load_file(o.config, &rs, err, sizeof(err));
-		lr_ruleset_free(&rs);
-		if (r == LR_CONFIG_MISSING) {
-			lr_cli_error("%s: no such rule file", o.config);
-			return LR_EXIT_FAIL;
-		}
-		if (r == LR_CONFIG_ERROR) {
-			fprintf(stderr, "%s\n", err);
-			return LR_EXIT_FAIL;
-		}
-		/* Absolute: the program may chdir before its first socket. */
-		if (!realpath(o.config, abs)) {
-			lr_cli_error("%s: %s", o.config, strerror(errno));
-			return LR_EXIT_FAIL;
-		}
-		setenv("LIBREUSE_CONFIG", abs, 1);
+	return -1;
+}
+
+/* -c FILE: checked here, so a bad file is run's error and not a line in the
+ * program's stderr; exported absolute, since the program may chdir before
+ * its first socket. */
+static int export_config(const char *config)
+{
+	char err[1024], abs[PATH_MAX];
+	struct lr_ruleset rs;
+	lr_ruleset_init(&rs);
+	enum lr_config_result r = lr_config_load_file(config, &rs, err, sizeof(err));
+	lr_ruleset_free(&rs);
+	if (r == LR_CONFIG_MISSING) {
+		lr_cli_error("%s: no such rule file", config);
+		return LR_EXIT_FAIL;
 	}
+	if (r == LR_CONFIG_ERROR) {
+		fprintf(stderr, "%s\n", err);
+		return LR_EXIT_FAIL;
+	}
+	if (!realpath(config, abs)) {
+		lr_cli_error("%s: %s", config, strerror(errno));
+		return LR_EXIT_FAIL;
+	}
+	setenv("LIBREUSE_CONFIG", abs, 1);
+	return -1;
+}
+
+/* The rules the flags give, for the program's library (or supervisor) to
+ * find in its environment: the rule file, and the quick flags' rules. */
+static int export_rules(const struct run_opts *o)
+{
+	int rc;
+	if (o->config && (rc = export_config(o->config)) >= 0)
+		return rc;
 	char rules[PATH_MAX + 1024];
-	if (quick_rules(&o, rules, sizeof(rules)) != 0)
+	if (quick_rules(o, rules, sizeof(rules)) != 0)
 		return LR_EXIT_USAGE;
 	if (rules[0])
 		setenv("LIBREUSE_RULES", rules, 1);
-	if (o.keep)
-		ko.log_actions = logs_actions(&o);
-	enum lib_kind kind;
-	enum run_mode mode = choose(argv[optind], forced, &kind);
-	if (argv0) {
+	return -1;
+}
+
+/* Which way reaches CMD (choose), with --argv0 applied; --no-io-uring, left
+ * to choose, moves it under the supervisor. */
+static enum run_mode reach(const struct run_args *a, char **cmd, enum lib_kind *kind)
+{
+	enum run_mode mode = choose(cmd[0], a->forced, kind);
+	if (a->argv0) {
 		/* Found and started by the name given, seen by itself (and by
 		 * the rules' program globs) by argv0. */
-		lr_exec_set_path(argv[optind]);
-		argv[optind] = (char *)argv0;
+		lr_exec_set_path(cmd[0]);
+		cmd[0] = (char *)a->argv0;
 	}
-	if (o.no_io_uring && mode == MODE_PRELOAD && forced == MODE_AUTO) {
+	if (a->o.no_io_uring && mode == MODE_PRELOAD && a->forced == MODE_AUTO) {
 		/* Only the supervisor sees io_uring_setup. */
 		fprintf(stderr, "libreuse: --no-io-uring: applying the rules from outside %s, by seccomp user "
 				"notification (inside it libreuse cannot see io_uring_setup)\n",
-			argv[optind]);
+			cmd[0]);
 		mode = MODE_SECCOMP;
 	}
-	if (mode == MODE_SECCOMP) {
-		if (!o.keep)
-			return lr_supervise_run(argv + optind, forced == MODE_SECCOMP && !exec_child);
-		if (!(ko.argv = supervised_argv(argv + optind))) {
-			lr_cli_error("cannot find this command's own path for the keeper's instances");
-			return LR_EXIT_FAIL;
-		}
-		return lr_keeper_run(&ko);
+	return mode;
+}
+
+/* CMD under the seccomp supervisor: this process supervises it, or, with
+ * --keep, the keeper starts each instance as this command supervising it. */
+static int run_supervised(struct run_args *a, char **cmd)
+{
+	if (!a->o.keep)
+		return lr_supervise_run(cmd, a->forced == MODE_SECCOMP && !a->exec_child);
+	if (!(a->ko.argv = supervised_argv(cmd))) {
+		lr_cli_error("cannot find this command's own path for the keeper's instances");
+		return LR_EXIT_FAIL;
 	}
-	/* The supervisor needs no library; the preload does. */
+	return lr_keeper_run(&a->ko);
+}
+
+/* CMD with the library of its kind preloaded (the supervisor needs none),
+ * its table compiled ahead; exec'd, or started by the keeper. */
+static int run_preloaded(struct run_args *a, char **cmd, enum lib_kind kind)
+{
 	char lib[PATH_MAX];
 	if (find_library(kind, lib, sizeof(lib)) != 0 &&
 	    (kind == LIB_GLIBC || find_library(LIB_GLIBC, lib, sizeof(lib)) != 0)) {
@@ -607,9 +705,23 @@ int lr_cli_run(int argc, char **argv)
 	}
 	setenv("LD_PRELOAD", preload, 1);
 	precompile();
-	if (o.keep) {
-		ko.argv = argv + optind;
-		return lr_keeper_run(&ko);
+	if (a->o.keep) {
+		a->ko.argv = cmd;
+		return lr_keeper_run(&a->ko);
 	}
-	return lr_exec(argv + optind);
+	return lr_exec(cmd);
+}
+
+int lr_cli_run(int argc, char **argv)
+{
+	struct run_args a;
+	int rc = parse_args(argc, argv, &a);
+	if (rc >= 0 || (rc = export_rules(&a.o)) >= 0)
+		return rc;
+	if (a.o.keep)
+		a.ko.log_actions = logs_actions(&a.o);
+	char **cmd = argv + optind;
+	enum lib_kind kind;
+	enum run_mode mode = reach(&a, cmd, &kind);
+	return mode == MODE_SECCOMP ? run_supervised(&a, cmd) : run_preloaded(&a, cmd, kind);
 }

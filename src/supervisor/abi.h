@@ -72,7 +72,7 @@ extern const uint32_t lr_abi_audit_arch[LR_ABIS]; /* 0: no such ABI in this buil
 /* i386's socketcall number, and its sub-call for each operation (0: none);
  * the operations socketcall carries run from LR_SC_BIND to this one. */
 #define LR_SC_LAST_SOCKETCALL LR_SC_SENDMMSG
-#define LR_I386_SOCKETCALL 102u
+#define LR_I386_SOCKETCALL 102u /* asm/unistd_32.h's: abi.c checks it at build time */
 uint32_t lr_abi_socketcall_of(enum lr_sc op);
 
 #endif

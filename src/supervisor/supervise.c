@@ -151,101 +151,149 @@ static void kernel_check(char *why, size_t n)
 	}
 }
 
-int lr_supervise_run(char **argv, bool required)
+/* What the supervisor reads before the program starts: its rules (the
+ * filter traps only the calls they can touch), its ABIs, the kernel's
+ * features (*kwhy: why it cannot supervise), probed here before any
+ * thread, since the workers read the results. */
+static void prepare(struct lr_traps *traps, char *kwhy, size_t n)
 {
 	static struct lr_sources sources; /* read by the workers: set once, here */
 	static struct lr_sink errors;
 	lr_log_capture_stderr();
 	lr_sink_stderr(&errors);
 	lr_sources_find(&sources, lr_getenv_own);
-	/* The filter traps only the calls the rules can touch. */
-	struct lr_traps traps;
-	lr_procs_init(&sources, &errors, &traps);
+	lr_procs_init(&sources, &errors, traps);
 	lr_front_init();
 	lr_abi_init();
-	/* Probed here, before any thread: the workers read the results. */
-	char kwhy[256];
-	kernel_check(kwhy, sizeof(kwhy));
+	kernel_check(kwhy, n);
+}
 
+/* The supervised program as this process sees it: its pid, the signals
+ * taken for it, and this end of the channel its listener comes by. */
+struct program {
+	pid_t pid;
+	int sigfd, sock;
+};
+
+/* Forks the program's process (child()); -1 when it cannot be, said. */
+static int start_program(struct program *p, char **argv, const struct lr_traps *traps, bool required,
+			 const char *kwhy)
+{
 	sigset_t orig;
-	int sigfd = lr_child_signals(&orig);
+	p->sigfd = lr_child_signals(&orig);
 	int sp[2];
-	if (sigfd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
+	if (p->sigfd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
 		fprintf(stderr, "libreuse: cannot start the supervisor: %s\n", strerror(errno));
-		return 126;
+		return -1;
 	}
 	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
+	p->pid = fork();
+	if (p->pid < 0) {
 		fprintf(stderr, "libreuse: cannot start %s: %s\n", argv[0], strerror(errno));
-		return 126;
+		return -1;
 	}
-	if (pid == 0) {
+	if (p->pid == 0) {
 		close(sp[0]);
-		child(sp[1], argv, &traps, &orig, required, kwhy);
+		child(sp[1], argv, traps, &orig, required, kwhy);
 	}
 	close(sp[1]);
+	p->sock = sp[0];
+	return 0;
+}
+
+/* The listener taken from the program's process, and the thread that
+ * answers it started; where it cannot be taken, said (the program was
+ * refused, or runs untouched). */
+static void take_listener(const struct program *p, const char *name, bool required)
+{
 	char why[256];
-	listener = receive_listener(sp[0], pid, why, sizeof(why));
-	close(sp[0]);
+	listener = receive_listener(p->sock, p->pid, why, sizeof(why));
+	close(p->sock);
 	if (listener < 0) {
 		if (required)
-			fprintf(stderr, "libreuse: --seccomp: %s; %s not run\n", why, argv[0]);
+			fprintf(stderr, "libreuse: --seccomp: %s; %s not run\n", why, name);
 		else
 			fprintf(stderr, "libreuse: warning: cannot supervise %s (%s): it runs untouched\n",
-				argv[0], why);
-	} else {
-		lr_notify_sync_wakeup(listener);
-		lr_watch_start();
-		pthread_t t;
-		if (pthread_create(&t, NULL, receiver, NULL) != 0) {
-			fprintf(stderr, "libreuse: cannot start the supervisor's thread: %s\n", strerror(errno));
-			kill(pid, SIGKILL);
-		}
+				name, why);
+		return;
 	}
+	lr_notify_sync_wakeup(listener);
+	lr_watch_start();
+	pthread_t t;
+	if (pthread_create(&t, NULL, receiver, NULL) != 0) {
+		fprintf(stderr, "libreuse: cannot start the supervisor's thread: %s\n", strerror(errno));
+		kill(p->pid, SIGKILL);
+	}
+}
 
-	/* Until the program has exited and no process under the filter is left
-	 * (a daemon it forked off still makes trapped calls: without this
-	 * process every one of them would fail with ENOSYS). */
+/* The signals that came: SIGCHLD reaps (*status: the program's, once it
+ * exited); any other is passed on to the program while it runs. */
+static void take_signals(const struct program *p, bool *exited, int *status)
+{
+	struct signalfd_siginfo si;
+	while (read(p->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo != SIGCHLD) {
+			if (!*exited)
+				kill(p->pid, (int)si.ssi_signo);
+			continue;
+		}
+		int st;
+		pid_t w;
+		while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+			if (w == p->pid) {
+				*status = st;
+				*exited = true;
+			}
+	}
+}
+
+/* Until the program has exited and no process under the filter is left
+ * (a daemon it forked off still makes trapped calls: without this
+ * process every one of them would fail with ENOSYS). Its wait status. */
+static int wait_program(const struct program *p)
+{
 	int status = 0;
 	bool exited = false, hangup = listener < 0;
 	while (!exited || !hangup) {
-		struct pollfd p[2] = { { .fd = sigfd, .events = POLLIN }, { .fd = listener, .events = 0 } };
-		if (poll(p, hangup ? 1 : 2, -1) < 0 && errno != EINTR)
+		struct pollfd q[2] = { { .fd = p->sigfd, .events = POLLIN }, { .fd = listener, .events = 0 } };
+		if (poll(q, hangup ? 1 : 2, -1) < 0 && errno != EINTR)
 			break;
-		if (!hangup && (p[1].revents & (POLLHUP | POLLERR)))
+		if (!hangup && (q[1].revents & (POLLHUP | POLLERR)))
 			hangup = true;
-		struct signalfd_siginfo si;
-		while ((p[0].revents & POLLIN) && read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-			if (si.ssi_signo != SIGCHLD) {
-				if (!exited)
-					kill(pid, (int)si.ssi_signo);
-				continue;
-			}
-			int st;
-			pid_t w;
-			while ((w = waitpid(-1, &st, WNOHANG)) > 0)
-				if (w == pid) {
-					status = st;
-					exited = true;
-				}
-		}
+		if (q[0].revents & POLLIN)
+			take_signals(p, &exited, &status);
 	}
+	return status;
+}
+
+/* The exit summary, as the shim writes it at the program's exit, once
+ * every call the programs made themselves is said (so it counts them). */
+static void summary(const struct program *p, const char *path)
+{
+	lr_watch_flush();
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	struct lr_loaded *l = lr_procs_rules_for(name, name);
+	struct lr_caller who = { .pid = p->pid, .euid = (uid_t)-1, .program = name };
+	if (l) {
+		atomic_store(&l->sink.dropped, lr_procs_dropped());
+		lr_act_summary(l, &who);
+	}
+}
+
+int lr_supervise_run(char **argv, bool required)
+{
+	struct lr_traps traps;
+	char kwhy[256];
+	prepare(&traps, kwhy, sizeof(kwhy));
+	struct program p;
+	if (start_program(&p, argv, &traps, required, kwhy) != 0)
+		return 126;
+	take_listener(&p, argv[0], required);
+	int status = wait_program(&p);
 	if (listener < 0 && required)
 		return 126;
-	if (listener >= 0) {
-		/* Every call the programs made themselves is said before the
-		 * summary counts it. */
-		lr_watch_flush();
-		/* The exit summary, as the shim writes it at the program's exit. */
-		const char *slash = strrchr(argv[0], '/');
-		const char *name = slash ? slash + 1 : argv[0];
-		struct lr_loaded *l = lr_procs_rules_for(name, name);
-		struct lr_caller who = { .pid = pid, .euid = (uid_t)-1, .program = name };
-		if (l) {
-			atomic_store(&l->sink.dropped, lr_procs_dropped());
-			lr_act_summary(l, &who);
-		}
-	}
+	if (listener >= 0)
+		summary(&p, argv[0]);
 	return lr_child_exit_code(status);
 }

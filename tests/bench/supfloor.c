@@ -6,9 +6,9 @@
  *   supfloor continue CALL -- PROG ARGS...
  *       traps CALL (bind, or sendto) and answers every trap CONTINUE:
  *       two system calls a trap (receive, send)
- *   supfloor rewrite:PORT bind -- PROG ARGS...
+ *   supfloor rewrite bind -- PROG ARGS...
  *       traps bind and makes it itself on the program's socket, moved to
- *       PORT: the sockaddr read from the program, the request checked
+ *       127.0.0.2: the sockaddr read from the program, the request checked
  *       still pending, a duplicate of its socket, the bind, the duplicate
  *       closed, the answer: seven system calls a trap
  *
@@ -109,8 +109,7 @@ static int recv_fd(int sock)
 
 /* The rewrite floor's bind: what a supervisor that moves a bind must at
  * least do. Fills resp; false when the request went away meanwhile. */
-static int rewrite_bind(int listener, int pidfd, const struct seccomp_notif *req, struct seccomp_notif_resp *resp,
-			int port)
+static int rewrite_bind(int listener, int pidfd, const struct seccomp_notif *req, struct seccomp_notif_resp *resp)
 {
 	struct sockaddr_storage ss;
 	size_t len = (size_t)req->data.args[2];
@@ -125,10 +124,8 @@ static int rewrite_bind(int listener, int pidfd, const struct seccomp_notif *req
 	__u64 id = req->id;
 	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) != 0)
 		return 0;
-	if (ss.ss_family == AF_INET)
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
-	else if (ss.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+	if (ss.ss_family == AF_INET && len >= sizeof(struct sockaddr_in))
+		((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(0x7f000002);
 	int fd = (int)syscall(SYS_pidfd_getfd, pidfd, (int)req->data.args[0], 0);
 	if (fd < 0) {
 		resp->error = -errno;
@@ -143,12 +140,12 @@ static int rewrite_bind(int listener, int pidfd, const struct seccomp_notif *req
 int main(int argc, char **argv)
 {
 	if (argc < 5 || strcmp(argv[3], "--") != 0) {
-		fprintf(stderr, "usage: supfloor continue|rewrite:PORT bind|sendto -- PROG ARGS...\n");
+		fprintf(stderr, "usage: supfloor continue|rewrite bind|sendto -- PROG ARGS...\n");
 		return 2;
 	}
-	int rewrite_port = strncmp(argv[1], "rewrite:", 8) == 0 ? atoi(argv[1] + 8) : 0;
+	int rewrite = strcmp(argv[1], "rewrite") == 0;
 	long nr = strcmp(argv[2], "bind") == 0 ? SYS_bind : strcmp(argv[2], "sendto") == 0 ? SYS_sendto : -1;
-	if (nr < 0 || (!rewrite_port && strcmp(argv[1], "continue") != 0) || (rewrite_port && nr != SYS_bind)) {
+	if (nr < 0 || (!rewrite && strcmp(argv[1], "continue") != 0) || (rewrite && nr != SYS_bind)) {
 		fprintf(stderr, "supfloor: unknown mode %s %s\n", argv[1], argv[2]);
 		return 2;
 	}
@@ -203,8 +200,8 @@ int main(int argc, char **argv)
 		}
 		memset(resp, 0, sz.seccomp_notif_resp);
 		resp->id = req->id;
-		if (rewrite_port && req->data.nr == SYS_bind && (pid_t)req->pid == child) {
-			if (!rewrite_bind(listener, pidfd, req, resp, rewrite_port))
+		if (rewrite && req->data.nr == SYS_bind && (pid_t)req->pid == child) {
+			if (!rewrite_bind(listener, pidfd, req, resp))
 				continue;
 		} else {
 			resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;

@@ -3,8 +3,11 @@
  *
  *   workload bind N PORT       socket, setsockopt SO_REUSEADDR, bind 127.0.0.1:PORT, close
  *   workload bind-self N PORT  the same, the program also setting SO_REUSEPORT itself
- *   workload bind-bare N PORT  socket, bind 127.0.0.1:PORT, close: one trapped call a cycle
- *                              under the supervisor (and its floors, supfloor)
+ *   workload bind-bare N PORT  socket, bind 127.0.0.1:PORT+i%64, close: one trapped call a
+ *                              cycle under the supervisor (and its floors, supfloor); 64
+ *                              ports in turn, as a supervisor may close its duplicate of a
+ *                              socket after the program closed its own (the port then held
+ *                              a moment longer, and no SO_REUSEADDR here)
  *   workload connect N PORT    connect to a loopback listener on PORT, accept, reset, close both
  *   workload rss PORT          one bind cycle, then prints VmRSS in KiB
  *   workload keep R P Q W      under `libreuse run --keep`: listens on P (kept), then
@@ -296,6 +299,7 @@ int main(int argc, char **argv)
 	const char *mode = argv[1];
 	long n = atol(argv[2]);
 	int port = atoi(argv[3]);
+	unsigned rot = 0;
 	int which = strcmp(mode, "bind") == 0		 ? 0
 		    : strcmp(mode, "bind-self") == 0 ? 1
 		    : strcmp(mode, "connect") == 0   ? 2
@@ -306,7 +310,8 @@ int main(int argc, char **argv)
 	(which == 4   ? send_cycle(port)                                                   \
 	 : which == 3 ? (void)syscall(SYS_getppid)                                         \
 	 : which == 2 ? connect_cycle(port)                                                \
-		      : bind_cycle(port, which == 5 ? -1 : which))
+		 : which == 5 ? bind_cycle(port + (int)(rot++ % 64), -1)                              \
+		      : bind_cycle(port, which))
 	for (long i = 0; i < n / 10; i++)
 		CYCLE();
 	double t0 = now();

@@ -459,8 +459,13 @@ def main():
     supervisor = floors.supervisor(B, files, TMP)
     lap("supervisor")
 
-    commit = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True,
-                            text=True).stdout.strip() or "unknown"
+    # The tree measured: its commit, and "+changes" when its code (anything
+    # but docs/, which this run rewrites) differs from it.
+    git = ["git", "-C", ROOT]
+    commit = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    changed = subprocess.run(git + ["status", "--porcelain", "--", ".", ":!docs"], capture_output=True,
+                             text=True).stdout.strip()
+    commit = (commit or "unknown") + (" with changes not committed" if changed else "")
     cpu = "unknown"
     with open("/proc/cpuinfo") as f:
         cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)

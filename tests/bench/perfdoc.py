@@ -44,7 +44,7 @@ def floors_section(res):
          "(between two getppid() marks around the call, or a difference of two run lengths for the "
          "supervisor, its program's own calls left out), page faults getrusage's. The ratio is libreuse over "
          "its floor, the difference beside it; a target names what issue 27 asks.\n",
-         "| figure | libreuse | floor | × floor (difference) | target | met | the floor |",
+         "| figure (unit) | libreuse | floor | × floor (difference) | target | met | the floor |",
          "|---|---:|---:|---:|---|---|---|"]
     for f, row in zip(res["floors"], floors.table(res["floors"])):
         met = {"yes": "yes", "no": "**no**"}.get(row[5], row[5])
@@ -57,7 +57,12 @@ def floors_section(res):
 def svg(F):
     """A bar a figure: libreuse over its floor on a log scale, the target's
     ratio marked where it is one (a ratio, or floor + n made a ratio)."""
-    rows = [f for f in F if f["ratio"] is not None]
+    rows, base = [], ""
+    for f in F:
+        # A "..." row goes on with the figure above it: say which in the plot.
+        base = f["figure"].split(":")[0] if not f["figure"].startswith("...") else base
+        if f["ratio"] is not None:
+            rows.append(dict(f, label=base + ": " + f["figure"][3:] if f["figure"].startswith("...") else f["figure"]))
     bar_h, gap, left, width = 16, 6, 430, 360
     height = 40 + len(rows) * (bar_h + gap) + 30
     lo, hi = 0.5, max(16.0, max(f["ratio"] for f in rows) * 1.1)
@@ -75,7 +80,7 @@ def svg(F):
     for i, f in enumerate(rows):
         y = 30 + i * (bar_h + gap)
         colour = "#888" if f["met"] is None else ("#3a7" if f["met"] else "#c44")
-        label = html.escape(f["figure"] if len(f["figure"]) <= 72 else f["figure"][:70] + "…")
+        label = html.escape(f["label"] if len(f["label"]) <= 72 else f["label"][:70] + "…")
         out.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end">{label}</text>')
         out.append(f'<rect x="{x(lo):.1f}" y="{y}" width="{x(f["ratio"]) - x(lo):.1f}" height="{bar_h}" fill="{colour}"/>')
         out.append(f'<text x="{x(f["ratio"]) + 4:.1f}" y="{y + 12}">{f["ratio"]:.2f}×</text>')
@@ -102,7 +107,8 @@ def target_ratio(f):
 
 
 def render(res):
-    return [BEGIN] + header(res) + floors_section(res) + detail(res) + [END]
+    return ([BEGIN] + header(res) + floors_section(res) +
+            ["## The tables bench.py has always made, from the same run\n"] + detail(res) + [END])
 
 
 def main():

@@ -41,8 +41,8 @@ def floors_section(res):
     L = ["## Each figure beside its floor (issue 27)\n",
          "Each figure is measured in the same run as its floor, side by side: times are medians of "
          f"{res['run']['rounds']} runs (variants in turn), instruction counts callgrind's, system calls strace's "
-         "(between two getppid() marks around the call, or a difference of two run lengths for the "
-         "supervisor, its program's own calls left out), page faults getrusage's. The ratio is libreuse over "
+         "(between two getppid() marks around the call; for the supervisor, from one notification received to "
+         "the next, the median over 200 traps), page faults getrusage's. The ratio is libreuse over "
          "its floor, the difference beside it; a target names what issue 27 asks.\n",
          "| figure (unit) | libreuse | floor | × floor (difference) | target | met | the floor |",
          "|---|---:|---:|---:|---|---|---|"]

@@ -294,7 +294,8 @@ def table(F):
         ratio = f"{f['ratio']:.2f}×" if f["ratio"] is not None else "—"
         delta = f["libreuse"] - f["floor"]
         met = "—" if f["met"] is None else ("yes" if f["met"] else "no")
-        name = f["figure"] if f["unit"] in f["figure"] else f"{f['figure']} ({f['unit']})"
+        said = re.search(rf"\b{re.escape(f['unit'])}\b", f["figure"])  # "page faults" says its unit
+        name = f["figure"] if said else f"{f['figure']} ({f['unit']})"
         rows.append((name, fmt(f["libreuse"], f["unit"]), fmt(f["floor"], f["unit"]),
                      f"{ratio} ({'+' if delta >= 0 else '−'}{fmt(abs(delta), f['unit'])})", f["target"] or "—", met))
     return rows

@@ -12,6 +12,8 @@ import math
 import os
 import sys
 
+# No __pycache__ in the source tree for the modules beside this one.
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import floors  # noqa: E402  (tests/bench/floors.py)
 import restart as restart_bench  # noqa: E402  (tests/bench/restart.py)

@@ -465,7 +465,7 @@ def main():
     # but docs/, which this run rewrites) differs from it.
     git = ["git", "-C", ROOT]
     commit = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    changed = subprocess.run(git + ["status", "--porcelain", "--", ".", ":!docs"], capture_output=True,
+    changed = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs"], capture_output=True,
                              text=True).stdout.strip()
     commit = (commit or "unknown") + (" with changes not committed" if changed else "")
     cpu = "unknown"

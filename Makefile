@@ -178,7 +178,7 @@ DEPS_PKGS := gcc make libconfig-dev libcmocka-dev pkg-config socat python3 nginx
 # (t_escapes_start.sh).
 DEPS_PKGS += strace gdb
 
-.PHONY: all deps bench-deps kernel-deps check-kernel systemd-deps check-systemd check unit integration demo bench install uninstall clean print-sysconfdir deb \
+.PHONY: all deps bench-deps kernel-deps check-kernel systemd-deps check-systemd check unit integration demo bench bench-doc install uninstall clean print-sysconfdir deb \
 	matrix-doc fuzz fuzz-deps
 
 all: $(LIB) $(CLI) $(if $(CAN_M32),$(LIB32)) $(if $(CAN_MUSL),$(LIBMUSL))
@@ -454,7 +454,7 @@ check-systemd: systemd-deps
 	timeout 600 tests/systemd/audit.sh
 
 # The benchmark's own tools, on top of the build's.
-BENCH_PKGS := valgrind gnuplot-nox wrk
+BENCH_PKGS := valgrind strace wrk
 
 bench-deps: deps
 	@missing=$$(for p in $(BENCH_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -471,7 +471,11 @@ $(B)/bench/workload32: tests/bench/workload.c | $(B)/bench
 	$(CC) -m32 -static $(CFLAGS) $< $(LDFLAGS) -o $@
 
 # The seccomp supervisor's floors: a supervisor that answers CONTINUE, and
-# one that makes the least a rewrite needs (issue 27).
+# one that makes the least a rewrite needs (issue 27): supfloor for make
+# bench, trapfloor for tests/bench/trapcost.py's CPU-time rounds.
+$(B)/bench/supfloor: tests/bench/supfloor.c | $(B)/bench
+	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
+
 $(B)/bench/trapfloor: tests/bench/trapfloor.c | $(B)/bench
 	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
 
@@ -484,11 +488,18 @@ $(B)/bench/loadtime: tests/bench/loadtime.c $(CORE_OBJ) $(PARSE_OBJ) | $(B)/benc
 $(B)/bench:
 	mkdir -p $@
 
-# Not a test: writes docs/performance.md and docs/performance.png.
+# Not a test: every figure beside its floor, printed and written to
+# $(B)/bench/results.json; docs/performance.md's generated block and
+# docs/performance-floors.svg rewritten from that file (bench-doc alone
+# rewrites them from the last results, measuring nothing).
 bench: bench-deps
 	$(MAKE) all $(B)/bench/workload $(if $(CAN_M32),$(B)/bench/workload32) $(B)/bench/passthru.so \
-		$(B)/bench/trapfloor $(B)/bench/loadtime $(B)/helpers/keepflood
-	python3 tests/bench/bench.py
+		$(B)/bench/loadtime $(B)/bench/supfloor $(B)/bench/trapfloor $(B)/helpers/keepflood $(B)/helpers/firstcost
+	python3 tests/bench/bench.py $(B)/bench/results.json
+	python3 tests/bench/perfdoc.py $(B)/bench/results.json docs/performance.md
+
+bench-doc:
+	python3 tests/bench/perfdoc.py $(B)/bench/results.json docs/performance.md
 
 demo: deps
 	$(MAKE) all

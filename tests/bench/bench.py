@@ -2,9 +2,12 @@
 """make bench: libreuse against no shim, a bare pass-through interposer and a
 program setting its options itself, side by side in one run. Variants
 alternate within each round; medians over the rounds; callgrind instruction
-counts (exact, repeatable) next to wall times. Writes docs/performance.md and
-docs/performance.png."""
+counts (exact, repeatable) next to wall times; and every figure of issue 27
+beside its floor (tests/bench/floors.py). Writes one results file (argument;
+build/bench/results.json by default) and prints the figures beside their
+floors; tests/bench/perfdoc.py makes docs/performance.md's block of it."""
 import errno
+import json
 import os
 import platform
 import re
@@ -16,7 +19,10 @@ import sys
 import tempfile
 import time
 
+# No __pycache__ in the source tree for the modules beside this one.
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import floors  # noqa: E402  (tests/bench/floors.py)
 import restart as restart_bench  # noqa: E402  (tests/bench/restart.py)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -29,6 +35,8 @@ WORKLOAD32 = os.path.join(BUILD, "bench", "workload32")
 LOADTIME = os.path.join(BUILD, "bench", "loadtime")
 CLI = os.path.join(BUILD, "libreuse")
 KEEPFLOOD = os.path.join(BUILD, "helpers", "keepflood")
+FIRSTCOST = os.path.join(BUILD, "helpers", "firstcost")
+SUPFLOOR = os.path.join(BUILD, "bench", "supfloor")
 SERVER = os.path.join(ROOT, "tests", "helpers", "server.py")
 RESTARTS = int(os.environ.get("BENCH_RESTARTS", "15"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "21"))
@@ -354,13 +362,29 @@ def restart_latency():
 
 
 def main():
-    for path in (LIB, PASSTHRU, WORKLOAD, LOADTIME, CLI, KEEPFLOOD):
+    results = sys.argv[1] if len(sys.argv) > 1 else os.path.join(BUILD, "bench", "results.json")
+    for path in (LIB, PASSTHRU, WORKLOAD, LOADTIME, CLI, KEEPFLOOD, SUPFLOOR, FIRSTCOST):
         if not os.path.exists(path):
             sys.exit(f"bench: {path} missing; run make bench")
+    for tool in ("valgrind", "strace"):
+        if not shutil.which(tool):
+            sys.exit(f"bench: {tool} missing (make bench-deps installs it)")
+    began, load_start = time.monotonic(), os.getloadavg()[0]
+    phases = {}
+    last = [began]
+
+    def lap(name):
+        """How long each part took: make bench is to stay within ten minutes."""
+        now = time.monotonic()
+        phases[name] = round(now - last[0], 1)
+        last[0] = now
+        print(f"bench: {name} done ({phases[name]:.0f} s, {(now - began) / 60:.1f} min in all)", flush=True)
+
     files = {n: rule_file(n) for n in RULE_COUNTS}
     baseline, baseline_why = build_baseline()
     print(f"bench: {ROUNDS} rounds, {CYCLES} cycles a run, variants alternating; "
           f"{BASELINE}: {baseline or baseline_why}", flush=True)
+    lap("baseline build")
 
     bind = wall_times(bind_variants(files), CYCLES)
     conn_port = free_port()
@@ -370,7 +394,7 @@ def main():
         "libreuse 10000 rules, no match": ("connect", conn_port, LIB, files[10000]),
     }
     conn = wall_times(conn_variants, CYCLES // 4)
-    print("bench: wall times done; callgrind next", flush=True)
+    lap("bind and connect cycles, wall times")
 
     ir = {}
     for name, args in {
@@ -400,14 +424,15 @@ def main():
     for name, (preload, conf) in {"no shim": (None, None), "libreuse, no send rule": (LIB, files[10000]),
                                   "libreuse, a send rule": (LIB, send_rule)}.items():
         ir["sendto: " + name] = instructions_per_cycle("sendto", 9, preload, conf)
-    true_bare = callgrind_total(["/bin/true"], env_for(PASSTHRU))
-    true_lib = callgrind_total(["/bin/true"], env_for(LIB, files[10000]))
-    true_none = callgrind_total(["/bin/true"], env_for())
+    true_ir = [callgrind_total(["/bin/true"], env_for()), callgrind_total(["/bin/true"], env_for(PASSTHRU)),
+               callgrind_total(["/bin/true"], env_for(LIB, files[10000]))]
+    lap("callgrind")
 
     load = [run([LOADTIME, files[n], "21"], env_for()).split() for n in (1000, 10000)]
     rss = {name: statistics.median(float(run([WORKLOAD, "rss", "0"], env_for(p, c))) for _ in range(5))
            for name, p, c in (("no shim", None, None), ("libreuse 0 rules", LIB, files[0]),
                               ("libreuse 10000 rules", LIB, files[10000]))}
+    load_profile = load_profile_of(files[10000])
 
     rps = {"no shim": [], "libreuse": []}
     for _ in range(NGINX_ROUNDS):
@@ -420,19 +445,52 @@ def main():
     rps = {k: statistics.median(v) for k, v in rps.items() if v}
     if rounds:
         rps["spread"] = (min(rounds), max(rounds))
+    lap("load time, memory, nginx")
 
     first, first_faults = first_socket_costs(files, baseline)
+    first_calls = {"1": floors.first_call(B, os.path.join(TMP, "one.conf"), TMP),
+                   "10000": floors.first_call(B, files[10000], TMP)}
+    startup = floors.startup(B, files[10000])
+    lap("first socket() and start-up")
     keep = keep_costs()
+    adoption = floors.adoption_calls(B, TMP)
     keep["restarts"] = restart_latency()
     keep["latency"] = restart_bench.measure()
+    lap("keeping and restarts")
     sup = supervisor_costs(files)
-    write_report(bind, conn, ir, (true_none, true_bare, true_lib), load, rss, rps,
-                 load_profile_of(files[10000]), keep, sup, first, baseline_why, first_faults)
+    supervisor = floors.supervisor(B, files, TMP)
+    lap("supervisor")
 
-
-def verdict(ok):
-    return "met" if ok else "**missed**"
-
+    # The tree measured: its commit, and "+changes" when its code (anything
+    # but docs/, which this run rewrites) differs from it.
+    git = ["git", "-C", ROOT]
+    commit = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    changed = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs"], capture_output=True,
+                             text=True).stdout.strip()
+    commit = (commit or "unknown") + (" with changes not committed" if changed else "")
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    res = {
+        "run": {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit, "cpu": cpu,
+                "cores": os.cpu_count(), "kernel": platform.release(), "libc": " ".join(platform.libc_ver()),
+                "seconds": round(time.monotonic() - began), "load_start": load_start,
+                "load_end": os.getloadavg()[0], "phases": phases, "rounds": ROUNDS, "cycles": CYCLES,
+                "nginx_rounds": NGINX_ROUNDS, "restarts": RESTARTS, "restart_n": restart_bench.N,
+                "nomatch_port": NOMATCH_PORT, "baseline": BASELINE, "baseline_commit": BASELINE_COMMIT},
+        "bind": bind, "conn": conn, "ir": ir, "true_ir": true_ir, "load": load, "rss": rss, "rps": rps,
+        "load_profile": load_profile, "keep": keep, "sup": sup, "first": first, "first_faults": first_faults,
+        "baseline_why": baseline_why, "why_no_i386": why_no_i386(), "floor1": FLOOR1, "floor10k": FLOOR10K,
+        "first_calls": first_calls, "startup": startup, "adoption_calls": adoption, "supervisor": supervisor,
+    }
+    res["floors"] = floors.figures(res)
+    os.makedirs(os.path.dirname(os.path.abspath(results)), exist_ok=True)
+    with open(results + ".new", "w") as f:
+        json.dump(res, f, indent=1)
+    os.replace(results + ".new", results)
+    print(f"\nbench: {res['run']['date']}, {cpu}, load average {load_start:.1f} → {res['run']['load_end']:.1f}, "
+          f"{res['run']['seconds'] / 60:.1f} min; results in {results}\n")
+    floors.print_table(res["floors"])
 
 def load_profile_of(conf):
     """callgrind's view of one 10,000-rule load: total, libconfig's share
@@ -459,272 +517,9 @@ FLOOR1 = "floor, 1 rule (open, fstat, mmap, touch, close its table)"
 FLOOR10K = "floor, 10000 rules (the same of its table)"
 
 
-def write_report(bind, conn, ir, true_ir, load, rss, rps, load_profile, keep, sup, first, baseline_why,
-                 first_faults):
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    L = []
-    w = L.append
-    w("# Performance\n")
-    w(f"Measured by `make bench` on {date}: {cpu}, {os.cpu_count()} cores, Linux "
-      f"{platform.release()}, {platform.libc_ver()[0]} {platform.libc_ver()[1]}. "
-      f"Wall times are medians of {ROUNDS} rounds in which every variant ran once, in turn, each round starting one variant later "
-      f"({CYCLES} cycles a run, after a warm-up of a tenth of that); instruction counts are "
-      "callgrind's user-space counts per cycle (the difference of a 1,100- and a 110-cycle run, "
-      "so start-up cancels out). The machine is shared: trust the instruction counts and the "
-      "ratios over the absolute times.\n")
-    w("Rule files: N rules, rule i matching TCP port 20000+i and injecting SO_REUSEADDR and "
-      f"SO_REUSEPORT. Every variant binds a fixed port of 127.0.0.1, so the kernel does the same work "
-      f"in each: *no match* and the variants without libreuse bind {NOMATCH_PORT}, which no rule names; "
-      "*first* / *last matches* bind the port of the first / last rule. The workload sets SO_REUSEADDR "
-      "itself; libreuse adds SO_REUSEPORT. Timed runs are pinned to one CPU.\n")
-
-    w("## Targets\n")
-    w("| target | measured | |")
-    w("|---|---|---|")
-    r1 = bind["libreuse 10000 rules, last matches"] / bind["program sets both itself"]
-    w(f"| injecting both options ≤ 1.02× the program setting them itself, 10,000 rules | {r1:.3f}× | {verdict(r1 <= 1.02)} |")
-    d1 = ir["libreuse 10000 rules, last matches"] - ir["bare interposer"]
-    w(f"| ≤ 1,000 instructions added per bind cycle over the bare interposer (injecting, 10,000 rules) | {d1:.0f} | {verdict(d1 <= 1000)} |")
-    old = {k.split(": ", 1)[1]: v - ir["bare interposer"] for k, v in ir.items() if k.startswith(BASELINE)}
-    was = (lambda k: f" ({BASELINE}: {old[k]:.0f})") if old else (lambda k: "")
-    w(f"| ≤ 400 instructions added per injecting bind cycle over the bare interposer (10,000 rules, last rule matches) | {d1:.0f}{was('10000 rules, last matches')} | {verdict(d1 <= 400)} |")
-    d2 = ir["libreuse 10000 rules, no match"] - ir["bare interposer"]
-    w(f"| ≤ 100 instructions added per bind cycle no rule matches, over the bare interposer (10,000 rules) | {d2:.0f}{was('10000 rules, no match')} | {verdict(d2 <= 100)} |")
-    one, many = first["libreuse 1 rule, table cached"], first["libreuse 10000 rules, table cached"]
-    if f"{BASELINE}, 1 rule" in first:
-        b1 = first[f"{BASELINE}, 1 rule"]
-        w(f"| a program's first socket(), 1 rule: no slower than {BASELINE} (side by side) | {one:,.0f} µs against {b1:,.0f} µs "
-          f"({one / b1:.2f}×) | {verdict(one <= b1)} |")
-    else:
-        w(f"| a program's first socket(), 1 rule: no slower than {BASELINE} | not measured: {baseline_why} | **missed** |")
-    w(f"| a program's first socket(), 10,000 rules: ≤ 2 ms more than 1 rule (table compiled) | {(many - one) / 1000:.2f} ms more | "
-      f"{verdict(many - one <= 2000)} |")
-    for n, name, fl in ((1, "libreuse 1 rule, table cached", FLOOR1), (10000, "libreuse 10000 rules, table cached", FLOOR10K)):
-        r = first[name] / first[fl]
-        w(f"| a program's first socket(), {n:,} rule{'s' if n > 1 else ''}, table cached: ≤ 2× its floor's time | "
-          f"{first[name]:,.0f} µs against {first[fl]:,.0f} µs ({r:.2f}×) | {verdict(r <= 2)} |")
-        d = first_faults[name] - first_faults[fl]
-        w(f"| ...page faults ≤ its floor's + 4 | {first_faults[name]:.0f} against {first_faults[fl]:.0f} (+{d:.0f}) | "
-          f"{verdict(d <= 4)} |")
-    for k in ("libreuse, no send rule", "libreuse, a send rule"):
-        ds = ir["sendto: " + k] - ir["sendto: no shim"]
-        w(f"| ≤ 20 instructions added per datagram on a bound UDP socket ({k.split(', ', 1)[1]}; sendto, callgrind) | {ds:.1f} | {verdict(ds <= 20)} |")
-    r2 = bind["libreuse 10000 rules, no match"] / bind["no shim"]
-    w(f"| a call no rule matches ≤ 1.02× no shim, 10,000 rules | {r2:.3f}× | {verdict(r2 <= 1.02)} |")
-    r3 = true_ir[2] / true_ir[1]
-    w(f"| start-up of /bin/true with a 10,000-rule file ≤ 1.10× the bare interposer (instructions) | {r3:.3f}× ({true_ir[2]:,} vs {true_ir[1]:,}) | {verdict(r3 <= 1.10)} |")
-    lt = float(load[1][0])
-    w(f"| loading 10,000 rules < 20 ms | {lt:.2f} ms (1,000 rules: {float(load[0][0]):.2f} ms) | {verdict(lt < 20)} |")
-    added = rss["libreuse 10000 rules"] - rss["no shim"]
-    w(f"| memory added ≤ 1 MiB RSS at 10,000 rules | {added:.0f} KiB (table {int(load[1][1]) // 1024} KiB) | {verdict(added <= 1024)} |")
-    if "libreuse" in rps and "no shim" in rps:
-        r4 = rps["libreuse"] / rps["no shim"]
-        w(f"| nginx requests/s under libreuse ≥ 0.99× without (wrk, 16 connections, median of {NGINX_ROUNDS} 2 s runs each, alternating; nginx and wrk pinned to separate CPUs) | {r4:.3f}× ({rps['libreuse']:,.0f} vs {rps['no shim']:,.0f}; rounds from {rps['spread'][0]:.3f}× to {rps['spread'][1]:.3f}×) | {verdict(r4 >= 0.99)} |")
-    else:
-        w("| nginx requests/s ≥ 0.99× | not measured: wrk or nginx missing | **missed** |")
-    # A bind cycle traps two calls (setsockopt SO_REUSEADDR, bind); a connect cycle one.
-    per_bind = (sup["bind: supervisor"] - sup["bind: no shim"]) / 2
-    per_conn = sup["connect: supervisor"] - sup["connect: no shim"]
-    w(f"| a trapped call adds ≤ 15 µs under the seccomp supervisor (median) | bind cycle: {per_bind / 1000:.1f} µs a call; "
-      f"connect cycle: {per_conn / 1000:.1f} µs | {verdict(max(per_bind, per_conn) <= 15000)} |")
-    if "bind i386: supervisor" in sup:
-        per_bind32 = (sup["bind i386: supervisor"] - sup["bind i386: no shim"]) / 2
-        w(f"| a trapped i386 call (a static 32-bit program) costs what an x86-64 one does | {per_bind32 / 1000:.1f} µs a call "
-          f"against {per_bind / 1000:.1f} µs ({per_bind32 / per_bind:.2f}×) | {verdict(per_bind32 <= 1.25 * per_bind)} |")
-    else:
-        w(f"| a trapped i386 call | not measured: {why_no_i386()} | **missed** |")
-    ru = sup["untrapped: supervisor"] / sup["untrapped: no shim"]
-    w(f"| untrapped calls under the supervisor: no measurable difference | {ru:.3f}× "
-      f"({sup['untrapped: supervisor']:.0f} vs {sup['untrapped: no shim']:.0f} ns a getppid) | "
-      f"{verdict(abs(ru - 1) <= 0.02)} |")
-    w("")
-
-    w("## Bind cycle (socket, setsockopt, bind 127.0.0.1, close)\n")
-    w("| variant | ns/cycle (median) | × no shim | instructions/cycle |")
-    w("|---|---:|---:|---:|")
-    for name, ns in bind.items():
-        irs = f"{ir[name]:,.0f}" if name in ir else ""
-        w(f"| {name} | {ns:,.0f} | {ns / bind['no shim']:.3f} | {irs} |")
-    w("")
-    w("## Connect cycle (connect to a loopback listener, accept, reset, close both)\n")
-    w("| variant | ns/cycle (median) | × no shim | instructions/cycle |")
-    w("|---|---:|---:|---:|")
-    for name, ns in conn.items():
-        w(f"| {name} | {ns:,.0f} | {ns / conn['no shim']:.3f} | {ir['connect: ' + name]:,.0f} |")
-    w("")
-    w("## The seccomp supervisor (`libreuse run --seccomp`)\n")
-    w("The same workload (a dynamically linked program, so that the shim can run it too), alternating "
-      f"in each of {ROUNDS} rounds. The bind cycle traps two calls (setsockopt SO_REUSEADDR and bind: "
-      "10-rule file, last rule matches, injecting SO_REUSEPORT); the connect cycle one (a connect rule); "
-      "getppid is never trapped. The i386 rows run the same workload built with `gcc -m32 -static`, "
-      "which `run` puts under the supervisor: its calls take the filter's i386 branch.\n")
-    w("| variant | ns (median) | × no shim |")
-    w("|---|---:|---:|")
-    for name, ns in sup.items():
-        base = sup[name.split(":")[0] + ": no shim"]
-        w(f"| {name} | {ns:,.0f} | {ns / base:.2f} |")
-    w("")
-    w(f"- A trapped call costs about {per_bind / 1000:.1f} µs in the bind cycle and {per_conn / 1000:.1f} µs in the "
-      "connect cycle: the round trip through the kernel's notification (two context switches), copying "
-      "the sockaddr out of the program, pidfd_getfd (on a pidfd kept for the thread) for a duplicate of its socket, the "
-      "checks that the call is still waiting, the core's decision, the call on the duplicate, and the "
-      "answer; some ten system calls at 1 to 2 µs each on this machine, where a whole bind cycle is "
-      f"{sup['bind: no shim'] / 1000:.1f} µs. The workload's connect is on a blocking socket, so the "
-      "supervisor hands it to a pool thread (it may block): one more switch. Calls the filter does not "
-      "trap pay for the filter itself: "
-      f"{sup['untrapped: supervisor'] - sup['untrapped: no shim']:.0f} ns on a getppid (the kernel's "
-      "seccomp entry and the filter's classic-BPF instructions: the arch, then the x86-64 numbers; "
-      "an i386 call walks the i386 ones), which no real workload made of system "
-      "calls that do work would show.\n")
-    w("## Keeping: one bind cycle in a fresh process under `libreuse run --keep`\n")
-    w(f"Each a child of the program the keeper started (so the keeper serves it), timed after a "
-      f"warm-up cycle on another port; medians of {ROUNDS} processes per variant, in turn.\n")
-    w("| variant | ns/cycle (median) | × no rule |")
-    w("|---|---:|---:|")
-    for name, ns in keep.items():
-        if name not in ("restarts", "latency"):
-            w(f"| {name} | {ns:,.0f} | {ns / keep['libreuse, no rule']:.1f} |")
-    w("")
-    w(f"- Adoption adds {keep['adopted from the keeper'] - keep['libreuse, no rule']:,.0f} ns to the bind "
-      "it replaces: a connection to the keeper and one request each way (the keeper checks the asker's "
-      "ancestry in /proc), then dup3 and the program's options copied over (about 25 pairs of "
-      "getsockopt). A keep that finds nothing kept pays the round trip alone: "
-      f"{keep['keep rule, nothing kept (keeper asked)'] - keep['libreuse, no rule']:,.0f} ns. Both happen "
-      "once per kept socket per instance, at its start; accepting and serving are untouched (the "
-      "program accepts from the kept socket itself).\n")
-    w("## A program's first socket() (fresh process)\n")
-    w("The library finds its compiled table there: in the cache (`run` and `libreuse compile` fill it), "
-      "or, when the rule file changed since, from a helper process it starts, which compiles it outside the "
-      f"program. Medians of {ROUNDS} processes per variant, in turn.\n")
-    w("| variant | µs (median) | − no shim | × its floor | page faults (median) |")
-    w("|---|---:|---:|---:|---:|")
-    for name, us in first.items():
-        if name != "page fault":
-            fl = FLOOR1 if name == "libreuse 1 rule, table cached" else FLOOR10K if name == "libreuse 10000 rules, table cached" else None
-            ratio = f"{us / first[fl]:.2f}" if fl else ""
-            w(f"| {name} | {us:,.0f} | {us - first['no shim']:,.0f} | {ratio} | {first_faults[name]:.0f} |")
-    w("")
-    w("- Each floor is what reading its table at least costs a fresh process: the same workload, which "
-      "opens the cached table, fstats it, maps it read-only, loads a byte of each page and closes it. The "
-      "system calls of the first call are counted by t_firstcost.sh (strace), which `make check` runs.")
-    d = first["libreuse 10000 rules, table cached"] - first["libreuse 1 rule, table cached"]
-    w(f"- 10,000 rules cost {d / 1000:.2f} ms more than 1 rule once compiled (target: at most 2 ms).")
-    c1 = first["libreuse 1 rule, file just changed (helper compiles)"]
-    c2 = first["libreuse 10000 rules, file just changed (helper compiles)"]
-    was = (f", against {first[f'{BASELINE}, 1 rule'] / 1000:.1f} and {first[f'{BASELINE}, 10000 rules'] / 1000:.1f} ms "
-           f"{BASELINE}, which parsed at every start") if f"{BASELINE}, 1 rule" in first else ""
-    w(f"- The first start after the rule file changed costs {c1 / 1000:.1f} ms at 1 rule and {c2 / 1000:.1f} ms at "
-      "10,000: the helper's process, libconfig's parse and the compile, and the table written to the cache for "
-      f"every start after{was}.")
-    if f"{BASELINE}, 1 rule" in first:
-        w(f"- {BASELINE} ({BASELINE_COMMIT}, built from this repository's history for this run), the library "
-          "opened libconfig inside the program and parsed the rule file there, at every start. The cached table "
-          "costs what remains: reading one file (8 KiB at 1 rule, 372 KiB at 10,000), checking it, and the "
-          "bind gate's writes for the ports the rules name, each page of it first touched at a page fault's "
-          f"cost: {first['page fault']:.1f} µs on this machine (median, a fresh anonymous page).")
-    w("")
-    w("## Restarts under hostile peers (`run --keep`, SIGHUP: signal to old instance gone)\n")
-    w(f"Three keepers of the same server side by side, restarted in turn, {RESTARTS} times each; "
-      "the peers run as another user (nobody) and are outside the keeper's tree.\n")
-    w("| keeper | median ms | max ms | median × calm |")
-    w("|---|---:|---:|---:|")
-    calm = keep["restarts"]["calm"][0]
-    for name, (med, mx) in keep["restarts"].items():
-        w(f"| {name} | {med:,.0f} | {mx:,.0f} | {med / calm:.2f} |")
-    w("")
-    w("- An outsider is refused at accept from its credentials, before a byte is read: silent connections "
-      "cost the keeper one look each, once. The storm costs what the kernel's accept and one /proc walk per "
-      "connection cost, on a machine whose cores the storm itself keeps busy.\n")
-    for line in restart_bench.section(keep["latency"]):
-        w(line)
-    w("## Start-up of /bin/true (callgrind instructions)\n")
-    w(f"no shim {true_ir[0]:,}; bare interposer {true_ir[1]:,}; libreuse with a 10,000-rule file {true_ir[2]:,}. "
-      "libreuse reads nothing until the first IP socket call, so the rule file is never opened here.\n")
-    w("## Memory (VmRSS after one bind cycle, median of 5)\n")
-    for k, v in rss.items():
-        w(f"- {k}: {v:,.0f} KiB")
-    w("")
-    w("## Notes on each target\n")
-    noise = bind["bare interposer"] / bind["no shim"]
-    added_nomatch = ir["libreuse 10000 rules, no match"] - ir["bare interposer"]
-    w(f"- **Wall-time ratios.** In this same run the bare interposer, which adds "
-      f"{ir['bare interposer'] - ir['no shim']:.0f} instructions a cycle, measured {noise:.3f}× no shim: "
-      "run-to-run noise on this shared two-core machine is a few percent either way, as large as "
-      "the margins being judged, so the instruction counts are the exact measure. libreuse adds "
-      f"{d1:.0f} instructions to an injecting bind cycle and {added_nomatch:.0f} to one no rule "
-      "matches, whatever the rule count (the index finds a port's few candidates without a scan); "
-      "most of them are the hooks themselves: reading the caller's sockaddr, the per-fd state, "
-      "the epoch guard that keeps a table alive across a reload, and the once-a-second reload "
-      "check's clock read. A bind cycle is about "
-      f"{bind['no shim'] / 1000:.1f} µs of system calls, so 1.02× leaves about "
-      f"{bind['no shim'] * 0.02:.0f} ns: some 200 instructions and no locked instruction, where "
-      "libreuse's guard takes two (an increment and a decrement of the epoch's reader count). "
-      "Meeting it would take a reader registered per thread (so that a call writes only its own "
-      "counter, with membarrier(2) on the rare reload) and fewer, fused steps per hook; neither is "
-      "built.")
-    if "spread" in rps:
-        w(f"- **nginx.** wrk keeps its 16 connections open, so the calls libreuse intercepts in nginx "
-          "are one setsockopt (TCP_NODELAY, passed straight through) and one close per connection, "
-          "none per request. What differs between the two is "
-          "where the libraries landed in memory, and the "
-          f"round-by-round ratio ran from {rps['spread'][0]:.3f}× to {rps['spread'][1]:.3f}× in this run.")
-    w(f"- **Start-up ({r3:.3f}×).** Nothing is read before the first IP socket call, and the "
-      "library links nothing but libc, so a program that opens no socket pays for ld.so mapping and "
-      "relocating libreuse.so alone, and its constructor (one dup of stderr).")
-    share = load_profile.get("libconfig", 0) / load_profile["total"] if load_profile.get("total") else 0
-    w(f"- **Load time ({lt:.1f} ms).** Paid outside the program since the library reads compiled tables: "
-      "by `run` or `libreuse compile` before the program starts, or by the library's helper process at "
-      f"the first start after the file changed. callgrind puts {share:.0%} of a 10,000-rule load in libconfig "
-      "1.5 itself (its scanner, parser, the malloc and free of its parse tree: "
-      f"{load_profile.get('libconfig', 0) / 1e6:.0f}M of {load_profile.get('total', 0) / 1e6:.0f}M instructions); "
-      f"validating the settings and compiling the table take {load_profile.get('compile', 0) / 1e6:.1f}M. "
-      "The margin left is libconfig's: going further means reading the rule file without it.")
-    w(f"- **Memory ({added:.0f} KiB).** About {rss['libreuse 0 rules'] - rss['no shim']:.0f} KiB is "
-      "libreuse.so and the libc pages a load touches (the library loads no other: the table is compiled "
-      "outside the program); the compiled table is "
-      f"{int(load[1][1]) // 1024} KiB: 24-byte entries (ports, protocol, family, position), an action "
-      "shared by every rule that does the same (one here), address blocks only for rules that have "
-      "one, and the port index (a 32 KiB block map for more than 64 intervals, then 10 bytes a rule).")
-    w("")
-    w("![cost per bind cycle against rule count](performance.png)\n")
-    with open(os.path.join(ROOT, "docs", "performance.md"), "w") as f:
-        f.write("\n".join(L) + "\n")
-    plot(bind)
-    print("\n".join(L))
-
-
-def plot(bind):
-    if not shutil.which("gnuplot"):
-        print("bench: gnuplot missing, no plot")
-        return
-    data = os.path.join(TMP, "plot.dat")
-    with open(data, "w") as f:
-        for n in RULE_COUNTS[1:]:
-            f.write(f"{n} {bind[f'libreuse {n} rules, no match']} {bind[f'libreuse {n} rules, first matches']} "
-                    f"{bind[f'libreuse {n} rules, last matches']}\n")
-    script = f"""set terminal pngcairo size 800,480
-set output '{os.path.join(ROOT, "docs", "performance.png")}'
-set logscale x
-set xlabel 'rules in the file'
-set ylabel 'ns per bind cycle (median)'
-set key bottom right
-set yrange [0:*]
-plot '{data}' using 1:2 with linespoints title 'libreuse, no match', \\
-     '{data}' using 1:3 with linespoints title 'libreuse, first rule matches', \\
-     '{data}' using 1:4 with linespoints title 'libreuse, last rule matches', \\
-     {bind['no shim']} title 'no shim', {bind['bare interposer']} title 'bare interposer', \\
-     {bind['program sets both itself']} title 'program sets both itself'
-"""
-    subprocess.run(["gnuplot"], input=script, text=True, check=True)
-
-
 if __name__ == "__main__":
+    # floors.py reaches this module's runners and paths through B.
+    B = sys.modules[__name__]
     try:
         main()
     finally:

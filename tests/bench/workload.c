@@ -3,13 +3,21 @@
  *
  *   workload bind N PORT       socket, setsockopt SO_REUSEADDR, bind 127.0.0.1:PORT, close
  *   workload bind-self N PORT  the same, the program also setting SO_REUSEPORT itself
+ *   workload bind-bare N PORT  socket, bind 127.0.0.1:PORT+i%64, close: one trapped call a
+ *                              cycle under the supervisor (and its floors, supfloor); 64
+ *                              ports in turn, as a supervisor may close its duplicate of a
+ *                              socket after the program closed its own (the port then held
+ *                              a moment longer, and no SO_REUSEADDR here)
  *   workload connect N PORT    connect to a loopback listener on PORT, accept, reset, close both
  *   workload rss PORT          one bind cycle, then prints VmRSS in KiB
  *   workload keep R P Q W      under `libreuse run --keep`: listens on P (kept), then
  *                              runs R children of each kind, in turn, and prints the
  *                              median ns of their one timed bind cycle: adopted (P),
- *                              keep asked but nothing kept (Q), no rule (Q)
- *   workload bind-once PORT W  one bind cycle after a warm-up one on port W; prints its ns
+ *                              keep asked but nothing kept (Q), no rule (Q); with
+ *                              BENCH_STRACE=PREFIX each child runs under strace -o PREFIX.K
+ *                              (K: 0 adopted, 1 nothing kept, 2 no rule)
+ *   workload bind-once PORT W  one bind cycle after a warm-up one on port W; prints its ns;
+ *                              getppid() before and after it marks it for strace
  *   workload syscalls N 0      N getppid system calls (which no filter traps); ns per call
  *   workload first-floor FILE  open+fstat+mmap+touch+close of FILE: "ns faults"
  *   workload faults            ns per first write to a fresh anonymous page (a page fault)
@@ -36,13 +44,15 @@ static struct sockaddr_in loopback(int port)
 	return in;
 }
 
+/* self_reuseport: 1 the program sets SO_REUSEPORT too; -1 it sets no option */
 static void bind_cycle(int port, int self_reuseport)
 {
 	struct sockaddr_in in = loopback(port);
 	int one = 1;
 	int s = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (self_reuseport)
+	if (self_reuseport >= 0)
+		setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (self_reuseport > 0)
 		setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (bind(s, (struct sockaddr *)&in, sizeof(in)) != 0) {
 		perror("bind");
@@ -106,9 +116,12 @@ static double now(void)
 static int bind_once(int port, int warm_port)
 {
 	bind_cycle(warm_port, 0);
+	syscall(SYS_getppid);
 	double t0 = now();
 	bind_cycle(port, 0);
-	printf("%.1f\n", now() - t0);
+	double t = now() - t0;
+	syscall(SYS_getppid);
+	printf("%.1f\n", t);
 	return 0;
 }
 
@@ -165,7 +178,7 @@ static int cmp_double(const void *a, const void *b)
 
 /* A child of this process (so the keeper serves it), as its own instance
  * generation `gen` (so the kept socket is one it has not taken yet). */
-static double child_bind(const char *self, int port, int warm_port, unsigned gen, int with_rules)
+static double child_bind(const char *self, int port, int warm_port, unsigned gen, int with_rules, int kind)
 {
 	int fds[2];
 	if (pipe(fds) != 0)
@@ -180,6 +193,12 @@ static double child_bind(const char *self, int port, int warm_port, unsigned gen
 		if (!with_rules)
 			setenv("LIBREUSE_RULES", "", 1);
 		dup2(fds[1], 1);
+		const char *trace = getenv("BENCH_STRACE");
+		if (trace) {
+			char out[4096];
+			snprintf(out, sizeof(out), "%s.%d", trace, kind);
+			execlp("strace", "strace", "-o", out, self, "bind-once", p, w, (char *)NULL);
+		}
 		execl(self, self, "bind-once", p, w, (char *)NULL);
 		_exit(127);
 	}
@@ -209,9 +228,9 @@ static int keep_bench(const char *self, int rounds, int kept_port, int other_por
 	for (int k = 0; k < 3; k++)
 		t[k] = calloc((size_t)rounds, sizeof(double));
 	for (int r = 0; r < rounds; r++) {
-		t[0][r] = child_bind(self, kept_port, warm_port, 2 + (unsigned)r, 1);
-		t[1][r] = child_bind(self, other_port, warm_port, 2 + (unsigned)r, 1);
-		t[2][r] = child_bind(self, other_port, warm_port, 2 + (unsigned)r, 0);
+		t[0][r] = child_bind(self, kept_port, warm_port, 2 + (unsigned)r, 1, 0);
+		t[1][r] = child_bind(self, other_port, warm_port, 2 + (unsigned)r, 1, 1);
+		t[2][r] = child_bind(self, other_port, warm_port, 2 + (unsigned)r, 0, 2);
 	}
 	for (int k = 0; k < 3; k++) {
 		qsort(t[k], (size_t)rounds, sizeof(double), cmp_double);
@@ -274,21 +293,24 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc != 4) {
-		fprintf(stderr, "usage: workload bind|bind-self|connect|sendto N PORT | workload rss PORT\n");
+		fprintf(stderr, "usage: workload bind|bind-self|bind-bare|connect|sendto N PORT | workload rss PORT\n");
 		return 2;
 	}
 	const char *mode = argv[1];
 	long n = atol(argv[2]);
 	int port = atoi(argv[3]);
+	unsigned rot = 0;
 	int which = strcmp(mode, "bind") == 0		 ? 0
 		    : strcmp(mode, "bind-self") == 0 ? 1
 		    : strcmp(mode, "connect") == 0   ? 2
 		    : strcmp(mode, "sendto") == 0    ? 4
+		    : strcmp(mode, "bind-bare") == 0 ? 5
 						     : 3;
 #define CYCLE()                                                                            \
 	(which == 4   ? send_cycle(port)                                                   \
 	 : which == 3 ? (void)syscall(SYS_getppid)                                         \
 	 : which == 2 ? connect_cycle(port)                                                \
+		 : which == 5 ? bind_cycle(port + (int)(rot++ % 64), -1)                              \
 		      : bind_cycle(port, which))
 	for (long i = 0; i < n / 10; i++)
 		CYCLE();

@@ -14,6 +14,11 @@ static bool wanted(const char *e)
 {
 	static const char *const names[] = { "LD_PRELOAD=", "XDG_RUNTIME_DIR=", "LISTEN_PID=",
 					     "LISTEN_FDS=", "LISTEN_FDNAMES=" };
+	/* Every process under the library pays this, once per variable of its
+	 * environment, at load: most variables are refused by their first
+	 * letter, without a call. */
+	if (e[0] != 'L' && e[0] != 'X')
+		return false;
 	if (strncmp(e, "LIBREUSE_", 9) == 0)
 		return true;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

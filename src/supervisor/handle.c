@@ -31,9 +31,15 @@ struct ready {
 
 /* Answers, and when the program had given the call up (a signal: it will
  * make it again) records that on the socket, so that the next attempt
- * finds the first one's effect as its own. */
+ * finds the first one's effect as its own. The duplicate goes first: a
+ * program that closes its socket as soon as the call returns and binds
+ * the port again must find it free, not held by our copy. */
 static void answer(struct ready *r, int ret, int err)
 {
+	if (r->t.dup >= 0) {
+		close(r->t.dup);
+		r->t.dup = -1;
+	}
 	if (lr_notify_return(r->t.listener, r->t.id, ret, ret < 0 ? err : 0) != 0 && errno == ENOENT)
 		lr_front_update(r->t.ino, 0, LR_SOCK_RETRIED);
 }

@@ -32,13 +32,16 @@ static struct lr_fdref stderr_ref = { .fd = -1, .retaking = ATOMIC_FLAG_INIT };
 static pthread_once_t stderr_once = PTHREAD_ONCE_INIT;
 
 /* Our fds go high, where a program's own numbering (its first socket at
- * fd 3, systemd's fds from 3 on) does not meet them. */
+ * fd 3, systemd's fds from 3 on) does not meet them; but not past the
+ * kernel's first fd table (64 slots): growing it in a process that already
+ * has a second thread (an earlier constructor's, qemu-user's) waits for an
+ * RCU grace period, 10-16 ms measured, at every start. */
 static int dup_high(int fd)
 {
 	struct rlimit rl;
 	int low = 3;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 600)
-		low = 512;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 64)
+		low = 63;
 	int high = lr_sys_fcntl(fd, F_DUPFD_CLOEXEC, low);
 	return high >= 0 ? high : lr_sys_fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }

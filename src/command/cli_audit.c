@@ -154,25 +154,16 @@ static size_t audited_left(const char *trail, pid_t *pids, size_t max)
 	return n;
 }
 
-/* Runs CMD under `libreuse run --log all --json --log-file TRAIL` in a
- * process group of its own, so that a signal for the audit (Ctrl-C at the
- * terminal, SIGTERM, the --for deadline) reaches CMD and everything it
- * forked. Returns 0 once CMD exited, -1 if it could not be started. */
-static int run_audited(char **cmd, const char *trail, long for_ms, bool json_out)
+/* argv for `libreuse run --log all --json --log-file TRAIL -- CMD...`;
+ * NULL when out of memory. The caller frees the array (not its strings). */
+static char **audited_argv(char **cmd, const char *trail)
 {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0) {
-		lr_cli_error("cannot find the libreuse command itself: %s", strerror(errno));
-		return -1;
-	}
-	self[n] = '\0';
 	size_t argc = 0;
 	while (cmd[argc])
 		argc++;
 	char **argv = calloc(argc + 9, sizeof(*argv));
 	if (!argv)
-		return -1;
+		return NULL;
 	size_t a = 0;
 	argv[a++] = "libreuse";
 	argv[a++] = "run";
@@ -184,20 +175,36 @@ static int run_audited(char **cmd, const char *trail, long for_ms, bool json_out
 	argv[a++] = "--";
 	for (size_t i = 0; i < argc; i++)
 		argv[a++] = cmd[i];
+	return argv;
+}
 
-	struct sigaction sa = { .sa_handler = on_signal }, al = { .sa_handler = on_alarm }, old[4];
+/* The signals an audited run catches: the three that stop it, passed on to
+ * CMD, and the alarm of the --for deadline. */
+static const int caught[4] = { SIGINT, SIGTERM, SIGHUP, SIGALRM };
+
+static void catch_signals(struct sigaction old[4])
+{
+	struct sigaction sa = { .sa_handler = on_signal }, al = { .sa_handler = on_alarm };
 	sigemptyset(&sa.sa_mask);
 	sigemptyset(&al.sa_mask);
-	/* No SA_RESTART: a signal must wake the wait below. */
-	sigaction(SIGINT, &sa, &old[0]);
-	sigaction(SIGTERM, &sa, &old[1]);
-	sigaction(SIGHUP, &sa, &old[2]);
-	sigaction(SIGALRM, &al, &old[3]);
+	/* No SA_RESTART: a signal must wake the waits of the run. */
+	for (int i = 0; i < 4; i++)
+		sigaction(caught[i], caught[i] == SIGALRM ? &al : &sa, &old[i]);
+}
 
+static void restore_signals(const struct sigaction old[4])
+{
+	for (int i = 0; i < 4; i++)
+		sigaction(caught[i], &old[i], NULL);
+}
+
+/* Forks the run, in a process group of its own; its pid, or -1 after
+ * saying why. */
+static pid_t start_audited(const char *self, char **argv, bool json_out)
+{
 	pid_t child = fork();
 	if (child < 0) {
 		lr_cli_error("fork: %s", strerror(errno));
-		free(argv);
 		return -1;
 	}
 	if (child == 0) {
@@ -215,22 +222,53 @@ static int run_audited(char **cmd, const char *trail, long for_ms, bool json_out
 		_exit(127);
 	}
 	setpgid(child, child); /* both sides: whichever runs first */
-	free(argv);
-	/* On a terminal CMD's group becomes the foreground one: it reads the
-	 * terminal as it would without the audit, and Ctrl-C reaches it
-	 * directly. The terminal comes back to the audit after. */
-	struct sigaction ign = { .sa_handler = SIG_IGN }, old_ttou;
+	return child;
+}
+
+/* On a terminal CMD's group becomes the foreground one: it reads the
+ * terminal as it would without the audit, and Ctrl-C reaches it directly.
+ * Returns whether it did (give_terminal_back then undoes it). */
+static bool lend_terminal(pid_t child, struct sigaction *old_ttou)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN };
 	sigemptyset(&ign.sa_mask);
 	bool tty = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
 	if (tty) {
-		sigaction(SIGTTOU, &ign, &old_ttou);
+		sigaction(SIGTTOU, &ign, old_ttou);
 		tcsetpgrp(STDIN_FILENO, child);
 	}
-	if (for_ms > 0) {
-		struct itimerval it = { .it_value = { for_ms / 1000, (for_ms % 1000) * 1000 } };
-		setitimer(ITIMER_REAL, &it, NULL);
+	return tty;
+}
+
+static void give_terminal_back(bool tty, const struct sigaction *old_ttou)
+{
+	if (tty) {
+		tcsetpgrp(STDIN_FILENO, getpgrp());
+		sigaction(SIGTTOU, old_ttou, NULL);
 	}
-	int status = 0, stops = 0;
+}
+
+static void set_alarm(long ms)
+{
+	struct itimerval it = { .it_value = { ms / 1000, (ms % 1000) * 1000 } };
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* The signal for the next stop: the first signal (or the deadline) is
+ * passed on, as SIGTERM for the deadline; what is still there after 5 more
+ * seconds (the alarm the caller sets) or a second signal gets SIGKILL. */
+static int next_stop(int *stops)
+{
+	int sig = (*stops)++ ? SIGKILL : deadline_passed ? SIGTERM : got_signal;
+	deadline_passed = got_signal = 0;
+	return sig;
+}
+
+/* Waits for CMD's first process, passing stops on to its group; its wait
+ * status. */
+static int wait_audited(pid_t child, int *stops)
+{
+	int status = 0;
 	for (;;) {
 		pid_t w = waitpid(child, &status, 0);
 		if (w == child)
@@ -239,22 +277,17 @@ static int run_audited(char **cmd, const char *trail, long for_ms, bool json_out
 			break;
 		if (!deadline_passed && !got_signal)
 			continue;
-		/* The first signal (or the deadline) is passed on, as SIGTERM for
-		 * the deadline; what is still there after 5 more seconds or a
-		 * second signal gets SIGKILL. */
-		int sig = stops++ ? SIGKILL : deadline_passed ? SIGTERM : got_signal;
-		deadline_passed = got_signal = 0;
-		kill(-child, sig);
-		struct itimerval it = { .it_value = { 5, 0 } };
-		setitimer(ITIMER_REAL, &it, NULL);
+		kill(-child, next_stop(stops));
+		set_alarm(5000);
 	}
-	if (tty) {
-		tcsetpgrp(STDIN_FILENO, getpgrp());
-		sigaction(SIGTTOU, &old_ttou, NULL);
-	}
-	/* A daemon forks and its first process exits: what it left running
-	 * (in another session, out of reach of the group) is audited on until
-	 * Ctrl-C or --for, then stopped the same way. */
+	return status;
+}
+
+/* A daemon forks and its first process exits: what it left running (in
+ * another session, out of reach of the group) is audited on until Ctrl-C
+ * or --for, then stopped the same way. */
+static void wait_left(const char *trail, const char *cmd0, long for_ms, int *stops)
+{
 	bool said = false;
 	for (int empty = 0;;) {
 		pid_t left[256];
@@ -265,29 +298,53 @@ static int run_audited(char **cmd, const char *trail, long for_ms, bool json_out
 			break;
 		if (n)
 			empty = 0;
-		if (!said && !stops) {
+		if (!said && !*stops) {
 			fprintf(stderr, "libreuse audit: %s left %zu process%s running (a daemon?); auditing "
-					"%s until %s\n", cmd[0], n, n == 1 ? "" : "es", n == 1 ? "it" : "them",
+					"%s until %s\n", cmd0, n, n == 1 ? "" : "es", n == 1 ? "it" : "them",
 				for_ms > 0 ? "--for ends (or Ctrl-C)" : "Ctrl-C");
 			said = true;
 		}
 		if (deadline_passed || got_signal) {
-			int sig = stops++ ? SIGKILL : deadline_passed ? SIGTERM : got_signal;
-			deadline_passed = got_signal = 0;
+			int sig = next_stop(stops);
 			for (size_t i = 0; i < n; i++)
 				kill(left[i], sig);
-			struct itimerval it = { .it_value = { 5, 0 } };
-			setitimer(ITIMER_REAL, &it, NULL);
+			set_alarm(5000);
 		}
 		struct timespec nap = { 0, 100 * 1000 * 1000 };
 		nanosleep(&nap, NULL); /* a signal cuts it short */
 	}
-	struct itimerval none = { 0 };
-	setitimer(ITIMER_REAL, &none, NULL);
-	sigaction(SIGINT, &old[0], NULL);
-	sigaction(SIGTERM, &old[1], NULL);
-	sigaction(SIGHUP, &old[2], NULL);
-	sigaction(SIGALRM, &old[3], NULL);
+}
+
+/* Runs CMD under `libreuse run --log all --json --log-file TRAIL` in a
+ * process group of its own, so that a signal for the audit (Ctrl-C at the
+ * terminal, SIGTERM, the --for deadline) reaches CMD and everything it
+ * forked. Returns 0 once CMD exited, -1 if it could not be started. */
+static int run_audited(char **cmd, const char *trail, long for_ms, bool json_out)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0) {
+		lr_cli_error("cannot find the libreuse command itself: %s", strerror(errno));
+		return -1;
+	}
+	self[n] = '\0';
+	char **argv = audited_argv(cmd, trail);
+	if (!argv)
+		return -1;
+	struct sigaction old[4], old_ttou;
+	catch_signals(old);
+	pid_t child = start_audited(self, argv, json_out);
+	free(argv);
+	if (child < 0)
+		return -1;
+	bool tty = lend_terminal(child, &old_ttou);
+	if (for_ms > 0)
+		set_alarm(for_ms);
+	int stops = 0, status = wait_audited(child, &stops);
+	give_terminal_back(tty, &old_ttou);
+	wait_left(trail, cmd[0], for_ms, &stops);
+	set_alarm(0);
+	restore_signals(old);
 	if (WIFEXITED(status) && WEXITSTATUS(status) >= 126)
 		lr_cli_error("%s: could not be run (status %d)", cmd[0], WEXITSTATUS(status));
 	return 0;
@@ -345,37 +402,46 @@ static void command_path(const char *cmd, char *out, size_t n)
 
 enum { OPT_JSON = 256, OPT_PROPOSE, OPT_FOR, OPT_SAVE, OPT_NO_KERNEL, OPT_JOURNAL, OPT_SINCE, OPT_HOST };
 
-int lr_cli_audit(int argc, char **argv)
+static const struct option longopts[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "propose", required_argument, NULL, OPT_PROPOSE },
+	{ "for", required_argument, NULL, OPT_FOR },
+	{ "save", required_argument, NULL, OPT_SAVE },
+	{ "no-kernel", no_argument, NULL, OPT_NO_KERNEL },
+	{ "host", no_argument, NULL, OPT_HOST },
+	{ "journal", no_argument, NULL, OPT_JOURNAL },
+	{ "since", required_argument, NULL, OPT_SINCE },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* What the command line asks for. */
+struct audit_opts {
+	bool json, no_kernel, journal, host;
+	bool run;     /* `-- CMD`: args is CMD's argv */
+	const char *propose, *save, *since;
+	long for_ms;
+	char **args;  /* CMD, or the FILEs (NULL-terminated, as argv is) */
+	int nargs;
+};
+
+/* Reads the options into o; -1 to go on, or the exit status. */
+static int parse_options(int argc, char **argv, struct audit_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "propose", required_argument, NULL, OPT_PROPOSE },
-		{ "for", required_argument, NULL, OPT_FOR },
-		{ "save", required_argument, NULL, OPT_SAVE },
-		{ "no-kernel", no_argument, NULL, OPT_NO_KERNEL },
-		{ "host", no_argument, NULL, OPT_HOST },
-		{ "journal", no_argument, NULL, OPT_JOURNAL },
-		{ "since", required_argument, NULL, OPT_SINCE },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	bool json = false, no_kernel = false, journal = false, host = false;
-	const char *propose = NULL, *save = NULL, *since = NULL;
-	long for_ms = 0;
 	int c;
 	optind = 1;
 	/* '+': CMD's own options after "--" (or its name) are not ours. */
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		switch (c) {
-		case OPT_JSON: json = true; break;
-		case OPT_PROPOSE: propose = optarg; break;
-		case OPT_SAVE: save = optarg; break;
-		case OPT_NO_KERNEL: no_kernel = true; break;
-		case OPT_HOST: host = true; break;
-		case OPT_JOURNAL: journal = true; break;
-		case OPT_SINCE: since = optarg; break;
+		case OPT_JSON: o->json = true; break;
+		case OPT_PROPOSE: o->propose = optarg; break;
+		case OPT_SAVE: o->save = optarg; break;
+		case OPT_NO_KERNEL: o->no_kernel = true; break;
+		case OPT_HOST: o->host = true; break;
+		case OPT_JOURNAL: o->journal = true; break;
+		case OPT_SINCE: o->since = optarg; break;
 		case OPT_FOR:
-			if ((for_ms = parse_duration(optarg)) < 0) {
+			if ((o->for_ms = parse_duration(optarg)) < 0) {
 				lr_cli_error("--for %s: not a duration (30, 30s, 500ms, 5m, 1h)", optarg);
 				return LR_EXIT_USAGE;
 			}
@@ -384,97 +450,154 @@ int lr_cli_audit(int argc, char **argv)
 		default: fputs(usage, stderr); return LR_EXIT_USAGE;
 		}
 	}
-	bool run = optind > 1 && strcmp(argv[optind - 1], "--") == 0;
-	int nargs = argc - optind;
-	if (journal ? nargs > 0 : nargs == 0) {
+	o->run = optind > 1 && strcmp(argv[optind - 1], "--") == 0;
+	o->args = argv + optind;
+	o->nargs = argc - optind;
+	return -1;
+}
+
+/* Whether the options go together; false after saying why. */
+static bool usage_ok(const struct audit_opts *o)
+{
+	if (o->journal ? o->nargs > 0 : o->nargs == 0) {
 		fputs(usage, stderr);
-		return LR_EXIT_USAGE;
+		return false;
 	}
-	if (!run && (for_ms || save)) {
+	if (!o->run && (o->for_ms || o->save)) {
 		lr_cli_error("--for and --save go with -- CMD");
-		return LR_EXIT_USAGE;
+		return false;
 	}
-	if (since && !journal) {
+	if (o->since && !o->journal) {
 		lr_cli_error("--since goes with --journal");
-		return LR_EXIT_USAGE;
+		return false;
 	}
+	return true;
+}
+
+/* A fresh private directory for the trail, and the trail's path in it;
+ * false after saying why. */
+static bool private_trail(bool root, char dir[PATH_MAX], char trail[PATH_MAX])
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, PATH_MAX, "%s/libreuse-audit.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+	if (!mkdtemp(dir) || (root && chmod(dir, 0711) != 0)) {
+		lr_cli_error("%s: %s", dir, strerror(errno));
+		return false;
+	}
+	if ((size_t)snprintf(trail, PATH_MAX, "%.*s/trail.json", PATH_MAX - 16, dir) >= PATH_MAX) {
+		lr_cli_error("%s: path too long", dir);
+		rmdir(dir);
+		return false;
+	}
+	return true;
+}
+
+/* The trail of a run, created empty: --save's FILE, or a private one (dir
+ * then names its directory, else dir is ""). False after saying why, with
+ * nothing left behind. */
+static bool make_trail(const char *save, char dir[PATH_MAX], char trail[PATH_MAX])
+{
+	/* A daemon run as root often drops to another user before its first
+	 * bind, and the library opens the log file then: as root the trail
+	 * is writable by all, in a directory others can pass through but not
+	 * list (its name is random). */
+	bool root = geteuid() == 0;
+	if (save)
+		snprintf(trail, PATH_MAX, "%s", save);
+	else if (!private_trail(root, dir, trail))
+		return false;
+	/* Appended to by the program: it starts empty, and a program stopped
+	 * before its first line still gets its (empty) report. */
+	FILE *f = fopen(trail, "w");
+	if (!f || (root && fchmod(fileno(f), 0666) != 0)) {
+		lr_cli_error("%s: %s", trail, strerror(errno));
+		if (f)
+			fclose(f);
+		if (dir[0])
+			rmdir(dir);
+		return false;
+	}
+	fclose(f);
+	return true;
+}
+
+/* `-- CMD`: runs it audited and reads its trail. -1 when the trail could
+ * not be made (the exit status is then LR_EXIT_FAIL), else whether a trail
+ * was read. */
+static int read_run(struct au_model *m, const struct audit_opts *o)
+{
+	char dir[PATH_MAX] = "", trail[PATH_MAX];
+	if (!make_trail(o->save, dir, trail))
+		return -1;
+	bool read_any = false;
+	if (run_audited(o->args, trail, o->for_ms, o->json) == 0)
+		read_any = read_file(m, trail);
+	if (dir[0]) {
+		unlink(trail);
+		rmdir(dir);
+	}
+	/* The command's path, found the way exec finds it. */
+	struct au_prog *p = m->nprogs == 1 ? &m->progs[0] : NULL;
+	if (p && !p->path[0])
+		command_path(o->args[0], p->path, sizeof(p->path));
+	return read_any;
+}
+
+/* Compares with the kernel's sockets, reports, and proposes; the exit
+ * status. */
+static int report(struct au_model *m, const struct audit_opts *o)
+{
+	if (!o->no_kernel)
+		au_unseen_check(m);
+	if (!o->no_kernel && (o->host || o->journal))
+		au_unseen_check_host(m);
+	if (o->json)
+		au_report_json(stdout, m);
+	else
+		au_report_text(stdout, m, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
+	int rc = LR_EXIT_OK;
+	if (o->propose) {
+		struct au_propose_opts po = { .dir = o->propose };
+		if (o->run) {
+			po.cmd = o->args;
+		}
+		if (au_propose(m, &po) != 0)
+			rc = LR_EXIT_FAIL;
+	}
+	fflush(stdout);
+	return rc;
+}
+
+int lr_cli_audit(int argc, char **argv)
+{
+	struct audit_opts o = { 0 };
+	int rc = parse_options(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	if (!usage_ok(&o))
+		return LR_EXIT_USAGE;
 
 	struct au_model m;
 	au_model_init(&m);
 	bool read_any = false;
-	char dir[PATH_MAX] = "", trail[PATH_MAX];
-	if (run) {
-		/* A daemon run as root often drops to another user before its
-		 * first bind, and the library opens the log file then: as root
-		 * the trail is writable by all, in a directory others can pass
-		 * through but not list (its name is random). */
-		bool root = geteuid() == 0;
-		if (save) {
-			snprintf(trail, sizeof(trail), "%s", save);
-		} else {
-			const char *tmp = getenv("TMPDIR");
-			snprintf(dir, sizeof(dir), "%s/libreuse-audit.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-			if (!mkdtemp(dir) || (root && chmod(dir, 0711) != 0)) {
-				lr_cli_error("%s: %s", dir, strerror(errno));
-				return LR_EXIT_FAIL;
-			}
-			if ((size_t)snprintf(trail, sizeof(trail), "%.*s/trail.json", PATH_MAX - 16, dir) >=
-			    sizeof(trail)) {
-				lr_cli_error("%s: path too long", dir);
-				rmdir(dir);
-				return LR_EXIT_FAIL;
-			}
-		}
-		/* Appended to by the program: it starts empty, and a program
-		 * stopped before its first line still gets its (empty) report. */
-		FILE *f = fopen(trail, "w");
-		if (!f || (root && fchmod(fileno(f), 0666) != 0)) {
-			lr_cli_error("%s: %s", trail, strerror(errno));
-			if (f)
-				fclose(f);
-			if (dir[0])
-				rmdir(dir);
+	if (o.run) {
+		int r = read_run(&m, &o);
+		if (r < 0) {
+			au_model_free(&m);
 			return LR_EXIT_FAIL;
 		}
-		fclose(f);
-		if (run_audited(argv + optind, trail, for_ms, json) == 0)
-			read_any = read_file(&m, trail);
-		if (dir[0]) {
-			unlink(trail);
-			rmdir(dir);
-		}
-		/* The command's path, found the way exec finds it. */
-		struct au_prog *p = m.nprogs == 1 ? &m.progs[0] : NULL;
-		if (p && !p->path[0])
-			command_path(argv[optind], p->path, sizeof(p->path));
-	} else if (journal) {
-		read_any = read_journal(&m, since);
+		read_any = r;
+	} else if (o.journal) {
+		read_any = read_journal(&m, o.since);
 	} else {
-		for (int i = optind; i < argc; i++)
-			read_any |= read_file(&m, argv[i]);
+		for (int i = 0; i < o.nargs; i++)
+			read_any |= read_file(&m, o.args[i]);
 	}
 	if (!read_any) {
 		au_model_free(&m);
 		return LR_EXIT_FAIL;
 	}
-	if (!no_kernel)
-		au_unseen_check(&m);
-	if (!no_kernel && (host || journal))
-		au_unseen_check_host(&m);
-	if (json)
-		au_report_json(stdout, &m);
-	else
-		au_report_text(stdout, &m, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
-	int rc = LR_EXIT_OK;
-	if (propose) {
-		struct au_propose_opts po = { .dir = propose };
-		if (run) {
-			po.cmd = argv + optind;
-		}
-		if (au_propose(&m, &po) != 0)
-			rc = LR_EXIT_FAIL;
-	}
-	fflush(stdout);
+	rc = report(&m, &o);
 	au_model_free(&m);
 	return rc;
 }

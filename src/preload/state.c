@@ -359,11 +359,6 @@ __attribute__((constructor)) static void lr_state_constructor(int argc, char **a
 {
 	(void)argc;
 	(void)argv;
-	/* Loaded by another libc's loader (libc.c's constructor, which runs
-	 * first, says so), the arguments are whatever its registers held:
-	 * musl's, which passes none. */
-	if (lr_libc_foreign)
-		envp = NULL;
 #else
 __attribute__((constructor)) static void lr_state_constructor(void)
 {

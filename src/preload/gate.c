@@ -1,9 +1,12 @@
 #include "gate.h"
 
+#include "sockbits.h"
+
 /* 72 KiB of zero pages: a load writes only the ports its rules name. */
 _Atomic uint8_t lr_gate_bind[65536];
 _Atomic uint64_t lr_gate_connect[1024];
 atomic_bool lr_gate_send;
+_Atomic uint16_t lr_gate_send_mask = LR_SOCK_UDP | LR_SOCK_BOUND;
 
 /* Which of lr_gate_bind's 16 pages, and which of lr_gate_connect's 2, were
  * ever written with something other than zero: a run of "pass" need not
@@ -99,9 +102,14 @@ static void write_gate(const struct lr_table *t, bool narrow)
 		connect_run(&p, 0, 65536, 0);
 	/* Narrowing only turns it on: a send racing the swap then takes the
 	 * full path, which holds one table or the other. */
-	bool send = t && (t->ops & LR_OP_SEND);
+	bool all = t && t->log.level >= LR_LOG_ALL;
+	bool send = t && ((t->ops & LR_OP_SEND) || all);
 	if (send || !narrow)
 		atomic_store_explicit(&lr_gate_send, send, memory_order_relaxed);
+	if (all || !narrow)
+		atomic_store_explicit(&lr_gate_send_mask,
+				      (uint16_t)(all ? LR_SOCK_UDP : LR_SOCK_UDP | LR_SOCK_BOUND),
+				      memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);
 }
 

@@ -519,36 +519,85 @@ static inline bool send_watched(int fd, const void *to)
 		atomic_load_explicit(&lr_gate_send_mask, memory_order_relaxed)) == LR_SOCK_UDP;
 }
 
-LR_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to,
-			 socklen_t tolen)
+/* At level "all": a bound socket's datagram to its newest destination, or
+ * a socket not followed, has nothing to say (the usual case: an SNMP
+ * poller's or metrics client's one peer), and goes without the rest. */
+static inline bool send_nothing_new(int fd, const void *to, socklen_t len)
 {
-	if (__builtin_expect(send_watched(fd, to), 0)) {
-		struct send_args a = { .kind = 0, .fd = fd, .flags = flags, .buf = buf, .n = n,
-				       .to = to, .tolen = tolen };
-		return send_full(&a);
-	}
+	if (!(lr_fd_get(fd) & LR_SOCK_BOUND))
+		return false;
+	uint64_t newest = atomic_load_explicit(&lr_senddests[fd][0], memory_order_relaxed);
+	return !newest || lr_senddest_key(to, len) == newest;
+}
+
+/* The full paths' entries: the send's arguments gathered on their own
+ * frame, so the hooks' short ways hold no buffer and pay no canary. */
+static __attribute__((noinline, cold)) ssize_t sendto_full(int fd, const void *buf, size_t n,
+							   int flags, const struct sockaddr *to,
+							   socklen_t tolen)
+{
+	struct send_args a = { .kind = 0, .fd = fd, .flags = flags, .buf = buf, .n = n,
+			       .to = to, .tolen = tolen };
+	return send_full(&a);
+}
+
+static __attribute__((noinline, cold)) ssize_t sendmsg_full(int fd, const struct msghdr *msg,
+							    int flags)
+{
+	struct send_args a = { .kind = 1, .fd = fd, .flags = flags, .msg = msg,
+			       .to = msg->msg_name, .tolen = msg->msg_namelen };
+	return send_full(&a);
+}
+
+static __attribute__((noinline, cold)) int sendmmsg_full(int fd, struct mmsghdr *vec,
+							 unsigned int vlen, int flags)
+{
+	struct send_args a = { .kind = 2, .fd = fd, .flags = flags, .vec = vec, .vlen = vlen,
+			       .to = vec[0].msg_hdr.msg_name, .tolen = vec[0].msg_hdr.msg_namelen };
+	return (int)send_full(&a);
+}
+
+/* A watched datagram: at level "all" most have nothing new to say, and go
+ * from here, on a frame with no buffer. */
+static __attribute__((noinline)) LR_SHORT ssize_t sendto_watched(int fd, const void *buf, size_t n,
+								int flags,
+								const struct sockaddr *to,
+								socklen_t tolen)
+{
+	if (send_nothing_new(fd, to, tolen))
+		return lr_real.sendto(fd, buf, n, flags, to, tolen);
+	return sendto_full(fd, buf, n, flags, to, tolen);
+}
+
+static __attribute__((noinline)) LR_SHORT ssize_t sendmsg_watched(int fd, const struct msghdr *msg,
+								 int flags)
+{
+	if (send_nothing_new(fd, msg->msg_name, msg->msg_namelen))
+		return lr_real.sendmsg(fd, msg, flags);
+	return sendmsg_full(fd, msg, flags);
+}
+
+LR_EXPORT LR_SHORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+				  const struct sockaddr *to, socklen_t tolen)
+{
+	if (__builtin_expect(send_watched(fd, to), 0))
+		return sendto_watched(fd, buf, n, flags, to, tolen);
 	return lr_real.sendto(fd, buf, n, flags, to, tolen);
 }
 
-LR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+LR_EXPORT LR_SHORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	if (__builtin_expect(msg && send_watched(fd, msg->msg_name), 0)) {
-		struct send_args a = { .kind = 1, .fd = fd, .flags = flags, .msg = msg,
-				       .to = msg->msg_name, .tolen = msg->msg_namelen };
-		return send_full(&a);
-	}
+	if (__builtin_expect(msg && send_watched(fd, msg->msg_name), 0))
+		return sendmsg_watched(fd, msg, flags);
 	return lr_real.sendmsg(fd, msg, flags);
 }
 
 /* The first message's destination is where the kernel binds the socket
  * (the rest go from the same source). */
-LR_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, lr_mmsg_flags flags)
+LR_EXPORT LR_SHORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, lr_mmsg_flags flags)
 {
-	if (__builtin_expect(vec && vlen && send_watched(fd, vec[0].msg_hdr.msg_name), 0)) {
-		struct send_args a = { .kind = 2, .fd = fd, .flags = flags, .vec = vec, .vlen = vlen,
-				       .to = vec[0].msg_hdr.msg_name, .tolen = vec[0].msg_hdr.msg_namelen };
-		return (int)send_full(&a);
-	}
+	if (__builtin_expect(vec && vlen && send_watched(fd, vec[0].msg_hdr.msg_name), 0))
+		return sendmmsg_full(fd, vec, vlen, (int)flags);
 	return lr_real.sendmmsg(fd, vec, vlen, flags);
 }
 

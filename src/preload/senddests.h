@@ -10,6 +10,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -43,9 +44,13 @@ static inline uint64_t lr_senddest_key(const void *to, socklen_t len)
 		return 0;
 	memcpy(&family, to, sizeof(family));
 	if (family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
-		struct sockaddr_in a;
-		memcpy(&a, to, sizeof(a));
-		return 1ull << 63 | (uint64_t)a.sin_addr.s_addr << 16 | a.sin_port;
+		/* Only the 6 bytes that name it: every datagram at level "all"
+		 * computes this. */
+		uint32_t addr;
+		uint16_t port;
+		memcpy(&addr, (const char *)to + offsetof(struct sockaddr_in, sin_addr), sizeof(addr));
+		memcpy(&port, (const char *)to + offsetof(struct sockaddr_in, sin_port), sizeof(port));
+		return 1ull << 63 | (uint64_t)addr << 16 | port;
 	}
 	if (family != AF_INET6 || len < (socklen_t)sizeof(struct sockaddr_in6))
 		return 0;

@@ -14,6 +14,9 @@ _Atomic uint16_t lr_gate_send_mask = LR_SOCK_UDP | LR_SOCK_BOUND;
  * publishing rules, as the gate is. */
 static uint16_t bind_dirty;
 static uint8_t connect_dirty;
+/* Whether lr_gate_send_mask says level "all" (same owner): it is in .data,
+ * written only when this changes. */
+static bool send_mask_all;
 
 enum {
 	BIND_PAGE_SHIFT = 12,	       /* 4096 ports a page of lr_gate_bind */
@@ -106,10 +109,14 @@ static void write_gate(const struct lr_table *t, bool narrow)
 	bool send = t && ((t->ops & LR_OP_SEND) || all);
 	if (send || !narrow)
 		atomic_store_explicit(&lr_gate_send, send, memory_order_relaxed);
-	if (all || !narrow)
+	/* Written only when it changes: a page of .data a process that
+	 * never logs every call need not fault in at its first socket. */
+	if ((all || !narrow) && all != send_mask_all) {
 		atomic_store_explicit(&lr_gate_send_mask,
 				      (uint16_t)(all ? LR_SOCK_UDP : LR_SOCK_UDP | LR_SOCK_BOUND),
 				      memory_order_relaxed);
+		send_mask_all = all;
+	}
 	atomic_thread_fence(memory_order_seq_cst);
 }
 

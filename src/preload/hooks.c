@@ -47,7 +47,6 @@ LR_EXPORT int socket(int domain, int type, int protocol)
 	if (fd < 0)
 		return fd;
 	lr_fd_set(fd, bits);
-	lr_senddest_forget(fd);
 	/* The first IP socket is when rules are read, with fds to spare. */
 	if (bits && __builtin_expect(!atomic_load_explicit(&lr_state_started, memory_order_acquire), 0) &&
 	    !lr_libc_foreign)
@@ -471,7 +470,10 @@ static ssize_t send_first(const struct send_args *a)
 		e = errno;
 		if (said) {
 			lr_act_sent(l, &lr_shim, a->fd, &c, &si, true, ret < 0 ? -1 : 0, e);
+			/* Followed from here, afresh: whatever a socket closed
+			 * behind the hooks' back left at the number goes. */
 			uint64_t key = lr_senddest_key(a->to, a->tolen);
+			lr_senddest_forget(a->fd);
 			if (key)
 				lr_senddest_add(a->fd, key);
 			say_new_dests(l, a, &si, c.proto, 1, ret, e);

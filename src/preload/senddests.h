@@ -24,8 +24,8 @@
 /* [fd]: the keys of the destinations the sender at fd was said to send to,
  * newest first; all zero for a socket not followed (one the program bound,
  * or whose first datagram went while calls were not logged). Emptied when
- * the number is closed or given a new socket (close hooks, socket), copied
- * by dup2/dup3, filled by the send hooks; relaxed loads and stores, as
+ * the number is closed (close hooks) or its socket's first datagram is
+ * said, copied by dup2/dup3, filled by the send hooks; relaxed, as
  * lr_fdstate: threads racing on one socket may lose a key, which costs a
  * repeated line. */
 extern _Atomic uint64_t lr_senddests[LR_FD_TRACKED][LR_SEND_DESTS];
@@ -98,10 +98,12 @@ static inline void lr_senddest_add(int fd, uint64_t key)
 }
 
 /* The socket at fd is gone, or another is there now: its destinations go.
- * A number never followed is only read. */
+ * Every close() asks: a number above any ever followed is not even read (a
+ * process with no followed sender touches no page of the array). */
 static inline void lr_senddest_forget(int fd)
 {
-	if (!lr_senddest_followed(fd))
+	if ((unsigned)fd >= atomic_load_explicit(&lr_senddests_top, memory_order_relaxed) ||
+	    !lr_senddest_followed(fd))
 		return;
 	for (unsigned i = 0; i < LR_SEND_DESTS; i++)
 		atomic_store_explicit(&lr_senddests[fd][i], 0, memory_order_relaxed);

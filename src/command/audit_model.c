@@ -20,6 +20,7 @@ void au_model_free(struct au_model *m)
 		free(p->procs);
 		free(p->socks);
 		free(p->conns);
+		free(p->sends);
 		free(p->actions);
 		free(p->fails);
 		free(p->unseen);
@@ -156,20 +157,32 @@ static struct au_sock *ephemeral(struct au_prog *p, const char *proto, const cha
 	return NULL;
 }
 
-static struct au_conn *conn_for(struct au_prog *p, const char *proto, const char *addr, int port)
+/* The entry of a destination in a list of them (connects, or sends). */
+static struct au_conn *dest_in(struct au_conn **list, size_t *n, const char *proto,
+			       const char *addr, int port)
 {
-	for (size_t i = 0; i < p->nconns; i++) {
-		struct au_conn *c = &p->conns[i];
+	for (size_t i = 0; i < *n; i++) {
+		struct au_conn *c = &(*list)[i];
 		if (strcmp(c->proto, proto) == 0 && strcmp(c->addr, addr) == 0 && c->port == port)
 			return c;
 	}
-	struct au_conn *c = grow((void **)&p->conns, &p->nconns, sizeof(*c));
+	struct au_conn *c = grow((void **)list, n, sizeof(*c));
 	if (c) {
 		copy(c->proto, sizeof(c->proto), proto);
 		copy(c->addr, sizeof(c->addr), addr);
 		c->port = port;
 	}
 	return c;
+}
+
+static struct au_conn *conn_for(struct au_prog *p, const char *proto, const char *addr, int port)
+{
+	return dest_in(&p->conns, &p->nconns, proto, addr, port);
+}
+
+static struct au_conn *send_for(struct au_prog *p, const char *proto, const char *addr, int port)
+{
+	return dest_in(&p->sends, &p->nsends, proto, addr, port);
 }
 
 static void add_word(char *list, size_t n, const char *word)
@@ -340,8 +353,11 @@ bool au_model_event(struct au_model *m, const struct aj *ev, const char *path)
 			} else if (ok) {
 				s->listens++;
 			}
-		} else if (strcmp(op, "connect") == 0) {
-			struct au_conn *c = conn_for(p, proto, addr, port);
+		} else if (strcmp(op, "connect") == 0 || strcmp(op, "send") == 0) {
+			/* A send line is a socket's first datagram to that
+			 * destination: counted as a connect is. */
+			struct au_conn *c = op[0] == 'c' ? conn_for(p, proto, addr, port)
+							 : send_for(p, proto, addr, port);
 			if (!c)
 				return true;
 			c->count++;
@@ -366,8 +382,9 @@ bool au_model_event(struct au_model *m, const struct aj *ev, const char *path)
 				s->set_by_program |= options(ev, "set_by_program");
 				s->injected |= options(ev, "injected");
 			}
-		} else if (strcmp(op, "connect") == 0) {
-			struct au_conn *c = conn_for(p, proto, addr, port);
+		} else if (strcmp(op, "connect") == 0 || strcmp(op, "send") == 0) {
+			struct au_conn *c = op[0] == 'c' ? conn_for(p, proto, addr, port)
+							 : send_for(p, proto, addr, port);
 			if (c) {
 				c->count++;
 				c->failed++;
@@ -394,6 +411,13 @@ bool au_model_event(struct au_model *m, const struct aj *ev, const char *path)
 			struct au_conn *c = conn_for(p, proto, addr, port);
 			if (c)
 				c->sourced++;
+		}
+		/* The supervisor's first datagram, sent by the program itself:
+		 * it went to the kernel, how it fared is not known. */
+		if (sockish && strcmp(op, "send") == 0 && strcmp(action, "passed") == 0) {
+			struct au_conn *c = send_for(p, proto, addr, port);
+			if (c)
+				c->count++, c->ok++;
 		}
 	}
 	return true;

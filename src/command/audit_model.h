@@ -30,7 +30,7 @@ struct au_sock {
 	int first_pid;
 };
 
-/* Connects, grouped by destination. */
+/* Connects, or sends, grouped by destination. */
 struct au_conn {
 	char proto[4];
 	char addr[AU_ADDR];
@@ -81,6 +81,10 @@ struct au_prog {
 	size_t nsocks;
 	struct au_conn *conns;
 	size_t nconns;
+	/* Unconnected UDP datagrams (op "send"), grouped by destination: the
+	 * log says each socket's first to a destination, not every one. */
+	struct au_conn *sends;
+	size_t nsends;
 	struct au_action *actions;
 	size_t nactions;
 	struct au_fail *fails;

@@ -162,6 +162,20 @@ static void text_program(const struct style *st, const struct au_prog *p)
 	if (!p->nconns)
 		fputs("    none\n", out);
 
+	/* Shown only when there are some: most programs send no unconnected
+	 * datagram, and a line of "none" for each would be noise. */
+	if (p->nsends)
+		fputs("  sends (unconnected UDP; each socket's first datagram to a destination):\n", out);
+	for (size_t i = 0; i < p->nsends; i++) {
+		const struct au_conn *c = &p->sends[i];
+		au_hostport(hp, sizeof(hp), c->addr, c->port);
+		snprintf(line, sizeof(line), "    %-3s %s", c->proto, hp);
+		fprintf(out, "%-36s %ux, %u ok", line, c->count, c->ok);
+		if (c->failed)
+			fprintf(out, ", %u failed (%s)", c->failed, c->errnos);
+		fputc('\n', out);
+	}
+
 	fputs("  what rules did:\n", out);
 	for (size_t i = 0; i < p->nactions; i++) {
 		const struct au_action *a = &p->actions[i];
@@ -390,6 +404,16 @@ static void json_program(FILE *out, const struct au_prog *p)
 			e += w + (e[w] == ',');
 		}
 		fprintf(out, "],\"source\":\"%s\"}", c->sourced ? "rule" : "kernel");
+	}
+	fputs("],\"sends\":[", out);
+	for (size_t i = 0; i < p->nsends; i++) {
+		const struct au_conn *c = &p->sends[i];
+		fprintf(out, "%s{\"proto\":", i ? "," : "");
+		jstr(out, c->proto);
+		fputs(",\"addr\":", out);
+		jstr(out, c->addr);
+		fprintf(out, ",\"port\":%d,\"count\":%u,\"ok\":%u,\"failed\":%u}", c->port, c->count,
+			c->ok, c->failed);
 	}
 	fputs("],\"actions\":[", out);
 	for (size_t i = 0; i < p->nactions; i++) {

@@ -775,6 +775,23 @@ void lr_act_sent(struct lr_loaded *l, const struct lr_caller *who, int fd, const
 	errno = e;
 }
 
+void lr_act_sent_to(struct lr_loaded *l, const struct lr_caller *who, int fd,
+		    const struct lr_call *c, const struct lr_sockinfo *si, int ret, int e)
+{
+	struct act a;
+	act_start(&a, l, who, fd, c, si);
+	/* No rule decides a later datagram: none is named, and the file's
+	 * level says whether it is told. */
+	memset(&a.d, 0, sizeof(a.d));
+	a.d.level = (int)l->table->log.level;
+	if (outcome_wanted(a.d.level, ret, e)) {
+		struct lr_event *ev = act_event(&a);
+		ev->message = "a new destination of the socket";
+		say_outcome(&a, ev, ret, e);
+	}
+	errno = e;
+}
+
 /* ---- Calls on a socket: setsockopt, listen, shutdown ---- */
 
 static bool logs_calls(const struct lr_loaded *l)

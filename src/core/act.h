@@ -84,6 +84,14 @@ int lr_act_send(struct lr_loaded *l, const struct lr_caller *who, int fd, const 
 void lr_act_sent(struct lr_loaded *l, const struct lr_caller *who, int fd, const struct lr_call *c,
 		 const struct lr_sockinfo *si, bool known, int ret, int e);
 
+/* A later datagram of a sender whose first was said, to a destination it
+ * had not sent to (c), once sent (ret, e): its line at level "all". Rules
+ * act at a socket's first datagram only, so none is applied or named here;
+ * the front end says each destination of a socket once (as far as it
+ * remembers them), never every datagram. */
+void lr_act_sent_to(struct lr_loaded *l, const struct lr_caller *who, int fd,
+		    const struct lr_call *c, const struct lr_sockinfo *si, int ret, int e);
+
 /* Whether carrying out the decision for this call would make it differ
  * from the call the program asked for (deny, rewrite, source, injected
  * options, keep, retry; never in a dry run). When it would not, a front end

@@ -1,9 +1,12 @@
 #include "gate.h"
 
+#include "sockbits.h"
+
 /* 72 KiB of zero pages: a load writes only the ports its rules name. */
 _Atomic uint8_t lr_gate_bind[65536];
 _Atomic uint64_t lr_gate_connect[1024];
 atomic_bool lr_gate_send;
+_Atomic uint16_t lr_gate_send_mask = LR_SOCK_UDP | LR_SOCK_BOUND;
 
 /* Which of lr_gate_bind's 16 pages, and which of lr_gate_connect's 2, were
  * ever written with something other than zero: a run of "pass" need not
@@ -11,6 +14,9 @@ atomic_bool lr_gate_send;
  * publishing rules, as the gate is. */
 static uint16_t bind_dirty;
 static uint8_t connect_dirty;
+/* Whether lr_gate_send_mask says level "all" (same owner): it is in .data,
+ * written only when this changes. */
+static bool send_mask_all;
 
 enum {
 	BIND_PAGE_SHIFT = 12,	       /* 4096 ports a page of lr_gate_bind */
@@ -99,9 +105,18 @@ static void write_gate(const struct lr_table *t, bool narrow)
 		connect_run(&p, 0, 65536, 0);
 	/* Narrowing only turns it on: a send racing the swap then takes the
 	 * full path, which holds one table or the other. */
-	bool send = t && (t->ops & LR_OP_SEND);
+	bool all = t && t->log.level >= LR_LOG_ALL;
+	bool send = t && ((t->ops & LR_OP_SEND) || all);
 	if (send || !narrow)
 		atomic_store_explicit(&lr_gate_send, send, memory_order_relaxed);
+	/* Written only when it changes: a page of .data a process that
+	 * never logs every call need not fault in at its first socket. */
+	if ((all || !narrow) && all != send_mask_all) {
+		atomic_store_explicit(&lr_gate_send_mask,
+				      (uint16_t)(all ? LR_SOCK_UDP : LR_SOCK_UDP | LR_SOCK_BOUND),
+				      memory_order_relaxed);
+		send_mask_all = all;
+	}
 	atomic_thread_fence(memory_order_seq_cst);
 }
 

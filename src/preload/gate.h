@@ -37,6 +37,12 @@ extern _Atomic uint64_t lr_gate_connect[1024]; /* [n >> 6] bit n & 63: ask */
  * kernel binds it): its next datagrams cost one load and a compare.
  * Written only by the thread publishing rules; read with relaxed loads. */
 extern atomic_bool lr_gate_send;
+/* Which UDP sockets' datagrams to an address leave the short way: those
+ * whose LR_SOCK_* bits, masked with this, are LR_SOCK_UDP. Normally
+ * LR_SOCK_UDP | LR_SOCK_BOUND (a first datagram only); at level "all",
+ * LR_SOCK_UDP: every one, to be looked up among the destinations its
+ * sender was said to send to (senddests.h). Written with lr_gate_send. */
+extern _Atomic uint16_t lr_gate_send_mask;
 
 /* A verdict as lr_gate_bind holds it: the common one, PASS, is 0. A
  * verdict that settles nothing (0) becomes LR_GATE_FULL. */

@@ -10,6 +10,7 @@
 #include "policy.h"
 #include "real.h"
 #include "sdfds.h"
+#include "senddests.h"
 #include "state.h"
 
 #include <errno.h>
@@ -32,6 +33,7 @@ static bool sockinfo(int fd, struct lr_sockinfo *si, uint8_t *proto)
 		if (!lr_sock_ask(fd, &st))
 			return false;
 		lr_fd_set(fd, st);
+		lr_senddest_forget(fd);
 	}
 	lr_sockinfo_of(st, si, proto);
 	return true;
@@ -62,6 +64,7 @@ LR_EXPORT int close(int fd)
 	if (lr_sd_is_held(fd))
 		return 0;
 	lr_fd_set(fd, 0);
+	lr_senddest_forget(fd);
 	return lr_real.close(fd);
 }
 
@@ -69,8 +72,10 @@ LR_EXPORT int dup2(int old, int new)
 {
 	lr_sd_move_from(new);
 	int r = lr_real.dup2(old, new);
-	if (r >= 0 && r != old)
+	if (r >= 0 && r != old) {
 		lr_fd_set(r, lr_fd_get(old));
+		lr_senddest_copy(r, old);
+	}
 	return r;
 }
 
@@ -78,8 +83,10 @@ LR_EXPORT int dup3(int old, int new, int flags)
 {
 	lr_sd_move_from(new);
 	int r = lr_real.dup3(old, new, flags);
-	if (r >= 0)
+	if (r >= 0) {
 		lr_fd_set(r, lr_fd_get(old));
+		lr_senddest_copy(r, old);
+	}
 	return r;
 }
 
@@ -104,6 +111,7 @@ LR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 	if (flags & CLOSE_RANGE_CLOEXEC) /* that flag only marks them */
 		return lr_real.close_range(first, last, flags);
 	lr_fd_forget(first, last);
+	lr_senddest_forget_range(first, last);
 	return close_around_held(first, last, flags);
 }
 
@@ -112,6 +120,7 @@ LR_EXPORT void closefrom(int low)
 	if (low < 0)
 		return;
 	lr_fd_forget((unsigned int)low, LR_FD_TRACKED - 1);
+	lr_senddest_forget_range((unsigned int)low, LR_FD_TRACKED - 1);
 	/* closefrom cannot fail: where close_range is missing, glibc's own
 	 * (which closes the held copies too). */
 	if (!lr_sd_count() || close_around_held((unsigned int)low, ~0u, 0) != 0)
@@ -122,8 +131,10 @@ LR_EXPORT void closefrom(int low)
 LR_EXPORT int fclose(FILE *f)
 {
 	int fd = f ? fileno(f) : -1;
-	if (fd >= 0)
+	if (fd >= 0) {
 		lr_fd_set(fd, 0);
+		lr_senddest_forget(fd);
+	}
 	return lr_real.fclose(f);
 }
 
@@ -377,9 +388,66 @@ static ssize_t send_recorded(const struct send_args *a)
 	return ret;
 }
 
+/* Where message i of a send goes (sendto and sendmsg have one). */
+static const void *send_dest(const struct send_args *a, unsigned i, socklen_t *len)
+{
+	if (a->kind != 2) {
+		*len = a->tolen;
+		return a->to;
+	}
+	*len = a->vec[i].msg_hdr.msg_namelen;
+	return a->vec[i].msg_hdr.msg_name;
+}
+
+/* Messages a send names a destination in; a sendmmsg's vector is cut
+ * where the kernel cuts it. */
+static unsigned send_count(const struct send_args *a)
+{
+	return a->kind != 2 ? 1 : a->vlen < 1024 ? a->vlen : 1024;
+}
+
+/* Whether a send names a destination fd's sender was not said to send to. */
+static bool send_has_new(const struct send_args *a)
+{
+	for (unsigned i = 0, n = send_count(a); i < n; i++) {
+		socklen_t len;
+		const void *to = send_dest(a, i, &len);
+		uint64_t key = lr_senddest_key(to, len);
+		if (key && !lr_senddest_known(a->fd, key))
+			return true;
+	}
+	return false;
+}
+
+/* The line of each destination the send (outcome ret, e) went to that its
+ * sender was not said to send to, from message `from` on; each remembered
+ * (at most LR_SEND_DESTS: past that, the oldest may be said again). */
+static void say_new_dests(struct lr_loaded *l, const struct send_args *a,
+			  const struct lr_sockinfo *si, uint8_t proto, unsigned from, ssize_t ret,
+			  int e)
+{
+	for (unsigned i = from, n = send_count(a); i < n; i++) {
+		/* sendmmsg: ret messages went; a failure is the first's. */
+		if (a->kind == 2 && (ret < 0 ? i > 0 : i >= (size_t)ret))
+			break;
+		socklen_t len;
+		const struct sockaddr *to = send_dest(a, i, &len);
+		uint64_t key = lr_senddest_key(to, len);
+		struct lr_call c;
+		if (!key || lr_senddest_known(a->fd, key) ||
+		    lr_sockaddr_read(to, len, &c.addr, &c.port) != 0)
+			continue;
+		lr_senddest_add(a->fd, key);
+		c.op = LR_OP_SEND;
+		c.proto = proto;
+		lr_act_sent_to(l, &lr_shim, a->fd, &c, si, ret < 0 ? -1 : 0, e);
+	}
+}
+
 /* A UDP socket's first datagram to an address, while the socket is not
- * recorded bound: once per socket, off the short way. */
-static __attribute__((noinline, cold)) ssize_t send_first(const struct send_args *a)
+ * recorded bound: once per socket. At level "all" its destination is the
+ * first the socket is followed by (a sendmmsg's others are said too). */
+static ssize_t send_first(const struct send_args *a)
 {
 	if (!atomic_load_explicit(&lr_gate_send, memory_order_relaxed) && !lr_state_check_due())
 		return send_recorded(a);
@@ -400,54 +468,138 @@ static __attribute__((noinline, cold)) ssize_t send_first(const struct send_args
 	} else {
 		ret = send_recorded(a);
 		e = errno;
-		if (said)
+		if (said) {
 			lr_act_sent(l, &lr_shim, a->fd, &c, &si, true, ret < 0 ? -1 : 0, e);
+			/* Followed from here, afresh: whatever a socket closed
+			 * behind the hooks' back left at the number goes. */
+			uint64_t key = lr_senddest_key(a->to, a->tolen);
+			lr_senddest_forget(a->fd);
+			if (key)
+				lr_senddest_add(a->fd, key);
+			say_new_dests(l, a, &si, c.proto, 1, ret, e);
+		}
 	}
 	lr_state_leave(&g);
 	errno = e;
 	return ret;
 }
 
-/* Whether a send to `to` on fd may be a UDP socket's first: it names an
- * address (a connected socket's need not) and the socket is UDP and not
- * recorded bound. Every other datagram pays this and the real call. */
-static inline bool maybe_first_send(int fd, const void *to)
+/* A datagram of a socket already bound, at level "all" (the mask sends
+ * them here): said only if its sender is followed and it names a new
+ * destination; otherwise the lookup of a few keys, and the call. */
+static ssize_t send_again(const struct send_args *a)
+{
+	if (!lr_senddest_followed(a->fd) || !send_has_new(a))
+		return send_real(a);
+	struct lr_sockinfo si;
+	uint8_t proto;
+	struct lr_guard g;
+	struct lr_loaded *l;
+	if (!sockinfo(a->fd, &si, &proto) || !(l = lr_state_enter(&g)))
+		return send_real(a);
+	ssize_t ret = send_real(a);
+	int e = errno;
+	say_new_dests(l, a, &si, proto, 0, ret, e);
+	lr_state_leave(&g);
+	errno = e;
+	return ret;
+}
+
+static __attribute__((noinline, cold)) ssize_t send_full(const struct send_args *a)
+{
+	return (lr_fd_get(a->fd) & LR_SOCK_BOUND) ? send_again(a) : send_first(a);
+}
+
+/* Whether a send to `to` on fd leaves the short way: it names an address
+ * (a connected socket's need not), the socket is UDP, and not recorded
+ * bound unless every call is logged (lr_gate_send_mask). Every other
+ * datagram pays this and the real call. */
+static inline bool send_watched(int fd, const void *to)
 {
 	return to && (unsigned)fd < LR_FD_TRACKED &&
 	       (atomic_load_explicit(&lr_fdstate[fd], memory_order_relaxed) &
-		(LR_SOCK_UDP | LR_SOCK_BOUND)) == LR_SOCK_UDP;
+		atomic_load_explicit(&lr_gate_send_mask, memory_order_relaxed)) == LR_SOCK_UDP;
 }
 
-LR_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to,
-			 socklen_t tolen)
+/* At level "all": a bound socket's datagram to its newest destination, or
+ * a socket not followed, has nothing to say (the usual case: an SNMP
+ * poller's or metrics client's one peer), and goes without the rest. */
+static inline bool send_nothing_new(int fd, const void *to, socklen_t len)
 {
-	if (__builtin_expect(maybe_first_send(fd, to), 0)) {
-		struct send_args a = { .kind = 0, .fd = fd, .flags = flags, .buf = buf, .n = n,
-				       .to = to, .tolen = tolen };
-		return send_first(&a);
-	}
+	if (!(lr_fd_get(fd) & LR_SOCK_BOUND))
+		return false;
+	uint64_t newest = atomic_load_explicit(&lr_senddests[fd][0], memory_order_relaxed);
+	return !newest || lr_senddest_key(to, len) == newest;
+}
+
+/* The full paths' entries: the send's arguments gathered on their own
+ * frame, so the hooks' short ways hold no buffer and pay no canary. */
+static __attribute__((noinline, cold)) ssize_t sendto_full(int fd, const void *buf, size_t n,
+							   int flags, const struct sockaddr *to,
+							   socklen_t tolen)
+{
+	struct send_args a = { .kind = 0, .fd = fd, .flags = flags, .buf = buf, .n = n,
+			       .to = to, .tolen = tolen };
+	return send_full(&a);
+}
+
+static __attribute__((noinline, cold)) ssize_t sendmsg_full(int fd, const struct msghdr *msg,
+							    int flags)
+{
+	struct send_args a = { .kind = 1, .fd = fd, .flags = flags, .msg = msg,
+			       .to = msg->msg_name, .tolen = msg->msg_namelen };
+	return send_full(&a);
+}
+
+static __attribute__((noinline, cold)) int sendmmsg_full(int fd, struct mmsghdr *vec,
+							 unsigned int vlen, int flags)
+{
+	struct send_args a = { .kind = 2, .fd = fd, .flags = flags, .vec = vec, .vlen = vlen,
+			       .to = vec[0].msg_hdr.msg_name, .tolen = vec[0].msg_hdr.msg_namelen };
+	return (int)send_full(&a);
+}
+
+/* A watched datagram: at level "all" most have nothing new to say, and go
+ * from here, on a frame with no buffer. */
+static __attribute__((noinline)) LR_SHORT ssize_t sendto_watched(int fd, const void *buf, size_t n,
+								int flags,
+								const struct sockaddr *to,
+								socklen_t tolen)
+{
+	if (send_nothing_new(fd, to, tolen))
+		return lr_real.sendto(fd, buf, n, flags, to, tolen);
+	return sendto_full(fd, buf, n, flags, to, tolen);
+}
+
+static __attribute__((noinline)) LR_SHORT ssize_t sendmsg_watched(int fd, const struct msghdr *msg,
+								 int flags)
+{
+	if (send_nothing_new(fd, msg->msg_name, msg->msg_namelen))
+		return lr_real.sendmsg(fd, msg, flags);
+	return sendmsg_full(fd, msg, flags);
+}
+
+LR_EXPORT LR_SHORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+				  const struct sockaddr *to, socklen_t tolen)
+{
+	if (__builtin_expect(send_watched(fd, to), 0))
+		return sendto_watched(fd, buf, n, flags, to, tolen);
 	return lr_real.sendto(fd, buf, n, flags, to, tolen);
 }
 
-LR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+LR_EXPORT LR_SHORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	if (__builtin_expect(msg && maybe_first_send(fd, msg->msg_name), 0)) {
-		struct send_args a = { .kind = 1, .fd = fd, .flags = flags, .msg = msg,
-				       .to = msg->msg_name, .tolen = msg->msg_namelen };
-		return send_first(&a);
-	}
+	if (__builtin_expect(msg && send_watched(fd, msg->msg_name), 0))
+		return sendmsg_watched(fd, msg, flags);
 	return lr_real.sendmsg(fd, msg, flags);
 }
 
 /* The first message's destination is where the kernel binds the socket
  * (the rest go from the same source). */
-LR_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, lr_mmsg_flags flags)
+LR_EXPORT LR_SHORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, lr_mmsg_flags flags)
 {
-	if (__builtin_expect(vec && vlen && maybe_first_send(fd, vec[0].msg_hdr.msg_name), 0)) {
-		struct send_args a = { .kind = 2, .fd = fd, .flags = flags, .vec = vec, .vlen = vlen,
-				       .to = vec[0].msg_hdr.msg_name, .tolen = vec[0].msg_hdr.msg_namelen };
-		return (int)send_first(&a);
-	}
+	if (__builtin_expect(vec && vlen && send_watched(fd, vec[0].msg_hdr.msg_name), 0))
+		return sendmmsg_full(fd, vec, vlen, (int)flags);
 	return lr_real.sendmmsg(fd, vec, vlen, flags);
 }
 

@@ -97,6 +97,94 @@ wait_for "$T/r7.out" "sendto 5"
 check "level all: one send line for 5 datagrams ($(grep -m1 'send udp' "$T/audit.err"))" \
 	test "$(grep -c "send udp 127.0.0.1:$P ok" "$T/audit.err")" = 1
 
+# The audit at level "all", no send rule: the first send per socket AND
+# destination. One socket sends 2 datagrams to each of 3 destinations; once
+# closed, a socket at the same fd (sendmsg this time) sends to 2 of them.
+cat >"$T/mrecv.py" <<'PYEOF'
+import select, socket, sys
+socks = []
+for p in sys.argv[1:]:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", int(p)))
+    socks.append(s)
+print("READY", flush=True)
+while True:
+    r, _, _ = select.select(socks, [], [], 3)
+    if not r:
+        break
+    for s in r:
+        d, a = s.recvfrom(2048)
+        print(s.getsockname()[1], d.decode(), flush=True)
+PYEOF
+cat >"$T/dests.py" <<'PYEOF'
+import socket, sys
+ports = [int(p) for p in sys.argv[2:]]
+rounds = int(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+fd = s.fileno()
+for r in range(rounds):
+    for p in ports:
+        s.sendto(b"one%d" % r, ("127.0.0.1", p))
+s.close()
+if rounds == 2 and len(ports) == 3:
+    t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    print("same fd" if t.fileno() == fd else "fd %d, not %d" % (t.fileno(), fd), flush=True)
+    for r in range(2):
+        for p in ports[:2]:
+            t.sendmsg([b"two%d" % r], [], 0, ("127.0.0.1", p))
+PYEOF
+D1=$(free_port); D2=$(free_port); D3=$(free_port)
+rules "$T/all.conf" 'log = { level = "all"; };
+rules = ( );'
+mrecv() {
+	local name=$1
+	shift
+	bg "$name" "$PY" "$T/mrecv.py" "$@"
+	wait_for "$T/$name.out" READY
+}
+mrecv m1 "$D1" "$D2" "$D3"
+shim "$T/all.conf" "$PY" "$T/dests.py" 2 "$D1" "$D2" "$D3" >"$T/d.out" 2>"$T/d.err"
+wait_for "$T/m1.out" "^$D2 two1"
+check "3 destinations, 2 datagrams each: the receivers got all 6, then the second socket's 4" \
+	test "$(grep -c " one" "$T/m1.out")/$(grep -c " two" "$T/m1.out")" = 6/4
+check "the second socket got the first one's fd ($(cat "$T/d.out"))" grep -qx "same fd" "$T/d.out"
+sends() { grep -c "send udp 127.0.0.1:$1 ok" "$T/d.err"; }
+check "level all, no send rule: one send line per socket and destination ($D1: $(sends "$D1"), $D2: $(sends "$D2"), $D3: $(sends "$D3"); 2, 2, 1 wanted)" \
+	test "$(sends "$D1")/$(sends "$D2")/$(sends "$D3")" = 2/2/1
+check "...5 send lines in all, not 10 (one per datagram) and not 2 (one per socket)" \
+	test "$(grep -c "send udp" "$T/d.err")" = 5
+check "...a later destination's line says so" grep -q "send udp 127.0.0.1:$D2 ok.*a new destination" "$T/d.err"
+# The audit groups them by destination.
+mrecv m2 "$D1" "$D2" "$D3"
+timeout 30 "$CLI" audit -- "$PY" "$T/dests.py" 2 "$D1" "$D2" "$D3" >"$T/audit.out" 2>&1
+wait_for "$T/m2.out" "^$D2 two1"
+dest_line() { grep -E "^ +udp 127\.0\.0\.1:$1 +$2x, $2 ok" "$T/audit.out"; }
+check "libreuse audit shows the 3 destinations: $(grep -c "udp 127.0.0.1:" "$T/audit.out") lines" \
+	bash -c "$(declare -f dest_line); T='$T'; dest_line $D1 2 && dest_line $D2 2 && dest_line $D3 1"
+check "...under its sends" grep -q "^  sends (unconnected UDP" "$T/audit.out"
+timeout 30 "$CLI" audit --json -- "$PY" "$T/dests.py" 2 "$D1" "$D2" "$D3" >"$T/audit.json" 2>/dev/null
+check "...and --json lists them under sends" test "$("$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(sorted((x["port"], x["count"]) for x in d["programs"][0]["sends"]))' "$T/audit.json")" = \
+	"$("$PY" -c 'import sys; print(sorted([(int(sys.argv[1]), 2), (int(sys.argv[2]), 2), (int(sys.argv[3]), 1)]))' "$D1" "$D2" "$D3")"
+# Past the destinations a socket remembers (4): 5 in turn, twice. Each is
+# said again rather than never.
+D4=$(free_port); D5=$(free_port)
+mrecv m3 "$D1" "$D2" "$D3" "$D4" "$D5"
+shim "$T/all.conf" "$PY" "$T/dests.py" 2 "$D1" "$D2" "$D3" "$D4" "$D5" 2>"$T/d5.err"
+wait_for "$T/m3.out" "^$D5 one1"
+check "5 destinations in turn, 10 datagrams: every destination said ($(grep -c "send udp" "$T/d5.err") lines, at most 10)" \
+	bash -c "for d in $D1 $D2 $D3 $D4 $D5; do grep -q \"send udp 127.0.0.1:\$d ok\" '$T/d5.err' || exit 1; done; test \$(grep -c 'send udp' '$T/d5.err') -le 10"
+# Below level all, nothing: the datagrams go the short way.
+rules "$T/actions.conf" 'log = { level = "actions"; };
+rules = ( );'
+mrecv m4 "$D1" "$D2" "$D3"
+shim "$T/actions.conf" "$PY" "$T/dests.py" 2 "$D1" "$D2" "$D3" >/dev/null 2>"$T/d6.err"
+wait_for "$T/m4.out" "^$D2 two1"
+check "at level actions no send line is said" test ! -s "$T/d6.err"
+for m in m1 m2 m3 m4; do kill "$(cat "$T/$m.pid")" 2>/dev/null; done
+
 # A destination no rule names: the kernel's port, nothing said.
 Q=$(free_port)
 recv r8 127.0.0.1 "$Q"

@@ -23,6 +23,8 @@ TESTS=${LIBREUSE_VM_TESTS:-"t_kernel_probes.sh t_deny.sh"}
 # The unit test qemu-user cannot run (sock_diag).
 UNITS=${LIBREUSE_VM_UNITS:-"$BUILD/tests/test_holders"}
 
+NAME="check-arm64 (arm64 kernel)"
+. "$ROOT/tests/vmboot.sh"
 skip() {
 	echo "check-arm64 (arm64 kernel): skipped: $*"
 	exit 0
@@ -35,32 +37,10 @@ command -v cpio >/dev/null || skip "no cpio (make arm64-deps)"
 ver=$(cat "$K/version")
 
 # A small initramfs: the arm64 root's busybox and the modules the 9p root
-# needs, each after what it depends on (the .ko's own modinfo "depends=").
-# And sock_diag's TCP and UDP halves, which Debian builds as modules and a
-# root without this kernel's modules cannot load on demand (the holders'
-# netlink path, `ss`).
-WANT="virtio_pci 9pnet_virtio 9p tcp_diag udp_diag"
-add_mod() {
-	local m=$1 f d
-	grep -qx "$m" "$K/initrd/mods/order" && return
-	f=$(find "$K/pkg/lib/modules/$ver" -name "$m.ko" -o -name "$m.ko.xz" | head -1)
-	[ -n "$f" ] || return 0 # built in
-	for d in $(strings -a "$f" | sed -n 's/^depends=//p' | tr , ' '); do add_mod "$d"; done
-	case $f in
-	*.xz) xz -dc "$f" >"$K/initrd/mods/$m.ko" ;;
-	*) cp "$f" "$K/initrd/mods/$m.ko" ;;
-	esac
-	echo "$m" >>"$K/initrd/mods/order"
-}
-if [ ! -s "$K/initrd.gz" ] || [ "$ROOT/tests/arm64/init" -nt "$K/initrd.gz" ] || [ "$0" -nt "$K/initrd.gz" ]; then
-	rm -rf "$K/initrd" && mkdir -p "$K/initrd"/{bin,proc,sys,dev,newroot,mods}
-	cp "$R/bin/busybox" "$K/initrd/bin/busybox"
-	cp "$ROOT/tests/arm64/init" "$K/initrd/init"
-	chmod +x "$K/initrd/init"
-	: >"$K/initrd/mods/order"
-	for m in $WANT; do add_mod "$m"; done
-	(cd "$K/initrd" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$K/initrd.gz"
-fi
+# needs, and sock_diag's TCP and UDP halves, which Debian builds as modules
+# and a root without this kernel's modules cannot load on demand (the
+# holders' netlink path, `ss`).
+vm_initrd "$ver" "$R/bin/busybox" "$ROOT/tests/arm64/init" "virtio_pci 9pnet_virtio 9p tcp_diag udp_diag"
 
 # Where the tree is mounted inside; the scratch the guest writes its
 # results to; the tests it is to run.
@@ -87,16 +67,4 @@ timeout --kill-after=5 "$SECONDS_MAX" qemu-system-aarch64 -M virt -cpu cortex-a5
 	>"$K/console.log" 2>&1 </dev/null
 rc=$?
 echo "check-arm64 (arm64 kernel): TCG, $(($(date +%s) - start)) s; console in build/arm64-kernel/console.log"
-if [ ! -s "$S/uname" ]; then
-	echo "check-arm64 (arm64 kernel): the VM did not reach its tests (qemu exit $rc):"
-	tail -20 "$K/console.log" | sed 's/^/    /'
-	exit 1
-fi
-echo "VM uname -r -m: $(cat "$S/uname")"
-if [ ! -s "$S/result" ]; then
-	echo "check-arm64 (arm64 kernel): the tests did not finish within ${SECONDS_MAX} s:"
-	tail -30 "$K/console.log" | sed 's/^/    /'
-	exit 1
-fi
-cat "$S/result"
-tail -1 "$S/result" | grep -qE '^[0-9]+ passed, 0 failed$'
+vm_result "$rc" "$SECONDS_MAX" "uname -r -m"

@@ -24,6 +24,8 @@ SECONDS_MAX=${LIBREUSE_VM_SECONDS:-600}
 # daemons from Debian: LIBREUSE_VM_TESTS names others.
 TESTS=${LIBREUSE_VM_TESTS:-"t_kernel_probes.sh t_keep_edges.sh t_keep_systemd.sh t_abi.sh t_seccomp.sh t_deny.sh"}
 
+NAME=check-kernel
+. "$ROOT/tests/vmboot.sh"
 skip() {
 	echo "check-kernel: skipped: $*"
 	exit 0
@@ -48,31 +50,9 @@ if [ ! -s "$K/vmlinuz" ]; then
 fi
 ver=$(cat "$K/version")
 
-# A small initramfs: busybox and the modules the 9p root needs, each after
-# what it depends on (the .ko's own modinfo "depends=").
-WANT="virtio_pci 9pnet_virtio 9p"
-add_mod() {
-	local m=$1 f d
-	grep -qx "$m" "$K/initrd/mods/order" && return
-	f=$(find "$K/pkg/lib/modules/$ver" -name "$m.ko" -o -name "$m.ko.xz" | head -1)
-	[ -n "$f" ] || return 0 # built in
-	for d in $(strings -a "$f" | sed -n 's/^depends=//p' | tr , ' '); do add_mod "$d"; done
-	case $f in
-	*.xz) xz -dc "$f" >"$K/initrd/mods/$m.ko" ;;
-	*) cp "$f" "$K/initrd/mods/$m.ko" ;;
-	esac
-	echo "$m" >>"$K/initrd/mods/order"
-}
-if [ ! -s "$K/initrd.gz" ] || [ "$ROOT/tests/kernel/init" -nt "$K/initrd.gz" ] || [ "$0" -nt "$K/initrd.gz" ]; then
-	[ -x /bin/busybox ] || skip "no /bin/busybox (busybox-static, from make deps)"
-	rm -rf "$K/initrd" && mkdir -p "$K/initrd"/{bin,proc,sys,dev,newroot,mods}
-	cp /bin/busybox "$K/initrd/bin/busybox"
-	cp "$ROOT/tests/kernel/init" "$K/initrd/init"
-	chmod +x "$K/initrd/init"
-	: >"$K/initrd/mods/order"
-	for m in $WANT; do add_mod "$m"; done
-	(cd "$K/initrd" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$K/initrd.gz"
-fi
+# A small initramfs: busybox and the modules the 9p root needs.
+[ -x /bin/busybox ] || skip "no /bin/busybox (busybox-static, from make deps)"
+vm_initrd "$ver" /bin/busybox "$ROOT/tests/kernel/init" "virtio_pci 9pnet_virtio 9p"
 
 # The scratch the guest writes its results to; the tests it is to run.
 S=$K/scratch
@@ -109,16 +89,4 @@ else
 fi
 rc=$?
 echo "check-kernel: accel $accel, $(($(date +%s) - start)) s; console in build/kernel/console.log"
-if [ ! -s "$S/uname" ]; then
-	echo "check-kernel: the VM did not reach its tests (qemu exit $rc):"
-	tail -20 "$K/console.log" | sed 's/^/    /'
-	exit 1
-fi
-echo "VM uname -r: $(cat "$S/uname")"
-if [ ! -s "$S/result" ]; then
-	echo "check-kernel: the tests did not finish within ${SECONDS_MAX} s:"
-	tail -30 "$K/console.log" | sed 's/^/    /'
-	exit 1
-fi
-cat "$S/result"
-tail -1 "$S/result" | grep -qE '^[0-9]+ passed, 0 failed$'
+vm_result "$rc" "$SECONDS_MAX" "uname -r"

@@ -1,10 +1,11 @@
 #include "senddests.h"
 
 /* 2 MiB of zero pages: only the pages of numbers a followed sender had are
- * touched (4 KiB per 128 fds). In the large-data section, after every other
- * zeroed variable: in the middle of .bss it would spread the small ones a
- * first socket() touches over more pages (3 more faults, t_firstcost.sh). x86-64's linker has such a section; elsewhere
- * it would be written out whole. */
+ * touched (4 KiB per 128 fds). In x86-64's large-data section, after every
+ * other zeroed variable: in the middle of .bss it would spread the small
+ * ones a first socket() touches over more pages (3 more faults,
+ * t_firstcost.sh). Other targets have no such section: there it is plain
+ * .bss. */
 #if defined(__x86_64__)
 __attribute__((section(".lbss")))
 #endif

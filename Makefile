@@ -480,12 +480,8 @@ $(B)/bench/workload32: tests/bench/workload.c | $(B)/bench
 	$(CC) -m32 -static $(CFLAGS) $< $(LDFLAGS) -o $@
 
 # The seccomp supervisor's floors: a supervisor that answers CONTINUE, and
-# one that makes the least a rewrite needs (issue 27): supfloor for make
-# bench, trapfloor for tests/bench/trapcost.py's CPU-time rounds.
+# one that makes the least a rewrite needs (issue 27).
 $(B)/bench/supfloor: tests/bench/supfloor.c | $(B)/bench
-	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
-
-$(B)/bench/trapfloor: tests/bench/trapfloor.c | $(B)/bench
 	$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
 
 $(B)/bench/passthru.so: tests/bench/passthru.c | $(B)/bench
@@ -503,7 +499,7 @@ $(B)/bench:
 # rewrites them from the last results, measuring nothing).
 bench: bench-deps
 	$(MAKE) all $(B)/bench/workload $(if $(CAN_M32),$(B)/bench/workload32) $(B)/bench/passthru.so \
-		$(B)/bench/loadtime $(B)/bench/supfloor $(B)/bench/trapfloor $(B)/helpers/keepflood $(B)/helpers/firstcost
+		$(B)/bench/loadtime $(B)/bench/supfloor $(B)/helpers/keepflood $(B)/helpers/firstcost
 	python3 tests/bench/bench.py $(B)/bench/results.json
 	python3 tests/bench/perfdoc.py $(B)/bench/results.json docs/performance.md
 

@@ -3,6 +3,7 @@
 #include "conflict.h"
 #include "errname.h"
 #include "fmt.h"
+#include "pages.h"
 #include "ratelimit.h"
 #include "tally.h"
 
@@ -20,7 +21,7 @@
  * flood. Under the supervisor it serves every program at once: a line's key
  * holds its process (admit), so one program's flood holds back its own
  * lines, not another's. */
-static struct lr_ratelimit rate;
+LR_ZERO_PAGES static struct lr_ratelimit rate;
 
 /* Whether a line said once a process is due for who's: the front end
  * keeps what its processes were told (a process here is the one the call

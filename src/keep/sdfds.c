@@ -2,6 +2,7 @@
 
 #include "fmt.h"
 #include "keepclient.h"
+#include "pages.h"
 #include "sys.h"
 
 #include <errno.h>
@@ -21,7 +22,7 @@
 int lr_sd_held_count;
 static int passed[LR_SD_MAX]; /* the number systemd gave it: what lines say */
 static atomic_int held[LR_SD_MAX];
-static char names[4096];
+LR_ZERO_PAGES static char names[4096];
 static const char *name_of[LR_SD_MAX];
 
 void lr_sd_capture(lr_getenv_fn *env)

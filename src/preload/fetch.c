@@ -62,21 +62,25 @@ static struct lr_table *open_image(void *image, size_t len, lr_exe_fn *exe_of, c
 	return t;
 }
 
-/* The cached table, if there is one this process may use; NULL otherwise
- * (a distrusted one is said, once per load). */
+/* The cached table at path, if there is one this process may use; NULL
+ * otherwise (a distrusted one is said, once per load). Its directory is
+ * path cut at dirlen. */
 static struct lr_table *from_cache(const struct lr_sources *src, const struct lr_file_id *config,
-				   const char *dir, const char *path, lr_exe_fn *exe_of,
+				   char *path, size_t dirlen, lr_exe_fn *exe_of,
 				   const char *argv0, struct lr_sink *errors)
 {
 	struct stat st;
-	if (lstat(dir, &st) != 0)
-		return NULL;
+	path[dirlen] = '\0';
+	int r = lstat(path, &st);
 	uid_t euid = (uid_t)-1;
-	const char *why = S_ISDIR(st.st_mode) ? lr_cache_distrust_as(&st, &euid) : "not a directory";
-	if (why) {
-		lr_log_parts(errors, dir, ": table cache ignored: ", why);
+	const char *why = r != 0		 ? NULL
+			  : S_ISDIR(st.st_mode) ? lr_cache_distrust_as(&st, &euid)
+						 : "not a directory";
+	if (why)
+		lr_log_parts(errors, path, ": table cache ignored: ", why);
+	path[dirlen] = '/';
+	if (r != 0 || why)
 		return NULL;
-	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return NULL;
@@ -122,8 +126,11 @@ static struct lr_table *from_cache(const struct lr_sources *src, const struct lr
  * file opened here, as the program may read it: its environment is empty
  * (the helper may run in secure execution when the program does not, as
  * when the program's euid differs from its ruid), and what it reads itself
- * (@include) it reads with the program's ids, or not at all. */
-static struct lr_table *from_helper(const struct lr_sources *src, const char *dir,
+ * (@include) it reads with the program's ids, or not at all. Not inlined:
+ * its buffers (14 KiB) are on the stack only when the cache missed, not in
+ * every first call's frame, where each page of stack they push the calls
+ * below into is a page fault. */
+static __attribute__((noinline, cold)) struct lr_table *from_helper(const struct lr_sources *src, const char *dir,
 				    lr_exe_fn *exe_of, const char *argv0, struct lr_sink *errors)
 {
 	char path[PATH_MAX];
@@ -207,15 +214,21 @@ struct lr_loaded *lr_fetch(const struct lr_sources *src, const struct lr_file_id
 				     ": no such rule file (LIBREUSE_CONFIG); calls pass through", NULL);
 		return NULL;
 	}
-	char dir[PATH_MAX], path[PATH_MAX + 64];
+	/* The cache's directory and the table's path in it, in one buffer:
+	 * the directory is the path cut at dirlen (empty: no cache). */
+	char path[PATH_MAX + 64];
+	size_t dirlen = 0;
 	struct lr_table *t = NULL;
-	if (lr_cache_dir(src, dir, sizeof(dir)) == 0 &&
-	    lr_cache_path(src, dir, path, sizeof(path)) == 0)
-		t = from_cache(src, config, dir, path, exe_of, argv0, errors);
-	else
-		dir[0] = '\0';
+	if (lr_cache_dir(src, path, PATH_MAX) == 0) {
+		dirlen = strlen(path);
+		if (lr_cache_path(src, "", path + dirlen, sizeof(path) - dirlen) == 0)
+			t = from_cache(src, config, path, dirlen, exe_of, argv0, errors);
+		else
+			dirlen = 0;
+	}
+	path[dirlen] = '\0';
 	if (!t)
-		t = from_helper(src, dir, exe_of, argv0, errors);
+		t = from_helper(src, path, exe_of, argv0, errors);
 	if (t && t->io_uring_refuse)
 		/* Said at each load of such rules: a reload is rare, and a rule
 		 * the program escapes is worth a line each time. */

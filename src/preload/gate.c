@@ -1,10 +1,11 @@
 #include "gate.h"
 
+#include "pages.h"
 #include "sockbits.h"
 
 /* 72 KiB of zero pages: a load writes only the ports its rules name. */
-_Atomic uint8_t lr_gate_bind[65536];
-_Atomic uint64_t lr_gate_connect[1024];
+LR_ZERO_PAGES _Atomic uint8_t lr_gate_bind[65536];
+LR_ZERO_PAGES _Atomic uint64_t lr_gate_connect[1024];
 atomic_bool lr_gate_send;
 _Atomic uint16_t lr_gate_send_mask = LR_SOCK_UDP | LR_SOCK_BOUND;
 

@@ -9,6 +9,7 @@
 #include "gate.h"
 #include "keep.h"
 #include "libc.h"
+#include "pages.h"
 #include "tally.h"
 
 #include <errno.h>
@@ -176,7 +177,7 @@ static struct {
 	 * fork came while another thread was loading. */
 	atomic_int start;
 	uint8_t rest[4096 - 2 * sizeof(int)];
-} fork_page __attribute__((aligned(4096)));
+} fork_page LR_ZERO_PAGES __attribute__((aligned(4096)));
 _Static_assert(sizeof(fork_page) == 4096, "the fork page is one page");
 /* &fork_page.mark once advised; NULL where the kernel cannot wipe it: then
  * pthread_once and pthread_atfork after all. */
@@ -243,8 +244,10 @@ static void __attribute__((noinline)) start_slow(void)
 		pthread_once(&start_once, load_first);
 		return;
 	}
-	for (;;) {
-		int s = atomic_load(&fork_page.start);
+	/* Claimed before it is read: the page's first touch is then a write,
+	 * one fault, where a read would map the zero page and the write
+	 * after it fault again. A failed claim reads what the start is. */
+	for (int s = START_IDLE;; s = atomic_load(&fork_page.start)) {
 		if (s == START_DONE)
 			return;
 		if (s == START_IDLE) {

@@ -50,3 +50,15 @@ for lib in "$LIB" "$BUILD/i386/libreuse.so" "$BUILD/musl/libreuse.so"; do
 	check "$name defines nothing the compile and launch folders define${both:+ (both: $both)}" test -z "$both"
 	check "$name never names libconfig" bash -c "! grep -qa 'libconfig\.so' '$lib'"
 done
+
+# --- where its variables live (src/base/pages.h) ---
+# The small ones end on the page .data ends on, which ld.so has written
+# before the program runs: the start-up and the first socket() then write
+# them without a page fault. On x86-64, where the large ones have a
+# section of their own.
+if [ "$(uname -m)" = x86_64 ] && [ -z "${SANITIZE:-}" ]; then
+	end() { readelf -SW "$LIB" | awk -v s="$1" '$2 == s { print strtonum("0x" $4) + strtonum("0x" $6); exit }'; }
+	data_end=$(end .data) bss_end=$(end .bss)
+	check "libreuse.so's small variables (.bss to $(printf %#x "$bss_end")) end on the page .data ends on ($(printf %#x "$data_end"))" \
+		test $(((bss_end - 1) / 4096)) -eq $(((data_end - 1) / 4096))
+fi

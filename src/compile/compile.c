@@ -377,10 +377,36 @@ static void collect_run(void *ctx, uint32_t from, uint32_t to, uint8_t v)
 		g->failed = true;
 }
 
-/* The bind gate's runs for a program no glob names, appended to the image:
- * what the library would work out at every load from every interval's
- * rules, worked out once here. */
-static int add_bind_runs(char **image, size_t *len)
+/* The bind gate in verdicts.h's layout, from the runs: each distinct
+ * block of 256 ports once. Returns the number of blocks written to out
+ * (room for 256), with code as scratch (65536 bytes). */
+static uint32_t gate_of(const struct growbuf *runs, uint8_t *code, uint8_t *out)
+{
+	for (size_t i = 0; i < runs->n; i++) {
+		uint32_t from = runs->v[i] >> 8, to = i + 1 < runs->n ? runs->v[i + 1] >> 8 : 65536;
+		memset(code + from, lr_gate_code((uint8_t)runs->v[i]), to - from);
+	}
+	uint16_t top[256];
+	uint8_t *blocks = out + LR_GATE_TOP_BYTES;
+	uint32_t n = 0;
+	for (uint32_t hi = 0; hi < 256; hi++) {
+		const uint8_t *b = code + (hi << 8);
+		uint32_t k = 0;
+		while (k < n && memcmp(blocks + k * 256, b, 256) != 0)
+			k++;
+		if (k == n)
+			memcpy(blocks + n++ * 256, b, 256);
+		top[hi] = (uint16_t)k;
+	}
+	memcpy(out, top, sizeof(top));
+	return n;
+}
+
+/* The bind gate for a program no glob names, appended to the image: what
+ * the library would work out at every load from every interval's rules,
+ * worked out once here, as runs (what a reload writes) and as a gate the
+ * first load reads in place. */
+static int add_bind_gate(char **image, size_t *len)
 {
 	struct lr_table view;
 	const char *why;
@@ -389,19 +415,29 @@ static int add_bind_runs(char **image, size_t *len)
 	struct growbuf runs = { 0 };
 	lr_bind_verdict_runs(&view, collect_run, &runs);
 	lr_table_close(&view);
-	size_t at = (*len + 3) & ~(size_t)3, size = at + (1 + runs.n) * sizeof(uint32_t);
-	char *b = runs.failed || size > LR_TABLE_MAX_BYTES ? NULL : realloc(*image, size);
+	uint8_t *code = malloc(65536), *gate = malloc(lr_gate_bytes(256));
+	uint32_t nblocks = runs.failed || !code || !gate ? 0 : gate_of(&runs, code, gate);
+	free(code);
+	/* The gate 64-byte aligned: its blocks begin cache lines. */
+	size_t at = (*len + 3) & ~(size_t)3, gate_at = (at + (1 + runs.n) * sizeof(uint32_t) + 63) & ~(size_t)63,
+	       size = gate_at + lr_gate_bytes(nblocks);
+	char *b = !nblocks || size > LR_TABLE_MAX_BYTES ? NULL : realloc(*image, size);
 	if (!b) {
 		free(runs.v);
+		free(gate);
 		return -1;
 	}
-	memset(b + *len, 0, at - *len);
+	memset(b + *len, 0, gate_at - *len);
 	uint32_t n = (uint32_t)runs.n;
 	memcpy(b + at, &n, sizeof(n));
 	memcpy(b + at + sizeof(n), runs.v, runs.n * sizeof(uint32_t));
+	memcpy(b + gate_at, gate, lr_gate_bytes(nblocks));
 	free(runs.v);
+	free(gate);
 	struct lr_tf_header *h = (struct lr_tf_header *)b;
 	h->index[0].runs_at = (uint32_t)at;
+	h->index[0].gate_at = (uint32_t)gate_at;
+	h->index[0].gate_blocks = nblocks;
 	h->total_size = (uint32_t)size;
 	*image = b;
 	*len = size;
@@ -602,7 +638,7 @@ int lr_table_build(const struct lr_ruleset *rs, const struct lr_build_info *info
 	}
 	if (strs.n)
 		memcpy(b + h.strings_at, strs.v, strs.n);
-	if (add_bind_runs(&b, &size) != 0) {
+	if (add_bind_gate(&b, &size) != 0) {
 		free(b);
 		goto out;
 	}

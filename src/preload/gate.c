@@ -3,16 +3,34 @@
 #include "pages.h"
 #include "sockbits.h"
 
-/* 72 KiB of zero pages: a load writes only the ports its rules name. */
-LR_ZERO_PAGES _Atomic uint8_t lr_gate_bind[65536];
+#include <stddef.h>
+
+/* The bind gate gate.c writes, in verdicts.h's layout with a block per 256
+ * ports (top[k] = k, written when it is first published): 64 KiB of zero
+ * pages, of which a load writes only the ports its rules name. */
+LR_ZERO_PAGES static struct {
+	uint16_t top[256];
+	_Atomic uint8_t code[65536];
+} written;
+_Static_assert(offsetof(__typeof__(written), code) == LR_GATE_TOP_BYTES, "a gate's layout");
+/* Before any rules: every port passes. */
+static const struct {
+	uint16_t top[256];
+	uint8_t code[256];
+} all_pass;
+_Atomic(const unsigned char *) lr_gate_bind_at = (const unsigned char *)&all_pass;
+/* 8 KiB of zero pages, written as the bind gate is. */
 LR_ZERO_PAGES _Atomic uint64_t lr_gate_connect[1024];
 atomic_bool lr_gate_send;
 _Atomic uint16_t lr_gate_send_mask = LR_SOCK_UDP | LR_SOCK_BOUND;
 
-/* Which of lr_gate_bind's 16 pages, and which of lr_gate_connect's 2, were
- * ever written with something other than zero: a run of "pass" need not
- * look at a page still zero (a read would map it). Owned by the thread
- * publishing rules, as the gate is. */
+/* Whether `written` is the bind gate the hooks read (from then on, for
+ * good). Owned by the thread publishing rules, as the gates are. */
+static bool writing;
+/* Which 4096 ports of `written`, and which of lr_gate_connect's 2 pages,
+ * were ever written with something other than zero: a run of "pass" need
+ * not look at ports still zero (a read would map their page). Owned by
+ * the thread publishing rules, as the gates are. */
 static uint16_t bind_dirty;
 static uint8_t connect_dirty;
 /* Whether lr_gate_send_mask says level "all" (same owner): it is in .data,
@@ -20,7 +38,7 @@ static uint8_t connect_dirty;
 static bool send_mask_all;
 
 enum {
-	BIND_PAGE_SHIFT = 12,	       /* 4096 ports a page of lr_gate_bind */
+	BIND_PAGE_SHIFT = 12,	       /* 4096 ports: about a page of `written` */
 	CONNECT_PAGE_SHIFT = 12 + 3, /* 32768 ports a page of lr_gate_connect */
 };
 
@@ -53,9 +71,9 @@ static void bind_run(void *ctx, uint32_t from, uint32_t to, uint8_t verdict)
 			/* A clean page holds zeros: not read, since reading a page
 			 * never touched maps the zero page, and the write after it
 			 * faults a second time. */
-			if (!clean && atomic_load_explicit(&lr_gate_bind[port], memory_order_relaxed) == code)
+			if (!clean && atomic_load_explicit(&written.code[port], memory_order_relaxed) == code)
 				continue;
-			atomic_store_explicit(&lr_gate_bind[port], p->narrow ? LR_GATE_FULL : code,
+			atomic_store_explicit(&written.code[port], p->narrow ? LR_GATE_FULL : code,
 					      memory_order_relaxed);
 			bind_dirty |= (uint16_t)(1u << page);
 		}
@@ -90,13 +108,55 @@ static void connect_run(void *ctx, uint32_t from, uint32_t to, uint8_t v)
 	}
 }
 
-static void write_gate(const struct lr_table *t, bool narrow)
+/* `written` made to say what the bind gate in force says (a table's, or
+ * all_pass), then published in its place: a reload writes only it. */
+static void take_over(void)
+{
+	const unsigned char *g = atomic_load_explicit(&lr_gate_bind_at, memory_order_relaxed);
+	for (uint32_t k = 0; k < 256; k++)
+		written.top[k] = (uint16_t)k;
+	for (uint32_t hi = 0; hi < 256; hi++) {
+		uint16_t block;
+		memcpy(&block, g + 2 * hi, sizeof(block));
+		const unsigned char *code = g + LR_GATE_TOP_BYTES + ((size_t)block << 8);
+		for (uint32_t lo = 0; lo < 256; lo++)
+			if (code[lo]) {
+				atomic_store_explicit(&written.code[hi << 8 | lo], code[lo], memory_order_relaxed);
+				bind_dirty |= (uint16_t)(1u << (hi << 8 >> BIND_PAGE_SHIFT));
+			}
+	}
+	atomic_store_explicit(&lr_gate_bind_at, (const unsigned char *)&written, memory_order_release);
+	writing = true;
+}
+
+/* The bind gate, as write_gate says: true when t's compiled one is now
+ * read in place. */
+static bool write_bind(const struct lr_table *t, bool narrow)
 {
 	struct pass p = { .narrow = narrow };
+	if (!writing) {
+		/* The first rules, with their gate compiled: read where it is. */
+		if (!narrow && t && t->bind_gate) {
+			atomic_store_explicit(&lr_gate_bind_at, (const unsigned char *)t->bind_gate,
+					      memory_order_release);
+			return true;
+		}
+		/* No rules at the first look: all_pass says so already. */
+		if (!t)
+			return false;
+		take_over();
+	}
 	if (t)
 		lr_bind_verdict_runs(t, bind_run, &p);
 	else
 		bind_run(&p, 0, 65536, LR_VERDICT_PASS);
+	return false;
+}
+
+static bool write_gate(const struct lr_table *t, bool narrow)
+{
+	struct pass p = { .narrow = narrow };
+	bool in_place = write_bind(t, narrow);
 	/* Every connect logged: all to the full path. */
 	if (t && t->log.level >= LR_LOG_ALL)
 		connect_run(&p, 0, 65536, 1);
@@ -119,6 +179,7 @@ static void write_gate(const struct lr_table *t, bool narrow)
 		send_mask_all = all;
 	}
 	atomic_thread_fence(memory_order_seq_cst);
+	return in_place;
 }
 
 void lr_gate_narrow(const struct lr_table *t)
@@ -126,7 +187,7 @@ void lr_gate_narrow(const struct lr_table *t)
 	write_gate(t, true);
 }
 
-void lr_gate_open(const struct lr_table *t)
+bool lr_gate_open(const struct lr_table *t)
 {
-	write_gate(t, false);
+	return write_gate(t, false);
 }

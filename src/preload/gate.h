@@ -16,18 +16,20 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* Both indexed by n, the port in host order: the hook's one byte swap buys
- * a gate whose pages are ranges of ports, so that rules naming a range
- * write (and fault in) its pages only. Each holds what differs
- * from the common case, so that a load writes only the ports its rules
- * name and the rest stay zero pages: lr_gate_bind[n] is the verdict as
- * lr_gate_code gives it (0: pass), and a bit of lr_gate_connect is set
- * where a connect must take the full path. Before the rules are first
- * loaded both say "pass" everywhere, and no call believes them: until the
- * load, the reload check is due (state.c), and a call it finds due takes
- * the full path, which loads the rules. Written only by the thread
- * publishing rules (state.c); read by any hook with relaxed loads. */
-extern _Atomic uint8_t lr_gate_bind[65536];     /* [n]: a code */
+/* Both indexed by n, the port in host order. The bind gate is a gate in
+ * verdicts.h's layout, a code per port (0: pass): while the first rules a
+ * process loaded are in force, the one their compiled table holds, read in
+ * place from the mapped table, so that a load writes nothing; from the
+ * first reload on (or for a table without one: rules naming programs),
+ * the one gate.c writes, a block per 256 ports, where a load writes only
+ * the ports its rules name and the rest stay zero pages. A bit of
+ * lr_gate_connect is set where a connect must take the full path. Before
+ * the rules are first loaded both say "pass" everywhere, and no call
+ * believes them: until the load, the reload check is due (state.c), and a
+ * call it finds due takes the full path, which loads the rules. Written
+ * and published only by the thread publishing rules (state.c); read by
+ * any hook. */
+extern _Atomic(const unsigned char *) lr_gate_bind_at;
 extern _Atomic uint64_t lr_gate_connect[1024]; /* [n >> 6] bit n & 63: ask */
 
 /* Whether a socket's first datagram (sendto, sendmsg, sendmmsg of a UDP
@@ -44,14 +46,6 @@ extern atomic_bool lr_gate_send;
  * sender was said to send to (senddests.h). Written with lr_gate_send. */
 extern _Atomic uint16_t lr_gate_send_mask;
 
-/* A verdict as lr_gate_bind holds it: the common one, PASS, is 0. A
- * verdict that settles nothing (0) becomes LR_GATE_FULL. */
-static inline uint8_t lr_gate_code(uint8_t verdict)
-{
-	return verdict ^ LR_VERDICT_PASS;
-}
-#define LR_GATE_FULL LR_VERDICT_PASS
-
 /* n for an IP sockaddr the hook may read; -1 for anything else, which is
  * the full path's to judge. */
 static inline int lr_gate_port(const struct sockaddr *addr, socklen_t len)
@@ -67,12 +61,24 @@ static inline int lr_gate_port(const struct sockaddr *addr, socklen_t len)
 	return family == AF_INET || family == AF_INET6 ? ntohs(n) : -1;
 }
 
+/* The bind code of port n. A written gate's codes change under the read
+ * (a reload), hence the atomic load; a compiled one's never do. */
+static inline unsigned lr_gate_bind_code_of(unsigned n)
+{
+	const unsigned char *g = atomic_load_explicit(&lr_gate_bind_at, memory_order_acquire);
+	uint16_t block;
+	memcpy(&block, g + 2 * (n >> 8), sizeof(block));
+	return atomic_load_explicit(
+		(const _Atomic uint8_t *)(g + LR_GATE_TOP_BYTES + ((size_t)block << 8) + (n & 255)),
+		memory_order_relaxed);
+}
+
 /* The code for a bind to addr: LR_GATE_FULL (ask the policy) for anything
  * but an IP sockaddr. */
 static inline unsigned lr_gate_bind_code(const struct sockaddr *addr, socklen_t len)
 {
 	int n = lr_gate_port(addr, len);
-	return n < 0 ? LR_GATE_FULL : atomic_load_explicit(&lr_gate_bind[n], memory_order_relaxed);
+	return n < 0 ? LR_GATE_FULL : lr_gate_bind_code_of((unsigned)n);
 }
 
 /* True when a connect to addr may go straight to the kernel. */
@@ -88,7 +94,10 @@ static inline bool lr_gate_connect_passes(const struct sockaddr *addr, socklen_t
  * full path, which holds one table or the other. Neither needs a buffer or
  * writes a port whose code stays what it was. */
 void lr_gate_narrow(const struct lr_table *t);
-/* Once they are: exactly what the new rules say. */
-void lr_gate_open(const struct lr_table *t);
+/* Once they are: exactly what the new rules say. True when the hooks now
+ * read t's compiled gate in place: its image must then stay mapped for the
+ * life of the process, since a hook may still be reading it after a
+ * reload has replaced it (hooks hold nothing on the short way). */
+bool lr_gate_open(const struct lr_table *t);
 
 #endif

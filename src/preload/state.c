@@ -135,7 +135,10 @@ static void swap(void *ctx, void *rules, bool first)
 		/* No call holds rules yet: nothing to narrow, nothing to retire. */
 		publish_hint(fresh);
 		atomic_store(&current, fresh);
-		lr_gate_open(fresh ? fresh->table : NULL);
+		/* Its gate read in place: the image outlives the table, which a
+		 * reload retires while a hook may still read the gate. */
+		if (lr_gate_open(fresh ? fresh->table : NULL))
+			fresh->table->release = NULL;
 		return;
 	}
 	/* Publish, then flip: callers counted under the old parity may hold the

@@ -155,6 +155,8 @@ struct lr_table {
 	 * where this program's own rules change them (worked out at load). */
 	const uint32_t *bind_runs;
 	size_t nbind_runs;
+	/* The same as a gate to read in place (verdicts.h), with bind_runs. */
+	const uint8_t *bind_gate;
 	const void *image;        /* the bytes all of the above point into */
 	size_t image_len;
 	void (*release)(void *image, size_t len); /* how the image goes (NULL: it stays) */

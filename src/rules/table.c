@@ -2,13 +2,14 @@
  * makes in it. Runs inside the program: nothing here parses text, and
  * nothing trusts an offset before it was checked against the image. */
 #include "table.h"
+#include "verdicts.h"
 
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-_Static_assert(sizeof(struct lr_tf_header) == 224, "the header's layout is the format");
+_Static_assert(sizeof(struct lr_tf_header) == 248, "the header's layout is the format");
 _Static_assert(sizeof(struct lr_tf_source) == 40, "32- and 64-bit readers agree");
 _Static_assert(sizeof(struct lr_tf_prog) == 8, "32- and 64-bit readers agree");
 _Static_assert(sizeof(struct lr_entry) == 24, "32- and 64-bit readers agree");
@@ -126,10 +127,20 @@ static const char *check_header(const struct lr_tf_header *h, size_t len)
 		for (uint32_t i = 1; i <= runs[0]; i++)
 			if (i == 1 ? runs[1] >> 8 != 0 : runs[i] >> 8 <= runs[i - 1] >> 8 || runs[i] >> 8 > 65535)
 				return "the bind runs are out of order";
+		/* The gate a hook reads in place: every block it names inside. */
+		if (bx->gate_blocks == 0 || bx->gate_blocks > 256 || bx->gate_at % 64 ||
+		    !inside(h, bx->gate_at, lr_gate_bytes(bx->gate_blocks), 1, 1))
+			return "the bind gate lies outside the table";
+		const uint16_t *top = (const uint16_t *)(b + bx->gate_at);
+		for (uint32_t i = 0; i < 256; i++)
+			if (top[i] >= bx->gate_blocks)
+				return "the bind gate points outside itself";
+	} else if (bx->gate_at || bx->gate_blocks) {
+		return "a bind gate without its runs";
 	}
 	for (int op = 0; op < LR_OPS; op++) {
 		const struct lr_tf_index *x = &h->index[op];
-		if (op && x->runs_at)
+		if (op && (x->runs_at || x->gate_at || x->gate_blocks))
 			return "runs where there are none";
 		if (x->map_at && !inside(h, x->map_at, 1024, 8, 8))
 			return "a port map lies outside the table";
@@ -265,6 +276,7 @@ int lr_table_open(struct lr_table *t, const void *image, size_t len, const char 
 		const uint32_t *runs = (const uint32_t *)(b + h->index[0].runs_at);
 		t->nbind_runs = runs[0];
 		t->bind_runs = runs + 1;
+		t->bind_gate = (const uint8_t *)b + h->index[0].gate_at;
 	} else if ((*why = check_records(h))) {
 		/* Without the compiler's runs the gate's are worked out here, from
 		 * every interval's rules and actions: all of them are read now.

@@ -18,7 +18,7 @@
 
 #define LR_TABLE_MAGIC "\177LRTABLE" /* 8 bytes, NUL not included */
 /* Bumped with any change of the layout below or of what a field means. */
-#define LR_TABLE_VERSION 5u /* 4: a third index, op = "send"; 5: bind gate runs */
+#define LR_TABLE_VERSION 6u /* 4: a third index, op = "send"; 5: bind gate runs; 6: the gate */
 /* Larger than any table a 16 MiB rule file compiles to. */
 #define LR_TABLE_MAX_BYTES (256u << 20)
 
@@ -36,6 +36,9 @@ struct lr_tf_index {
 	/* Bind index only: uint32_t[1 + n], n then the bind gate's runs for a
 	 * program no program glob names (lr_table.bind_runs); 0: none. */
 	uint32_t runs_at;
+	/* Bind index only, with runs_at: the same as a gate (verdicts.h),
+	 * gate_blocks blocks, 64-byte aligned (lr_table.bind_gate). */
+	uint32_t gate_at, gate_blocks;
 };
 
 /* A file the rules came from, as it was when compiled. */

@@ -7,6 +7,7 @@
 
 #include "rules.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* A verdict is one nibble per protocol: TCP's in the low four bits, UDP's in
@@ -31,5 +32,25 @@ enum {
 void lr_bind_verdict_runs(const struct lr_table *t, lr_run_fn *fn, void *ctx);
 /* The same, whole: out[port]. */
 void lr_bind_verdicts(const struct lr_table *t, uint8_t out[65536]);
+
+/* A verdict as a gate holds it: the common one, PASS, is 0, so that ports
+ * no rule names are zeros. A verdict that settles nothing (0) becomes
+ * LR_GATE_FULL: ask the policy. */
+static inline uint8_t lr_gate_code(uint8_t verdict)
+{
+	return verdict ^ LR_VERDICT_PASS;
+}
+#define LR_GATE_FULL LR_VERDICT_PASS
+
+/* A bind gate laid out to be read in place: uint16_t top[256], then blocks
+ * of 256 codes; port n's code is block top[n >> 8]'s byte n & 255. Ranges
+ * of ports alike share a block, so that the compiler puts a gate in every
+ * table at a few hundred bytes (one rule: two blocks), and a process reads
+ * it from the table it mapped, writing nothing (src/preload/gate.c). */
+#define LR_GATE_TOP_BYTES 512u
+static inline size_t lr_gate_bytes(uint32_t nblocks)
+{
+	return LR_GATE_TOP_BYTES + (size_t)nblocks * 256;
+}
 
 #endif

@@ -1,7 +1,8 @@
-/* The hooks' gate (src/preload/gate.c, included whole): what a load writes
- * says exactly what the rules say of every port, a load writes only the
- * ports its rules name, and a reload narrows to what the old and the new
- * rules agree on before it opens to the new. */
+/* The hooks' gate (src/preload/gate.c, included whole): what a load
+ * publishes says exactly what the rules say of every port, a first load
+ * reads a compiled table's gate in place and writes nothing, a load
+ * without one writes only the ports its rules name, and a reload narrows
+ * to what the old and the new rules agree on before it opens to the new. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -30,7 +31,7 @@ static const char *const files[] = {
 /* What the gate says of a port in host order. */
 static uint8_t bind_code(uint32_t port)
 {
-	return atomic_load(&lr_gate_bind[port]);
+	return (uint8_t)lr_gate_bind_code_of(port);
 }
 
 static bool connect_asks(uint32_t port)
@@ -60,7 +61,9 @@ static void want_of(const struct lr_table *t, struct want *w)
 static void fresh_gate(void)
 {
 	for (uint32_t n = 0; n < 65536; n++)
-		atomic_store(&lr_gate_bind[n], 0);
+		atomic_store(&written.code[n], 0);
+	atomic_store(&lr_gate_bind_at, (const unsigned char *)&all_pass);
+	writing = false;
 	for (int i = 0; i < 1024; i++)
 		atomic_store(&lr_gate_connect[i], 0);
 	bind_dirty = 0;
@@ -83,7 +86,7 @@ static void a_load_says_what_the_rules_say(void **state)
 	for (size_t f = 0; f < NFILES; f++) {
 		struct lr_table *t = compile(files[f]);
 		fresh_gate();
-		lr_gate_open(t);
+		assert_int_equal(lr_gate_open(t), t->bind_gate != NULL);
 		want_of(t, &w);
 		assert_says(&w);
 		lr_table_free(t);
@@ -95,20 +98,48 @@ static void a_load_says_what_the_rules_say(void **state)
 	assert_int_equal(connect_dirty, 0);
 }
 
-/* The first load of one rule touches one page of the bind gate and none of
- * the connect gate: the rest stay zero pages. */
-static void a_load_writes_only_the_named_ports(void **state)
+static size_t ports_written(void)
+{
+	size_t n = 0;
+	for (uint32_t p = 0; p < 65536; p++)
+		n += atomic_load(&written.code[p]) != 0;
+	return n;
+}
+
+/* The first load of a table with its gate compiled (no rule names a
+ * program) reads it where it is, and writes nothing. */
+static void a_first_load_reads_the_compiled_gate(void **state)
 {
 	(void)state;
 	struct lr_table *t = compile(files[0]);
+	assert_non_null(t->bind_gate);
 	fresh_gate();
-	lr_gate_open(t);
+	assert_true(lr_gate_open(t));
+	assert_ptr_equal(atomic_load(&lr_gate_bind_at), t->bind_gate);
+	assert_int_equal(bind_dirty, 0);
+	assert_int_equal(connect_dirty, 0);
+	assert_false(writing);
+	assert_int_equal(ports_written(), 0);
+	assert_int_not_equal(bind_code(20000), 0);
+	assert_int_equal(bind_code(20001), 0);
+	/* Two blocks: its rule's 256 ports, and every other's. */
+	assert_int_equal(((const struct lr_tf_header *)t->image)->index[0].gate_blocks, 2);
+	lr_table_free(t);
+}
+
+/* Rules naming the program have no compiled gate: the first load of one
+ * rule then writes its port, one page of the bind gate and none of the
+ * connect gate; the rest stay zero pages. */
+static void a_load_writes_only_the_named_ports(void **state)
+{
+	(void)state;
+	struct lr_table *t = compile("rules = ( { match = { port = 20000; program = \"prog\"; }; reuseaddr = true; } );");
+	assert_null(t->bind_gate);
+	fresh_gate();
+	assert_false(lr_gate_open(t));
 	assert_int_equal(__builtin_popcount(bind_dirty), 1);
 	assert_int_equal(connect_dirty, 0);
-	size_t written = 0;
-	for (uint32_t n = 0; n < 65536; n++)
-		written += atomic_load(&lr_gate_bind[n]) != 0;
-	assert_int_equal(written, 1);
+	assert_int_equal(ports_written(), 1);
 	assert_int_not_equal(bind_code(20000), 0);
 	lr_table_free(t);
 }
@@ -148,6 +179,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_load_says_what_the_rules_say),
+		cmocka_unit_test(a_first_load_reads_the_compiled_gate),
 		cmocka_unit_test(a_load_writes_only_the_named_ports),
 		cmocka_unit_test(a_reload_narrows_then_opens),
 	};

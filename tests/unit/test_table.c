@@ -214,7 +214,8 @@ static void a_damaged_index(void **state)
 }
 
 /* What opening still refuses, whoever the program: the header, a section
- * or an index that lies outside the image, the bind runs. */
+ * or an index that lies outside the image, the bind runs, a bind gate
+ * naming a block it does not have or lying outside the image. */
 static void the_header_is_checked_at_open(void **state)
 {
 	(void)state;
@@ -240,7 +241,31 @@ static void the_header_is_checked_at_open(void **state)
 	assert_int_equal(lr_table_open(&t, image, len, "other", NULL, NULL, &why), -1);
 	assert_string_equal(why, "the bind runs are out of order");
 	runs[2] = was;
+	/* The gate a hook reads in place, unchecked then: every block it
+	 * names is its own, and all of it inside. */
+	struct lr_tf_index *bx = &h->index[0];
+	assert_true(bx->gate_blocks >= 2);
+	uint16_t *top = (uint16_t *)((char *)image + bx->gate_at);
+	uint16_t block = top[255];
+	top[255] = (uint16_t)bx->gate_blocks;
+	assert_int_equal(lr_table_open(&t, image, len, "other", NULL, NULL, &why), -1);
+	assert_string_equal(why, "the bind gate points outside itself");
+	top[255] = block;
+	was = bx->gate_blocks;
+	bx->gate_blocks = 257;
+	assert_int_equal(lr_table_open(&t, image, len, "other", NULL, NULL, &why), -1);
+	assert_string_equal(why, "the bind gate lies outside the table");
+	bx->gate_blocks = (uint32_t)(len / 256);
+	assert_int_equal(lr_table_open(&t, image, len, "other", NULL, NULL, &why), -1);
+	assert_string_equal(why, "the bind gate lies outside the table");
+	bx->gate_blocks = was;
+	was = bx->gate_at;
+	bx->gate_at += 4;
+	assert_int_equal(lr_table_open(&t, image, len, "other", NULL, NULL, &why), -1);
+	assert_string_equal(why, "the bind gate lies outside the table");
+	bx->gate_at = was;
 	assert_int_equal(lr_table_open(&t, image, len, "other", NULL, NULL, &why), 0);
+	assert_ptr_equal(t.bind_gate, (const uint8_t *)image + bx->gate_at);
 	/* Counting reads every rule's program, checked or not. */
 	entries(image)[3].prog = 0x7fffffff;
 	assert_int_equal(lr_table_count_applying(&t), NRULES + 1 - 1);

@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -51,6 +53,23 @@ void lr_front_init(void)
 	}
 }
 
+/* Whether any socket was ever given a record (then for good): written
+ * under the lock, read without it. */
+static atomic_bool any;
+
+bool lr_front_any(void)
+{
+	return atomic_load_explicit(&any, memory_order_relaxed);
+}
+
+ino_t lr_front_ino(struct lr_trapped *t)
+{
+	struct stat st;
+	if (!t->ino && t->dup >= 0 && fstat(t->dup, &st) == 0 && S_ISSOCK(st.st_mode))
+		t->ino = st.st_ino;
+	return t->ino;
+}
+
 uint16_t lr_front_get(ino_t ino)
 {
 	pthread_mutex_lock(&lock);
@@ -62,7 +81,10 @@ uint16_t lr_front_get(ino_t ino)
 
 void lr_front_update(ino_t ino, uint16_t clear, uint16_t set)
 {
+	if (!ino)
+		return;
 	pthread_mutex_lock(&lock);
+	atomic_store_explicit(&any, true, memory_order_relaxed);
 	size_t i = (size_t)ino % LR_SOCKETS;
 	if (sockets[i].ino != ino) {
 		sockets[i].ino = ino;
@@ -243,7 +265,11 @@ static void mark(const struct lr_caller *who, int fd, uint16_t clear, uint16_t s
 {
 	(void)who;
 	(void)fd;
-	lr_front_update(current->ino, clear, set);
+	/* Bound is read of a UDP socket only (whether a datagram is its
+	 * first): a TCP socket's is not worth asking its inode for. */
+	if (!clear && set == LR_SOCK_BOUND && !current->udp)
+		return;
+	lr_front_update(lr_front_ino(current), clear, set);
 }
 
 /* The program's FD_CLOEXEC on its fd, from /proc/PID/fdinfo ("flags:" in octal). */

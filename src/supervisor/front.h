@@ -20,8 +20,9 @@ struct lr_trapped {
 	int pidfd;
 	int target;      /* the program's fd number */
 	int dup;         /* the supervisor's duplicate of it */
-	ino_t ino;       /* the socket */
+	ino_t ino;       /* the socket (0: not asked yet, lr_front_ino) */
 	bool retried;    /* the program gave up this call once (a signal) and made it again */
+	bool udp;        /* the socket is UDP's */
 	/* The program made this call itself (answered CONTINUE): the core's
 	 * bind and connect return its outcome (ret, err) and do nothing. */
 	bool made;
@@ -54,7 +55,15 @@ bool lr_front_kind(int dup, uint16_t *bits);
  * a record only, never to act on: the fd may change once read. */
 ino_t lr_front_ino_at(pid_t tid, int fd);
 
-/* What is recorded of a socket (LR_SOCK_* bits), by inode. */
+/* The inode of t's socket, asked of its duplicate the first time (0: it
+ * is none, or the duplicate is closed). */
+ino_t lr_front_ino(struct lr_trapped *t);
+
+/* Whether any socket has a record yet: until one has, a trap need not ask
+ * its socket's inode to find none. */
+bool lr_front_any(void);
+
+/* What is recorded of a socket (LR_SOCK_* bits), by inode (0: nothing). */
 uint16_t lr_front_get(ino_t ino);
 void lr_front_set(ino_t ino, uint16_t bits);
 void lr_front_update(ino_t ino, uint16_t clear, uint16_t set);

@@ -40,8 +40,10 @@ static void answer(struct ready *r, int ret, int err)
 		close(r->t.dup);
 		r->t.dup = -1;
 	}
+	/* The duplicate is closed: the inode, if not asked yet, from /proc. */
 	if (lr_notify_return(r->t.listener, r->t.id, ret, ret < 0 ? err : 0) != 0 && errno == ENOENT)
-		lr_front_update(r->t.ino, 0, LR_SOCK_RETRIED);
+		lr_front_update(r->t.ino ? r->t.ino : lr_front_ino_at(r->t.tgid, r->t.target), 0,
+				LR_SOCK_RETRIED);
 }
 
 static void release(struct ready *r)
@@ -76,11 +78,17 @@ static bool reach(int listener, const struct seccomp_notif *req, int fd, struct 
 		return false;
 	if (lr_proc_get(r->t.tgid, &r->proc) != 0 || !r->proc.loaded)
 		return false;
-	struct stat st;
-	if (r->t.dup < 0 || fstat(r->t.dup, &st) != 0 || !S_ISSOCK(st.st_mode))
+	if (r->t.dup < 0)
 		return false;
-	r->t.ino = st.st_ino;
-	r->st = lr_front_get(r->t.ino);
+	/* A record is found by the socket's inode; until any socket has one
+	 * there is none to find, and the kind, asked below, says whether this
+	 * is an IP socket at all: one system call a trap fewer. */
+	r->st = 0;
+	if (lr_front_any()) {
+		if (!lr_front_ino(&r->t))
+			return false;
+		r->st = lr_front_get(r->t.ino);
+	}
 	if (!(r->st & LR_SOCK_KNOWN)) {
 		/* Added to what may be recorded already: the options the
 		 * program set on it before (setsockopt_call). */
@@ -90,6 +98,7 @@ static bool reach(int listener, const struct seccomp_notif *req, int fd, struct 
 		r->st |= kind;
 		lr_front_update(r->t.ino, 0, kind);
 	}
+	r->t.udp = (r->st & LR_SOCK_UDP) != 0;
 	r->t.retried = (r->st & LR_SOCK_RETRIED) != 0;
 	if (r->t.retried)
 		lr_front_update(r->t.ino, LR_SOCK_RETRIED, 0);
@@ -364,7 +373,7 @@ static void send_call(int listener, const struct seccomp_notif *req, const struc
 	}
 	/* The kernel binds it now if nothing did: its next datagrams are not
 	 * first ones. */
-	lr_front_update(a.r.t.ino, 0, LR_SOCK_BOUND);
+	lr_front_update(lr_front_ino(&a.r.t), 0, LR_SOCK_BOUND);
 	if (lr_notify_continue(listener, req->id) == 0 && said)
 		lr_act_sent(a.r.proc.loaded, &a.r.who, a.r.t.dup, &a.c, &si, false, 0, 0);
 	release(&a.r);

@@ -376,6 +376,19 @@ else
 		"$(cat "$T/ddi.out" "$T/ddi.err"; pgrep -af -- "daemon.py --double-fork --port $DQ")"
 fi
 
+# --- a CMD that simply exits: nothing said of daemons, its status said ---
+"$CLI" audit -- true >"$T/true.out" 2>"$T/true.err"
+check "a CMD that exits 0: exit 0, nothing on stderr (no 'left 0 processes')" \
+	test $? = 0 -a ! -s "$T/true.err"
+"$CLI" audit -- sh -c 'exit 3' >"$T/three.out" 2>"$T/three.err"
+check "a CMD that exits 3: its status said, and only that" \
+	test "$(cat "$T/three.err")" = "libreuse audit: sh exited with status 3"
+
+# --- fork fails: said, exit 1, and the run's signal handlers given back ---
+LD_PRELOAD="$HELPERS/libfailfork.so" "$CLI" audit -- true >"$T/nofork.out" 2>"$T/nofork.err"
+check "fork fails: exit 1, said" test $? = 1 -a -n "$(grep -F "fork: Resource temporarily unavailable" "$T/nofork.err")"
+check "...and no signal handler of the run left installed" grep -qx "failfork: 0 handlers left at exit" "$T/nofork.err"
+
 # --- usage ---
 "$CLI" audit >/dev/null 2>&1
 check "no trail named: usage error (2)" test $? = 2

@@ -117,6 +117,9 @@ check "...in text: the injected options on the listener's line" \
 check "...and the denial, with the rule that denied it" \
 	test "$(grep -A1 "^    connect tcp 127\.0\.0\.1:$BACK denied with EACCES 1x$" "$T/ruled.txt" | tail -1)" = "      why: rule 2 denies it"
 
+check "...the verdict's words agree with one listener in two" \
+	grep -q "^    - it cannot restart at once: 1 of its 2 TCP listeners lacks SO_REUSEADDR," "$T/ruled.txt"
+
 # --- a forking server with an exec'd helper, a second run, two files ---
 P2=$(free_port)
 "$CLI" audit --for 3 --save "$T/run2.json" -- \

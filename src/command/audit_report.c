@@ -24,6 +24,18 @@ static const char *opts_text(unsigned bits)
 	}
 }
 
+/* "1 of its 1 listener lacks", "1 of its 2 listeners lacks", "2 of its 2
+ * listeners lack": the noun follows the total, the verb the count. */
+static const char *plural(unsigned n)
+{
+	return n == 1 ? "" : "s";
+}
+
+static const char *verb_s(unsigned n)
+{
+	return n == 1 ? "s" : "";
+}
+
 size_t au_verdict_words(const struct au_prog *p, char out[3][256])
 {
 	struct au_verdict v;
@@ -37,18 +49,20 @@ size_t au_verdict_words(const struct au_prog *p, char out[3][256])
 		snprintf(out[0], 256, "it can restart at once: every TCP listener has SO_REUSEADDR, "
 				      "so TIME_WAIT does not hold its ports");
 	else
-		snprintf(out[0], 256, "it cannot restart at once: %u of its %u TCP listeners lack "
+		snprintf(out[0], 256, "it cannot restart at once: %u of its %u TCP listener%s lack%s "
 				      "SO_REUSEADDR, so its next start fails while TIME_WAIT lingers "
-				      "(up to 60 s)", v.no_reuseaddr, v.tcp_listeners);
+				      "(up to 60 s)", v.no_reuseaddr, v.tcp_listeners, plural(v.tcp_listeners),
+			 verb_s(v.no_reuseaddr));
 	if (v.can_share)
 		snprintf(out[1], 256, "two instances can share its ports: every listener has SO_REUSEPORT");
 	else
-		snprintf(out[1], 256, "two instances cannot share its ports: %u of its %u listeners "
-				      "lack SO_REUSEPORT", v.no_reuseport, v.listeners);
+		snprintf(out[1], 256, "two instances cannot share its ports: %u of its %u listener%s "
+				      "lack%s SO_REUSEPORT", v.no_reuseport, v.listeners, plural(v.listeners),
+			 verb_s(v.no_reuseport));
 	if (v.loses_connections)
 		snprintf(out[2], 256, "it loses connections on restart: nothing holds %u of its %u "
-				      "listeners while it is down, so clients are refused in between",
-			 v.not_kept, v.listeners);
+				      "listener%s while it is down, so clients are refused in between",
+			 v.not_kept, v.listeners, plural(v.listeners));
 	else
 		snprintf(out[2], 256, "it loses no connection on restart: every listener is kept "
 				      "or adopted");

@@ -298,7 +298,9 @@ static void wait_left(const char *trail, const char *cmd0, long for_ms, int *sto
 			break;
 		if (n)
 			empty = 0;
-		if (!said && !*stops) {
+		/* Said only when something is left: a CMD that simply exited
+		 * has nothing to audit on. */
+		if (n && !said && !*stops) {
 			fprintf(stderr, "libreuse audit: %s left %zu process%s running (a daemon?); auditing "
 					"%s until %s\n", cmd0, n, n == 1 ? "" : "es", n == 1 ? "it" : "them",
 				for_ms > 0 ? "--for ends (or Ctrl-C)" : "Ctrl-C");
@@ -313,6 +315,20 @@ static void wait_left(const char *trail, const char *cmd0, long for_ms, int *sto
 		struct timespec nap = { 0, 100 * 1000 * 1000 };
 		nanosleep(&nap, NULL); /* a signal cuts it short */
 	}
+}
+
+/* How CMD's first process ended, when that is news: nothing for a clean
+ * exit, a stop the audit passed on (--for, a signal to the audit), or
+ * Ctrl-C, which on a terminal reaches CMD's group directly. */
+static void say_status(const char *cmd0, int status, int stops)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) >= 126)
+		lr_cli_error("%s: could not be run (status %d)", cmd0, WEXITSTATUS(status));
+	else if (WIFEXITED(status) && WEXITSTATUS(status))
+		fprintf(stderr, "libreuse audit: %s exited with status %d\n", cmd0, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status) && !stops && WTERMSIG(status) != SIGINT)
+		fprintf(stderr, "libreuse audit: %s was killed by signal %d (%s)\n", cmd0,
+			WTERMSIG(status), strsignal(WTERMSIG(status)));
 }
 
 /* Runs CMD under `libreuse run --log all --json --log-file TRAIL` in a
@@ -335,8 +351,10 @@ static int run_audited(char **cmd, const char *trail, long for_ms, bool json_out
 	catch_signals(old);
 	pid_t child = start_audited(self, argv, json_out);
 	free(argv);
-	if (child < 0)
+	if (child < 0) {
+		restore_signals(old);
 		return -1;
+	}
 	bool tty = lend_terminal(child, &old_ttou);
 	if (for_ms > 0)
 		set_alarm(for_ms);
@@ -345,8 +363,7 @@ static int run_audited(char **cmd, const char *trail, long for_ms, bool json_out
 	wait_left(trail, cmd[0], for_ms, &stops);
 	set_alarm(0);
 	restore_signals(old);
-	if (WIFEXITED(status) && WEXITSTATUS(status) >= 126)
-		lr_cli_error("%s: could not be run (status %d)", cmd[0], WEXITSTATUS(status));
+	say_status(cmd[0], status, stops);
 	return 0;
 }
 

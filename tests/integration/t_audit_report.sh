@@ -90,6 +90,36 @@ check "text: no line wider than 80 columns" test -z "$long"
 check "text: no colour when not on a terminal" test -z "$(grep -l $'\033' "$T/r1.txt")"
 check "text: lines read and skipped" grep -qE "^[0-9]+ lines read, 0 not a libreuse JSON line" "$T/r1.txt"
 
+# --- a ruled run, read from its trail: what was injected, what rules did, what was denied ---
+RP=$(free_port)
+rules "$T/ruled.conf" "rules = (
+	{ match = { port = $RP; proto = \"tcp\"; }; reuseaddr = true; reuseport = true; },
+	{ match = { op = \"connect\"; port = $BACK; }; deny = \"EACCES\"; }
+);"
+bg ruled "$CLI" run -c "$T/ruled.conf" --log all --json --log-file "$T/ruled.log" -- \
+	"${LEGACY[@]}" --port "$RP" --admin "$(free_port)" --udp "$(free_port)" --backend "$BACK"
+wait_for "$T/ruled.out" READY 10 || not_ok "the ruled daemon did not start" "$(tail -3 "$T/ruled.err")"
+kill -TERM "$(cat "$T/ruled.pid")"
+wait_exit ruled 10
+"$CLI" audit --json --no-kernel "$T/ruled.log" >"$T/ruled.json" 2>&1
+"$CLI" audit --no-kernel "$T/ruled.log" >"$T/ruled.txt" 2>&1
+eq "ruled run: the options libreuse injected, apart from those the program set" "$T/ruled.json" \
+	'[(s["port"], s["set_by_program"], s["injected"]) for s in d["programs"][0]["sockets"] if s["port"] == '"$RP"']' \
+	"[($RP, [], ['SO_REUSEADDR', 'SO_REUSEPORT'])]"
+eq "...what each rule did, with its count" "$T/ruled.json" \
+	'[(a["rule"], a["action"], a["op"], a["port"], a["count"]) for a in d["programs"][0]["actions"]]' \
+	"[(1, 'inject', 'bind', $RP, 1), (2, 'deny', 'connect', $BACK, 1)]"
+eq "...the denied connect: a failure marked denied, counted in the verdict" "$T/ruled.json" \
+	'([(f["op"], f["port"], f["errno"], f["denied"]) for f in d["programs"][0]["failures"]], d["programs"][0]["verdict"]["denied"])' \
+	"([('connect', $BACK, 'EACCES', True)], 1)"
+check "...in text: the injected options on the listener's line" \
+	grep -qE "^    tcp v4 +127\.0\.0\.1:$RP +listen 1x  sets: none, injected: SO_REUSEADDR,SO_REUSEPORT$" "$T/ruled.txt"
+check "...and the denial, with the rule that denied it" \
+	test "$(grep -A1 "^    connect tcp 127\.0\.0\.1:$BACK denied with EACCES 1x$" "$T/ruled.txt" | tail -1)" = "      why: rule 2 denies it"
+
+check "...the verdict's words agree with one listener in two" \
+	grep -q "^    - it cannot restart at once: 1 of its 2 TCP listeners lacks SO_REUSEADDR," "$T/ruled.txt"
+
 # --- a forking server with an exec'd helper, a second run, two files ---
 P2=$(free_port)
 "$CLI" audit --for 3 --save "$T/run2.json" -- \
@@ -375,6 +405,19 @@ else
 	not_ok "without --for: the audit waits for Ctrl-C, then stops the daemon and reports" \
 		"$(cat "$T/ddi.out" "$T/ddi.err"; pgrep -af -- "daemon.py --double-fork --port $DQ")"
 fi
+
+# --- a CMD that simply exits: nothing said of daemons, its status said ---
+"$CLI" audit -- true >"$T/true.out" 2>"$T/true.err"
+check "a CMD that exits 0: exit 0, nothing on stderr (no 'left 0 processes')" \
+	test $? = 0 -a ! -s "$T/true.err"
+"$CLI" audit -- sh -c 'exit 3' >"$T/three.out" 2>"$T/three.err"
+check "a CMD that exits 3: its status said, and only that" \
+	test "$(cat "$T/three.err")" = "libreuse audit: sh exited with status 3"
+
+# --- fork fails: said, exit 1, and the run's signal handlers given back ---
+LD_PRELOAD="$HELPERS/libfailfork.so" "$CLI" audit -- true >"$T/nofork.out" 2>"$T/nofork.err"
+check "fork fails: exit 1, said" test $? = 1 -a -n "$(grep -F "fork: Resource temporarily unavailable" "$T/nofork.err")"
+check "...and no signal handler of the run left installed" grep -qx "failfork: 0 handlers left at exit" "$T/nofork.err"
 
 # --- usage ---
 "$CLI" audit >/dev/null 2>&1

@@ -3,8 +3,9 @@
 # from a file at start, and that loads for a second before it binds, run
 # under `libreuse run --keep`. A deploy (the file replaced, SIGHUP) made
 # while another restart is under way is queued and runs once that one ends;
-# rapid deploys under load coalesce; a crash of the serving instance during
-# a restart loses neither the restart nor the one queued behind it. Through
+# rapid deploys under load coalesce; a crash of the serving instance, or of
+# the new one, during a restart loses neither the restart nor the one queued
+# behind it; the example unit's `systemctl reload` is such a deploy. Through
 # all of it no connection is refused or reset, and the instance serving at
 # the end answers the last version.
 . "$(dirname "$0")/../lib.sh"
@@ -100,6 +101,17 @@ new=$(pgrep -n -P "$(cat "$T/rkeeper.pid")")
 kill -KILL "$cur" "$new"
 check "the serving instance and the one starting both killed: started again (--respawn), v4 serves" \
 	answers_stably "$P" v4
+# The new instance crashes while it loads, a deploy queued behind it: the
+# old one serves on, and the queued restart runs at once.
+deploy v5 rkeeper
+sleep 0.3
+starting=$(pgrep -n -P "$(cat "$T/rkeeper.pid")")
+deploy v6 rkeeper
+kill -KILL "$starting"
+check "the new instance killed while it loads, a deploy queued behind it: that one runs, v6 serves" \
+	answers_stably "$P" v6
+check "...the failed restart said, the old instance serving on" \
+	grep -q "restart failed: pid $starting (generation [0-9]*) exited (killed by SIGKILL) before taking its sockets; the old instance serves on" "$T/rkeeper.err"
 res=$(load_stop rload)
 echo "# load: $res" | cut -c1-300
 # A serving instance killed with SIGKILL takes with it the one connection it

@@ -3,8 +3,9 @@
 # from a file at start, and that loads for a second before it binds, run
 # under `libreuse run --keep`. A deploy (the file replaced, SIGHUP) made
 # while another restart is under way is queued and runs once that one ends;
-# rapid deploys under load coalesce; a crash of the serving instance during
-# a restart loses neither the restart nor the one queued behind it. Through
+# rapid deploys under load coalesce; a crash of the serving instance, or of
+# the new one, during a restart loses neither the restart nor the one queued
+# behind it; the example unit's `systemctl reload` is such a deploy. Through
 # all of it no connection is refused or reset, and the instance serving at
 # the end answers the last version.
 . "$(dirname "$0")/../lib.sh"
@@ -100,6 +101,17 @@ new=$(pgrep -n -P "$(cat "$T/rkeeper.pid")")
 kill -KILL "$cur" "$new"
 check "the serving instance and the one starting both killed: started again (--respawn), v4 serves" \
 	answers_stably "$P" v4
+# The new instance crashes while it loads, a deploy queued behind it: the
+# old one serves on, and the queued restart runs at once.
+deploy v5 rkeeper
+sleep 0.3
+starting=$(pgrep -n -P "$(cat "$T/rkeeper.pid")")
+deploy v6 rkeeper
+kill -KILL "$starting"
+check "the new instance killed while it loads, a deploy queued behind it: that one runs, v6 serves" \
+	answers_stably "$P" v6
+check "...the failed restart said, the old instance serving on" \
+	grep -q "restart failed: pid $starting (generation [0-9]*) exited (killed by SIGKILL) before taking its sockets; the old instance serves on" "$T/rkeeper.err"
 res=$(load_stop rload)
 echo "# load: $res" | cut -c1-300
 # A serving instance killed with SIGKILL takes with it the one connection it
@@ -112,3 +124,42 @@ check "...at most the 2 connections the killed instances had in hand reset ($(js
 check "at the default log level the keeper says no phases" test "$(grep -c 'restart done' "$T/rkeeper.err")" = 0
 kill -TERM "$(cat "$T/rkeeper.pid")"
 check "TERM ends the keeper" wait_exit rkeeper 15
+
+# --- the example unit's `systemctl reload`, a reload during a restart ---
+# No systemd here (make check-systemd runs the unit itself, with a program
+# that starts too fast for a reload to meet a restart): the unit's
+# ExecStart as systemd would start it, its keeper and options kept, the
+# program after "--" replaced by the versioned server; its ExecReload as
+# systemd runs it, with $MAINPID the process ExecStart started.
+UNIT=$ROOT/config/systemd/libreuse-keep-example.service
+start=$(sed -n 's/^ExecStart=//p' "$UNIT")
+reload=$(sed -n 's/^ExecReload=//p' "$UNIT")
+check "the example unit runs a keeper (ExecStart: $start)" grep -qE '^/usr/bin/libreuse run (.* )?--keep( .*)? -- ' <<<"$start"
+check "...and reloads through it (ExecReload: $reload)" grep -qF 'MAINPID' <<<"$reload"
+opts=${start#/usr/bin/libreuse }
+opts=${opts%% -- *}
+systemctl_reload() { echo "$1" >"$V.new" && mv "$V.new" "$V" && MAINPID=$(cat "$T/unit.pid") sh -c "$reload"; }
+P=$(free_port)
+echo v1 >"$V"
+# shellcheck disable=SC2086 # the unit's options, split as systemd splits them
+bg unit "$CLI" $opts --log actions -- "${APP[@]}" --port "$P"
+wait_for "$T/unit.out" READY 10 || not_ok "the unit's first instance did not start" "$(tail -5 "$T/unit.err")"
+load_start uload "$P"
+sleep 0.3
+systemctl_reload v2
+sleep 0.4 # v2 is loading: the restart is under way
+systemctl_reload v3
+systemctl_reload v4
+check "the unit's ExecReload during a restart: queued" wait_for "$T/unit.err" "SIGHUP queued, to run once it ends" 2
+check "...the next one coalesced with it, none ignored" \
+	test "$(grep -c 'SIGHUP queued, with the one queued already' "$T/unit.err")-$(grep -c ignored "$T/unit.err")" = 1-0
+check "...the instance serving at the end answers the last reload's v4" answers_stably "$P" v4
+last=$(pgrep -n -P "$(cat "$T/unit.pid")")
+res=$(load_stop uload)
+echo "# load: $res" | cut -c1-300
+check "...under load: none refused ($(json_get "$res" refused)), none reset ($(json_get "$res" reset))" \
+	test "$(json_get "$res" refused)-$(json_get "$res" reset)" = 0-0
+# KillMode=mixed: `systemctl stop` sends TERM to the main process alone.
+kill -TERM "$(cat "$T/unit.pid")"
+check "systemctl stop (TERM to the keeper alone) ends the keeper" wait_exit unit 15
+check "...and the instance it ran" sh -c "! kill -0 ${last:-0} 2>/dev/null"

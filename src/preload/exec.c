@@ -61,6 +61,7 @@ struct plan {
 	const char *lib;
 	bool unreachable; /* static, Go or x32: no library can reach it */
 	bool musl;
+	bool valgrind; /* one of valgrind's tools: static, but it preloads its client */
 	char why[160];
 };
 
@@ -186,7 +187,8 @@ static void classify_at(int dirfd, const char *path, struct plan *p)
 	/* valgrind's tools are static, but load the program themselves and
 	 * give it LD_PRELOAD: the library then rules it from inside, by its
 	 * own name, as it would outside valgrind. */
-	if (p->way == WAY_SUPERVISE && strstr(path, "/valgrind/") && lr_env_get(LR_ENV_LIB)) {
+	p->valgrind = p->unreachable && strstr(path, "/valgrind/");
+	if (p->valgrind && p->way == WAY_SUPERVISE && lr_env_get(LR_ENV_LIB)) {
 		p->way = WAY_PRELOAD;
 		p->lib = lr_env_get(LR_ENV_LIB);
 	}
@@ -397,6 +399,8 @@ static void watch_outside_run(const struct plan *p, const char *name, char *cons
 {
 	if (p->way == WAY_ESCAPES)
 		say_escaped(name, p->why);
+	else if (p->valgrind && keeps_library(envp))
+		return; /* its client is given the library, and ruled from inside */
 	else if (p->unreachable)
 		say_escaped(name, "it is statically linked or a Go program, which LD_PRELOAD cannot reach "
 				  "(libreuse run would rule it through the supervisor)");

@@ -61,6 +61,7 @@ struct plan {
 	const char *lib;
 	bool unreachable; /* static, Go or x32: no library can reach it */
 	bool musl;
+	bool valgrind; /* one of valgrind's tools: static, but it preloads its client */
 	char why[160];
 };
 
@@ -186,7 +187,8 @@ static void classify_at(int dirfd, const char *path, struct plan *p)
 	/* valgrind's tools are static, but load the program themselves and
 	 * give it LD_PRELOAD: the library then rules it from inside, by its
 	 * own name, as it would outside valgrind. */
-	if (p->way == WAY_SUPERVISE && strstr(path, "/valgrind/") && lr_env_get(LR_ENV_LIB)) {
+	p->valgrind = p->unreachable && strstr(path, "/valgrind/");
+	if (p->valgrind && p->way == WAY_SUPERVISE && lr_env_get(LR_ENV_LIB)) {
 		p->way = WAY_PRELOAD;
 		p->lib = lr_env_get(LR_ENV_LIB);
 	}
@@ -397,6 +399,8 @@ static void watch_outside_run(const struct plan *p, const char *name, char *cons
 {
 	if (p->way == WAY_ESCAPES)
 		say_escaped(name, p->why);
+	else if (p->valgrind && keeps_library(envp))
+		return; /* its client is given the library, and ruled from inside */
 	else if (p->unreachable)
 		say_escaped(name, "it is statically linked or a Go program, which LD_PRELOAD cannot reach "
 				  "(libreuse run would rule it through the supervisor)");
@@ -414,6 +418,38 @@ static void watch_path(int dirfd, const char *path, char *const envp[])
 	classify_at(dirfd, path, &p);
 	watch_outside_run(&p, path, envp);
 	errno = saved;
+}
+
+static bool search_path(const char *file, char *out, size_t cap);
+
+/* What becomes of a valgrind tool, which is static but loads the program
+ * it runs itself (its first argument that is not an option, looked up
+ * along PATH as valgrind does) and hands it LD_PRELOAD: that program's
+ * libc and class choose the library, and a program no library reaches
+ * (static, Go) is ruled by supervising the tool, which makes its calls.
+ * Where the program cannot be read, the glibc library, as before. path:
+ * the tool's; a tool started by file descriptor is not supervised. */
+static void valgrind_client(struct plan *p, const char *path, char *const argv[])
+{
+	const char *client = NULL;
+	for (size_t i = 1; argv && argv[0] && argv[i] && !client; i++)
+		if (argv[i][0] != '-')
+			client = argv[i];
+	char found[PATH_MAX];
+	const char *cpath = !client ? NULL
+			    : strchr(client, '/') ? client
+			    : search_path(client, found, sizeof(found)) ? found
+								    : NULL;
+	if (!cpath)
+		return;
+	struct plan c;
+	classify_at(AT_FDCWD, cpath, &c);
+	if (c.way == WAY_PRELOAD && c.lib) {
+		p->lib = c.lib;
+	} else if (c.way == WAY_SUPERVISE && strstr(path, "/valgrind/")) {
+		p->way = WAY_SUPERVISE;
+		p->lib = NULL;
+	}
 }
 
 /* What one exec is given instead of what it asked for. The buffers are the
@@ -435,6 +471,12 @@ static void prepare(struct launch *l, const char *run, const struct plan *p, con
 		    char *const argv[], char *const envp[], char **envbuf, size_t envcap, char **argbuf,
 		    size_t argcap, char *pre, char *pathbuf, size_t pathcap)
 {
+	struct plan tool;
+	if (p->valgrind && p->way == WAY_PRELOAD) {
+		tool = *p;
+		valgrind_client(&tool, path, argv);
+		p = &tool;
+	}
 	l->path = path;
 	l->argv = argv;
 	l->envp = envp;

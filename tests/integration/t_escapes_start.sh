@@ -126,6 +126,9 @@ if command -v valgrind >/dev/null && [ -z "${SANITIZE:-}" ]; then
 		check "valgrind --tool=$t, no cached table: exits 0 (rc $(cat "$T/$t.rc")), rewritten ($(cat "$T/$t.out"))" \
 			test "$(cat "$T/$t.rc")" = 0 -a "$(cat "$T/$t.out")" = "ok 127.0.0.1 $Q"
 		check "...valgrind says nothing ($(head -c 160 "$T/$t.vg"))" test ! -s "$T/$t.vg"
+		# Its tool is static, but it hands the preload to the program it
+		# loads: no line may call that program unruled.
+		check "...nor libreuse ($(head -c 200 "$T/$t.err"))" test ! -s "$T/$t.err"
 		check "...and the helper cached the table" test -n "$(ls "$LIBREUSE_CACHE_DIR"/*.table 2>/dev/null)"
 	done
 else

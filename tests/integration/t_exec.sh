@@ -54,6 +54,22 @@ check "under run, the musl child is ruled: it bound 127.0.0.2 ($out)" test "${ou
 check "...by the musl build, with its audit line" grep -q "bindprobe: bind tcp 127\.0\.0\.1:0 -> 127\.0\.0\.2:0: rewrite; rule 1" "$T/inside.err"
 check "...and no line of stepping aside" test -z "$(grep "built for glibc" "$T/inside.err")"
 
+# valgrind's tool is static and hands the library to the program it
+# loads: a musl program under valgrind gets the musl build, not the tool's;
+# a static one, which no library reaches, is ruled by supervising the tool.
+if command -v valgrind >/dev/null && [ -z "${SANITIZE:-}" ]; then
+	out=$(timeout 120 "$CLI" run --bind 127.0.0.2 --log all -- valgrind -q --error-limit=no "$STATIC" 0 2>"$T/vgstatic.err")
+	check "under run, a static program under valgrind is ruled: it bound 127.0.0.2 ($out)" test "${out#ok 127.0.0.2 }" != "$out"
+	check "...with its audit line (by the supervisor, in the tool's name)" \
+		grep -q "valgrind.bin: bind tcp 127\.0\.0\.1:0 -> 127\.0\.0\.2:0: rewrite" "$T/vgstatic.err"
+	out=$(timeout 120 "$CLI" run --bind 127.0.0.2 --log all -- valgrind -q "$MUSL/bindprobe" 0 2>"$T/vgmusl.err")
+	check "under run, a musl program under valgrind is ruled: it bound 127.0.0.2 ($out)" test "${out#ok 127.0.0.2 }" != "$out"
+	check "...with its audit line, and no line of stepping aside" \
+		eval 'grep -q "bindprobe: bind tcp 127\.0\.0\.1:0 -> 127\.0\.0\.2:0: rewrite" "$T/vgmusl.err" && ! grep -q "built for glibc" "$T/vgmusl.err"'
+else
+	ok "# SKIP valgrind: not installed, or a sanitizer build"
+fi
+
 out=$("$CLI" run --bind 127.0.0.2 --log all -- "$MUSL/execprobe" -e "$PROBE" 0 2>"$T/muslparent.err")
 check "under run, a musl parent's glibc child, exec'd with an empty environment, is ruled ($out)" \
 	grep -q "^ok 127.0.0.2 " <<<"$out"

@@ -157,7 +157,7 @@ TEST_INC := $(addprefix -Isrc/,$(LIB_DIRS) $(TOOL_DIRS))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 HELPER_LIBS := tests/helpers/libearly.c tests/helpers/libcount.c tests/helpers/libfailmalloc.c \
-	tests/helpers/libfailfork.c
+	tests/helpers/libfailfork.c tests/helpers/libexecnote.c
 HELPER_SRC := $(filter-out $(HELPER_LIBS),$(wildcard tests/helpers/*.c))
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%) $(HELPER_LIBS:tests/helpers/%.c=$(B)/helpers/%.so)
 

@@ -48,7 +48,7 @@ int lr_keeper_state_ask(pid_t pid, char *out, size_t n)
 	struct lr_keep_msg m = { .magic = LR_KEEP_MAGIC, .op = LR_KEEP_STATE };
 	if (s < 0 ||
 	    connect(s, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) != 0 ||
-	    lr_keep_send(s, &m, -1) != 0) {
+	    lr_keep_send(s, &m, -1, -1) != 0) {
 		snprintf(out, n, "cannot ask keeper pid %d: %s", (int)pid, strerror(errno));
 		if (s >= 0)
 			close(s);

@@ -72,13 +72,14 @@ static int wait_answer(struct pollfd *p)
 
 /* One request on a fresh connection; -1 when the keeper cannot be reached
  * (errno says why). The connection is left open at *conn when conn is
- * given (the caller's to close: lr_keep_close_pair), else closed.
+ * given (the caller's to close: lr_keep_close), else closed. A second fd
+ * that came along is left at *extra, or closed when extra is NULL.
  *
  * Non-blocking, and one poll for the answer: a keeper that never answers
  * still costs at most LR_KEEPER_TIMEOUT_S, for one system call where a
  * timeout set each way took two. */
 static int ask(const struct lr_keeper_addr *k, struct lr_keep_msg *m, int send_fd, int *recv_fd,
-	       int *conn)
+	       int *extra, int *conn)
 {
 	int s = lr_sys.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
@@ -105,14 +106,14 @@ static int ask(const struct lr_keeper_addr *k, struct lr_keep_msg *m, int send_f
 		/* A keeper that refuses us answers at once and hangs up, maybe
 		 * before our request is sent: its answer is read all the same.
 		 * One message on a fresh connection never waits for room. */
-		int sent = lr_keep_send(s, m, send_fd);
+		int sent = lr_keep_send(s, m, send_fd, -1);
 		if (sent == 0 || errno == EPIPE || errno == ECONNRESET) {
 			struct pollfd p = { .fd = s, .events = POLLIN };
 			int n = wait_answer(&p);
 			if (n == 0)
 				errno = EAGAIN; /* what a receive timeout said */
 			if (n > 0)
-				r = lr_keep_recv(s, m, recv_fd);
+				r = lr_keep_recv(s, m, recv_fd, extra);
 		}
 	}
 	int e = errno;
@@ -141,58 +142,57 @@ static void said(struct lr_keep_outcome *out, const struct lr_keep_msg *m, int e
 			    -1, NULL);
 }
 
+/* The board that came along with a reply, handed to the caller who asked
+ * for it (-1: none came). */
+static void board_from(int *board, int got)
+{
+	if (board)
+		*board = got;
+	else if (got >= 0)
+		lr_sys.close(got);
+}
+
 int lr_keeper_adopt(const struct lr_keeper_addr *k, const struct lr_keep_sock *want, int *fd,
-		    int *conn, struct lr_keep_outcome *out)
+		    int *conn, int *board, struct lr_keep_outcome *out)
 {
 	int saved = errno;
 	struct lr_keep_msg m;
 	memset(&m, 0, sizeof(m));
 	m.op = LR_KEEP_ADOPT;
 	m.sock = *want;
+	m.want = board ? LR_KEEP_WANT_BOARD : 0;
 	*fd = -1;
 	*conn = -1;
-	int r = ask(k, &m, -1, fd, conn);
+	int got = -1;
+	int r = ask(k, &m, -1, fd, &got, conn);
 	said(out, &m, r == 0 ? 0 : errno);
 	int ok = r == 0 && m.op == LR_KEEP_OK && *fd >= 0;
 	if (r == 0 && m.op == LR_KEEP_OK && *fd < 0)
 		lr_keep_say(out->why, sizeof(out->why), "not taken: the keeper sent no socket", NULL, -1, NULL);
 	if (!ok) {
-		lr_keep_close_pair(*conn, *fd);
-		*fd = *conn = -1;
+		lr_keep_close(*conn, *fd, got);
+		*fd = *conn = got = -1;
 	}
+	board_from(board, got);
 	errno = saved;
 	return ok;
 }
 
-int lr_keeper_offer(const struct lr_keeper_addr *k, int fd, struct lr_keep_outcome *out)
+int lr_keeper_offer(const struct lr_keeper_addr *k, int fd, int *board, struct lr_keep_outcome *out)
 {
 	int saved = errno;
 	struct lr_keep_msg m;
 	memset(&m, 0, sizeof(m));
 	m.op = LR_KEEP_OFFER;
-	int back = -1;
-	int r = ask(k, &m, fd, &back, NULL);
-	if (back >= 0)
-		lr_sys.close(back);
+	m.want = board ? LR_KEEP_WANT_BOARD : 0;
+	/* No socket comes back from an offer: the one fd that may come is the
+	 * board. */
+	int got = -1;
+	int r = ask(k, &m, fd, &got, NULL, NULL);
 	said(out, &m, r == 0 ? 0 : errno);
+	board_from(board, got);
 	errno = saved;
 	return r == 0 && m.op == LR_KEEP_OK;
-}
-
-int lr_keeper_board(const struct lr_keeper_addr *k, int *fd)
-{
-	int saved = errno;
-	struct lr_keep_msg m;
-	memset(&m, 0, sizeof(m));
-	m.op = LR_KEEP_BOARD;
-	*fd = -1;
-	int ok = ask(k, &m, -1, fd, NULL) == 0 && m.op == LR_KEEP_OK && *fd >= 0;
-	if (!ok && *fd >= 0) {
-		lr_sys.close(*fd);
-		*fd = -1;
-	}
-	errno = saved;
-	return ok;
 }
 
 /* Options a program sets before bind that its listener keeps afterwards (and
@@ -271,21 +271,29 @@ void lr_keep_fit_mode(int k, int fl)
 		lr_sys_fcntl(k, F_SETFL, (kfl & ~O_NONBLOCK) | (fl & O_NONBLOCK));
 }
 
-void lr_keep_close_pair(int a, int b)
+void lr_keep_close(int a, int b, int c)
 {
-	int saved = errno;
+	int saved = errno, fd[3] = { a, b, c }, n = 0;
+	for (int i = 0; i < 3; i++)
+		if (fd[i] >= 0)
+			fd[n++] = fd[i];
+	/* Sorted: three at most. */
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && fd[j - 1] > fd[j]; j--) {
+			int t = fd[j];
+			fd[j] = fd[j - 1];
+			fd[j - 1] = t;
+		}
 #ifdef SYS_close_range
-	/* A connection and the socket it brought are mostly at numbers next
-	 * to each other: one call closes both, and nothing else. */
-	if (a >= 0 && b >= 0 && (a - b == 1 || b - a == 1) &&
-	    syscall(SYS_close_range, (unsigned)(a < b ? a : b), (unsigned)(a < b ? b : a), 0u) == 0) {
+	/* A connection and what it brought are mostly at numbers next to each
+	 * other: one call closes them all, and nothing else. */
+	if (n > 1 && fd[n - 1] - fd[0] == n - 1 &&
+	    syscall(SYS_close_range, (unsigned)fd[0], (unsigned)fd[n - 1], 0u) == 0) {
 		errno = saved;
 		return;
 	}
 #endif
-	if (a >= 0)
-		lr_sys.close(a);
-	if (b >= 0)
-		lr_sys.close(b);
+	for (int i = 0; i < n; i++)
+		lr_sys.close(fd[i]);
 	errno = saved;
 }

@@ -22,18 +22,16 @@ struct lr_keeper_addr {
 void lr_keeper_from_env(struct lr_keeper_addr *k, lr_getenv_fn *env);
 
 /* A kept socket for want: 1 with *fd, and the connection it came by left
- * open at *conn (both the caller's to close, together: lr_keep_close_pair);
- * 0 without, out->why saying why when there was a reason. errno is
- * preserved. */
+ * open at *conn (both the caller's to close, together: lr_keep_close); 0
+ * without, out->why saying why when there was a reason. board: NULL, or
+ * where the keeper's board (see keepwire.h) goes when it comes along (-1:
+ * it did not; the caller's to close). errno is preserved. */
 int lr_keeper_adopt(const struct lr_keeper_addr *k, const struct lr_keep_sock *want, int *fd,
-		    int *conn, struct lr_keep_outcome *out);
+		    int *conn, int *board, struct lr_keep_outcome *out);
 
-/* Hands the bound (TCP: listening) socket fd to the keeper: 1 kept, 0 not. */
-int lr_keeper_offer(const struct lr_keeper_addr *k, int fd, struct lr_keep_outcome *out);
-
-/* The keeper's board (see keepwire.h): 1 with *fd (the caller's to close),
- * 0 without. errno is preserved. */
-int lr_keeper_board(const struct lr_keeper_addr *k, int *fd);
+/* Hands the bound (TCP: listening) socket fd to the keeper: 1 kept, 0 not.
+ * board as for lr_keeper_adopt. */
+int lr_keeper_offer(const struct lr_keeper_addr *k, int fd, int *board, struct lr_keep_outcome *out);
 
 /* Readying kept socket k to stand in for the program's fresh socket fd.
  * Its type and family need no asking: systemd's sockets and the keeper's
@@ -51,10 +49,10 @@ void lr_keep_fit_options(int fd, int k, const struct lr_keep_sock *want, uint32_
  * keptmode.c). */
 void lr_keep_fit_mode(int k, int fl);
 
-/* Closes a and b (either may be -1), errno preserved: one call when they
- * are next to each other, as a connection and the socket it brought mostly
- * are. */
-void lr_keep_close_pair(int a, int b);
+/* Closes a, b and c (any may be -1), errno preserved: one call when they
+ * are numbers next to each other, as a connection and what it brought
+ * mostly are. */
+void lr_keep_close(int a, int b, int c);
 
 /* The bit of an option lr_keep_fit_options copies to a kept socket, or -1
  * for one it does not. */

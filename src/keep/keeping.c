@@ -58,13 +58,14 @@ static int from_systemd(const struct lr_keep_front *f, void *ctx, int fd,
 static int from_keeper(const struct lr_keep_front *f, void *ctx, int fd,
 		       const struct lr_keep_sock *want, struct lr_keep_outcome *out)
 {
-	int k, conn;
-	if (!lr_keeper_adopt(&keeper, want, &k, &conn, out))
+	int k, conn, board = -1;
+	bool wants = f->wants_board && f->wants_board(ctx);
+	if (!lr_keeper_adopt(&keeper, want, &k, &conn, wants ? &board : NULL, out))
 		return 0;
 	int done = put(f, ctx, fd, k, want, out);
-	lr_keep_close_pair(conn, k);
 	if (done && f->joined)
-		f->joined(ctx, fd, false);
+		f->joined(ctx, fd, false, board);
+	lr_keep_close(conn, k, board);
 	return done;
 }
 
@@ -95,9 +96,13 @@ int lr_keeping_offer(const struct lr_keep_front *f, void *ctx, int fd, struct lr
 	memset(out, 0, sizeof(*out));
 	int kept = 0;
 	if (keeper.len) {
-		kept = lr_keeper_offer(&keeper, fd, out);
+		int board = -1;
+		bool wants = f->wants_board && f->wants_board(ctx);
+		kept = lr_keeper_offer(&keeper, fd, wants ? &board : NULL, out);
 		if (kept && f->joined)
-			f->joined(ctx, fd, true);
+			f->joined(ctx, fd, true, board);
+		if (board >= 0)
+			lr_sys.close(board);
 	} else if (lr_sd_count()) {
 		/* systemd's sockets stand in only for the addresses it passed:
 		 * this one, bound afresh, has no one to keep it. */

@@ -26,8 +26,13 @@ struct lr_keep_front {
 	int (*put)(void *ctx, int fd, int k, const struct lr_keep_sock *want,
 		   struct lr_keep_outcome *out);
 	/* The keeper gave (offered false) or took (true) the socket now at
-	 * fd: NULL, or what the front end does then. */
-	void (*joined)(void *ctx, int fd, bool offered);
+	 * fd: NULL, or what the front end does then. board: the keeper's
+	 * board when it came along (wants_board), else -1; the front end's to
+	 * map, not to close. */
+	void (*joined)(void *ctx, int fd, bool offered, int board);
+	/* Whether the keeper's board should come along with the next reply
+	 * of the keeper's: NULL, never. */
+	bool (*wants_board)(void *ctx);
 };
 
 /* Once, before any keep (the library: at load, before the program can

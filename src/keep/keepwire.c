@@ -9,45 +9,50 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int lr_send_fd(int sock, const void *data, size_t len, int fd)
+int lr_send_fd(int sock, const void *data, size_t len, int fd, int extra)
 {
 	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(2 * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (fd >= 0) {
+	int fds[2], n = 0;
+	if (fd >= 0)
+		fds[n++] = fd;
+	if (extra >= 0)
+		fds[n++] = extra;
+	if (n) {
 		memset(&u, 0, sizeof(u));
 		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
+		mh.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
 		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, (size_t)n * sizeof(int));
 	}
-	ssize_t n;
+	ssize_t sent;
 	do
-		n = lr_sys.sendmsg(sock, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
+		sent = lr_sys.sendmsg(sock, &mh, MSG_NOSIGNAL);
+	while (sent < 0 && errno == EINTR);
+	if (sent < 0)
 		return -1;
-	return n == (ssize_t)len ? 0 : (errno = EPROTO, -1);
+	return sent == (ssize_t)len ? 0 : (errno = EPROTO, -1);
 }
 
-long lr_recv_fd(int sock, void *data, size_t len, int *fd)
+long lr_recv_fd(int sock, void *data, size_t len, int fd[2])
 {
 	struct iovec iov = { .iov_base = data, .iov_len = len };
 	union {
-		/* Room for more than one: a peer that sends several must not make
+		/* Room for more than two: a peer that sends several must not make
 		 * the kernel drop them unseen (MSG_CTRUNC); extras are closed. */
 		char buf[CMSG_SPACE(4 * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
-	*fd = -1;
+	fd[0] = fd[1] = -1;
 	ssize_t n;
 	do
 		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
@@ -61,8 +66,10 @@ long lr_recv_fd(int sock, void *data, size_t len, int *fd)
 		for (size_t i = 0; i < count; i++) {
 			int got;
 			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (*fd < 0)
-				*fd = got;
+			if (fd[0] < 0)
+				fd[0] = got;
+			else if (fd[1] < 0)
+				fd[1] = got;
 			else
 				lr_sys.close(got);
 		}
@@ -70,23 +77,34 @@ long lr_recv_fd(int sock, void *data, size_t len, int *fd)
 	return (long)n;
 }
 
-int lr_keep_send(int sock, const struct lr_keep_msg *m, int fd)
+int lr_keep_send(int sock, const struct lr_keep_msg *m, int fd, int extra)
 {
-	return lr_send_fd(sock, m, sizeof(*m), fd);
+	return lr_send_fd(sock, m, sizeof(*m), fd, extra);
 }
 
-int lr_keep_recv(int sock, struct lr_keep_msg *m, int *fd)
+int lr_keep_recv(int sock, struct lr_keep_msg *m, int *fd, int *extra)
 {
-	long n = lr_recv_fd(sock, m, sizeof(*m), fd);
+	int got[2];
+	long n = lr_recv_fd(sock, m, sizeof(*m), got);
+	if (n >= 0 && (n != (long)sizeof(*m) || m->magic != LR_KEEP_MAGIC)) {
+		errno = n == 0 ? ECONNRESET : EPROTO;
+		n = -1;
+	}
+	if (n < 0 || !extra) {
+		if (got[1] >= 0)
+			lr_sys.close(got[1]);
+		got[1] = -1;
+	}
+	if (n < 0) {
+		if (got[0] >= 0)
+			lr_sys.close(got[0]);
+		got[0] = -1;
+	}
+	*fd = got[0];
+	if (extra)
+		*extra = got[1];
 	if (n < 0)
 		return -1;
-	if (n != (long)sizeof(*m) || m->magic != LR_KEEP_MAGIC) {
-		if (*fd >= 0)
-			lr_sys.close(*fd);
-		*fd = -1;
-		errno = n == 0 ? ECONNRESET : EPROTO;
-		return -1;
-	}
 	m->reason[sizeof(m->reason) - 1] = '\0';
 	return 0;
 }

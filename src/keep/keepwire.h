@@ -23,7 +23,8 @@
 enum lr_keep_op {
 	LR_KEEP_OFFER = 1, /* program → keeper: hold this socket (passed along) */
 	LR_KEEP_ADOPT = 2, /* program → keeper: a kept socket for this address? */
-	LR_KEEP_BOARD = 3, /* program → keeper: its board (a memfd comes along) */
+	/* 3: the board's own request, before it came along with an adopt or
+	 * an offer (LR_KEEP_WANT_BOARD). */
 	/* `libreuse who` → keeper: its state, as lines of text in one message
 	 * of at most LR_KEEP_STATE_MAX bytes (asked by a process of the
 	 * keeper's user or root, of its tree or not). */
@@ -61,8 +62,13 @@ struct lr_keep_msg {
 	uint32_t gen;    /* request: the asker's generation (0: unknown) */
 	int32_t pid;     /* reply: the keeper's pid */
 	struct lr_keep_sock sock;
-	char reason[160]; /* reply: why not, in words; NUL-terminated */
+	/* Request of an adopt or an offer: LR_KEEP_WANT_BOARD, the board comes
+	 * along with the reply (an adopt's: after the socket; an offer's:
+	 * alone), saving the asker a request of its own. */
+	uint32_t want;
+	char reason[156]; /* reply: why not, in words; NUL-terminated */
 };
+#define LR_KEEP_WANT_BOARD 1u
 
 /* The 32-bit library speaks to the 64-bit keeper: fixed-width fields only,
  * laid out the same by both. */
@@ -77,17 +83,19 @@ struct lr_keep_outcome {
 };
 
 /* len bytes as one message over a connected AF_UNIX socket, with fd (or
- * -1) passed along: 0, or -1 with errno (EPROTO: sent short). The receiver:
- * the length received (or -1), *fd the first fd that came (O_CLOEXEC; any
- * more are closed) or -1. */
-int lr_send_fd(int sock, const void *data, size_t len, int fd);
-long lr_recv_fd(int sock, void *data, size_t len, int *fd);
+ * -1), and extra (or -1) after it, passed along: 0, or -1 with errno
+ * (EPROTO: sent short). The receiver: the length received (or -1), fd[0]
+ * and fd[1] the first two fds that came (O_CLOEXEC; any more are closed),
+ * -1 where none did. */
+int lr_send_fd(int sock, const void *data, size_t len, int fd, int extra);
+long lr_recv_fd(int sock, void *data, size_t len, int fd[2]);
 
-/* One message, and fd (or -1) with it. 0, or -1 with errno. Both are one
- * system call and async-signal-safe. recv gives fd -1 when none came; a
- * message of the wrong size or magic is EPROTO. Received fds are O_CLOEXEC. */
-int lr_keep_send(int sock, const struct lr_keep_msg *m, int fd);
-int lr_keep_recv(int sock, struct lr_keep_msg *m, int *fd);
+/* One message, and fd and extra (or -1) with it. 0, or -1 with errno. Both
+ * are one system call and async-signal-safe. recv gives *fd -1 when none
+ * came, and the second fd at *extra (closed when extra is NULL); a message
+ * of the wrong size or magic is EPROTO. Received fds are O_CLOEXEC. */
+int lr_keep_send(int sock, const struct lr_keep_msg *m, int fd, int extra);
+int lr_keep_recv(int sock, struct lr_keep_msg *m, int *fd, int *extra);
 
 /* A bound socket's identity, asked of the kernel; -1 when fd is not a
  * bound TCP or UDP socket of AF_INET or AF_INET6. errno is preserved. */

@@ -128,9 +128,13 @@ static void refuse_asker(struct keeper *k, struct lr_conn *c, int fd)
 
 /* The reply to a request of the tree: keep a socket (*fd, then the
  * store's: -1), the board, or a kept socket handed over. The fd that goes
- * with the reply, or -1. */
-static int answer(struct keeper *k, const struct lr_keep_msg *m, int *fd, struct lr_keep_msg *reply)
+ * with the reply, or -1; *board, the board when it was asked along. */
+static int answer(struct keeper *k, const struct lr_keep_msg *m, int *fd, struct lr_keep_msg *reply,
+		  int *board)
 {
+	*board = (m->op == LR_KEEP_OFFER || m->op == LR_KEEP_ADOPT) && (m->want & LR_KEEP_WANT_BOARD)
+			 ? k->board_fd
+			 : -1;
 	memset(reply, 0, sizeof(*reply));
 	reply->magic = LR_KEEP_MAGIC;
 	reply->pid = (int32_t)k->self;
@@ -145,9 +149,6 @@ static int answer(struct keeper *k, const struct lr_keep_msg *m, int *fd, struct
 					    : LR_KEEP_FAILED;
 			*fd = -1; /* the store's now */
 		}
-	} else if (m->op == LR_KEEP_BOARD) {
-		give = k->board_fd;
-		reply->op = give >= 0 ? LR_KEEP_OK : LR_KEEP_NONE;
 	} else if (m->op == LR_KEEP_ADOPT) {
 		give = lr_store_adopt(&k->store, &m->sock, m->gen, reply->reason, sizeof(reply->reason));
 		reply->op = give >= 0 ? LR_KEEP_OK : LR_KEEP_NONE;
@@ -166,7 +167,7 @@ void lr_requests_serve(struct keeper *k, struct lr_conn *c)
 {
 	struct lr_keep_msg m, reply;
 	int fd = -1;
-	if (lr_keep_recv(c->fd, &m, &fd) != 0) {
+	if (lr_keep_recv(c->fd, &m, &fd, NULL) != 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return; /* woken for nothing: the deadline still holds */
 		if (errno == EPROTO)
@@ -182,7 +183,8 @@ void lr_requests_serve(struct keeper *k, struct lr_conn *c)
 		refuse_asker(k, c, fd);
 		return;
 	}
-	int give = answer(k, &m, &fd, &reply);
+	int board;
+	int give = answer(k, &m, &fd, &reply, &board);
 	/* Count the asker to its instance: a daemon's forked-off main process
 	 * is then stopped and waited for as the instance. */
 	struct instance *in = lr_inst_by_gen(k, m.gen);
@@ -190,7 +192,7 @@ void lr_requests_serve(struct keeper *k, struct lr_conn *c)
 		lr_inst_add_extra(in, c->peer.pid, c->peer.pidfd);
 		c->peer.pidfd = -1;
 	}
-	lr_keep_send(c->fd, &reply, give);
+	lr_keep_send(c->fd, &reply, give, board);
 	if (fd >= 0)
 		close(fd);
 	lr_conns_drop(c);
@@ -209,7 +211,7 @@ static void refuse(struct keeper *k, int conn, const struct lr_peer *peer)
 	snprintf(reply.reason, sizeof(reply.reason),
 		 "pid %d (uid %u) is not one of the processes this keeper started", (int)peer->pid,
 		 (unsigned)peer->uid);
-	lr_keep_send(conn, &reply, -1);
+	lr_keep_send(conn, &reply, -1, -1);
 	/* What the peer sent already is dropped unlooked-at (MSG_TRUNC, no
 	 * room for fds: the kernel closes any): closing over unread data would
 	 * reset the connection, and the reply with it. Non-blocking, bounded. */

@@ -124,3 +124,16 @@ bool lr_env_secure(void)
 	lr_env_capture(NULL);
 	return secure;
 }
+
+bool lr_env_preloads_others(void)
+{
+	const char *p = lr_env_get("LD_PRELOAD");
+	/* ld.so's separators: colons and spaces, any number of them. */
+	int names = 0;
+	for (bool in = false; p && *p; p++) {
+		bool sep = *p == ':' || *p == ' ';
+		names += !sep && !in;
+		in = !sep;
+	}
+	return names > 1;
+}

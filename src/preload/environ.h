@@ -34,4 +34,8 @@ bool lr_env_complete(void);
 /* Whether the process runs in secure execution (AT_SECURE), decided once. */
 bool lr_env_secure(void);
 
+/* Whether LD_PRELOAD named more than one library at start: another that
+ * may hook what libreuse hooks. */
+bool lr_env_preloads_others(void);
+
 #endif

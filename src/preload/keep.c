@@ -58,38 +58,45 @@ static int put_in_place(void *ctx, int fd, int k, const struct lr_keep_sock *wan
 	return 1;
 }
 
-/* Maps the keeper's board once, after the first socket it kept or gave,
- * for keptmode.c: this process's generation is then told when a newer one
- * serves. The fd is closed once mapped: nothing is left for the program to
- * close (a daemon that closes every fd keeps its mapping, as a forked one
- * does). */
-static void map_board(void)
+/* Whether the keeper's board is mapped (or being mapped): set by the first
+ * keep whose reply brought it, by whichever thread made that keep. */
+static atomic_bool board_taken;
+
+/* Until the board is mapped, every keep asks for it along: the first
+ * socket the keeper keeps or gives brings it, for no request of its own. */
+static bool wants_board(void *ctx)
 {
-	static atomic_flag done = ATOMIC_FLAG_INIT;
-	const struct lr_keeper_addr *keeper = lr_keeping_keeper();
-	if (!keeper->gen || atomic_flag_test_and_set(&done))
-		return;
-	int fd;
-	if (!lr_keeper_board(keeper, &fd))
+	(void)ctx;
+	return lr_keeping_keeper()->gen && !atomic_load_explicit(&board_taken, memory_order_relaxed);
+}
+
+/* Maps the keeper's board once, for keptmode.c: this process's generation
+ * is then told when a newer one serves. The fd is the keep's, closed with
+ * its connection: nothing is left for the program to close (a daemon that
+ * closes every fd keeps its mapping, as a forked one does). */
+static void map_board(int fd)
+{
+	if (fd < 0 || atomic_exchange(&board_taken, true))
 		return;
 	int saved = errno;
+	/* The size asked: a board shorter than a page would fault the
+	 * program (SIGBUS) at its first accept. */
 	struct stat st;
 	void *p = fstat(fd, &st) == 0 && st.st_size >= LR_KEEPER_BOARD_SIZE
 			  ? mmap(NULL, LR_KEEPER_BOARD_SIZE, PROT_READ, MAP_SHARED, fd, 0)
 			  : MAP_FAILED;
-	lr_sys.close(fd);
 	if (p != MAP_FAILED)
-		lr_keptmode_board(p, keeper->gen);
+		lr_keptmode_board(p, lr_keeping_keeper()->gen);
 	errno = saved;
 }
 
 /* The keeper gave or took the socket at fd. One it took is a listener
  * (or a UDP socket) shared from now on with the next instance: its mode
  * kept per process. One it gave was taken in put_in_place. */
-static void joined(void *ctx, int fd, bool offered)
+static void joined(void *ctx, int fd, bool offered, int board)
 {
 	(void)ctx;
-	map_board();
+	map_board(board);
 	if (!offered)
 		return;
 	int saved = errno, fl = lr_keptmode_getfl(fd), type = -1;
@@ -99,7 +106,8 @@ static void joined(void *ctx, int fd, bool offered)
 	errno = saved;
 }
 
-static const struct lr_keep_front front = { .put = put_in_place, .joined = joined };
+static const struct lr_keep_front front = { .put = put_in_place, .joined = joined,
+					    .wants_board = wants_board };
 
 int lr_keep_adopt(int fd, const struct lr_keep_sock *want, const char *name,
 		  struct lr_keep_outcome *out)

@@ -10,6 +10,7 @@
 #include "keep.h"
 #include "libc.h"
 #include "pages.h"
+#include "real.h"
 #include "tally.h"
 
 #include <errno.h>
@@ -381,4 +382,11 @@ __attribute__((constructor)) static void lr_state_constructor(void)
 	lr_env_capture(envp);
 	lr_log_capture_stderr();
 	lr_keep_capture();
+	/* Another library preloaded beside this one may hook exec too. The
+	 * exec hooks reach it only through the real functions, which they may
+	 * not look up themselves (between vfork and exec): until some other
+	 * hook has, they make the system calls, past it. Looked up now, in
+	 * such a process only: one preloaded library pays nothing here. */
+	if (lr_env_preloads_others())
+		lr_real_resolve();
 }

@@ -155,3 +155,24 @@ check "without rules of its own (a system-wide preload) no line is said" test ! 
 out=$(LIBREUSE_RULES=$RULES LD_PRELOAD=$(preload) spawn_child "$PROBE" 0 2>"$T/dyn.err")
 check "...nor for a dynamic child that keeps the library, which rules it ($out)" \
 	test "${out#ok 127.0.0.2 }" != "$out" -a -z "$(grep 'exec of' "$T/dyn.err")"
+
+# 7. Another library preloaded after libreuse that hooks exec (snoopy,
+# fakechroot, bear) sees every exec, as it does alone: the exec hooks
+# reach it through the real functions, looked up at load in such a
+# process (not between vfork and exec, where no lookup may be made).
+NOTE=$HELPERS/libexecnote.so
+for how in "env /bin/true" "sh -c /bin/true;:" "nice /bin/true"; do
+	rm -f "$T/note"
+	EXECNOTE_FILE=$T/note LD_PRELOAD="$NOTE" $how
+	alone=$(grep -c '^EXEC ' "$T/note" 2>/dev/null)
+	rm -f "$T/note"
+	EXECNOTE_FILE=$T/note LD_PRELOAD="$LIB:$NOTE" $how
+	both=$(grep -c '^EXEC ' "$T/note" 2>/dev/null)
+	check "$how: an exec interposer preloaded after libreuse sees its execs as alone ($both, alone $alone)" \
+		test "${both:-0}" -ge 1 -a "${both:-0}" = "${alone:-0}"
+done
+rm -f "$T/note"
+out=$(EXECNOTE_FILE=$T/note "$CLI" run --bind 127.0.0.2 -- env LD_PRELOAD="$NOTE" sh -c "$PROBE 0;:" 2>&1)
+check "...and under run, which puts libreuse first: the shell's exec of its child seen" \
+	grep -q "^EXEC $PROBE" "$T/note"
+check "...and that child ruled ($out)" grep -q "^ok 127.0.0.2 " <<<"$out"

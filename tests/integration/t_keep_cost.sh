@@ -16,11 +16,13 @@ fi
 # own number: the keeper asked (socket, connect, sendmsg, poll, recvmsg: 5),
 # the program's fd flags and file flags (2), each option the program set
 # read and set (2 each), dup3, the shared file's flags as keptmode.c takes
-# the listener (1), and one close_range for the connection and the kept
-# number (1). Was 14 and 18 (a timeout set each way, the kept socket's type
-# and family asked, two closes).
-BUDGET_NONE=10
-BUDGET_TWO=14
+# the listener (1), the keeper's board, which came along with the socket
+# (its size, its mapping: 2, once a process), and one close_range for the
+# connection, the kept number and the board (1). Was 14 and 18 (a timeout
+# set each way, the kept socket's type and family asked, two closes), and
+# the board then a request of its own after these (6 more, and a close).
+BUDGET_NONE=12
+BUDGET_TWO=16
 cat >"$T/srv.py" <<'PYEOF'
 import os, socket, sys
 gen = os.environ.get("LIBREUSE_GENERATION", "?")
@@ -77,6 +79,8 @@ check "...the two options the program set read, and nothing else asked of either
 check "...no option the program did not set is read" \
 	sh -c "! grep -qE 'getsockopt\([0-9]+, SOL_SOCKET, SO_(KEEPALIVE|RCVBUF|SNDBUF|LINGER|TYPE|DOMAIN)' '$T/adopt.st'"
 check "...dup3 puts it at the program's fd" grep -q '^dup3(' "$T/adopt.st"
+check "...the keeper asked once, the board along with the socket ($(between "$T/adopt.st" | grep -c '^socket(AF_UNIX') connection)" \
+	test "$(between "$T/adopt.st" | grep -c '^socket(AF_UNIX')" = 1
 echo "# $(adoption "$T/adopt.st" | sed 's/(.*//' | paste -sd' ')"
 rm -f "$T/second"
 touch "$T/third"

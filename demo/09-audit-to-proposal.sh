@@ -25,7 +25,7 @@ echo "== Demo 9: audit a legacy daemon (port $P), then apply what the audit prop
 kill "$(cat "$T/holder.pid")"
 echo "-- the report:"
 sed 's/^/   /' "$T/report.txt"
-grep -q "^    tcp v4 *127.0.0.1:$P *listen 1x  sets: none" "$T/report.txt" || fail "no TCP listener in the report"
+grep -q "^    tcp v4 *127.0.0.1:$P *listen 1x  backlog 64  sets: none" "$T/report.txt" || fail "no TCP listener (backlog 64) in the report"
 grep -q "^    bind tcp 127.0.0.1:$H EADDRINUSE 1x, held by pid" "$T/report.txt" || fail "the failed bind is not reported"
 grep -q "^    - it loses connections on restart" "$T/report.txt" || fail "no verdict on restarts"
 echo "-- the proposed rules ($T/prop/python3.conf):"

@@ -278,6 +278,20 @@ static void add_action(struct au_prog *p, const struct aj *ev, const char *actio
 	a->count = 1;
 }
 
+/* A successful listen's backlog, when its line carries one. */
+static void see_backlog(struct au_sock *s, const struct aj *ev)
+{
+	const struct aj *b = aj_get(ev, "backlog");
+	if (!b || b->type != AJ_NUM || aj_int(ev, "result", -1) != 0)
+		return;
+	int n = (int)aj_int(ev, "backlog", 0);
+	if (!s->has_backlog || n > s->backlog)
+		s->backlog = n;
+	if (!s->has_backlog || n < s->backlog_min)
+		s->backlog_min = n;
+	s->has_backlog = true;
+}
+
 static bool is_ok_connect(const struct aj *ev)
 {
 	if (aj_int(ev, "result", -1) == 0)
@@ -328,6 +342,7 @@ bool au_model_event(struct au_model *m, const struct aj *ev, const char *path)
 			struct au_sock *s = strcmp(op, "listen") == 0 ? ephemeral(p, proto, addr, port) : NULL;
 			if (s) {
 				s->listens += aj_int(ev, "result", -1) == 0;
+				see_backlog(s, ev);
 				return true;
 			}
 			s = sock_for(p, proto, addr, port);
@@ -352,6 +367,7 @@ bool au_model_event(struct au_model *m, const struct aj *ev, const char *path)
 				}
 			} else if (ok) {
 				s->listens++;
+				see_backlog(s, ev);
 			}
 		} else if (strcmp(op, "connect") == 0 || strcmp(op, "send") == 0) {
 			/* A send line is a socket's first datagram to that
@@ -399,8 +415,22 @@ bool au_model_event(struct au_model *m, const struct aj *ev, const char *path)
 		if (!action)
 			return true;
 		add_action(p, ev, action);
-		if (strcmp(action, "deny") == 0 && sockish)
+		/* A dry run's deny ("would deny") refused nothing: the call
+		 * was made, and its own line tells how it fared. */
+		const struct aj *dry = aj_get(ev, "dry_run");
+		bool dry_run = dry && dry->type == AJ_BOOL && dry->b;
+		if (strcmp(action, "deny") == 0 && sockish && !dry_run)
 			add_fail(p, ev, true);
+		/* A denied connect (or datagram) never reaches the kernel, so
+		 * no call line follows: its destination is listed from the
+		 * deny. */
+		if (sockish && strcmp(action, "deny") == 0 && !dry_run &&
+		    (strcmp(op, "connect") == 0 || strcmp(op, "send") == 0)) {
+			struct au_conn *c = op[0] == 'c' ? conn_for(p, proto, addr, port)
+							 : send_for(p, proto, addr, port);
+			if (c)
+				c->count++, c->denied++;
+		}
 		if (sockish && strcmp(op, "bind") == 0 &&
 		    (strcmp(action, "keep") == 0 || strcmp(action, "adopt") == 0)) {
 			struct au_sock *s = sock_for(p, proto, addr, port);

@@ -28,6 +28,12 @@ struct au_sock {
 	unsigned set_by_program, injected; /* LR_OPT_* bits, over every bind */
 	unsigned kept, adopted;            /* keep / adopt actions on it */
 	int first_pid;
+	/* The backlogs its successful listens asked for, the largest and the
+	 * smallest (equal when every listen asked the same); has_backlog is
+	 * false when no listen line carried one (a trail from before the
+	 * field, or a socket never listened on). */
+	int backlog, backlog_min;
+	bool has_backlog;
 };
 
 /* Connects, or sends, grouped by destination. */
@@ -36,6 +42,7 @@ struct au_conn {
 	char addr[AU_ADDR];
 	int port;
 	unsigned count, ok, failed;
+	unsigned denied;  /* refused by a deny rule: never reached the kernel */
 	unsigned sourced; /* a rule bound its source first */
 	char errnos[64];  /* distinct errnos of failed attempts, comma-separated */
 };

@@ -230,7 +230,17 @@ static void write_socket(FILE *f, const struct au_prog *p, const char *unit)
 			continue;
 		au_hostport(hp, sizeof(hp), s->eff_addr, s->eff_port);
 		bool tcp = strcmp(s->proto, "tcp") == 0;
-		if (tcp)
+		/* The backlog the program asked for is said, not proposed as
+		 * Backlog=: while the program is down, systemd's queue (its
+		 * default, SOMAXCONN) is what holds the clients, and the
+		 * program's own listen() sets its own once it is back. */
+		if (tcp && s->has_backlog && s->backlog_min != s->backlog)
+			fprintf(f, "# %s %s: bound %ux, listened on %ux (backlog %d..%d)\n", s->proto,
+				hp, s->binds - s->failed, s->listens, s->backlog_min, s->backlog);
+		else if (tcp && s->has_backlog)
+			fprintf(f, "# %s %s: bound %ux, listened on %ux (backlog %d)\n", s->proto, hp,
+				s->binds - s->failed, s->listens, s->backlog);
+		else if (tcp)
 			fprintf(f, "# %s %s: bound %ux, listened on %ux\n", s->proto, hp,
 				s->binds - s->failed, s->listens);
 		else

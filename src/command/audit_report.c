@@ -112,10 +112,67 @@ static void wrapped(FILE *out, const char *first, int indent, const char *text)
 	fputc('\n', out);
 }
 
+/* Only failed binds are under failures, not under "listens and binds". */
+static bool in_listens(const struct au_sock *s)
+{
+	return s->binds > s->failed || s->kept || s->adopted;
+}
+
+/* "    tcp v4   127.0.0.1:80 -> 127.0.0.2:80": the socket, asked and used;
+ * returns its width. */
+static int sock_label(const struct au_sock *s, char *line, size_t n)
+{
+	char hp[AU_ADDR + 16], eff[AU_ADDR + 16], used[AU_ADDR + 24] = "";
+	au_hostport(hp, sizeof(hp), s->addr, s->port);
+	au_hostport(eff, sizeof(eff), s->eff_addr, s->eff_port);
+	if (strcmp(eff, hp) != 0)
+		snprintf(used, sizeof(used), " -> %s", eff);
+	int w = snprintf(line, n, "    %-3s %-4s %s%s", s->proto,
+			 strcmp(s->family, "ipv6") == 0 ? "v6" : "v4", hp, used);
+	return w < (int)n ? w : (int)n - 1;
+}
+
+static bool listened(const struct au_sock *s)
+{
+	return strcmp(s->proto, "tcp") == 0 && s->listens;
+}
+
+/* "backlog 64", "backlog 16..64" when its listens asked for several, ""
+ * for a socket no listen line gave one. */
+static const char *backlog_text(const struct au_sock *s, char *buf, size_t n)
+{
+	if (!listened(s) || !s->has_backlog)
+		snprintf(buf, n, "%s", "");
+	else if (s->backlog_min != s->backlog)
+		snprintf(buf, n, "backlog %d..%d", s->backlog_min, s->backlog);
+	else
+		snprintf(buf, n, "backlog %d", s->backlog);
+	return buf;
+}
+
+/* One line of "listens and binds": the socket (line, padded to col), how
+ * often it was listened on or bound, the backlog its listens asked for
+ * (padded to bw; no column at all when no socket has one), the options it
+ * set and those injected. */
+static void text_socket(FILE *out, const struct au_sock *s, const char *line, int col, int bw)
+{
+	char backlog[48];
+	fprintf(out, "%-*s %-6s %ux", col, line, listened(s) ? "listen" : "bound",
+		s->binds - s->failed);
+	if (bw)
+		fprintf(out, "  %-*s", bw, backlog_text(s, backlog, sizeof(backlog)));
+	fprintf(out, "  sets: %s", opts_text(s->set_by_program));
+	if (s->injected)
+		fprintf(out, ", injected: %s", opts_text(s->injected));
+	if (s->kept || s->adopted)
+		fprintf(out, ", %s", s->adopted ? "adopted" : "kept");
+	fputc('\n', out);
+}
+
 static void text_program(const struct style *st, const struct au_prog *p)
 {
 	FILE *out = st->out;
-	char hp[AU_ADDR + 16], eff[AU_ADDR + 16], line[512];
+	char hp[AU_ADDR + 16], line[512];
 	on(st, "1");
 	fprintf(out, "%s", p->name);
 	off(st);
@@ -137,27 +194,23 @@ static void text_program(const struct style *st, const struct au_prog *p)
 	}
 
 	fputs("  listens and binds:\n", out);
+	/* The address column as wide as this program's widest, so that a
+	 * listener's line (count, backlog, options) fits 80 columns. */
+	int col = 30, bw = 0;
+	for (size_t i = 0; i < p->nsocks; i++) {
+		if (!in_listens(&p->socks[i]))
+			continue;
+		int w = sock_label(&p->socks[i], line, sizeof(line));
+		col = w > col ? w : col;
+		w = (int)strlen(backlog_text(&p->socks[i], line, sizeof(line)));
+		bw = w > bw ? w : bw;
+	}
 	size_t shown = 0;
 	for (size_t i = 0; i < p->nsocks; i++) {
-		const struct au_sock *s = &p->socks[i];
-		if (s->binds == s->failed && !s->kept && !s->adopted)
-			continue; /* only failed: under failures */
-		au_hostport(hp, sizeof(hp), s->addr, s->port);
-		char used[AU_ADDR + 24] = "";
-		au_hostport(eff, sizeof(eff), s->eff_addr, s->eff_port);
-		if (strcmp(eff, hp) != 0)
-			snprintf(used, sizeof(used), " -> %s", eff);
-		const char *what = strcmp(s->proto, "tcp") == 0 ? (s->listens ? "listen" : "bound")
-							       : "bound";
-		snprintf(line, sizeof(line), "    %-3s %-4s %s%s", s->proto,
-			 strcmp(s->family, "ipv6") == 0 ? "v6" : "v4", hp, used);
-		fprintf(out, "%-46s %-6s %ux", line, what, s->binds - s->failed);
-		fprintf(out, "  sets: %s", opts_text(s->set_by_program));
-		if (s->injected)
-			fprintf(out, ", injected: %s", opts_text(s->injected));
-		if (s->kept || s->adopted)
-			fprintf(out, ", %s", s->adopted ? "adopted" : "kept");
-		fputc('\n', out);
+		if (!in_listens(&p->socks[i]))
+			continue;
+		sock_label(&p->socks[i], line, sizeof(line));
+		text_socket(out, &p->socks[i], line, col, bw);
 		shown++;
 	}
 	if (!shown)
@@ -171,7 +224,13 @@ static void text_program(const struct style *st, const struct au_prog *p)
 		fprintf(out, "%-36s %ux, %u ok", line, c->count, c->ok);
 		if (c->failed)
 			fprintf(out, ", %u failed (%s)", c->failed, c->errnos);
-		fprintf(out, "; source port: %s\n", c->sourced ? "set by a rule" : "the kernel's");
+		if (c->denied)
+			fprintf(out, ", %u denied", c->denied);
+		/* A destination only ever denied was never reached: no
+		 * source port was chosen. */
+		if (c->denied < c->count)
+			fprintf(out, "; source port: %s", c->sourced ? "set by a rule" : "the kernel's");
+		fputc('\n', out);
 	}
 	if (!p->nconns)
 		fputs("    none\n", out);
@@ -187,6 +246,8 @@ static void text_program(const struct style *st, const struct au_prog *p)
 		fprintf(out, "%-36s %ux, %u ok", line, c->count, c->ok);
 		if (c->failed)
 			fprintf(out, ", %u failed (%s)", c->failed, c->errnos);
+		if (c->denied)
+			fprintf(out, ", %u denied", c->denied);
 		fputc('\n', out);
 	}
 
@@ -400,6 +461,11 @@ static void json_program(FILE *out, const struct au_prog *p)
 		jopts(out, s->set_by_program);
 		fputs(",\"injected\":", out);
 		jopts(out, s->injected);
+		fputs(",\"backlog\":", out);
+		if (s->has_backlog)
+			fprintf(out, "%d,\"backlog_min\":%d", s->backlog, s->backlog_min);
+		else
+			fputs("null,\"backlog_min\":null", out);
 		fprintf(out, ",\"kept\":%u,\"adopted\":%u}", s->kept, s->adopted);
 	}
 	fputs("],\"connects\":[", out);
@@ -409,8 +475,8 @@ static void json_program(FILE *out, const struct au_prog *p)
 		jstr(out, c->proto);
 		fputs(",\"addr\":", out);
 		jstr(out, c->addr);
-		fprintf(out, ",\"port\":%d,\"count\":%u,\"ok\":%u,\"failed\":%u,\"errnos\":[", c->port,
-			c->count, c->ok, c->failed);
+		fprintf(out, ",\"port\":%d,\"count\":%u,\"ok\":%u,\"failed\":%u,\"denied\":%u,"
+			     "\"errnos\":[", c->port, c->count, c->ok, c->failed, c->denied);
 		/* errnos is a comma-separated list of names: no quoting needed */
 		for (const char *e = c->errnos; *e;) {
 			size_t w = strcspn(e, ",");
@@ -426,8 +492,8 @@ static void json_program(FILE *out, const struct au_prog *p)
 		jstr(out, c->proto);
 		fputs(",\"addr\":", out);
 		jstr(out, c->addr);
-		fprintf(out, ",\"port\":%d,\"count\":%u,\"ok\":%u,\"failed\":%u}", c->port, c->count,
-			c->ok, c->failed);
+		fprintf(out, ",\"port\":%d,\"count\":%u,\"ok\":%u,\"failed\":%u,\"denied\":%u}",
+			c->port, c->count, c->ok, c->failed, c->denied);
 	}
 	fputs("],\"actions\":[", out);
 	for (size_t i = 0; i < p->nactions; i++) {

@@ -800,8 +800,11 @@ static bool logs_calls(const struct lr_loaded *l)
 	return l->table->log.level >= LR_LOG_ALL;
 }
 
-/* A call that no rule acts on (listen, setsockopt), at level "all". */
-static void say_call(const struct act *a, const char *op, int result, int err, const char *message)
+/* A call that no rule acts on (listen, setsockopt), at level "all";
+ * backlog is listen's as the program asked it (the kernel caps it at
+ * net.core.somaxconn), NULL for any other call. */
+static void say_call(const struct act *a, const char *op, int result, int err, const char *message,
+		     const int *backlog)
 {
 	if (!logs_calls(a->l))
 		return;
@@ -810,6 +813,10 @@ static void say_call(const struct act *a, const char *op, int result, int err, c
 	ev.result = result;
 	ev.err = err;
 	ev.message = message;
+	if (backlog) {
+		ev.backlog = *backlog;
+		ev.has_backlog = true;
+	}
 	lr_log_event(&a->l->sink, &ev);
 }
 
@@ -852,7 +859,8 @@ int lr_act_reuse_option(struct lr_loaded *l, const struct lr_caller *who, int fd
 	if (l && logs_calls(l)) {
 		struct act a;
 		sock_start(&a, l, who, fd, st);
-		say_call(&a, "setsockopt", ret, forced_off ? 0 : e, reuse_option_words(name, on, forced_off));
+		say_call(&a, "setsockopt", ret, forced_off ? 0 : e, reuse_option_words(name, on, forced_off),
+			 NULL);
 	}
 	errno = e;
 	return ret;
@@ -898,8 +906,8 @@ static void give_verdict(const struct act *a)
 	lr_log_event(&a->l->sink, &ev);
 }
 
-void lr_act_listened(struct lr_loaded *l, const struct lr_caller *who, int fd, uint16_t st, int ret,
-		     int err)
+void lr_act_listened(struct lr_loaded *l, const struct lr_caller *who, int fd, uint16_t st,
+		     int backlog, int ret, int err)
 {
 	struct act a;
 	sock_start(&a, l, who, fd, st);
@@ -909,7 +917,7 @@ void lr_act_listened(struct lr_loaded *l, const struct lr_caller *who, int fd, u
 		sock_event(&a.ev, &a, LR_EV_ACTION, "listen");
 		keep_offer(&a);
 	}
-	say_call(&a, "listen", ret, err, NULL);
+	say_call(&a, "listen", ret, err, NULL, &backlog);
 	if (ret == 0)
 		give_verdict(&a);
 }

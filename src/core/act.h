@@ -121,13 +121,13 @@ void lr_act_unruled(struct lr_loaded *l, const struct lr_caller *who, int fd,
 int lr_act_reuse_option(struct lr_loaded *l, const struct lr_caller *who, int fd, uint16_t st,
 			int name, const void *val, socklen_t len);
 
-/* After the program's listen() (ret, err) on a socket recorded as st: a
- * listener a keep rule bound goes to the keeper; at level "all" the line,
- * and once the verdict on what the program never does — once in the life
- * of the process this runs in, which under the supervisor is once for all
- * the programs it serves. */
-void lr_act_listened(struct lr_loaded *l, const struct lr_caller *who, int fd, uint16_t st, int ret,
-		     int err);
+/* After the program's listen(fd, backlog) (ret, err) on a socket recorded
+ * as st: a listener a keep rule bound goes to the keeper; at level "all"
+ * the line, with the backlog as asked, and once the verdict on what the
+ * program never does — once in the life of the process this runs in, which
+ * under the supervisor is once for all the programs it serves. */
+void lr_act_listened(struct lr_loaded *l, const struct lr_caller *who, int fd, uint16_t st,
+		     int backlog, int ret, int err);
 
 /* The program's shutdown() of a socket recorded as kept: true when it must
  * not reach the kernel (it would stop the socket for every holder, the

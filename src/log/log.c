@@ -294,6 +294,10 @@ size_t lr_format_text(char *buf, size_t n, pid_t pid, const struct lr_event *ev)
 		}
 		if (ev->kind != LR_EV_ACTION)
 			put_options_text(&b, ev->set_by_program, ev->injected);
+		if (ev->has_backlog) {
+			lr_buf_str(&b, "; backlog ");
+			lr_buf_i64(&b, ev->backlog);
+		}
 		if (ev->rule) {
 			lr_buf_str(&b, "; rule ");
 			lr_buf_u64(&b, (uint64_t)ev->rule);
@@ -478,6 +482,10 @@ size_t lr_format_json(char *buf, size_t n, pid_t pid, const struct timespec *ts,
 			json_string(&b, "effective_addr", tmp);
 			json_key(&b, "effective_port");
 			lr_buf_i64(&b, ev->has_effective ? ev->eff_port : ev->port);
+		}
+		if (ev->has_backlog) {
+			json_key(&b, "backlog");
+			lr_buf_i64(&b, ev->backlog);
 		}
 		json_key(&b, "result");
 		lr_buf_i64(&b, ev->result);

@@ -49,6 +49,7 @@ struct lr_event {
 	int result; /* the call's return value */
 	int err;    /* its errno when result < 0 */
 	int rule;   /* 1-based rule number, 0 for none */
+	int backlog; /* listen's, as the program asked it (has_backlog) */
 	unsigned set_by_program; /* LR_OPT_* bits */
 	unsigned injected;       /* LR_OPT_* bits */
 	uint32_t suppressed;     /* lines like this one held back before it */
@@ -58,6 +59,7 @@ struct lr_event {
 	uint8_t said_at;         /* enum lr_level the line is said at (0: by its kind): its priority */
 	bool has_addr;
 	bool has_effective;
+	bool has_backlog; /* a listen line: backlog is said */
 	bool dry_run;
 };
 

@@ -328,7 +328,7 @@ LR_EXPORT int listen(int fd, int backlog)
 	struct lr_guard g;
 	struct lr_loaded *l = lr_state_enter(&g);
 	if (l) {
-		lr_act_listened(l, &lr_shim, fd, st, ret, e);
+		lr_act_listened(l, &lr_shim, fd, st, backlog, ret, e);
 		lr_state_leave(&g);
 	}
 	errno = e;

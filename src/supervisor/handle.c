@@ -455,9 +455,10 @@ static void listen_call(int listener, const struct seccomp_notif *req, const str
 		lr_notify_continue(listener, req->id);
 		return;
 	}
-	int ret = listen(r.t.dup, (int)sc->arg[1]);
+	int backlog = (int)sc->arg[1];
+	int ret = listen(r.t.dup, backlog);
 	int e = errno;
-	lr_act_listened(r.proc.loaded, &r.who, r.t.dup, r.st, ret, e);
+	lr_act_listened(r.proc.loaded, &r.who, r.t.dup, r.st, backlog, ret, e);
 	answer(&r, ret, e);
 	release(&r);
 }

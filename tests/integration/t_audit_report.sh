@@ -51,6 +51,12 @@ eq "...exactly its three listeners: TCP v4, TCP v6, UDP, at the ports asked" "$T
 eq "...the TCP ones listened on, once each" "$T/r1.json" \
 	'sorted((s["port"], s["binds"], s["listens"]) for s in d["programs"][0]["sockets"] if s["proto"] == "tcp" and s["listener"])' \
 	"$(pairs ", 1, 1" "$P" "$A")"
+eq "...each TCP listener's backlog as it asked (listen(64), listen(8)), none for UDP" "$T/r1.json" \
+	'sorted((s["proto"], s["port"], s["backlog"], s["backlog_min"]) for s in d["programs"][0]["sockets"] if s["listener"])' \
+	"$("$PY" -c 'import sys; p, a, u = map(int, sys.argv[1:]); print(sorted([("tcp", p, 64, 64), ("tcp", a, 8, 8), ("udp", u, None, None)]))' "$P" "$A" "$U")"
+check "...as the trail's listen lines say them" test \
+	"$(grep '"op":"listen"' "$T/run1.json" | grep -oE '"port":[0-9]+,.*"backlog":-?[0-9]+' | sed -E 's/"port":([0-9]+),.*"backlog":/\1 /' | sort -n | tr '\n' ' ')" = \
+	"$(printf '%s\n' "$P 64" "$A 8" | sort -n | tr '\n' ' ')"
 eq "...no reuse option set by the program, none injected" "$T/r1.json" \
 	'sorted(set(o for s in d["programs"][0]["sockets"] for o in s["set_by_program"] + s["injected"]))' "[]"
 eq "...the failing bind: a socket with one failed bind, not a listener" "$T/r1.json" \
@@ -76,9 +82,10 @@ eq "...nothing on its ports now that the trail does not explain" "$T/r1.json" \
 "$CLI" audit "$T/run1.json" >"$T/r1.txt" 2>&1
 check "text: the program and its process (a file holds no path)" grep -q "^python3: 1 process," "$T/r1.txt"
 check "text: the TCP listener, asked and used, with the options it sets" \
-	grep -qE "^    tcp v4 +127\.0\.0\.1:$P +listen 1x  sets: none$" "$T/r1.txt"
-check "text: the IPv6 listener" grep -qE "^    tcp v6 +\[::1\]:$A +listen 1x" "$T/r1.txt"
-check "text: the UDP socket" grep -qE "^    udp v4 +127\.0\.0\.1:$U +bound  1x" "$T/r1.txt"
+	grep -qE "^    tcp v4 +127\.0\.0\.1:$P +listen 1x  backlog 64  sets: none$" "$T/r1.txt"
+check "text: the IPv6 listener, its backlog padded to the column" \
+	grep -qE "^    tcp v6 +\[::1\]:$A +listen 1x  backlog 8   sets: none$" "$T/r1.txt"
+check "text: the UDP socket, no backlog" grep -qE "^    udp v4 +127\.0\.0\.1:$U +bound  1x {14}sets: none$" "$T/r1.txt"
 check "text: the backend connect" grep -qE "^    tcp 127\.0\.0\.1:$BACK +1x, 1 ok; source port: the kernel's$" "$T/r1.txt"
 check "text: the failure with its holder" \
 	grep -q "^    bind tcp 127.0.0.1:$BUSY EADDRINUSE 1x, held by pid $BUSY_PID (python3) LISTEN$" "$T/r1.txt"
@@ -140,6 +147,59 @@ eq "two runs: the backend reached 3 times (run 1, the worker, the helper)" "$T/b
 # --- stdin ---
 cat "$T/run1.json" "$T/run2.json" | "$CLI" audit --json - >"$T/stdin.json" 2>"$T/stdin.err"
 check "stdin: the same report as from the files" cmp -s "$T/stdin.json" "$T/both.json"
+
+# --- backlogs across runs, and a trail from before the backlog field ---
+sed 's/"backlog":64,/"backlog":16,/' "$T/run1.json" >"$T/run1-16.json"
+"$CLI" audit --json --no-kernel "$T/run1.json" "$T/run1-16.json" >"$T/bl.json" 2>"$T/bl.err"
+eq "backlogs: two runs asking 64 and 16 give the largest and the smallest" "$T/bl.json" \
+	'[(s["backlog"], s["backlog_min"]) for s in d["programs"][0]["sockets"] if s["port"] == '"$P"']' "[(64, 16)]"
+"$CLI" audit --no-kernel "$T/run1.json" "$T/run1-16.json" >"$T/bl.txt" 2>&1
+check "...in text, as a range" grep -qE "^    tcp v4 +127\.0\.0\.1:$P +listen 2x  backlog 16\.\.64  sets: none$" "$T/bl.txt"
+sed -E 's/"backlog":-?[0-9]+,//' "$T/run1.json" >"$T/old.json"
+"$CLI" audit --json --no-kernel "$T/old.json" >"$T/old.out" 2>&1
+eq "a trail with no backlog field: the backlog unknown (null), not 0" "$T/old.out" \
+	'sorted(set((s["backlog"], s["backlog_min"]) for s in d["programs"][0]["sockets"]))' "[(None, None)]"
+"$CLI" audit --no-kernel "$T/old.json" >"$T/old.txt" 2>&1
+check "...and no backlog column in text" grep -qE "^    tcp v4 +127\.0\.0\.1:$P +listen 1x  sets: none$" "$T/old.txt"
+
+# --- a denied connect: under connects too, marked denied, counted ---
+DP=$(free_port)
+rules "$T/deny.conf" "rules = (
+	{ match = { op = \"connect\"; port = $BACK; }; deny = \"EACCES\"; }
+);"
+"$CLI" run -c "$T/deny.conf" --log all --json --log-file "$T/deny.log" -- \
+	"${LEGACY[@]}" --port "$DP" --admin "$(free_port)" --udp "$(free_port)" --backend "$BACK" --serve 0 \
+	>"$T/deny.out" 2>"$T/deny.err"
+"$CLI" audit --json --no-kernel "$T/deny.log" >"$T/deny.json" 2>&1
+"$CLI" audit --no-kernel "$T/deny.log" >"$T/deny.txt" 2>&1
+eq "a denied connect: listed under connects, marked denied, never ok" "$T/deny.json" \
+	'[(c["port"], c["count"], c["ok"], c["failed"], c["denied"]) for c in d["programs"][0]["connects"]]' \
+	"[($BACK, 1, 0, 0, 1)]"
+eq "...and still a failure marked denied" "$T/deny.json" \
+	'[(f["op"], f["port"], f["errno"], f["denied"]) for f in d["programs"][0]["failures"]]' \
+	"[('connect', $BACK, 'EACCES', True)]"
+check "...in text: under connects with its count, no source port (it never left)" \
+	grep -qE "^    tcp 127\.0\.0\.1:$BACK +1x, 0 ok, 1 denied$" "$T/deny.txt"
+check "...not 'connects: none'" test "$(grep -A1 '^  connects:$' "$T/deny.txt" | tail -1)" != "    none"
+# A dry run's deny refuses nothing: the connect is made, and is no failure.
+rules "$T/drydeny.conf" "rules = (
+	{ match = { op = \"connect\"; port = $BACK; }; deny = \"EACCES\"; dry_run = true; }
+);"
+"$CLI" run -c "$T/drydeny.conf" --log all --json --log-file "$T/drydeny.log" -- \
+	"${LEGACY[@]}" --port "$DP" --admin "$(free_port)" --udp "$(free_port)" --backend "$BACK" --serve 0 \
+	>"$T/drydeny.out" 2>"$T/drydeny.err"
+"$CLI" audit --json --no-kernel "$T/drydeny.log" >"$T/drydeny.json" 2>&1
+eq "a dry run's deny: the connect made and ok, nothing denied, no denied failure" "$T/drydeny.json" \
+	'([(c["port"], c["count"], c["ok"], c["denied"]) for c in d["programs"][0]["connects"]], [f["op"] for f in d["programs"][0]["failures"] if f["denied"]], d["programs"][0]["verdict"]["denied"], [(a["action"], a["count"]) for a in d["programs"][0]["actions"]])' \
+	"([($BACK, 1, 1, 0)], [], 0, [('deny', 1)])"
+# The same daemon under the seccomp supervisor: listen's backlog is the
+# system call's second argument.
+"$CLI" run --seccomp --log all --json --log-file "$T/sup.log" -- \
+	"${LEGACY[@]}" --port "$DP" --admin "$(free_port)" --udp "$(free_port)" --serve 0 \
+	>"$T/sup.out" 2>"$T/sup.err"
+"$CLI" audit --json --no-kernel "$T/sup.log" >"$T/sup.json" 2>&1
+eq "supervised: the backlogs from the system call (64, 8)" "$T/sup.json" \
+	'sorted(s["backlog"] for s in d["programs"][0]["sockets"] if s["proto"] == "tcp")' "[8, 64]"
 
 # --- a truncated and garbled log ---
 {
@@ -240,6 +300,9 @@ check "--propose: the .socket lists exactly the three listeners" \
 	test "$(grep -E '^Listen' "$T/prop/python3.socket" | sort | tr '\n' ' ')" = "ListenDatagram=127.0.0.1:$PU ListenStream=127.0.0.1:$PP ListenStream=[::1]:$PA "
 check "--propose: each Listen line cites its calls" \
 	test "$(grep -B1 '^Listen' "$T/prop/python3.socket" | grep -cE '^# (tcp|udp) .*: bound 1x')" = 3
+check "--propose: ...the TCP ones with the backlog the program asked (no Backlog= proposed)" \
+	test "$(grep -oE '^# tcp .*\(backlog [0-9]+\)$' "$T/prop/python3.socket" | sed -E 's/.*:([0-9]+): .*backlog ([0-9]+)\)/\1 \2/' | sort -n | tr '\n' ' ')" = \
+	"$(printf '%s\n' "$PP 64" "$PA 8" | sort -n | tr '\n' ' ')" -a -z "$(grep '^Backlog=' "$T/prop/python3.socket")"
 if command -v systemd-analyze >/dev/null; then
 	systemd-analyze verify "$T/prop/python3.socket" "$T/prop/python3.service" >"$T/verify.out" 2>&1
 	rc=$?

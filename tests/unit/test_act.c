@@ -544,7 +544,7 @@ static void keeps_through_the_ops(void **state)
 	assert_int_equal(fake.offers, 0);
 	assert_int_equal(fake.st, LR_SOCK_BOUND | LR_SOCK_KEEP | LR_OPT_REUSEPORT << LR_SOCK_INJECTED_SHIFT);
 	uint16_t st = (uint16_t)(fake.st | LR_SOCK_KNOWN | LR_SOCK_TCP);
-	lr_act_listened(&loaded, &who, sock, st, 0, 0);
+	lr_act_listened(&loaded, &who, sock, st, 5, 0, 0);
 	assert_int_equal(fake.offers, 1);
 	assert_int_equal(fake.st & (LR_SOCK_KEEP | LR_SOCK_KEPT), LR_SOCK_KEPT);
 	assert_int_equal(said("prog: listen tcp", ": kept by the keeper (pid 7)", NULL), 1);
@@ -552,7 +552,7 @@ static void keeps_through_the_ops(void **state)
 
 	/* A failed listen hands nothing over. */
 	fake.st = LR_SOCK_KEEP;
-	lr_act_listened(&loaded, &who, sock, (uint16_t)(st | LR_SOCK_KEEP), -1, EADDRINUSE);
+	lr_act_listened(&loaded, &who, sock, (uint16_t)(st | LR_SOCK_KEEP), 5, -1, EADDRINUSE);
 	assert_int_equal(fake.offers, 1);
 	assert_true(fake.st & LR_SOCK_KEEP);
 }
@@ -711,9 +711,9 @@ static void listen_verdict(void **state)
 	rules("log = { level = \"all\"; }; rules = ( );");
 	socket_of(SOCK_STREAM);
 	uint16_t st = LR_SOCK_KNOWN | LR_SOCK_TCP | LR_OPT_REUSEADDR << LR_SOCK_PROG_ON_SHIFT;
-	lr_act_listened(&loaded, &who, sock, st, 0, 0);
-	lr_act_listened(&loaded, &who, sock, st, 0, 0);
-	assert_int_equal(said("prog: listen tcp", " ok; reuse: SO_REUSEADDR by program", NULL), 2);
+	lr_act_listened(&loaded, &who, sock, st, 5, 0, 0);
+	lr_act_listened(&loaded, &who, sock, st, 5, 0, 0);
+	assert_int_equal(said("prog: listen tcp", " ok; reuse: SO_REUSEADDR by program; backlog 5", NULL), 2);
 	assert_int_equal(said("prog: verdict: sets SO_REUSEADDR itself: it can restart at once",
 			      "; never sets SO_REUSEPORT: a second instance cannot share its port", NULL), 1);
 	assert_int_equal(line_count(), 3);

@@ -140,6 +140,40 @@ static void holders_reason_and_summary(void **state)
 				    "\"dry_run_actions\":0,\"suppressed_lines\":9},\"dropped\":4"));
 }
 
+/* A listen line carries the backlog the program asked for, as it asked it
+ * (negative too: the kernel then uses net.core.somaxconn); no other line
+ * has the field, a listen's keep action included. */
+static void listen_line_backlog(void **state)
+{
+	(void)state;
+	char buf[1024];
+	struct timespec ts = { 0, 0 };
+	struct lr_event ev = { .kind = LR_EV_CALL, .program = "legacyd", .op = "listen",
+			       .proto = LR_PROTO_TCP, .has_addr = true, .port = 8080,
+			       .has_backlog = true, .backlog = 64 };
+	assert_int_equal(lr_parse_addr("127.0.0.1", &ev.addr), 0);
+	lr_format_text(buf, sizeof(buf), 42, &ev);
+	assert_string_equal(buf, "libreuse[42]: legacyd: listen tcp 127.0.0.1:8080 ok; reuse: none; "
+				 "backlog 64\n");
+	lr_format_json(buf, sizeof(buf), 42, &ts, &ev);
+	assert_non_null(strstr(buf, "\"effective_port\":8080,\"backlog\":64,\"result\":0,"));
+	ev.backlog = -1;
+	lr_format_json(buf, sizeof(buf), 42, &ts, &ev);
+	assert_non_null(strstr(buf, "\"backlog\":-1,"));
+	lr_format_text(buf, sizeof(buf), 42, &ev);
+	assert_non_null(strstr(buf, "; backlog -1\n"));
+
+	struct lr_event other = conflict();
+	lr_format_json(buf, sizeof(buf), 42, &ts, &other);
+	assert_null(strstr(buf, "backlog"));
+	lr_format_text(buf, sizeof(buf), 42, &other);
+	assert_null(strstr(buf, "backlog"));
+	struct lr_event verdict = { .kind = LR_EV_VERDICT, .program = "legacyd", .op = "listen",
+				    .message = "never sets SO_REUSEADDR", .has_backlog = true };
+	lr_format_json(buf, sizeof(buf), 42, &ts, &verdict);
+	assert_null(strstr(buf, "backlog"));
+}
+
 /* A log file may be /dev/null, or a FIFO with no reader: taken, never
  * blocking; what a FIFO nobody reads cannot take is dropped and counted. */
 static void sinks_that_are_not_files(void **state)
@@ -184,6 +218,7 @@ int main(void)
 		cmocka_unit_test(lines_never_overflow),
 		cmocka_unit_test(json_escapes_anything),
 		cmocka_unit_test(numbers),
+		cmocka_unit_test(listen_line_backlog),
 		cmocka_unit_test(sinks_that_are_not_files),
 	};
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);

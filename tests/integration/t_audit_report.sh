@@ -120,7 +120,7 @@ eq "...the denied connect: a failure marked denied, counted in the verdict" "$T/
 	'([(f["op"], f["port"], f["errno"], f["denied"]) for f in d["programs"][0]["failures"]], d["programs"][0]["verdict"]["denied"])' \
 	"([('connect', $BACK, 'EACCES', True)], 1)"
 check "...in text: the injected options on the listener's line" \
-	grep -qE "^    tcp v4 +127\.0\.0\.1:$RP +listen 1x  sets: none, injected: SO_REUSEADDR,SO_REUSEPORT$" "$T/ruled.txt"
+	grep -qE "^    tcp v4 +127\.0\.0\.1:$RP +listen 1x  backlog 64  sets: none, injected: SO_REUSEADDR,SO_REUSEPORT$" "$T/ruled.txt"
 check "...and the denial, with the rule that denied it" \
 	test "$(grep -A1 "^    connect tcp 127\.0\.0\.1:$BACK denied with EACCES 1x$" "$T/ruled.txt" | tail -1)" = "      why: rule 2 denies it"
 

@@ -125,15 +125,49 @@ bool lr_env_secure(void)
 	return secure;
 }
 
+/* ld.so's separators in LD_PRELOAD: colons and spaces, any number. */
+static bool separator(char c)
+{
+	return c == ':' || c == ' ';
+}
+
 bool lr_env_preloads_others(void)
 {
 	const char *p = lr_env_get("LD_PRELOAD");
-	/* ld.so's separators: colons and spaces, any number of them. */
 	int names = 0;
 	for (bool in = false; p && *p; p++) {
-		bool sep = *p == ':' || *p == ' ';
-		names += !sep && !in;
-		in = !sep;
+		names += !separator(*p) && !in;
+		in = !separator(*p);
 	}
 	return names > 1;
+}
+
+/* Whether the name [at, at + n) is libreuse's: its file name is. Asked
+ * by name, not by the path the loader has for this library (dladdr), which
+ * would cost every process with two preloaded libraries, valgrind's runs
+ * among them, a walk of the loader's lists at start-up. */
+static bool names_self(const char *at, size_t n)
+{
+	static const char file[] = "libreuse.so";
+	size_t f = sizeof(file) - 1;
+	return n >= f && memcmp(at + n - f, file, f) == 0 && (n == f || at[n - f - 1] == '/');
+}
+
+bool lr_env_preloads_after_self(void)
+{
+	const char *p = lr_env_get("LD_PRELOAD");
+	bool seen = false;
+	while (p && *p) {
+		while (separator(*p))
+			p++;
+		const char *at = p;
+		while (*p && !separator(*p))
+			p++;
+		if (p == at)
+			break;
+		if (seen)
+			return true;
+		seen = names_self(at, (size_t)(p - at));
+	}
+	return !seen && lr_env_preloads_others();
 }

@@ -34,8 +34,14 @@ bool lr_env_complete(void);
 /* Whether the process runs in secure execution (AT_SECURE), decided once. */
 bool lr_env_secure(void);
 
-/* Whether LD_PRELOAD named more than one library at start: another that
- * may hook what libreuse hooks. */
+/* Whether LD_PRELOAD named more than one library at start. */
 bool lr_env_preloads_others(void);
+
+/* Whether it named a library after libreuse's (a name whose file name is
+ * libreuse.so, as every build and package names it): one loaded after
+ * it, whose hooks are what libreuse reaches as the next definitions. True
+ * too, with more than one name, when none is libreuse's (it came some
+ * other way). */
+bool lr_env_preloads_after_self(void);
 
 #endif

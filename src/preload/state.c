@@ -382,11 +382,12 @@ __attribute__((constructor)) static void lr_state_constructor(void)
 	lr_env_capture(envp);
 	lr_log_capture_stderr();
 	lr_keep_capture();
-	/* Another library preloaded beside this one may hook exec too. The
+	/* Another library preloaded after this one may hook exec too. The
 	 * exec hooks reach it only through the real functions, which they may
 	 * not look up themselves (between vfork and exec): until some other
 	 * hook has, they make the system calls, past it. Looked up now, in
-	 * such a process only: one preloaded library pays nothing here. */
-	if (lr_env_preloads_others())
+	 * such a process only: one preloaded alone, or after the others (as
+	 * valgrind's own are), pays nothing here. */
+	if (lr_env_preloads_after_self())
 		lr_real_resolve();
 }

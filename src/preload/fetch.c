@@ -73,9 +73,9 @@ static struct lr_table *from_cache(const struct lr_sources *src, const struct lr
 	path[dirlen] = '\0';
 	int r = lstat(path, &st);
 	uid_t euid = (uid_t)-1;
-	const char *why = r != 0		 ? NULL
+	const char *why = r != 0 ? NULL
 			  : S_ISDIR(st.st_mode) ? lr_cache_distrust_as(&st, &euid)
-						 : "not a directory";
+			  : "not a directory";
 	if (why)
 		lr_log_parts(errors, path, ": table cache ignored: ", why);
 	path[dirlen] = '/';
@@ -130,8 +130,9 @@ static struct lr_table *from_cache(const struct lr_sources *src, const struct lr
  * its buffers (14 KiB) are on the stack only when the cache missed, not in
  * every first call's frame, where each page of stack they push the calls
  * below into is a page fault. */
-static __attribute__((noinline, cold)) struct lr_table *from_helper(const struct lr_sources *src, const char *dir,
-				    lr_exe_fn *exe_of, const char *argv0, struct lr_sink *errors)
+static __attribute__((noinline, cold)) struct lr_table *
+from_helper(const struct lr_sources *src, const char *dir, lr_exe_fn *exe_of, const char *argv0,
+	    struct lr_sink *errors)
 {
 	char path[PATH_MAX];
 	helper_path(src, path, sizeof(path));

@@ -478,7 +478,9 @@ check "a CMD that exits 3: its status said, and only that" \
 	test "$(cat "$T/three.err")" = "libreuse audit: sh exited with status 3"
 
 # --- fork fails: said, exit 1, and the run's signal handlers given back ---
-LD_PRELOAD="$HELPERS/libfailfork.so" "$CLI" audit -- true >"$T/nofork.out" 2>"$T/nofork.err"
+# Under a sanitizer build its runtime comes first (preload's prefix).
+san=$(preload)
+LD_PRELOAD="${san%"$LIB"}$HELPERS/libfailfork.so" "$CLI" audit -- true >"$T/nofork.out" 2>"$T/nofork.err"
 check "fork fails: exit 1, said" test $? = 1 -a -n "$(grep -F "fork: Resource temporarily unavailable" "$T/nofork.err")"
 check "...and no signal handler of the run left installed" grep -qx "failfork: 0 handlers left at exit" "$T/nofork.err"
 

@@ -150,6 +150,25 @@ static const char *backlog_text(const struct au_sock *s, char *buf, size_t n)
 	return buf;
 }
 
+/* One line of "connects" or "sends": the destination, how often, how
+ * many went, failed or were denied; for a connect (source), who chose its
+ * source port, unless it was only ever denied (never reached, no port was
+ * chosen). */
+static void text_conn(FILE *out, const struct au_conn *c, bool source)
+{
+	char hp[AU_ADDR + 16], line[AU_ADDR + 32];
+	au_hostport(hp, sizeof(hp), c->addr, c->port);
+	snprintf(line, sizeof(line), "    %-3s %s", c->proto, hp);
+	fprintf(out, "%-36s %ux, %u ok", line, c->count, c->ok);
+	if (c->failed)
+		fprintf(out, ", %u failed (%s)", c->failed, c->errnos);
+	if (c->denied)
+		fprintf(out, ", %u denied", c->denied);
+	if (source && c->denied < c->count)
+		fprintf(out, "; source port: %s", c->sourced ? "set by a rule" : "the kernel's");
+	fputc('\n', out);
+}
+
 /* One line of "listens and binds": the socket (line, padded to col), how
  * often it was listened on or bound, the backlog its listens asked for
  * (padded to bw; no column at all when no socket has one), the options it
@@ -217,21 +236,8 @@ static void text_program(const struct style *st, const struct au_prog *p)
 		fputs("    none\n", out);
 
 	fputs("  connects:\n", out);
-	for (size_t i = 0; i < p->nconns; i++) {
-		const struct au_conn *c = &p->conns[i];
-		au_hostport(hp, sizeof(hp), c->addr, c->port);
-		snprintf(line, sizeof(line), "    %-3s %s", c->proto, hp);
-		fprintf(out, "%-36s %ux, %u ok", line, c->count, c->ok);
-		if (c->failed)
-			fprintf(out, ", %u failed (%s)", c->failed, c->errnos);
-		if (c->denied)
-			fprintf(out, ", %u denied", c->denied);
-		/* A destination only ever denied was never reached: no
-		 * source port was chosen. */
-		if (c->denied < c->count)
-			fprintf(out, "; source port: %s", c->sourced ? "set by a rule" : "the kernel's");
-		fputc('\n', out);
-	}
+	for (size_t i = 0; i < p->nconns; i++)
+		text_conn(out, &p->conns[i], true);
 	if (!p->nconns)
 		fputs("    none\n", out);
 
@@ -239,17 +245,8 @@ static void text_program(const struct style *st, const struct au_prog *p)
 	 * datagram, and a line of "none" for each would be noise. */
 	if (p->nsends)
 		fputs("  sends (unconnected UDP; each socket's first datagram to a destination):\n", out);
-	for (size_t i = 0; i < p->nsends; i++) {
-		const struct au_conn *c = &p->sends[i];
-		au_hostport(hp, sizeof(hp), c->addr, c->port);
-		snprintf(line, sizeof(line), "    %-3s %s", c->proto, hp);
-		fprintf(out, "%-36s %ux, %u ok", line, c->count, c->ok);
-		if (c->failed)
-			fprintf(out, ", %u failed (%s)", c->failed, c->errnos);
-		if (c->denied)
-			fprintf(out, ", %u denied", c->denied);
-		fputc('\n', out);
-	}
+	for (size_t i = 0; i < p->nsends; i++)
+		text_conn(out, &p->sends[i], false);
 
 	fputs("  what rules did:\n", out);
 	for (size_t i = 0; i < p->nactions; i++) {

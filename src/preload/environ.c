@@ -131,17 +131,6 @@ static bool separator(char c)
 	return c == ':' || c == ' ';
 }
 
-bool lr_env_preloads_others(void)
-{
-	const char *p = lr_env_get("LD_PRELOAD");
-	int names = 0;
-	for (bool in = false; p && *p; p++) {
-		names += !separator(*p) && !in;
-		in = !separator(*p);
-	}
-	return names > 1;
-}
-
 /* Whether the name [at, at + n) is libreuse's: its file name is. Asked
  * by name, not by the path the loader has for this library (dladdr), which
  * would cost every process with two preloaded libraries, valgrind's runs
@@ -157,6 +146,7 @@ bool lr_env_preloads_after_self(void)
 {
 	const char *p = lr_env_get("LD_PRELOAD");
 	bool seen = false;
+	int names = 0;
 	while (p && *p) {
 		while (separator(*p))
 			p++;
@@ -168,6 +158,7 @@ bool lr_env_preloads_after_self(void)
 		if (seen)
 			return true;
 		seen = names_self(at, (size_t)(p - at));
+		names++;
 	}
-	return !seen && lr_env_preloads_others();
+	return !seen && names > 1;
 }

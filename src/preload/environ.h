@@ -34,10 +34,7 @@ bool lr_env_complete(void);
 /* Whether the process runs in secure execution (AT_SECURE), decided once. */
 bool lr_env_secure(void);
 
-/* Whether LD_PRELOAD named more than one library at start. */
-bool lr_env_preloads_others(void);
-
-/* Whether it named a library after libreuse's (a name whose file name is
+/* Whether LD_PRELOAD at start named a library after libreuse's (a name whose file name is
  * libreuse.so, as every build and package names it): one loaded after
  * it, whose hooks are what libreuse reaches as the next definitions. True
  * too, with more than one name, when none is libreuse's (it came some

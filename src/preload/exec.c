@@ -427,9 +427,9 @@ static bool search_path(const char *file, char *out, size_t cap);
  * along PATH as valgrind does) and hands it LD_PRELOAD: that program's
  * libc and class choose the library, and a program no library reaches
  * (static, Go) is ruled by supervising the tool, which makes its calls.
- * Where the program cannot be read, the glibc library, as before. path:
- * the tool's; a tool started by file descriptor is not supervised. */
-static void valgrind_client(struct plan *p, const char *path, char *const argv[])
+ * Where the program cannot be read, the glibc library, as before. p is
+ * the tool's plan (p->valgrind). */
+static void valgrind_client(struct plan *p, char *const argv[])
 {
 	const char *client = NULL;
 	for (size_t i = 1; argv && argv[0] && argv[i] && !client; i++)
@@ -446,7 +446,7 @@ static void valgrind_client(struct plan *p, const char *path, char *const argv[]
 	classify_at(AT_FDCWD, cpath, &c);
 	if (c.way == WAY_PRELOAD && c.lib) {
 		p->lib = c.lib;
-	} else if (c.way == WAY_SUPERVISE && strstr(path, "/valgrind/")) {
+	} else if (c.way == WAY_SUPERVISE) {
 		p->way = WAY_SUPERVISE;
 		p->lib = NULL;
 	}
@@ -474,7 +474,7 @@ static void prepare(struct launch *l, const char *run, const struct plan *p, con
 	struct plan tool;
 	if (p->valgrind && p->way == WAY_PRELOAD) {
 		tool = *p;
-		valgrind_client(&tool, path, argv);
+		valgrind_client(&tool, argv);
 		p = &tool;
 	}
 	l->path = path;

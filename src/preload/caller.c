@@ -36,17 +36,31 @@ static bool first(const struct lr_caller *who, unsigned line)
 	return !(atomic_fetch_or(&said, line) & line);
 }
 
-/* Its functions are the real ones, known only once resolved. */
-static struct lr_socket_ops ops = { .mark = mark, .adopt = adopt, .offer = offer, .first = first };
+/* The real functions, through their pointers: each is looked up at its
+ * first call (real.c), not when the rules are loaded. */
+static int real_bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	return lr_real.bind(fd, addr, len);
+}
+
+static int real_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	return lr_real.connect(fd, addr, len);
+}
+
+static int real_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	return lr_real.setsockopt(fd, level, name, val, len);
+}
+
+static const struct lr_socket_ops ops = { .bind = real_bind, .connect = real_connect,
+					  .setsockopt = real_setsockopt, .mark = mark,
+					  .adopt = adopt, .offer = offer, .first = first };
 
 struct lr_caller lr_shim = { .ops = &ops, .pid = 0, .euid = (uid_t)-1 };
 
 void lr_caller_init(const char *program)
 {
-	lr_real_init();
-	ops.bind = lr_real.bind;
-	ops.connect = lr_real.connect;
-	ops.setsockopt = lr_real.setsockopt;
 	lr_shim.program = program;
 }
 

@@ -1,9 +1,10 @@
 /* The functions libreuse interposes, as the next library (libc) defines
- * them: one table, resolved once for all the hooks (socket calls, a kept
- * listener's mode, the exec family). The hooks' own pointers fall back to
- * the raw system call when a lookup fails, so a hook always has something
- * real to call; until resolved each is a stand-in that resolves the table
- * and calls on, so a hook calls through without asking. */
+ * them: one table for all the hooks (socket calls, a kept listener's mode,
+ * the exec family). The hooks' own pointers fall back to the raw system
+ * call when a lookup fails, so a hook always has something real to call;
+ * until resolved each is a stand-in that looks its own function up and
+ * calls on, so a hook calls through without asking, and a process looks up
+ * only what it calls. */
 #ifndef LIBREUSE_REAL_H
 #define LIBREUSE_REAL_H
 
@@ -82,8 +83,11 @@ extern struct lr_real lr_real;
 /* Set, with release order, once lr_real is filled. */
 extern atomic_bool lr_real_ready;
 
-/* Fills lr_real, at the first call of any hook that needs it (nothing at
- * load: a process that never calls one pays nothing). No lock and no
+/* Fills the whole of lr_real, for the hooks that copy its pointers or may
+ * not look one up themselves (keptmode.c, exec.c): at their first call, or
+ * at load where another library preloaded after this one may hook exec
+ * (state.c). The socket hooks' stand-ins look up their own function only.
+ * No lock and no
  * pthread_once: threads that meet here together each look every function
  * up and store the same, so no thread ever waits on another, and a process
  * that dies half-way (a vfork child killed) leaves nothing held. */

@@ -4,14 +4,18 @@
 
 #include "errname.h"
 #include "fmt.h"
+#include "once.h"
 #include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#ifndef __GLIBC__
+#include <linux/stat.h> /* struct statx: glibc's sys/stat.h has it, musl's (before 1.2.5) not */
+#endif
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -29,7 +33,38 @@
  * address space, as fd 2 is. Set under stderr_once, then only by lr_fdref's
  * retaking (see retake). */
 static struct lr_fdref stderr_ref = { .fd = -1, .retaking = ATOMIC_FLAG_INIT };
-static pthread_once_t stderr_once = PTHREAD_ONCE_INIT;
+static lr_once_t stderr_once = LR_ONCE_INIT;
+
+/* The copy is made at load in every process under the library, so with
+ * system calls made through syscall(), which the library calls anyway:
+ * each other libc function first called from the library costs the
+ * process a symbol lookup (about 800 instructions). */
+static unsigned long long soft_nofile(void)
+{
+	struct {
+		unsigned long long cur, max;
+	} rl;
+	return syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) == 0 ? rl.cur : 0;
+}
+
+/* fd's device and inode: statx's are the same struct on every ABI (fstat's
+ * is not); fstat where statx failed: a kernel before 4.11, or a sandbox
+ * that refuses the call (EPERM, not ENOSYS, in older container runtimes). */
+static bool file_id(int fd, unsigned long long *dev, unsigned long long *ino)
+{
+	struct statx sx;
+	if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_INO, &sx) == 0) {
+		*dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+		*ino = sx.stx_ino;
+		return true;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return false;
+	*dev = (unsigned long long)st.st_dev;
+	*ino = (unsigned long long)st.st_ino;
+	return true;
+}
 
 /* Our fds go high, where a program's own numbering (its first socket at
  * fd 3, systemd's fds from 3 on) does not meet them; but not past the
@@ -38,30 +73,27 @@ static pthread_once_t stderr_once = PTHREAD_ONCE_INIT;
  * RCU grace period, 10-16 ms measured, at every start. */
 static int dup_high(int fd)
 {
-	struct rlimit rl;
-	int low = 3;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 64)
-		low = 63;
+	int low = soft_nofile() > 64 ? 63 : 3;
 	int high = lr_sys_fcntl(fd, F_DUPFD_CLOEXEC, low);
 	return high >= 0 ? high : lr_sys_fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }
 
 static void capture_stderr(void)
 {
-	struct stat st;
-	if (fstat(STDERR_FILENO, &st) != 0)
+	unsigned long long dev, ino;
+	if (!file_id(STDERR_FILENO, &dev, &ino))
 		return;
 	int fd = dup_high(STDERR_FILENO);
 	if (fd < 0)
 		return;
-	atomic_store(&stderr_ref.dev, (unsigned long long)st.st_dev);
-	atomic_store(&stderr_ref.ino, (unsigned long long)st.st_ino);
+	atomic_store(&stderr_ref.dev, dev);
+	atomic_store(&stderr_ref.ino, ino);
 	atomic_store(&stderr_ref.fd, fd);
 }
 
 void lr_log_capture_stderr(void)
 {
-	pthread_once(&stderr_once, capture_stderr);
+	lr_once(&stderr_once, capture_stderr);
 }
 
 static bool same_file(const struct lr_fdref *r, const struct stat *st)

@@ -1,43 +1,65 @@
 #include "environ.h"
 
-#include <pthread.h>
+#include "once.h"
+
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 extern char **environ;
+
+/* The capture runs in every process the library is loaded into, socket or
+ * not, so it calls as few of libc's functions as it can: the first call of
+ * each from the library is a symbol lookup (about 800 instructions). Its
+ * strings are walked by these, its memory mapped by syscall(), which the
+ * library calls at load anyway (log.c). */
+static bool starts_with(const char *s, const char *prefix)
+{
+	while (*prefix)
+		if (*s++ != *prefix++)
+			return false;
+	return true;
+}
+
+static size_t length(const char *s)
+{
+	const char *e = s;
+	while (*e)
+		e++;
+	return (size_t)(e - s);
+}
 
 /* Which variables are kept: those the library reads (load, tablecache,
  * fetch, keepclient, sdfds), and LD_PRELOAD, which a child is given back. */
 static bool wanted(const char *e)
 {
-	static const char *const names[] = { "LD_PRELOAD=", "XDG_RUNTIME_DIR=", "LISTEN_PID=",
-					     "LISTEN_FDS=", "LISTEN_FDNAMES=" };
+	static const char names[][17] = { "LIBREUSE_", "LD_PRELOAD=", "XDG_RUNTIME_DIR=",
+					  "LISTEN_PID=", "LISTEN_FDS=", "LISTEN_FDNAMES=" };
 	/* Every process under the library pays this, once per variable of its
 	 * environment, at load: most variables are refused by their first
-	 * letter, without a call. */
+	 * letter. */
 	if (e[0] != 'L' && e[0] != 'X')
 		return false;
-	if (strncmp(e, "LIBREUSE_", 9) == 0)
-		return true;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strncmp(e, names[i], strlen(names[i])) == 0)
+		if (starts_with(e, names[i]))
 			return true;
 	return false;
 }
 
 static bool carried(const char *e)
 {
-	return strncmp(e, "LIBREUSE_", 9) == 0 || strncmp(e, "LD_PRELOAD=", 11) == 0;
+	return starts_with(e, "LIBREUSE_") || starts_with(e, "LD_PRELOAD=");
 }
 
 /* Written once, by the first capture under `once`; read-only afterwards.
  * kept[] holds every wanted entry, carry[] the subset a child is given;
  * both point into one block of ours. */
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+static lr_once_t once = LR_ONCE_INIT;
 /* What capture() reads: the first non-NULL envp offered, set before
- * pthread_once runs capture (NULL: `environ` as it is then). */
+ * lr_once runs capture (NULL: `environ` as it is then). */
 static _Atomic(char **) start_envp;
 static char **kept;
 static char **carry;
@@ -54,33 +76,43 @@ static void capture(void)
 	for (char **e = envp; e && *e; e++)
 		if (wanted(*e)) {
 			count++;
-			bytes += strlen(*e) + 1;
+			bytes += length(*e) + 1;
 		}
 	/* One block: kept[count+1], carry[count+1], then the strings; mapped,
 	 * not from the host's malloc, which may not be ready (a hook before the
 	 * constructors) or may fail (then the load says so: lr_env_complete). */
 	size_t ptrs = 2 * (count + 1) * sizeof(char *);
-	char **block = mmap(NULL, ptrs + bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			    -1, 0);
-	if (block == MAP_FAILED)
+#ifdef SYS_mmap2
+	long r = syscall(SYS_mmap2, NULL, ptrs + bytes, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+#else
+	long r = syscall(SYS_mmap, NULL, ptrs + bytes, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+#endif
+	if (r == -1)
 		return;
-	char *text = (char *)block + ptrs;
+	char **block = (char **)r;
+	char *text = (char *)block + ptrs, *end = text + bytes;
 	char **k = block, **c = block + count + 1;
 	size_t nk = 0, nc = 0;
 	for (char **e = envp; e && *e && nk < count; e++) {
 		if (!wanted(*e))
 			continue;
-		size_t len = strlen(*e) + 1;
-		memcpy(text, *e, len);
+		/* Within the bytes the first pass counted, should another
+		 * thread have changed the strings since. */
+		if (text == end)
+			break;
 		k[nk++] = text;
-		if (!secure && carried(text))
+		if (!secure && carried(*e))
 			c[nc++] = text;
-		text += len;
+		for (const char *from = *e; *from && text < end - 1;)
+			*text++ = *from++;
+		*text++ = '\0';
 	}
 	k[nk] = NULL;
 	c[nc] = NULL;
 	/* Read-only from here: nothing of the host's can write into it. */
-	mprotect(block, ptrs + bytes, PROT_READ);
+	syscall(SYS_mprotect, block, ptrs + bytes, PROT_READ);
 	kept = k;
 	carry = c;
 }
@@ -98,7 +130,7 @@ void lr_env_capture(char **envp)
 	char **none = NULL;
 	if (envp)
 		atomic_compare_exchange_strong(&start_envp, &none, envp);
-	pthread_once(&once, capture);
+	lr_once(&once, capture);
 }
 
 const char *lr_env_get(const char *name)
@@ -106,9 +138,9 @@ const char *lr_env_get(const char *name)
 	lr_env_capture(NULL);
 	if (secure || !kept)
 		return NULL;
-	size_t n = strlen(name);
+	size_t n = length(name);
 	for (char **e = kept; *e; e++)
-		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+		if (starts_with(*e, name) && (*e)[n] == '=')
 			return *e + n + 1;
 	return NULL;
 }

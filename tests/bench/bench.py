@@ -264,8 +264,9 @@ def first_socket_costs(files, baseline):
     """The first socket() of a fresh process, in µs and page faults (medians
     of ROUNDS, the variants in turn): no shim; libreuse with its table cached
     (1 and 10,000 rules), each beside its floor, a process that opens, fstats,
-    maps and touches each page of that same table, then closes it; and the
-    first time after the file changed (an empty cache: the library's helper
+    maps and touches each page of that same table, then closes it (and the
+    same followed by a socket(), which the library's first call makes too);
+    and the first time after the file changed (an empty cache: the library's helper
     compiles the table). Returns ({name: µs}, {name: faults})."""
     one = os.path.join(TMP, "one.conf")
     with open(one, "w") as f:
@@ -278,6 +279,8 @@ def first_socket_costs(files, baseline):
         "floor, 1 rule (open, fstat, mmap, touch, close its table)": ("floor", None, warm1),
         "libreuse 10000 rules, table cached": (LIB, files[10000], warm2),
         "floor, 10000 rules (the same of its table)": ("floor", None, warm2),
+        FLOOR1S: ("floor-socket", None, warm1),
+        FLOOR10KS: ("floor-socket", None, warm2),
         "libreuse 1 rule, file just changed (helper compiles)": (LIB, one, ""),
         "libreuse 10000 rules, file just changed (helper compiles)": (LIB, files[10000], ""),
     }
@@ -290,11 +293,11 @@ def first_socket_costs(files, baseline):
     for rnd in range(ROUNDS + 1):
         fault_ns.append(float(run([WORKLOAD, "faults"], env_for())))
         for name, (preload, conf, cache) in variants.items():
-            if preload == "floor":
+            if preload in ("floor", "floor-socket"):
                 if not rnd:
                     continue  # round 0 fills the warm caches
                 table = [f for f in os.listdir(cache) if f.endswith(".table")]
-                out = run([WORKLOAD, "first-floor", os.path.join(cache, table[0])], env_for())
+                out = run([WORKLOAD, "first-" + preload, os.path.join(cache, table[0])], env_for())
             else:
                 env = env_for(preload, conf)
                 env["LIBREUSE_CACHE_DIR"] = cache if cache != "" else tempfile.mkdtemp(dir=TMP)
@@ -481,6 +484,7 @@ def main():
         "bind": bind, "conn": conn, "ir": ir, "true_ir": true_ir, "load": load, "rss": rss, "rps": rps,
         "load_profile": load_profile, "keep": keep, "sup": sup, "first": first, "first_faults": first_faults,
         "baseline_why": baseline_why, "why_no_i386": why_no_i386(), "floor1": FLOOR1, "floor10k": FLOOR10K,
+        "floor1s": FLOOR1S, "floor10ks": FLOOR10KS,
         "first_calls": first_calls, "startup": startup, "adoption_calls": adoption, "supervisor": supervisor,
     }
     res["floors"] = floors.figures(res)
@@ -515,6 +519,10 @@ def load_profile_of(conf):
 
 FLOOR1 = "floor, 1 rule (open, fstat, mmap, touch, close its table)"
 FLOOR10K = "floor, 10000 rules (the same of its table)"
+# The issue's floors make no socket(), which the library's first call makes
+# too (a fresh process's first, 10 µs here): these add it, for comparison.
+FLOOR1S = "floor with the socket(), 1 rule (its table read, then socket())"
+FLOOR10KS = "floor with the socket(), 10000 rules (the same)"
 
 
 if __name__ == "__main__":

@@ -223,6 +223,10 @@ def figures(r):
         what = f"first socket(), {n:,} rule{'s' if n > 1 else ''}, table cached"
         floor_is = "open, fstat, mmap, touch, close of that table"
         F.append(fig(f"{what}: time", "µs", fc[name], fc[fl], floor_is, "≤ 2× floor", "ratio", 2))
+        fls = r.get("floor1s" if n == 1 else "floor10ks")
+        if fls in fc:
+            F.append(fig(f"{what}: time, against the floor with the socket() it makes", "µs", fc[name],
+                         fc[fls], floor_is + ", then socket()"))
         F.append(fig(f"{what}: page faults", "faults", ff[name], ff[fl], floor_is, "≤ floor + 4", "plus", 4))
         F.append(fig(f"{what}: system calls (socket included)", "calls", counts["lib"][0], counts["floor"][0] + 1,
                      floor_is + ", and the socket", "≤ floor + 4", "plus", 4))

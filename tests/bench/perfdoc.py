@@ -286,6 +286,13 @@ def detail(res):
     w("- Each floor is what reading its table at least costs a fresh process: the same workload, which "
       "opens the cached table, fstats it, maps it read-only, loads a byte of each page and closes it. The "
       "system calls of the first call are counted by t_firstcost.sh (strace), which `make check` runs.")
+    f1s, f10s = res.get("floor1s"), res.get("floor10ks")
+    if f1s in first and f10s in first:
+        r1 = first["libreuse 1 rule, table cached"] / first[f1s]
+        r2 = first["libreuse 10000 rules, table cached"] / first[f10s]
+        w(f"- Those floors make no socket(), and the library's first call is one: a fresh process's first "
+          f"socket() costs {first['no shim']:,.0f} µs here by itself. Against floors that make it too "
+          f"(\"floor with the socket()\"), the first call is {r1:.2f}× at 1 rule and {r2:.2f}× at 10,000.")
     d = first["libreuse 10000 rules, table cached"] - first["libreuse 1 rule, table cached"]
     w(f"- 10,000 rules cost {d / 1000:.2f} ms more than 1 rule once compiled (target: at most 2 ms).")
     c1 = first["libreuse 1 rule, file just changed (helper compiles)"]

@@ -26,6 +26,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,9 +157,15 @@ static int first_socket(void)
 
 /* The floor of a first socket() with a cached table: what reading that
  * table at least costs a fresh process (open, fstat, a read-only mapping,
- * a load from each page, close). Prints "ns faults" as first_socket. */
-static int first_floor(const char *path)
+ * a load from each page, close), and with_socket, the socket() call itself
+ * after it (malloc started first, as first_socket has it). Prints "ns
+ * faults" as first_socket. */
+static int first_floor(const char *path, bool with_socket)
 {
+	if (with_socket) {
+		void *volatile used = malloc(1);
+		free(used);
+	}
 	long f0 = minflt();
 	double t0 = now();
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -172,8 +179,11 @@ static int first_floor(const char *path)
 	for (off_t i = 0; i < st.st_size; i += 4096)
 		sum += (unsigned char)p[i];
 	close(fd);
+	int s = with_socket ? socket(AF_INET, SOCK_STREAM, 0) : -1;
 	double t = now() - t0;
 	printf("%.1f %ld\n", t + (double)(sum & 0), minflt() - f0);
+	if (s >= 0)
+		close(s);
 	return 0;
 }
 
@@ -289,7 +299,9 @@ int main(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "first-socket") == 0)
 		return first_socket();
 	if (argc == 3 && strcmp(argv[1], "first-floor") == 0)
-		return first_floor(argv[2]);
+		return first_floor(argv[2], false);
+	if (argc == 3 && strcmp(argv[1], "first-floor-socket") == 0)
+		return first_floor(argv[2], true);
 	if (argc == 4 && strcmp(argv[1], "bind-once") == 0)
 		return bind_once(atoi(argv[2]), atoi(argv[3]));
 	if (argc == 6 && strcmp(argv[1], "keep") == 0)

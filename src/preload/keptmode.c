@@ -190,7 +190,6 @@ static int accept_blocking(int fd, struct sockaddr *addr, socklen_t *len, int fl
  * server finishes the connection in hand by itself. */
 LR_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-	lr_real_init();
 	uint16_t st = lr_fd_get(fd);
 	if (st & LR_SOCK_BLOCKS)
 		return accept_blocking(fd, addr, len, flags);
@@ -201,7 +200,6 @@ LR_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 
 LR_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	lr_real_init();
 	uint16_t st = lr_fd_get(fd);
 	if (st & LR_SOCK_BLOCKS)
 		return accept_blocking(fd, addr, len, 0);
@@ -212,7 +210,6 @@ LR_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 
 LR_EXPORT int dup(int fd)
 {
-	lr_real_init();
 	int r = lr_real.dup(fd);
 	if (r >= 0)
 		lr_fd_set(r, lr_fd_get(fd));
@@ -228,13 +225,11 @@ static void want(int fd, bool nonblock)
 
 int lr_keptmode_getfl(int fd)
 {
-	lr_real_init();
 	return lr_real.fcntl(fd, F_GETFL);
 }
 
 void lr_keptmode_take(int fd, bool nonblock)
 {
-	lr_real_init();
 	int saved = errno;
 	/* Recorded first: from here accept() waits for a program that wants
 	 * it blocking. A number past the table has no record: the program's
@@ -279,7 +274,6 @@ LR_EXPORT int fcntl(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	lr_real_init();
 	return fcntl_via(lr_real.fcntl, fd, cmd, arg);
 }
 
@@ -290,7 +284,6 @@ LR_EXPORT int fcntl64(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	lr_real_init();
 	return fcntl_via(lr_real.fcntl64, fd, cmd, arg);
 }
 #endif
@@ -301,7 +294,6 @@ LR_EXPORT int ioctl(int fd, lr_ioctl_req req, ...)
 	va_start(ap, req);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	lr_real_init();
 	if (req != FIONBIO || !arg || !mode_kept(fd, lr_fd_get(fd)))
 		return lr_real.ioctl(fd, req, arg);
 	int on = 1, asked = *(const int *)arg;

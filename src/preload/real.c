@@ -18,6 +18,7 @@ atomic_bool lr_real_ready;
  * (about 850 instructions, 0.4 µs, each). */
 #define RESOLVE_ONE_DECL(name) static void resolve_##name(void);
 LR_HOOKED(RESOLVE_ONE_DECL)
+LR_HOOKED_KEPT(RESOLVE_ONE_DECL)
 #undef RESOLVE_ONE_DECL
 
 static int first_socket(int d, int t, int p)
@@ -97,8 +98,55 @@ static int first_sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, lr_mmsg_f
 	return lr_real.sendmmsg(fd, vec, n, flags);
 }
 
+/* keptmode.c's: fcntl and ioctl take one argument after cmd, an int or a
+ * pointer, passed on as a pointer-sized word (as the kernel takes it). */
+static int first_accept(int fd, struct sockaddr *a, socklen_t *l)
+{
+	resolve_accept();
+	return lr_real.accept(fd, a, l);
+}
+static int first_accept4(int fd, struct sockaddr *a, socklen_t *l, int flags)
+{
+	resolve_accept4();
+	return lr_real.accept4(fd, a, l, flags);
+}
+static int first_fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	resolve_fcntl();
+	return lr_real.fcntl(fd, cmd, arg);
+}
+#ifdef __GLIBC__
+static int first_fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	resolve_fcntl64();
+	return lr_real.fcntl64(fd, cmd, arg);
+}
+#endif
+static int first_ioctl(int fd, lr_ioctl_req req, ...)
+{
+	va_list ap;
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	resolve_ioctl();
+	return lr_real.ioctl(fd, req, arg);
+}
+static int first_dup(int fd)
+{
+	resolve_dup();
+	return lr_real.dup(fd);
+}
+
 #define STAND_IN(name) .name = first_##name,
-struct lr_real lr_real = { LR_HOOKED(STAND_IN) };
+struct lr_real lr_real = { LR_HOOKED(STAND_IN) LR_HOOKED_KEPT(STAND_IN) };
 #undef STAND_IN
 
 /* Fallbacks for a lookup that failed or found our own hook (which would
@@ -222,6 +270,7 @@ static void *next(const char *name, void *fallback, void *self)
 		errno = saved;           \
 	}
 LR_HOOKED(RESOLVE_ONE)
+LR_HOOKED_KEPT(RESOLVE_ONE)
 #undef RESOLVE_ONE
 
 void lr_real_resolve(void)

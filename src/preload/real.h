@@ -54,8 +54,7 @@ struct lr_real {
 	ssize_t (*_Atomic sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
 	ssize_t (*_Atomic sendmsg)(int, const struct msghdr *, int);
 	int (*_Atomic sendmmsg)(int, struct mmsghdr *, unsigned int, lr_mmsg_flags);
-	/* keptmode.c's: raw system calls where libc has none (or gave ours);
-	 * NULL until resolved, so lr_real_init first. */
+	/* keptmode.c's: raw system calls where libc has none (or gave ours). */
 	int (*_Atomic accept)(int, struct sockaddr *, socklen_t *);
 	int (*_Atomic accept4)(int, struct sockaddr *, socklen_t *, int);
 	int (*_Atomic fcntl)(int, int, ...);
@@ -83,10 +82,11 @@ extern struct lr_real lr_real;
 /* Set, with release order, once lr_real is filled. */
 extern atomic_bool lr_real_ready;
 
-/* Fills the whole of lr_real, for the hooks that copy its pointers or may
- * not look one up themselves (keptmode.c, exec.c): at their first call, or
- * at load where another library preloaded after this one may hook exec
- * (state.c). The socket hooks' stand-ins look up their own function only.
+/* Fills the whole of lr_real, for the hooks that may not look one up
+ * themselves (exec.c): at their first call in a parent (posix_spawn,
+ * system, popen), or at load where another library preloaded after this
+ * one may hook exec (state.c). The other hooks' stand-ins look up their
+ * own function only.
  * No lock and no
  * pthread_once: threads that meet here together each look every function
  * up and store the same, so no thread ever waits on another, and a process
@@ -142,13 +142,5 @@ LR_HOOKED_EXEC(LR_SELF)
 #define LR_SELF_ALIAS(name)                                    \
 	extern __typeof__(name) lr_self_##name                 \
 		__attribute__((LR_SAME_ATTRIBUTES(name) alias(#name), visibility("hidden")));
-
-/* For code that copies the pointers (rather than calling through them):
- * after the first call it is one load and a branch. */
-static inline void lr_real_init(void)
-{
-	if (__builtin_expect(!atomic_load_explicit(&lr_real_ready, memory_order_acquire), 0))
-		lr_real_resolve();
-}
 
 #endif

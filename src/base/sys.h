@@ -1,8 +1,8 @@
 /* The socket calls the core makes for its own work (sock_diag, syslog, its
  * files, the keeper). Inside a program, a plain call to socket, setsockopt or close
  * (sendto, sendmsg) from the library would bind to its own exported hook; through these it
- * reaches the kernel, or the next library's function (the preloaded library
- * points them at its real functions at start-up), never libreuse's hooks. */
+ * reaches the kernel, or the next library's function (where the preloaded
+ * library has looked them all up, below), never libreuse's hooks. */
 #ifndef LIBREUSE_SYS_H
 #define LIBREUSE_SYS_H
 
@@ -19,9 +19,10 @@ struct lr_sys {
 	ssize_t (*sendmsg)(int, const struct msghdr *, int);
 };
 
-/* System calls until the preloaded library's start-up sets the real
- * functions (src/preload/real.c, once, before the hooks are marked ready);
- * read-only afterwards. */
+/* System calls, until the preloaded library fills its whole table of real
+ * functions (src/preload/real.c, once, before the table is marked ready:
+ * where an exec hook needs it, or another library preloaded after this
+ * one may hook exec); then those. Read-only afterwards. */
 extern struct lr_sys lr_sys;
 /* The system calls themselves, always. */
 extern const struct lr_sys lr_sys_kernel;

@@ -356,7 +356,9 @@ def detail(res):
           f"round-by-round ratio ran from {rps['spread'][0]:.3f}× to {rps['spread'][1]:.3f}× in this run.")
     w(f"- **Start-up ({r3:.3f}×).** Nothing is read before the first IP socket call, and the "
       "library links nothing but libc, so a program that opens no socket pays for ld.so mapping and "
-      "relocating libreuse.so alone, and its constructor (one dup of stderr).")
+      "relocating libreuse.so alone, and its constructor (a copy of the environment the process "
+      "started with, as issue 31 has it, and one dup of stderr); the sections measured by hand, after this block, say "
+      "where the rest goes.")
     share = load_profile.get("libconfig", 0) / load_profile["total"] if load_profile.get("total") else 0
     w(f"- **Load time ({lt:.1f} ms).** Paid outside the program since the library reads compiled tables: "
       "by `run` or `libreuse compile` before the program starts, or by the library's helper process at "

@@ -3,7 +3,7 @@
  * for that address, at the program's own fd number; a new listener is handed
  * to the keeper. The client is both front ends' (src/keep/keeping.c); here is
  * only how the library puts a socket at the program's fd. The log lines are
- * the core's (act.c). */
+ * the core's (act_keep.c). */
 #ifndef LIBREUSE_KEEP_H
 #define LIBREUSE_KEEP_H
 

@@ -1,13 +1,39 @@
 #include "fileid.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#ifndef __GLIBC__
+#include <linux/stat.h> /* struct statx: glibc's sys/stat.h has it, musl's (before 1.2.5) not */
+#endif
+
+int lr_stat_at(int dirfd, const char *path, int flags, struct stat *st)
+{
+	struct statx sx;
+	if (syscall(SYS_statx, dirfd, path, flags, STATX_BASIC_STATS, &sx) != 0)
+		return errno == ENOSYS || errno == EPERM ? fstatat(dirfd, path, st, flags) : -1;
+	memset(st, 0, sizeof(*st));
+	st->st_mode = sx.stx_mode;
+	st->st_uid = sx.stx_uid;
+	st->st_gid = sx.stx_gid;
+	st->st_size = (off_t)sx.stx_size;
+	st->st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	st->st_ino = (ino_t)sx.stx_ino;
+	st->st_nlink = (nlink_t)sx.stx_nlink;
+	st->st_mtim.tv_sec = (time_t)sx.stx_mtime.tv_sec;
+	st->st_mtim.tv_nsec = (long)sx.stx_mtime.tv_nsec;
+	return 0;
+}
 
 struct lr_file_id lr_file_id_of(const char *path)
 {
 	struct lr_file_id id = { 0 };
 	struct stat st;
-	if (path && stat(path, &st) == 0) {
+	if (path && lr_stat_at(AT_FDCWD, path, 0, &st) == 0) {
 		id.exists = true;
 		id.dev = st.st_dev;
 		id.ino = st.st_ino;

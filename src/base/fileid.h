@@ -5,6 +5,7 @@
 #define LIBREUSE_FILEID_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -21,6 +22,15 @@ struct lr_file_id {
 };
 
 struct lr_file_id lr_file_id_of(const char *path);
+
+/* fstatat(dirfd, path, st, flags) (AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH),
+ * made through statx by syscall(): the library stats at load and at its
+ * first socket, where each libc function first called from it costs a
+ * symbol lookup (and the pages of libc's symbol table that reads), and
+ * statx's struct is the same on every ABI. Fills st's type and mode,
+ * owner, size, device, inode, links and mtime; the rest is zero. Where
+ * statx itself is refused (a kernel before 4.11, a sandbox), fstatat. */
+int lr_stat_at(int dirfd, const char *path, int flags, struct stat *st);
 bool lr_file_id_equal(const struct lr_file_id *a, const struct lr_file_id *b);
 
 /* `printf ... > rules.conf` truncates the file, then writes it: a reload

@@ -6,6 +6,8 @@
 #ifndef LIBREUSE_SYS_H
 #define LIBREUSE_SYS_H
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -38,6 +40,24 @@ static inline int lr_sys_fcntl(int fd, int cmd, long arg)
 static inline int lr_sys_ioctl(int fd, unsigned long req, long arg)
 {
 	return (int)syscall(SYS_ioctl, fd, req, arg);
+}
+
+/* The calls the library makes at load and at its first socket, through
+ * syscall(), which it calls anyway: each libc function first called from
+ * the library costs the process a symbol lookup (about 800 instructions,
+ * and the pages of libc's symbol table it reads). */
+static inline void *lr_sys_mmap(size_t len, int prot, int flags, int fd)
+{
+#ifdef SYS_mmap2
+	long r = syscall(SYS_mmap2, NULL, len, prot, flags, fd, 0);
+#else
+	long r = syscall(SYS_mmap, NULL, len, prot, flags, fd, 0);
+#endif
+	return r == -1 ? MAP_FAILED : (void *)r;
+}
+static inline int lr_sys_open(const char *path, int flags)
+{
+	return (int)syscall(SYS_openat, AT_FDCWD, path, flags, 0);
 }
 
 #endif

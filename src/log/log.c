@@ -3,6 +3,7 @@
 #include "journal.h"
 
 #include "errname.h"
+#include "fileid.h"
 #include "fmt.h"
 #include "once.h"
 #include "sys.h"
@@ -12,10 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
-#ifndef __GLIBC__
-#include <linux/stat.h> /* struct statx: glibc's sys/stat.h has it, musl's (before 1.2.5) not */
-#endif
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -47,19 +44,11 @@ static unsigned long long soft_nofile(void)
 	return syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) == 0 ? rl.cur : 0;
 }
 
-/* fd's device and inode: statx's are the same struct on every ABI (fstat's
- * is not); fstat where statx failed: a kernel before 4.11, or a sandbox
- * that refuses the call (EPERM, not ENOSYS, in older container runtimes). */
+/* fd's device and inode, through statx (fileid.h says why). */
 static bool file_id(int fd, unsigned long long *dev, unsigned long long *ino)
 {
-	struct statx sx;
-	if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_INO, &sx) == 0) {
-		*dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
-		*ino = sx.stx_ino;
-		return true;
-	}
 	struct stat st;
-	if (fstat(fd, &st) != 0)
+	if (lr_stat_at(fd, "", AT_EMPTY_PATH, &st) != 0)
 		return false;
 	*dev = (unsigned long long)st.st_dev;
 	*ino = (unsigned long long)st.st_ino;

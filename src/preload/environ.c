@@ -1,6 +1,7 @@
 #include "environ.h"
 
 #include "once.h"
+#include "sys.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -14,8 +15,7 @@ extern char **environ;
 /* The capture runs in every process the library is loaded into, socket or
  * not, so it calls as few of libc's functions as it can: the first call of
  * each from the library is a symbol lookup (about 800 instructions). Its
- * strings are walked by these, its memory mapped by syscall(), which the
- * library calls at load anyway (log.c). */
+ * strings are walked by these, its memory mapped through syscall() (sys.h). */
 static bool starts_with(const char *s, const char *prefix)
 {
 	while (*prefix)
@@ -82,16 +82,9 @@ static void capture(void)
 	 * not from the host's malloc, which may not be ready (a hook before the
 	 * constructors) or may fail (then the load says so: lr_env_complete). */
 	size_t ptrs = 2 * (count + 1) * sizeof(char *);
-#ifdef SYS_mmap2
-	long r = syscall(SYS_mmap2, NULL, ptrs + bytes, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-#else
-	long r = syscall(SYS_mmap, NULL, ptrs + bytes, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-#endif
-	if (r == -1)
+	char **block = lr_sys_mmap(ptrs + bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	if (block == MAP_FAILED)
 		return;
-	char **block = (char **)r;
 	char *text = (char *)block + ptrs, *end = text + bytes;
 	char **k = block, **c = block + count + 1;
 	size_t nk = 0, nc = 0;

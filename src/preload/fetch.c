@@ -1,6 +1,7 @@
 #include "fetch.h"
 
 #include "errname.h"
+#include "fileid.h"
 #include "helper.h"
 #include "sys.h"
 #include "table.h"
@@ -64,14 +65,15 @@ static struct lr_table *open_image(void *image, size_t len, lr_exe_fn *exe_of, c
 
 /* The cached table at path, if there is one this process may use; NULL
  * otherwise (a distrusted one is said, once per load). Its directory is
- * path cut at dirlen. */
+ * path cut at dirlen. Part of every process's first socket(): its calls go
+ * through syscall() (sys.h, fileid.h say why). */
 static struct lr_table *from_cache(const struct lr_sources *src, const struct lr_file_id *config,
 				   char *path, size_t dirlen, lr_exe_fn *exe_of,
 				   const char *argv0, struct lr_sink *errors)
 {
 	struct stat st;
 	path[dirlen] = '\0';
-	int r = lstat(path, &st);
+	int r = lr_stat_at(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, &st);
 	uid_t euid = (uid_t)-1;
 	const char *why = r != 0 ? NULL
 			  : S_ISDIR(st.st_mode) ? lr_cache_distrust_as(&st, &euid)
@@ -81,11 +83,12 @@ static struct lr_table *from_cache(const struct lr_sources *src, const struct lr
 	path[dirlen] = '/';
 	if (r != 0 || why)
 		return NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	int fd = lr_sys_open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return NULL;
-	why = fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ? "not a regular file"
-								: lr_cache_distrust_as(&st, &euid);
+	why = lr_stat_at(fd, "", AT_EMPTY_PATH, &st) != 0 || !S_ISREG(st.st_mode)
+		      ? "not a regular file"
+		      : lr_cache_distrust_as(&st, &euid);
 	if (!why && (st.st_size < (off_t)sizeof(struct lr_tf_header) ||
 		     (uint64_t)st.st_size > LR_TABLE_MAX_BYTES))
 		why = "not a libreuse table";
@@ -98,7 +101,7 @@ static struct lr_table *from_cache(const struct lr_sources *src, const struct lr
 	size_t len = 0;
 	if (!why) {
 		len = (size_t)st.st_size;
-		image = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+		image = lr_sys_mmap(len, PROT_READ, MAP_PRIVATE, fd);
 		if (image == MAP_FAILED) {
 			image = NULL;
 			why = "cannot be mapped";

@@ -75,11 +75,14 @@ atomic_bool lr_state_started;
 /* Written once by load_first (see start), read-only afterwards. */
 static struct lr_sources sources;
 
-/* A name cut at NAME_MAX: copied, not formatted (see tablecache.c). */
+/* A name cut at NAME_MAX: copied, not formatted (see tablecache.c), and
+ * by a loop: the first socket() calls no libc function it can do without
+ * (sys.h says why). */
 static void copy_name(char out[NAME_MAX + 1], const char *s)
 {
-	size_t n = strnlen(s, NAME_MAX);
-	memcpy(out, s, n);
+	size_t n = 0;
+	for (; n < NAME_MAX && s[n]; n++)
+		out[n] = s[n];
 	out[n] = '\0';
 }
 
@@ -241,7 +244,7 @@ static void __attribute__((noinline)) start_slow(void)
 {
 	int a = atomic_load(&advised);
 	if (!a) {
-		a = madvise(&fork_page, sizeof(fork_page), MADV_WIPEONFORK) == 0 ? 1 : -1;
+		a = syscall(SYS_madvise, &fork_page, sizeof(fork_page), MADV_WIPEONFORK) == 0 ? 1 : -1;
 		atomic_store(&advised, a);
 	}
 	if (a < 0) {

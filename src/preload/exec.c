@@ -32,10 +32,11 @@ extern char *program_invocation_short_name;
  * glibc's execvp, execl... and posix_spawn call its execve internally, not
  * through the PLT: each is hooked for itself. An exec hook may run between
  * vfork and exec, where nothing may be looked up (dlsym locks and may
- * allocate): the hooks use the table only once resolved (by any earlier
- * hook: the parent's, before its vfork), and till then the system calls
- * libc's exec functions are made of (own_execvpe: its search of PATH). The
- * table is not resolved at load: a process that starts none pays nothing. */
+ * allocate): the hooks use the table only once it is filled whole (by a
+ * parent's posix_spawn, system or popen, or at load where another exec
+ * interposer follows libreuse in LD_PRELOAD: real.h), and till then the
+ * system calls libc's exec functions are made of (own_execvpe: its search
+ * of PATH). A process that starts nothing pays nothing for it. */
 static bool resolved(void)
 {
 	return atomic_load_explicit(&lr_real_ready, memory_order_acquire);

@@ -281,8 +281,10 @@ void lr_real_resolve(void)
 	/* dlsym sets errno on a failed lookup: the hook's caller sees its
 	 * call's own. */
 	int saved = errno;
-	LR_HOOKED(RESOLVE)
-	LR_HOOKED_KEPT(RESOLVE)
+#define RESOLVE_CALL(name) resolve_##name();
+	LR_HOOKED(RESOLVE_CALL)
+	LR_HOOKED_KEPT(RESOLVE_CALL)
+#undef RESOLVE_CALL
 	LR_HOOKED_EXEC(RESOLVE_OR_NULL)
 	/* From here on the core's own socket calls skip our hooks (until then
 	 * they reach the kernel, skipping them as well). lr_sys is plain

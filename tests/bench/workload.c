@@ -135,16 +135,21 @@ static long minflt(void)
 	return ru.ru_minflt;
 }
 
+/* malloc started, as in every program by its first socket (stdio,
+ * locale, getaddrinfo...): glibc's first malloc (getrandom, brk, its
+ * heap's first pages) is the program's, not the library's first
+ * call's, which is the first to malloc only in a program that never
+ * did (t_firstcost's helper does the same). */
+static void start_malloc(void)
+{
+	void *volatile used = malloc(1);
+	free(used);
+}
+
 /* Prints "ns faults": the call's time and its minor page faults. */
 static int first_socket(void)
 {
-	/* malloc started, as in every program by its first socket (stdio,
-	 * locale, getaddrinfo...): glibc's first malloc (getrandom, brk, its
-	 * heap's first pages) is the program's, not the library's first
-	 * call's, which is the first to malloc only in a program that never
-	 * did (t_firstcost's helper does the same). */
-	void *volatile used = malloc(1);
-	free(used);
+	start_malloc();
 	long f0 = minflt();
 	double t0 = now();
 	int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -162,10 +167,8 @@ static int first_socket(void)
  * faults" as first_socket. */
 static int first_floor(const char *path, bool with_socket)
 {
-	if (with_socket) {
-		void *volatile used = malloc(1);
-		free(used);
-	}
+	if (with_socket)
+		start_malloc();
 	long f0 = minflt();
 	double t0 = now();
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
